@@ -1,0 +1,114 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Config sets up a Service. Zero fields take the default their comment
+// names; Tokens and AcceptURL are required.
+type Config struct {
+	// Tokens mints and digests tokens; use token.Issuer{}. Required.
+	Tokens TokenIssuer
+	// AcceptURL builds the link in the email from a token, e.g.
+	// "https://app.example/invites/accept?token=" + t.Reveal(). Required.
+	AcceptURL func(Token) string
+
+	// TTL is how long a link lives from the time its email is sent.
+	// Default 7 days.
+	TTL time.Duration
+	// MaxBatch is the most items one Send takes. Default 1000.
+	MaxBatch int
+	// ResendCooldown is the least time between two sends of one invite.
+	// Default 1 minute.
+	ResendCooldown time.Duration
+	// MaxResends is how often one invite may be resent. Default 5.
+	MaxResends int
+	// DefaultLocale is the locale of an item that names none. Default "en-US".
+	DefaultLocale string
+	// CanGrant says whether actor may grant role. Default: the actor holds it.
+	CanGrant func(actor Actor, role string) bool
+	// OnAccept runs before an accept commits, inside the store's
+	// transaction where it has one: if it fails the invite stays pending.
+	// Default none.
+	OnAccept func(ctx context.Context, inv Invite) error
+
+	// PollInterval is how often Run looks for due deliveries when nothing
+	// wakes it. Default 5 seconds.
+	PollInterval time.Duration
+	// DeliveryBatch is how many deliveries one claim takes. Default 50.
+	DeliveryBatch int
+	// DeliveryWorkers is how many emails of a batch go out at once. Default 4.
+	DeliveryWorkers int
+	// DeliveryLease is how long a claim holds before another worker may
+	// take the delivery over. Default 2 minutes; keep it above SendTimeout.
+	DeliveryLease time.Duration
+	// SendTimeout bounds one Mailer.Send. Default 30 seconds.
+	SendTimeout time.Duration
+	// MaxAttempts is how often a delivery is tried before it fails. Default 8.
+	MaxAttempts int
+	// RetryBase is the wait after the first failed attempt; it doubles per
+	// attempt up to RetryMax, with jitter. Defaults 30 seconds and 1 hour.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+
+	// Now is the clock of every rule. Default time.Now.
+	Now func() time.Time
+	// Logger gets delivery failures and worker errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Tokens == nil {
+		return c, errors.New("invites: Config.Tokens is required (token.Issuer{} is the default issuer)")
+	}
+	if c.AcceptURL == nil {
+		return c, errors.New("invites: Config.AcceptURL is required")
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.TTL, 7*24*time.Hour)
+	def(&c.ResendCooldown, time.Minute)
+	def(&c.PollInterval, 5*time.Second)
+	def(&c.DeliveryLease, 2*time.Minute)
+	def(&c.SendTimeout, 30*time.Second)
+	def(&c.RetryBase, 30*time.Second)
+	def(&c.RetryMax, time.Hour)
+	defInt(&c.MaxBatch, 1000)
+	defInt(&c.MaxResends, 5)
+	defInt(&c.DeliveryBatch, 50)
+	defInt(&c.DeliveryWorkers, 4)
+	defInt(&c.MaxAttempts, 8)
+	if c.DefaultLocale == "" {
+		c.DefaultLocale = "en-US"
+	}
+	loc, err := parseLocale(c.DefaultLocale)
+	if err != nil {
+		return c, errors.New("invites: Config.DefaultLocale: " + err.Error())
+	}
+	c.DefaultLocale = loc
+	if c.CanGrant == nil {
+		c.CanGrant = func(a Actor, role string) bool { return slices.Contains(a.Roles, role) }
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.SendTimeout >= c.DeliveryLease {
+		return c, errors.New("invites: Config.SendTimeout must be below DeliveryLease")
+	}
+	return c, nil
+}

@@ -1,0 +1,125 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run delivers queued email until ctx ends, then returns nil. It wakes at
+// once when this process queues a delivery and every PollInterval for
+// those queued by others or due for retry. Several Runs, in one process or
+// many, share the work: the Store hands each delivery to one of them.
+func (s *Service) Run(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+		}
+		if _, err := s.DeliverPending(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.ErrorContext(ctx, "invites: delivery pass failed", "err", err)
+		}
+		t.Reset(s.cfg.PollInterval)
+	}
+}
+
+// DeliverPending makes one pass over the outbox: it claims due deliveries
+// batch by batch until none is left, sends each, and records the outcome.
+// It returns how many emails went out. A failed send is not an error here:
+// it is recorded on the delivery and retried later.
+func (s *Service) DeliverPending(ctx context.Context) (int, error) {
+	var sent atomic.Int64
+	for ctx.Err() == nil {
+		batch, err := s.store.ClaimDeliveries(ctx, s.cfg.Now(), s.cfg.DeliveryBatch, s.cfg.DeliveryLease)
+		if err != nil {
+			return int(sent.Load()), err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		next := make(chan Delivery)
+		var wg sync.WaitGroup
+		for range min(s.cfg.DeliveryWorkers, len(batch)) {
+			wg.Go(func() {
+				for d := range next {
+					if s.deliver(ctx, d) {
+						sent.Add(1)
+					}
+				}
+			})
+		}
+		for _, d := range batch {
+			next <- d
+		}
+		close(next)
+		wg.Wait()
+		if len(batch) < s.cfg.DeliveryBatch {
+			break
+		}
+	}
+	return int(sent.Load()), nil
+}
+
+// deliver mints the link of d, sends it, and records the outcome. It
+// reports whether the email went out.
+func (s *Service) deliver(ctx context.Context, d Delivery) bool {
+	log := s.cfg.Logger.With("delivery", d.ID, "invite", d.InviteID, "attempt", d.Attempt)
+	tok, digest, err := s.cfg.Tokens.New()
+	if err != nil {
+		log.ErrorContext(ctx, "invites: minting a token failed", "err", err)
+		return false // the lease runs out and another pass tries again
+	}
+	inv, err := s.store.SetToken(ctx, d, digest, s.cfg.Now().Add(s.cfg.TTL))
+	if errors.Is(err, ErrStaleDelivery) {
+		log.DebugContext(ctx, "invites: delivery no longer wanted")
+		return false
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "invites: storing the token failed", "err", err)
+		return false
+	}
+	msg := Message{ID: d.ID.String(), Kind: d.Kind, Invite: inv, Token: tok, AcceptURL: s.cfg.AcceptURL(tok)}
+	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	err = s.mailer.Send(sendCtx, msg)
+	cancel()
+
+	o := DeliveryOutcome{Status: DeliverySent, Now: s.cfg.Now()}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// The worker is stopping: hand the delivery back now rather than
+		// leave it to its lease.
+		o = DeliveryOutcome{Status: DeliveryQueued, RetryAt: o.Now, Error: "worker stopped during send", Now: o.Now}
+	case errors.Is(err, ErrPermanent) || d.Attempt >= s.cfg.MaxAttempts:
+		o.Status, o.Error = DeliveryFailed, err.Error()
+		log.WarnContext(ctx, "invites: delivery failed for good", "err", err)
+	default:
+		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), o.Now.Add(s.backoff(d.Attempt))
+		log.InfoContext(ctx, "invites: delivery will be retried", "err", err, "retryAt", o.RetryAt)
+	}
+	// Record even when ctx has ended, so a stopping worker leaves no claim.
+	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer rcancel()
+	if err := s.store.CompleteDelivery(rctx, d, o); err != nil {
+		log.WarnContext(ctx, "invites: recording the delivery outcome failed", "err", err)
+	}
+	return o.Status == DeliverySent
+}
+
+// backoff is the wait after attempt failed: RetryBase doubling per attempt
+// up to RetryMax, drawn from its upper half so workers do not retry in step.
+func (s *Service) backoff(attempt int) time.Duration {
+	d := s.cfg.RetryBase
+	for i := 1; i < attempt && d < s.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.RetryMax)
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,168 @@
+package invites_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/mailer/mailertest"
+)
+
+func TestDeliveryMessage(t *testing.T) {
+	h := newHarness(t)
+	inv := h.send(admin, "m@example.com")[0]
+	if n := h.deliver(); n != 1 {
+		t.Fatalf("delivered %d", n)
+	}
+	if n := h.deliver(); n != 0 {
+		t.Fatalf("second pass delivered %d again", n)
+	}
+	msg, _ := h.mail.LastTo("m@example.com")
+	tok := msg.Token.Reveal()
+	if msg.Kind != invites.KindInvitation || msg.Invite.ID != inv.ID || msg.ID == "" ||
+		msg.AcceptURL != "https://app.test/accept?token="+tok || len(tok) != 43 {
+		t.Fatalf("message = %+v", msg)
+	}
+	if strings.Contains(h.store.Dump(), tok) {
+		t.Fatal("the store holds the plaintext token")
+	}
+}
+
+func TestDeliveryRetriesWithBackoff(t *testing.T) {
+	h := newHarness(t)
+	inv := h.send(admin, "retry@example.com")[0]
+	h.mail.FailNext(2, mailertest.ErrTemporary)
+	if n := h.deliver(); n != 0 {
+		t.Fatal("failed send counted")
+	}
+	got := h.get(admin, inv)
+	if got.DeliveryStatus != invites.DeliveryQueued || !strings.Contains(got.DeliveryError, "temporary") {
+		t.Fatalf("after a failure: %+v", got)
+	}
+	// The first retry waits between RetryBase/2 and RetryBase (30s).
+	h.advance(14 * time.Second)
+	if h.deliver() != 0 || h.mail.Attempts() != 1 {
+		t.Fatal("retried before its backoff")
+	}
+	h.advance(16 * time.Second)
+	h.deliver() // second failure: waits 30s..60s
+	if h.mail.Attempts() != 2 {
+		t.Fatalf("attempts = %d", h.mail.Attempts())
+	}
+	h.advance(29 * time.Second)
+	if h.deliver() != 0 {
+		t.Fatal("second retry came too early")
+	}
+	h.advance(31 * time.Second)
+	if h.deliver() != 1 {
+		t.Fatal("not delivered after backoff")
+	}
+	if got := h.get(admin, inv); got.DeliveryStatus != invites.DeliverySent || got.DeliveryError != "" {
+		t.Fatalf("after success: %+v", got)
+	}
+}
+
+func TestDeliveryPermanentFailure(t *testing.T) {
+	h := newHarness(t)
+	inv := h.send(admin, "bounce@example.com")[0]
+	h.mail.FailNext(1, mailertest.ErrPermanent)
+	h.deliver()
+	got := h.get(admin, inv)
+	if got.DeliveryStatus != invites.DeliveryFailed || !strings.Contains(got.DeliveryError, "permanent") {
+		t.Fatalf("after 5xx: %+v", got)
+	}
+	h.advance(48 * time.Hour)
+	if h.deliver() != 0 || h.mail.Attempts() != 1 {
+		t.Fatal("a permanent failure was retried")
+	}
+}
+
+func TestDeliveryGivesUpAfterMaxAttempts(t *testing.T) {
+	h := newHarness(t, func(c *invites.Config) { c.MaxAttempts = 3 })
+	inv := h.send(admin, "down@example.com")[0]
+	h.mail.FailWith(func(invites.Message) error { return mailertest.ErrTemporary })
+	for range 5 {
+		h.deliver()
+		h.advance(2 * time.Hour)
+	}
+	if a := h.mail.Attempts(); a != 3 {
+		t.Fatalf("attempts = %d, want 3", a)
+	}
+	if got := h.get(admin, inv); got.DeliveryStatus != invites.DeliveryFailed {
+		t.Fatalf("after max attempts: %+v", got)
+	}
+}
+
+func TestDeliveryResendSupersedesQueued(t *testing.T) {
+	h := newHarness(t, func(c *invites.Config) { c.ResendCooldown = time.Second })
+	inv := h.send(admin, "twice@example.com")[0]
+	h.advance(time.Second)
+	if _, err := h.svc.Resend(ctx, admin, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.deliver(); n != 1 {
+		t.Fatalf("delivered %d emails, want only the reminder", n)
+	}
+	msg, _ := h.mail.LastTo("twice@example.com")
+	if msg.Kind != invites.KindReminder {
+		t.Fatalf("kind = %s", msg.Kind)
+	}
+}
+
+func TestDeliveryLeaseReclaim(t *testing.T) {
+	h := newHarness(t)
+	inv := h.send(admin, "lease@example.com")[0]
+	// A worker claims and dies without recording anything.
+	if _, err := h.store.ClaimDeliveries(ctx, h.clock(), 10, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if h.deliver() != 0 {
+		t.Fatal("delivered while another worker held the lease")
+	}
+	h.advance(2 * time.Minute)
+	if h.deliver() != 1 || h.get(admin, inv).DeliveryStatus != invites.DeliverySent {
+		t.Fatal("not reclaimed after the lease")
+	}
+}
+
+func TestRunWakesOnSendAndStops(t *testing.T) {
+	h := newHarness(t, func(c *invites.Config) { c.PollInterval = time.Hour })
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.svc.Run(rctx) }()
+	h.send(admin, "wake@example.com")
+	deadline := time.Now().Add(5 * time.Second)
+	for h.mail.TokenFor("wake@example.com") == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not wake on Send")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// A worker stopped mid-send hands its delivery back at once, not after the lease.
+func TestStoppedWorkerReleasesClaim(t *testing.T) {
+	h := newHarness(t)
+	inv := h.send(admin, "stop@example.com")[0]
+	wctx, cancel := context.WithCancel(context.Background())
+	h.mail.FailWith(func(invites.Message) error { cancel(); return context.Canceled })
+	if _, err := h.svc.DeliverPending(wctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	h.mail.FailWith(nil)
+	if h.deliver() != 1 || h.get(admin, inv).DeliveryStatus != invites.DeliverySent {
+		t.Fatal("the stopped worker's delivery was not released")
+	}
+}

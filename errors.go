@@ -1,0 +1,62 @@
+package invites
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors, checked with errors.Is. Stores translate their own
+// errors into these at their boundary.
+var (
+	ErrNotFound       = errors.New("invites: not found")
+	ErrInvalidToken   = errors.New("invites: invalid token")
+	ErrExpired        = errors.New("invites: invite expired")
+	ErrNotPending     = errors.New("invites: invite not pending")
+	ErrResendTooSoon  = errors.New("invites: resend too soon")
+	ErrTooManyResends = errors.New("invites: too many resends")
+	ErrForbiddenRole  = errors.New("invites: role not grantable by actor")
+	ErrInvalidInput   = errors.New("invites: invalid input")
+	ErrAlreadyInvited = errors.New("invites: address already has a pending invite")
+	ErrBatchTooLarge  = errors.New("invites: batch too large")
+	// ErrPermanent marks a Mailer error that retrying cannot mend.
+	ErrPermanent = errors.New("invites: permanent delivery failure")
+	// ErrStaleDelivery answers a worker whose delivery was superseded,
+	// whose invite left pending, or whose lease another worker took over.
+	ErrStaleDelivery = errors.New("invites: stale delivery")
+)
+
+// NotPendingError is ErrNotPending with the status the invite is in.
+type NotPendingError struct{ Status Status }
+
+func (e *NotPendingError) Error() string {
+	return fmt.Sprintf("invites: invite is %s, not pending", e.Status)
+}
+
+// Is makes errors.Is(err, ErrNotPending) hold.
+func (e *NotPendingError) Is(target error) bool { return target == ErrNotPending }
+
+// ResendTooSoonError is ErrResendTooSoon with the wait left.
+type ResendTooSoonError struct{ RetryAfter time.Duration }
+
+func (e *ResendTooSoonError) Error() string {
+	return fmt.Sprintf("invites: resend too soon, retry after %s", e.RetryAfter)
+}
+
+// Is makes errors.Is(err, ErrResendTooSoon) hold.
+func (e *ResendTooSoonError) Is(target error) bool { return target == ErrResendTooSoon }
+
+// InputError is ErrInvalidInput naming the field at fault.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("invites: invalid %s: %s", e.Field, e.Reason) }
+
+// Is makes errors.Is(err, ErrInvalidInput) hold.
+func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
+
+func invalid(field, format string, args ...any) error {
+	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,8 @@
+module github.com/invitekit/invites
+
+go 1.26.0
+
+require (
+	github.com/google/uuid v1.6.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)

@@ -1,0 +1,385 @@
+package invites
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status is where an invite stands in its lifecycle.
+type Status string
+
+// The statuses. StatusExpired is what a pending invite reads as once its
+// ExpiresAt has passed; a store may also write it when a write meets such a row.
+const (
+	StatusPending  Status = "pending"
+	StatusAccepted Status = "accepted"
+	StatusDeclined Status = "declined"
+	StatusCanceled Status = "canceled"
+	StatusExpired  Status = "expired"
+)
+
+// Valid reports whether s is one of the five statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusAccepted, StatusDeclined, StatusCanceled, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// DeliveryStatus says whether the latest email of an invite went out.
+type DeliveryStatus string
+
+// The delivery statuses.
+const (
+	DeliveryQueued DeliveryStatus = "queued"
+	DeliverySent   DeliveryStatus = "sent"
+	DeliveryFailed DeliveryStatus = "failed"
+)
+
+// Invite is one invitation of one email address to one tenant.
+type Invite struct {
+	ID               uuid.UUID       `json:"id"`
+	TenantID         string          `json:"tenantId"`
+	Email            string          `json:"email"`
+	FirstName        string          `json:"firstName"`
+	LastName         string          `json:"lastName"`
+	Locale           string          `json:"locale"`
+	Data             json.RawMessage `json:"data"`
+	Roles            []string        `json:"roles"`
+	Status           Status          `json:"status"`
+	StatusUpdatedAt  time.Time       `json:"statusUpdatedAt"`
+	CreatedByUserID  string          `json:"createdByUserId"`
+	AcceptedByUserID string          `json:"acceptedByUserId,omitzero"`
+	// ExpiresAt is set at send and renewed each time a token is minted, so
+	// an invite never expires before its email could go out.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// SendCount counts the sends asked for: 1 for the first, +1 per resend.
+	SendCount int `json:"sendCount"`
+	// LastSentAt is when the latest send was asked for; DeliveryStatus says
+	// whether its email has gone out.
+	LastSentAt     time.Time      `json:"lastSentAt"`
+	DeliveryStatus DeliveryStatus `json:"deliveryStatus"`
+	DeliveryError  string         `json:"deliveryError,omitzero"`
+	CreatedAt      time.Time      `json:"createdAt"`
+	UpdatedAt      time.Time      `json:"updatedAt"`
+}
+
+// StatusAt is the status the invite reads as at now: a pending invite past
+// its ExpiresAt is expired.
+func (i Invite) StatusAt(now time.Time) Status {
+	if i.Status == StatusPending && !now.Before(i.ExpiresAt) {
+		return StatusExpired
+	}
+	return i.Status
+}
+
+// EmailNorm is the invite's email as compared for uniqueness.
+func (i Invite) EmailNorm() string { return NormalizeEmail(i.Email) }
+
+// NormalizeEmail is the one definition of "the same address": trimmed and
+// lower-cased, in Go so every store agrees byte for byte.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Actor is the authenticated user of the host acting on its tenant's invites.
+type Actor struct {
+	UserID   string
+	TenantID string
+	// Roles are the actor's roles in the tenant: the default roles of the
+	// invites it sends, and the limit of what it may grant.
+	Roles []string
+}
+
+// Acceptor is the authenticated user who accepts an invite by its token.
+type Acceptor struct {
+	UserID string
+	// Email of the accepting user, for hosts that check it in OnAccept.
+	Email string
+}
+
+// NewInvite is one item of a Send batch.
+type NewInvite struct {
+	Email     string
+	FirstName string
+	LastName  string
+	// Locale is a BCP 47 tag; empty means Config.DefaultLocale.
+	Locale string
+	// Data is a JSON object kept with the invite; nil means none.
+	Data json.RawMessage
+	// Roles granted on accept; nil or empty means the actor's own roles.
+	Roles []string
+}
+
+// Update changes an invite. A nil field is left as it is.
+type Update struct {
+	FirstName *string
+	LastName  *string
+	Locale    *string
+	// Data replaces the stored object; the JSON literal null clears it.
+	Data json.RawMessage
+	// Roles replaces the roles, only while the invite is pending; a non-nil
+	// empty slice means no roles.
+	Roles []string
+}
+
+// SendResult answers a Send: one entry in Success per stored invite, one in
+// Errors per refused item, as in ROQ's {success, errors}.
+type SendResult struct {
+	Success []Invite
+	Errors  []ItemError
+}
+
+// ItemError says why one item of a batch was refused.
+type ItemError struct {
+	Index   int    `json:"index"`
+	Email   string `json:"email"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// InviteID names the existing invite for CodeAlreadyInvited.
+	InviteID uuid.UUID `json:"inviteId,omitzero"`
+}
+
+// Stable codes of ItemError.
+const (
+	CodeInvalidEmail     = "invalid_email"
+	CodeInvalidName      = "invalid_name"
+	CodeInvalidLocale    = "invalid_locale"
+	CodeInvalidData      = "invalid_data"
+	CodeInvalidRoles     = "invalid_roles"
+	CodeForbiddenRole    = "forbidden_role"
+	CodeDuplicateInBatch = "duplicate_in_batch"
+	CodeAlreadyInvited   = "already_invited"
+)
+
+// OrderField is a field a list can be ordered by.
+type OrderField string
+
+// The order fields.
+const (
+	OrderCreatedAt OrderField = "createdAt"
+	OrderUpdatedAt OrderField = "updatedAt"
+	OrderEmail     OrderField = "email"
+	OrderStatus    OrderField = "status"
+)
+
+// Order is a list order; ties are broken by id in the same direction.
+type Order struct {
+	Field OrderField
+	Desc  bool
+}
+
+// Query filters, orders and pages a list of a tenant's invites. Zero
+// fields do not filter.
+type Query struct {
+	// Statuses matches the status as read now, so StatusExpired finds
+	// pending invites past their expiry.
+	Statuses        []Status
+	Email           string // the same address, as NormalizeEmail compares
+	Search          string // case-insensitive substring of email, first or last name
+	CreatedByUserID string
+	CreatedAfter    time.Time // inclusive
+	CreatedBefore   time.Time // exclusive
+	Order           Order     // default createdAt ascending
+	Limit           int       // default 20, max 100
+	Offset          int
+	// Cursor is a Page.NextCursor of the same query and order; it cannot
+	// be combined with Offset.
+	Cursor string
+}
+
+// Page is one page of a list.
+type Page struct {
+	Invites    []Invite
+	TotalCount int
+	// NextCursor continues after this page; empty on the last one.
+	NextCursor string
+}
+
+// Cursor is a decoded keyset position: the order value and id of the last
+// invite of the page before.
+type Cursor struct {
+	Time time.Time // for createdAt and updatedAt
+	Text string    // for email (normalized) and status
+	ID   uuid.UUID
+}
+
+// ListParams is a Query checked by the Service and resolved for a Store.
+type ListParams struct {
+	TenantID string
+	Now      time.Time
+	Query
+	// After is the keyset position of Query.Cursor, nil for the first page.
+	After *Cursor
+}
+
+// MessageKind tells an invitation from a reminder.
+type MessageKind string
+
+// The message kinds.
+const (
+	KindInvitation MessageKind = "invitation"
+	KindReminder   MessageKind = "reminder"
+)
+
+// Message is one email to send for an invite.
+type Message struct {
+	// ID is the same on every attempt of one delivery, so a receiver can
+	// drop a duplicate of an at-least-once send.
+	ID        string
+	Kind      MessageKind
+	Invite    Invite
+	Token     Token
+	AcceptURL string
+}
+
+// LogValue keeps the link, which carries the token, out of logs.
+func (m Message) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", m.ID),
+		slog.String("kind", string(m.Kind)),
+		slog.String("invite", m.Invite.ID.String()),
+		slog.String("to", m.Invite.Email),
+	)
+}
+
+// Token is a plaintext invite token. It prints and logs as REDACTED; only
+// Reveal gives the secret, for the email link.
+type Token string
+
+const redacted = "REDACTED"
+
+func (Token) String() string               { return redacted }
+func (Token) GoString() string             { return redacted }
+func (Token) LogValue() slog.Value         { return slog.StringValue(redacted) }
+func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Reveal returns the plaintext token.
+func (t Token) Reveal() string { return string(t) }
+
+// Delivery is a queued email in the outbox.
+type Delivery struct {
+	ID       uuid.UUID
+	InviteID uuid.UUID
+	TenantID string
+	Kind     MessageKind
+	// Attempt counts claims, this one included; it fences a worker whose
+	// lease ran out from completing a delivery another worker reclaimed.
+	Attempt int
+}
+
+// DeliveryOutcome is how one attempt of a delivery ended.
+type DeliveryOutcome struct {
+	// Status is DeliverySent, DeliveryFailed (final), or DeliveryQueued to
+	// retry at RetryAt.
+	Status  DeliveryStatus
+	RetryAt time.Time
+	Error   string
+	Now     time.Time
+}
+
+// Mailer sends one email. It returns an error wrapping ErrPermanent when
+// retrying cannot help (a 5xx reply); any other error is retried.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// TokenIssuer makes invite tokens and their digests. Only digests are
+// stored, so a leaked database holds no working link.
+type TokenIssuer interface {
+	// New returns a fresh token and its digest.
+	New() (Token, []byte, error)
+	// Digest returns the digest of a presented token, or ErrInvalidToken
+	// when it is malformed, so junk never reaches the store.
+	Digest(token string) ([]byte, error)
+}
+
+// Store keeps invites and their outbox. Each method is atomic: it happens
+// whole or not at all, whatever runs beside it. Invites returned carry the
+// stored Status; the Service derives expired from it. Times come from the
+// caller (now), never from the store's clock. Methods taking a tenantID
+// answer ErrNotFound for an invite of another tenant.
+type Store interface {
+	// Insert stores each invite (ID set, status pending) with a queued
+	// delivery of KindInvitation. Pending invites of the same tenant and
+	// NormalizeEmail whose ExpiresAt is not after now are first marked
+	// expired. An invite whose address still has a pending invite is not
+	// stored: its result carries that invite's ID in Existing. Results are
+	// in the order of invites. The caller has removed duplicates.
+	Insert(ctx context.Context, now time.Time, invites []Invite) ([]InsertResult, error)
+
+	// Get returns one invite, or ErrNotFound.
+	Get(ctx context.Context, tenantID string, id uuid.UUID) (Invite, error)
+
+	// List returns up to p.Limit invites matching p in p.Order after
+	// p.After (skipping p.Offset), and the count of all that match the
+	// filters. Status filters and order by status use StatusAt(p.Now).
+	List(ctx context.Context, p ListParams) ([]Invite, int, error)
+
+	// Update applies u. Roles change only while the invite is pending and
+	// not expired at now, else a *NotPendingError with the status as read.
+	Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u Update) (Invite, error)
+
+	// Cancel moves a pending (or expired) invite to canceled; from any other
+	// status a *NotPendingError with that status.
+	Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (Invite, error)
+
+	// Resend renews a pending or expired invite: SendCount+1, LastSentAt
+	// and StatusUpdatedAt now, ExpiresAt now+ttl, the old token forgotten
+	// (its link dies at once), status pending, and a queued delivery of
+	// KindReminder that supersedes any queued before it. Refusals, checked
+	// in this order: *NotPendingError; ErrTooManyResends when SendCount-1
+	// >= r.Max; *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
+	// ErrAlreadyInvited when the address has another pending invite.
+	Resend(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, r ResendRule) (Invite, error)
+
+	// Lookup returns the invite whose token has this digest, whatever its
+	// status, or ErrInvalidToken.
+	Lookup(ctx context.Context, digest []byte) (Invite, error)
+
+	// Accept moves the invite of digest from pending (not expired at now)
+	// to accepted by userID, calling hook with the accepted invite before
+	// it commits: if hook fails nothing changes and its error is returned.
+	// Otherwise ErrInvalidToken (no such digest), ErrExpired (pending but
+	// expired), or *NotPendingError. Of any number racing on one invite
+	// (Accept, Decline, Cancel) exactly one wins.
+	Accept(ctx context.Context, digest []byte, userID string, now time.Time, hook func(context.Context, Invite) error) (Invite, error)
+
+	// Decline is Accept's twin to declined, without a hook or user.
+	Decline(ctx context.Context, digest []byte, now time.Time) (Invite, error)
+
+	// ClaimDeliveries leases up to limit queued deliveries due at now
+	// (never claimed, or whose lease has run out), adding one to Attempt and
+	// holding them until now+lease. Two callers never get one delivery
+	// while its lease runs.
+	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
+
+	// SetToken stores the digest of a new token for d's invite with
+	// ExpiresAt expiresAt, only while the invite is pending and d is its
+	// latest delivery and d's claim (Attempt) still holds; it returns the
+	// invite. Otherwise ErrStaleDelivery, and the delivery is dropped.
+	SetToken(ctx context.Context, d Delivery, digest []byte, expiresAt time.Time) (Invite, error)
+
+	// CompleteDelivery records the outcome of d's attempt on the delivery
+	// and on the invite's DeliveryStatus and DeliveryError (as long as d is
+	// its latest delivery). It answers ErrStaleDelivery, changing nothing,
+	// when d's claim no longer holds.
+	CompleteDelivery(ctx context.Context, d Delivery, o DeliveryOutcome) error
+}
+
+// InsertResult is one invite's outcome of Store.Insert.
+type InsertResult struct {
+	Invite   Invite    // the stored invite, when Existing is zero
+	Existing uuid.UUID // the pending invite that blocked it
+}
+
+// ResendRule bounds resends.
+type ResendRule struct {
+	Cooldown time.Duration
+	Max      int
+	TTL      time.Duration
+}

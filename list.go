@@ -1,0 +1,132 @@
+package invites
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Page sizes of List.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
+// List returns one page of the actor's tenant's invites matching q.
+func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) {
+	if err := validActor(actor); err != nil {
+		return Page{}, err
+	}
+	now := s.cfg.Now()
+	p, err := checkQuery(q)
+	if err != nil {
+		return Page{}, err
+	}
+	p.TenantID, p.Now = actor.TenantID, now
+	limit := p.Limit
+	p.Limit++ // one more tells whether a next page exists
+	rows, total, err := s.store.List(ctx, p)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Invites: make([]Invite, 0, min(len(rows), limit)), TotalCount: total}
+	for i, inv := range rows {
+		if i == limit {
+			page.NextCursor = encodeCursor(p.Order, rows[i-1], now)
+			break
+		}
+		page.Invites = append(page.Invites, s.read(inv, now))
+	}
+	return page, nil
+}
+
+func checkQuery(q Query) (ListParams, error) {
+	p := ListParams{Query: q}
+	for _, st := range q.Statuses {
+		if !st.Valid() {
+			return p, invalid("status", "unknown status %q", st)
+		}
+	}
+	switch q.Order.Field {
+	case "":
+		p.Order.Field = OrderCreatedAt
+	case OrderCreatedAt, OrderUpdatedAt, OrderEmail, OrderStatus:
+	default:
+		return p, invalid("order", "cannot order by %q", q.Order.Field)
+	}
+	switch {
+	case q.Limit == 0:
+		p.Limit = DefaultLimit
+	case q.Limit < 0 || q.Limit > MaxLimit:
+		return p, invalid("limit", "must be between 1 and %d", MaxLimit)
+	}
+	if q.Offset < 0 {
+		return p, invalid("offset", "must not be negative")
+	}
+	if len(q.Email) > MaxEmailBytes {
+		return p, invalid("email", "is longer than %d bytes", MaxEmailBytes)
+	}
+	if !utf8.ValidString(q.Search) || utf8.RuneCountInString(q.Search) > MaxSearch {
+		return p, invalid("search", "must be valid text of at most %d characters", MaxSearch)
+	}
+	if len(q.CreatedByUserID) > MaxIDBytes {
+		return p, invalid("createdByUserId", "is longer than %d bytes", MaxIDBytes)
+	}
+	if q.Cursor != "" {
+		if q.Offset != 0 {
+			return p, invalid("cursor", "cannot be combined with offset")
+		}
+		c, err := decodeCursor(q.Cursor, p.Order)
+		if err != nil {
+			return p, err
+		}
+		p.After = &c
+	}
+	return p, nil
+}
+
+// wireCursor is the cursor as its opaque string carries it; the order is
+// kept so a cursor of another order is refused, not misread.
+type wireCursor struct {
+	Field OrderField `json:"f"`
+	Desc  bool       `json:"d,omitempty"`
+	Time  time.Time  `json:"t,omitzero"`
+	Text  string     `json:"s,omitempty"`
+	ID    uuid.UUID  `json:"i"`
+}
+
+func encodeCursor(o Order, last Invite, now time.Time) string {
+	w := wireCursor{Field: o.Field, Desc: o.Desc, ID: last.ID}
+	switch o.Field {
+	case OrderCreatedAt:
+		w.Time = last.CreatedAt
+	case OrderUpdatedAt:
+		w.Time = last.UpdatedAt
+	case OrderEmail:
+		w.Text = last.EmailNorm()
+	case OrderStatus:
+		w.Text = string(last.StatusAt(now))
+	}
+	b, _ := json.Marshal(w) // cannot fail: plain fields
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, o Order) (Cursor, error) {
+	bad := invalid("cursor", "is not a cursor of this query")
+	if len(s) > 1024 {
+		return Cursor{}, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, bad
+	}
+	var w wireCursor
+	if err := json.Unmarshal(b, &w); err != nil || w.Field != o.Field || w.Desc != o.Desc || w.ID == uuid.Nil {
+		return Cursor{}, bad
+	}
+	return Cursor{Time: w.Time, Text: w.Text, ID: w.ID}, nil
+}

@@ -1,0 +1,276 @@
+package invites
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Service holds the lifecycle rules over any Store. It is safe for
+// concurrent use; the Store makes each step atomic.
+type Service struct {
+	store  Store
+	mailer Mailer
+	cfg    Config
+	// wake nudges Run when this process queues a delivery.
+	wake chan struct{}
+}
+
+// New returns a Service on store that sends email through mailer.
+func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
+	if store == nil || mailer == nil {
+		return nil, errors.New("invites: New needs a Store and a Mailer")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}, nil
+}
+
+func (s *Service) notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Send invites a batch of addresses to the actor's tenant. Each item stands
+// alone: a bad or duplicate item is an ItemError and the rest go on. The
+// error is only for a bad actor, an empty or oversized batch, or the store.
+func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (SendResult, error) {
+	if err := validActor(actor); err != nil {
+		return SendResult{}, err
+	}
+	if len(items) == 0 {
+		return SendResult{}, invalid("userInvites", "is empty")
+	}
+	if len(items) > s.cfg.MaxBatch {
+		return SendResult{}, fmt.Errorf("%w: %d items, at most %d", ErrBatchTooLarge, len(items), s.cfg.MaxBatch)
+	}
+	now := s.cfg.Now()
+	res := SendResult{Success: []Invite{}, Errors: []ItemError{}}
+	rows := make([]Invite, 0, len(items))
+	index := make([]int, 0, len(items)) // rows[i] came from items[index[i]]
+	first := make(map[string]int, len(items))
+	for i, it := range items {
+		inv, code, err := s.prepare(actor, it, now)
+		if err != nil {
+			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: code, Message: err.Error()})
+			continue
+		}
+		norm := NormalizeEmail(inv.Email)
+		if j, dup := first[norm]; dup {
+			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: CodeDuplicateInBatch,
+				Message: fmt.Sprintf("the same address as item %d", j)})
+			continue
+		}
+		first[norm] = i
+		rows = append(rows, inv)
+		index = append(index, i)
+	}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	out, err := s.store.Insert(ctx, now, rows)
+	if err != nil {
+		return SendResult{}, err
+	}
+	for k, r := range out {
+		if r.Existing != uuid.Nil {
+			res.Errors = append(res.Errors, ItemError{Index: index[k], Email: items[index[k]].Email,
+				Code: CodeAlreadyInvited, Message: "the address already has a pending invite", InviteID: r.Existing})
+			continue
+		}
+		res.Success = append(res.Success, s.read(r.Invite, now))
+	}
+	slices.SortFunc(res.Errors, func(a, b ItemError) int { return cmp.Compare(a.Index, b.Index) })
+	if len(res.Success) > 0 {
+		s.notify()
+	}
+	return res, nil
+}
+
+// prepare validates one item and builds its row, or names the item error.
+func (s *Service) prepare(actor Actor, it NewInvite, now time.Time) (Invite, string, error) {
+	email, err := validEmail(it.Email)
+	if err != nil {
+		return Invite{}, CodeInvalidEmail, err
+	}
+	if err := validName("firstName", it.FirstName); err != nil {
+		return Invite{}, CodeInvalidName, err
+	}
+	if err := validName("lastName", it.LastName); err != nil {
+		return Invite{}, CodeInvalidName, err
+	}
+	locale := s.cfg.DefaultLocale
+	if it.Locale != "" {
+		if locale, err = parseLocale(it.Locale); err != nil {
+			return Invite{}, CodeInvalidLocale, err
+		}
+	}
+	data, err := validData(it.Data)
+	if err != nil {
+		return Invite{}, CodeInvalidData, err
+	}
+	roles := it.Roles
+	if len(roles) == 0 {
+		roles = actor.Roles
+	}
+	if roles, err = validRoles(roles); err != nil {
+		return Invite{}, CodeInvalidRoles, err
+	}
+	if err := s.grantable(actor, roles); err != nil {
+		return Invite{}, CodeForbiddenRole, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Invite{}, "", err
+	}
+	return Invite{
+		ID: id, TenantID: actor.TenantID, Email: email,
+		FirstName: it.FirstName, LastName: it.LastName, Locale: locale, Data: data, Roles: roles,
+		Status: StatusPending, StatusUpdatedAt: now, CreatedByUserID: actor.UserID,
+		ExpiresAt: now.Add(s.cfg.TTL), SendCount: 1, LastSentAt: now, DeliveryStatus: DeliveryQueued,
+		CreatedAt: now, UpdatedAt: now,
+	}, "", nil
+}
+
+func (s *Service) grantable(actor Actor, roles []string) error {
+	for _, r := range roles {
+		if !s.cfg.CanGrant(actor, r) {
+			return fmt.Errorf("%w: %q", ErrForbiddenRole, r)
+		}
+	}
+	return nil
+}
+
+// read is an invite as the caller sees it at now: expired once past ExpiresAt.
+func (s *Service) read(inv Invite, now time.Time) Invite {
+	if st := inv.StatusAt(now); st != inv.Status {
+		inv.Status, inv.StatusUpdatedAt = st, inv.ExpiresAt
+	}
+	return inv
+}
+
+func (s *Service) readErr(inv Invite, err error) (Invite, error) {
+	if err != nil {
+		return Invite{}, err
+	}
+	return s.read(inv, s.cfg.Now()), nil
+}
+
+// Get returns one invite of the actor's tenant, or ErrNotFound.
+func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	return s.readErr(s.store.Get(ctx, actor.TenantID, id))
+}
+
+// Cancel withdraws a pending or expired invite; its link stops working at
+// once. Any other status is a *NotPendingError.
+func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	return s.readErr(s.store.Cancel(ctx, actor.TenantID, id, s.cfg.Now()))
+}
+
+// Resend sends a pending or expired invite again with a new link (the old
+// one dies) and a new expiry, within ResendCooldown and MaxResends.
+func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	rule := ResendRule{Cooldown: s.cfg.ResendCooldown, Max: s.cfg.MaxResends, TTL: s.cfg.TTL}
+	inv, err := s.readErr(s.store.Resend(ctx, actor.TenantID, id, s.cfg.Now(), rule))
+	if err == nil {
+		s.notify()
+	}
+	return inv, err
+}
+
+// Update changes names, locale and data at any time, and roles while the
+// invite is pending.
+func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Update) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	for _, n := range []struct {
+		field string
+		v     *string
+	}{{"firstName", u.FirstName}, {"lastName", u.LastName}} {
+		if n.v != nil {
+			if err := validName(n.field, *n.v); err != nil {
+				return Invite{}, err
+			}
+		}
+	}
+	if u.Locale != nil {
+		loc, err := parseLocale(*u.Locale)
+		if err != nil {
+			return Invite{}, err
+		}
+		u.Locale = &loc
+	}
+	if u.Data != nil {
+		d, err := validData(u.Data)
+		if err != nil {
+			return Invite{}, err
+		}
+		if d == nil {
+			d = []byte("null")
+		}
+		u.Data = d
+	}
+	if u.Roles != nil {
+		roles, err := validRoles(u.Roles)
+		if err != nil {
+			return Invite{}, err
+		}
+		if err := s.grantable(actor, roles); err != nil {
+			return Invite{}, err
+		}
+		u.Roles = roles
+	}
+	return s.readErr(s.store.Update(ctx, actor.TenantID, id, s.cfg.Now(), u))
+}
+
+// Lookup answers the landing page of a link: the invite of token in any
+// status, or ErrInvalidToken.
+func (s *Service) Lookup(ctx context.Context, token string) (Invite, error) {
+	d, err := s.cfg.Tokens.Digest(token)
+	if err != nil {
+		return Invite{}, err
+	}
+	return s.readErr(s.store.Lookup(ctx, d))
+}
+
+// Accept consumes token for the user by: the invite becomes accepted, after
+// Config.OnAccept agreed. ErrInvalidToken, ErrExpired or a *NotPendingError
+// say why not.
+func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite, error) {
+	if err := validID("acceptor.userId", by.UserID); err != nil {
+		return Invite{}, err
+	}
+	d, err := s.cfg.Tokens.Digest(token)
+	if err != nil {
+		return Invite{}, err
+	}
+	return s.readErr(s.store.Accept(ctx, d, by.UserID, s.cfg.Now(), s.cfg.OnAccept))
+}
+
+// Decline consumes token: the invite becomes declined.
+func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
+	d, err := s.cfg.Tokens.Digest(token)
+	if err != nil {
+		return Invite{}, err
+	}
+	return s.readErr(s.store.Decline(ctx, d, s.cfg.Now()))
+}
