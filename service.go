@@ -60,6 +60,9 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 	first := make(map[string]int, len(items))
 	for i, it := range items {
 		inv, code, err := s.prepare(actor, it, now)
+		if err != nil && code == "" {
+			return SendResult{}, err // not the item's fault
+		}
 		if err != nil {
 			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: code, Message: err.Error()})
 			continue

@@ -1,0 +1,63 @@
+// Package invites gives a Go application the whole user-invitation
+// lifecycle, modelled on ROQ's User Invites API: send invites in bulk to a
+// tenant with roles and locale, resend, cancel, accept or decline by a
+// one-time link, update, get, and list with filters, search, order and
+// paging, with email delivered through a transactional outbox.
+//
+// The host builds a Service from a Store, a Mailer and a Config, calls its
+// methods from its own handlers (or mounts the httpadapter package), and
+// runs Service.Run in the background to deliver email.
+//
+// # Lifecycle
+//
+// An invite is pending from Send until it is accepted, declined or
+// canceled; a pending invite past its ExpiresAt reads as expired.
+//
+//	operation  who                               allowed from
+//	Send       actor of the tenant               (new invites)
+//	Resend     actor of the tenant               pending, expired
+//	Cancel     actor of the tenant               pending, expired
+//	Update     actor of the tenant               names, locale, data: any; roles: pending
+//	Accept     token holder, authenticated user  pending, not expired
+//	Decline    token holder                      pending, not expired
+//	Lookup     token holder                      any
+//
+// Accepted, declined and canceled are final. When Accept, Decline and
+// Cancel race on one invite exactly one wins; the others get a
+// *NotPendingError naming the winner's status. Every call of an actor is
+// scoped to its tenant: another tenant's invite is ErrNotFound. There is at
+// most one pending invite per tenant and address (NormalizeEmail); a Send
+// that meets one reports the item as CodeAlreadyInvited. An item without
+// roles gets the actor's; granting a role the actor lacks is refused unless
+// Config.CanGrant allows it.
+//
+// Tokens are 256-bit random strings (package token). Only their SHA-256
+// digest is stored, a token is minted when its email is sent (so the link
+// lives a full TTL from then), a resend forgets the old one, and the Token
+// type prints as REDACTED. Accept runs Config.OnAccept before it commits,
+// so the host can create the membership in the same step.
+//
+// # Stores
+//
+// A Store makes each step atomic; the Service holds the rules. memstore is
+// the in-memory Store for tests and single-process hosts; every Store must
+// pass the conformance suite in store/storetest, concurrency cases
+// included.
+//
+// # Delivery
+//
+// Send and Resend queue a delivery in the same atomic step as the invite
+// change. Service.Run (or one pass of DeliverPending) claims due
+// deliveries under a lease, mints the token, sends the Message and records
+// the outcome: a failure is retried with exponential backoff and jitter up
+// to Config.MaxAttempts, an error wrapping ErrPermanent fails at once, and
+// a claim whose worker died is taken over when its lease runs out.
+// Delivery is at least once; Message.ID is stable across attempts.
+//
+// # Testing
+//
+// Hosts test their own code against memstore and mailer/mailertest, whose
+// Mailer records every message and hands a test the token of the latest
+// email to an address, so a test can accept like a user. All times come
+// from Config.Now, so expiry and cooldowns are tested by moving a clock.
+package invites
