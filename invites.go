@@ -318,6 +318,8 @@ type Store interface {
 	// List returns up to p.Limit invites matching p in p.Order after
 	// p.After (skipping p.Offset), and the count of all that match the
 	// filters. Status filters and order by status use StatusAt(p.Now).
+	// Email and status order by byte order of NormalizeEmail and of the
+	// status (COLLATE "C" in SQL); Search takes % and _ literally.
 	List(ctx context.Context, p ListParams) ([]Invite, int, error)
 
 	// Update applies u. Roles change only while the invite is pending and
@@ -359,9 +361,11 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
 
 	// SetToken stores the digest of a new token for d's invite with
-	// ExpiresAt expiresAt, only while the invite is pending and d is its
-	// latest delivery and d's claim (Attempt) still holds; it returns the
-	// invite. Otherwise ErrStaleDelivery, and the delivery is dropped.
+	// ExpiresAt expiresAt (even if the stored pending invite is past its
+	// old expiry), only while the invite is pending, d is its latest
+	// delivery and d's claim (Attempt) still holds; it returns the invite.
+	// Otherwise ErrStaleDelivery; the delivery is dropped unless only the
+	// claim lapsed, since then another worker holds it.
 	SetToken(ctx context.Context, d Delivery, digest []byte, expiresAt time.Time) (Invite, error)
 
 	// CompleteDelivery records the outcome of d's attempt on the delivery

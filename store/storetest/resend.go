@@ -1,0 +1,263 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+)
+
+var resendCases = []testCase{
+	{"Resend/Success", testResendSuccess},
+	{"Resend/Expired", testResendExpired},
+	{"Resend/ExpiredStored", testResendExpiredStored},
+	{"Resend/Refusals", testResendRefusals},
+	{"Resend/CooldownBoundary", testResendCooldownBoundary},
+	{"Resend/Max", testResendMax},
+	{"Resend/SupersedesQueued", testResendSupersedesQueued},
+	{"Resend/SupersedesInFlight", testResendSupersedesInFlight},
+	{"Resend/NotFound", testResendNotFound},
+}
+
+var rule = invites.ResendRule{Cooldown: time.Minute, Max: 3, TTL: 24 * time.Hour}
+
+// resendOK resends id at now under rule and checks the renewed fields.
+func resendOK(t *testing.T, s invites.Store, id uuid.UUID, now time.Time, r invites.ResendRule) invites.Invite {
+	t.Helper()
+	before := get(t, s, tenantA, id)
+	got, err := s.Resend(t.Context(), tenantA, id, now, r)
+	if err != nil {
+		t.Fatalf("Resend at %s: %v", now, err)
+	}
+	want := before
+	want.Status, want.SendCount = invites.StatusPending, before.SendCount+1
+	want.LastSentAt, want.StatusUpdatedAt, want.UpdatedAt, want.ExpiresAt = now, now, now, now.Add(r.TTL)
+	// The latest email is the queued reminder; its error is not specified.
+	want.DeliveryStatus, want.DeliveryError = invites.DeliveryQueued, got.DeliveryError
+	checkInvite(t, "Resend result", got, want)
+	checkInvite(t, "Get after Resend", get(t, s, tenantA, id), want)
+	return got
+}
+
+func testResendSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	p := prepare(t, s, "re@x.com", stPending)
+	now := t0.Add(2 * time.Minute)
+	resendOK(t, s, p.inv.ID, now, rule)
+
+	_, err := s.Lookup(ctx, p.digest)
+	wantIs(t, "Lookup of the token before the Resend", err, invites.ErrInvalidToken)
+	_, err = s.Accept(ctx, p.digest, "u", now, okHook)
+	wantIs(t, "Accept of the token before the Resend", err, invites.ErrInvalidToken)
+
+	ds, err := s.ClaimDeliveries(ctx, now, 100, lease)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	if len(ds) != 1 || ds[0].InviteID != p.inv.ID || ds[0].Kind != invites.KindReminder || ds[0].TenantID != tenantA {
+		t.Fatalf("ClaimDeliveries after a Resend = %+v, want one %s delivery of invite %s", ds, invites.KindReminder, p.inv.ID)
+	}
+	digest := newDigest(t)
+	if _, err := s.SetToken(ctx, ds[0], digest, now.Add(ttl)); err != nil {
+		t.Fatalf("SetToken of the reminder: %v", err)
+	}
+	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != p.inv.ID {
+		t.Fatalf("Lookup of the reminder's token: invite %s, error %v; want %s", got.ID, err, p.inv.ID)
+	}
+	if _, err := s.Accept(ctx, digest, "u", now, okHook); err != nil {
+		t.Fatalf("Accept with the reminder's token: %v", err)
+	}
+}
+
+func testResendExpired(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	p := prepare(t, s, "old@x.com", stExpired)
+	got := resendOK(t, s, p.inv.ID, p.now, rule)
+	if got.StatusAt(p.now) != invites.StatusPending {
+		t.Fatalf("a resent expired invite reads as %s, want pending", got.StatusAt(p.now))
+	}
+	digest := mint(t, s, p.now, p.inv.ID)
+	if _, err := s.Accept(t.Context(), digest, "u", p.now, okHook); err != nil {
+		t.Fatalf("Accept of a resent expired invite: %v", err)
+	}
+}
+
+// An invite Insert marked expired can be resent only once the address has
+// no other pending invite.
+func testResendExpiredStored(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	p := prepare(t, s, "twice@x.com", stExpiredStored)
+	_, err := s.Resend(ctx, tenantA, p.inv.ID, p.now, rule)
+	wantIs(t, "Resend of an expired invite whose address has a new pending invite", err, invites.ErrAlreadyInvited)
+	checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, p.inv.ID), p.inv)
+
+	newer := insert(t, s, p.now, newInvite(tenantA, "twice@x.com", p.now))[0].Existing
+	if newer == uuid.Nil {
+		t.Fatalf("the newer invite of the address is not pending")
+	}
+	if _, err := s.Cancel(ctx, tenantA, newer, p.now); err != nil {
+		t.Fatalf("Cancel of the newer invite: %v", err)
+	}
+	resendOK(t, s, p.inv.ID, p.now, rule)
+	res := insert(t, s, p.now, newInvite(tenantA, "twice@x.com", p.now))
+	if res[0].Existing != p.inv.ID {
+		t.Fatalf("Insert after the old invite was resent: Existing = %s, want %s", res[0].Existing, p.inv.ID)
+	}
+}
+
+func testResendRefusals(t *testing.T, newStore func(*testing.T) invites.Store) {
+	never := 1000 * time.Hour // a cooldown that has not passed
+	cases := []struct {
+		name    string
+		state   string
+		rule    invites.ResendRule
+		want    error
+		status  invites.Status // for NotPendingError
+		waitFor time.Duration  // for ResendTooSoonError: RetryAfter
+	}{
+		{"accepted before too many and too soon", stAccepted, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrNotPending, invites.StatusAccepted, 0},
+		{"declined", stDeclined, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrNotPending, invites.StatusDeclined, 0},
+		{"canceled", stCanceled, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrNotPending, invites.StatusCanceled, 0},
+		{"too many before too soon", stPending, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrTooManyResends, "", 0},
+		{"too many on expired", stExpired, invites.ResendRule{Cooldown: time.Minute, Max: 0, TTL: ttl}, invites.ErrTooManyResends, "", 0},
+		{"too soon", stPending, invites.ResendRule{Cooldown: time.Hour + 90*time.Second, Max: 5, TTL: ttl}, invites.ErrResendTooSoon, "", 90 * time.Second},
+		{"too many before already invited", stExpiredStored, invites.ResendRule{Cooldown: time.Minute, Max: 0, TTL: ttl}, invites.ErrTooManyResends, "", 0},
+		{"too soon before already invited", stExpiredStored, invites.ResendRule{Cooldown: ttl + 2*time.Hour, Max: 5, TTL: ttl}, invites.ErrResendTooSoon, "", time.Hour},
+		{"already invited", stExpiredStored, invites.ResendRule{Cooldown: time.Minute, Max: 5, TTL: ttl}, invites.ErrAlreadyInvited, "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			ctx := t.Context()
+			p := prepare(t, s, "refuse@x.com", c.state)
+			_, err := s.Resend(ctx, tenantA, p.inv.ID, p.now, c.rule)
+			what := "Resend of a " + c.state + " invite"
+			switch c.want {
+			case invites.ErrNotPending:
+				wantNotPending(t, what, err, c.status)
+			case invites.ErrResendTooSoon:
+				var soon *invites.ResendTooSoonError
+				if !errors.As(err, &soon) || !errors.Is(err, invites.ErrResendTooSoon) {
+					t.Fatalf("%s: got error %v, want *ResendTooSoonError", what, err)
+				}
+				if soon.RetryAfter != c.waitFor {
+					t.Fatalf("%s: RetryAfter = %s, want %s (LastSentAt+Cooldown-now)", what, soon.RetryAfter, c.waitFor)
+				}
+			default:
+				wantIs(t, what, err, c.want)
+			}
+			got := get(t, s, tenantA, p.inv.ID)
+			if got.SendCount != p.inv.SendCount || !sameTime(got.LastSentAt, p.inv.LastSentAt) || !sameTime(got.ExpiresAt, p.inv.ExpiresAt) {
+				t.Fatalf("a refused Resend changed the invite: SendCount %d, LastSentAt %s, ExpiresAt %s",
+					got.SendCount, got.LastSentAt, got.ExpiresAt)
+			}
+			if _, err := s.Lookup(ctx, p.digest); err != nil {
+				t.Fatalf("a refused Resend killed the token: Lookup: %v", err)
+			}
+		})
+	}
+}
+
+func testResendCooldownBoundary(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	p := prepare(t, s, "edge@x.com", stPending)
+	_, err := s.Resend(t.Context(), tenantA, p.inv.ID, t0.Add(rule.Cooldown-time.Microsecond), rule)
+	var soon *invites.ResendTooSoonError
+	if !errors.As(err, &soon) || soon.RetryAfter != time.Microsecond {
+		t.Fatalf("Resend a microsecond before the cooldown ends: got %v, want *ResendTooSoonError{1µs}", err)
+	}
+	resendOK(t, s, p.inv.ID, t0.Add(rule.Cooldown), rule) // LastSentAt+Cooldown not after now
+}
+
+func testResendMax(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	p := prepare(t, s, "max@x.com", stPending)
+	r := invites.ResendRule{Cooldown: time.Minute, Max: 2, TTL: ttl}
+	resendOK(t, s, p.inv.ID, t0.Add(time.Minute), r)
+	resendOK(t, s, p.inv.ID, t0.Add(2*time.Minute), r)
+	_, err := s.Resend(t.Context(), tenantA, p.inv.ID, t0.Add(time.Hour), r)
+	wantIs(t, "third Resend with Max 2", err, invites.ErrTooManyResends)
+	if got := get(t, s, tenantA, p.inv.ID); got.SendCount != 3 {
+		t.Fatalf("SendCount = %d after two resends, want 3", got.SendCount)
+	}
+}
+
+// A Resend before the first delivery ran supersedes it: the worker that
+// claims the invitation gets ErrStaleDelivery, the reminder goes out.
+func testResendSupersedesQueued(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	inv := insertOne(t, s, t0, newInvite(tenantA, "q@x.com", t0))
+	now := t0.Add(rule.Cooldown)
+	resendOK(t, s, inv.ID, now, rule)
+	ds, err := s.ClaimDeliveries(ctx, now, 100, lease)
+	if err != nil {
+		t.Fatalf("ClaimDeliveries: %v", err)
+	}
+	var reminders int
+	for _, d := range ds {
+		if d.InviteID != inv.ID {
+			t.Fatalf("claimed delivery %+v of an unknown invite", d)
+		}
+		_, err := s.SetToken(ctx, d, newDigest(t), now.Add(ttl))
+		switch d.Kind {
+		case invites.KindReminder:
+			reminders++
+			if err != nil {
+				t.Fatalf("SetToken of the reminder: %v", err)
+			}
+		case invites.KindInvitation:
+			wantIs(t, "SetToken of the superseded invitation", err, invites.ErrStaleDelivery)
+		default:
+			t.Fatalf("claimed delivery of kind %q", d.Kind)
+		}
+	}
+	if reminders != 1 {
+		t.Fatalf("claimed %d reminders after one Resend, want 1 (claimed %+v)", reminders, ds)
+	}
+	if ds, err := s.ClaimDeliveries(ctx, now.Add(time.Hour), 100, lease); err != nil || len(ds) != 1 || ds[0].Kind != invites.KindReminder {
+		t.Fatalf("ClaimDeliveries after the lease = %+v, %v; want only the reminder again (the invitation is dropped)", ds, err)
+	}
+}
+
+// A Resend while the invitation is in a worker's hands: the worker can no
+// longer set a token, and its outcome does not mark the reminder sent.
+func testResendSupersedesInFlight(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	inv := insertOne(t, s, t0, newInvite(tenantA, "f@x.com", t0))
+	ds, err := s.ClaimDeliveries(ctx, t0, 100, time.Hour)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("ClaimDeliveries = %+v, %v; want the invitation", ds, err)
+	}
+	now := t0.Add(rule.Cooldown)
+	resendOK(t, s, inv.ID, now, rule)
+	_, err = s.SetToken(ctx, ds[0], newDigest(t), now.Add(ttl))
+	wantIs(t, "SetToken of the invitation superseded while claimed", err, invites.ErrStaleDelivery)
+	err = s.CompleteDelivery(ctx, ds[0], invites.DeliveryOutcome{Status: invites.DeliverySent, Now: now})
+	if err != nil && !errors.Is(err, invites.ErrStaleDelivery) {
+		t.Fatalf("CompleteDelivery of the superseded invitation: %v, want nil or ErrStaleDelivery", err)
+	}
+	if got := get(t, s, tenantA, inv.ID); got.DeliveryStatus != invites.DeliveryQueued {
+		t.Fatalf("DeliveryStatus = %s after the superseded invitation completed, want queued (the reminder has not gone out)", got.DeliveryStatus)
+	}
+	if _, ok := mintAll(t, s, now)[inv.ID]; !ok {
+		t.Fatalf("the reminder was not claimable after the Resend")
+	}
+}
+
+func testResendNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
+	now := t0.Add(time.Hour)
+	_, err := s.Resend(t.Context(), tenantB, inv.ID, now, rule)
+	wantIs(t, "Resend of another tenant's invite", err, invites.ErrNotFound)
+	_, err = s.Resend(t.Context(), tenantA, uuid.Must(uuid.NewV7()), now, rule)
+	wantIs(t, "Resend of a missing invite", err, invites.ErrNotFound)
+	checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, inv.ID), inv)
+}
