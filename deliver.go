@@ -90,18 +90,19 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 	err = s.mailer.Send(sendCtx, msg)
 	cancel()
 
-	o := DeliveryOutcome{Status: DeliverySent, Now: s.cfg.Now()}
+	now := s.cfg.Now()
+	o := DeliveryOutcome{Status: DeliverySent}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
 		// The worker is stopping: hand the delivery back now rather than
 		// leave it to its lease.
-		o = DeliveryOutcome{Status: DeliveryQueued, RetryAt: o.Now, Error: "worker stopped during send", Now: o.Now}
+		o = DeliveryOutcome{Status: DeliveryQueued, RetryAt: now, Error: "worker stopped during send"}
 	case errors.Is(err, ErrPermanent) || d.Attempt >= s.cfg.MaxAttempts:
 		o.Status, o.Error = DeliveryFailed, err.Error()
 		log.WarnContext(ctx, "invites: delivery failed for good", "err", err)
 	default:
-		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), o.Now.Add(s.backoff(d.Attempt))
+		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), now.Add(s.backoff(d.Attempt))
 		log.InfoContext(ctx, "invites: delivery will be retried", "err", err, "retryAt", o.RetryAt)
 	}
 	// Record even when ctx has ended, so a stopping worker leaves no claim.

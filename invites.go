@@ -279,7 +279,6 @@ type DeliveryOutcome struct {
 	Status  DeliveryStatus
 	RetryAt time.Time
 	Error   string
-	Now     time.Time
 }
 
 // Mailer sends one email. It returns an error wrapping ErrPermanent when

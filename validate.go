@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/mail"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -99,7 +100,6 @@ func validRoles(roles []string) ([]string, error) {
 		return nil, invalid("roles", "has more than %d items", MaxRoles)
 	}
 	out := make([]string, 0, len(roles))
-	seen := make(map[string]bool, len(roles))
 	for _, r := range roles {
 		if r == "" || len(r) > MaxRoleBytes {
 			return nil, invalid("roles", "has an empty role or one over %d bytes", MaxRoleBytes)
@@ -107,8 +107,7 @@ func validRoles(roles []string) ([]string, error) {
 		if err := validName("roles", r); err != nil {
 			return nil, err
 		}
-		if !seen[r] {
-			seen[r] = true
+		if !slices.Contains(out, r) { // at most MaxRoles: cheaper than a map
 			out = append(out, r)
 		}
 	}

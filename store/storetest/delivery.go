@@ -145,7 +145,7 @@ func testDeliveryLease(t *testing.T, newStore func(*testing.T) invites.Store) {
 	wantIs(t, "SetToken with the lapsed claim", err, invites.ErrStaleDelivery)
 	_, err = s.Lookup(ctx, stale)
 	wantIs(t, "Lookup of the token a stale SetToken offered", err, invites.ErrInvalidToken)
-	err = s.CompleteDelivery(ctx, d1, invites.DeliveryOutcome{Status: invites.DeliverySent, Now: now})
+	err = s.CompleteDelivery(ctx, d1, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantIs(t, "CompleteDelivery with the lapsed claim", err, invites.ErrStaleDelivery)
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryQueued, "")
 
@@ -161,7 +161,7 @@ func testDeliveryLease(t *testing.T, newStore func(*testing.T) invites.Store) {
 	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup after SetToken: invite %s, error %v", got.ID, err)
 	}
-	complete(t, s, d2, invites.DeliveryOutcome{Status: invites.DeliverySent, Now: now})
+	complete(t, s, d2, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
 }
 
@@ -209,7 +209,7 @@ func testDeliveryCompleteSent(t *testing.T, newStore func(*testing.T) invites.St
 	if _, err := s.SetToken(t.Context(), d, newDigest(t), t0.Add(ttl)); err != nil {
 		t.Fatalf("SetToken: %v", err)
 	}
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliverySent, Now: t0})
+	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
 	claimNone(t, s, t0.Add(30*24*time.Hour), "a sent delivery is done")
 }
@@ -223,7 +223,7 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 		t.Fatalf("SetToken: %v", err)
 	}
 	retryAt := t0.Add(5 * time.Minute)
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: retryAt, Error: "421 try later", Now: t0})
+	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: retryAt, Error: "421 try later"})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryQueued, "421 try later")
 	claimNone(t, s, t0.Add(2*time.Minute), "the lease ran out but RetryAt has not come")
 	claimNone(t, s, retryAt.Add(-time.Microsecond), "RetryAt has not come")
@@ -232,7 +232,7 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 		t.Fatalf("the retry claimed delivery %s, want %s", d2.ID, d.ID)
 	}
 	// The stale first attempt cannot overwrite the retry.
-	err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "late", Now: retryAt})
+	err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "late"})
 	wantIs(t, "CompleteDelivery of the first attempt after the retry claimed it", err, invites.ErrStaleDelivery)
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryQueued, "421 try later")
 
@@ -240,7 +240,7 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 	if _, err := s.SetToken(ctx, d2, digest, retryAt.Add(ttl)); err != nil {
 		t.Fatalf("SetToken of the retry: %v", err)
 	}
-	complete(t, s, d2, invites.DeliveryOutcome{Status: invites.DeliverySent, Now: retryAt})
+	complete(t, s, d2, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
 	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup of the retry's token: invite %s, error %v", got.ID, err)
@@ -254,7 +254,7 @@ func testDeliveryRetryReleasesLease(t *testing.T, newStore func(*testing.T) invi
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, time.Hour, inv.ID, 1)
 	now := t0.Add(time.Second)
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: now, Error: "worker stopped", Now: now})
+	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: now, Error: "worker stopped"})
 	claimOne(t, s, now, lease, inv.ID, 2)
 }
 
@@ -265,7 +265,7 @@ func testDeliveryCompleteFailed(t *testing.T, newStore func(*testing.T) invites.
 	if _, err := s.SetToken(t.Context(), d, newDigest(t), t0.Add(ttl)); err != nil {
 		t.Fatalf("SetToken: %v", err)
 	}
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 no such user", Now: t0})
+	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 no such user"})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryFailed, "550 no such user")
 	claimNone(t, s, t0.Add(30*24*time.Hour), "a failed delivery is final")
 	if got := get(t, s, tenantA, inv.ID); got.Status != invites.StatusPending {

@@ -239,7 +239,7 @@ func testResendSupersedesInFlight(t *testing.T, newStore func(*testing.T) invite
 	resendOK(t, s, inv.ID, now, rule)
 	_, err = s.SetToken(ctx, ds[0], newDigest(t), now.Add(ttl))
 	wantIs(t, "SetToken of the invitation superseded while claimed", err, invites.ErrStaleDelivery)
-	err = s.CompleteDelivery(ctx, ds[0], invites.DeliveryOutcome{Status: invites.DeliverySent, Now: now})
+	err = s.CompleteDelivery(ctx, ds[0], invites.DeliveryOutcome{Status: invites.DeliverySent})
 	if err != nil && !errors.Is(err, invites.ErrStaleDelivery) {
 		t.Fatalf("CompleteDelivery of the superseded invitation: %v, want nil or ErrStaleDelivery", err)
 	}

@@ -203,7 +203,7 @@ func mintAll(t *testing.T, s invites.Store, now time.Time) map[uuid.UUID][]byte 
 		if inv.ID != d.InviteID {
 			t.Fatalf("SetToken(delivery of invite %s) returned invite %s", d.InviteID, inv.ID)
 		}
-		if err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliverySent, Now: now}); err != nil {
+		if err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliverySent}); err != nil {
 			t.Fatalf("CompleteDelivery(delivery %s, sent): %v", d.ID, err)
 		}
 		out[d.InviteID] = digest
