@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,10 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 
 	now := s.cfg.Now()
 	o := DeliveryOutcome{Status: DeliverySent}
+	if err != nil {
+		// A mailer or server may echo the message; its token goes no further.
+		err = scrubbed{err, strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)}
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -124,3 +129,13 @@ func (s *Service) backoff(attempt int) time.Duration {
 	d = min(d, s.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
 }
+
+// scrubbed is an error whose text had the token taken out; errors.Is still
+// sees the original, so ErrPermanent keeps its meaning.
+type scrubbed struct {
+	err  error
+	text string
+}
+
+func (e scrubbed) Error() string { return e.text }
+func (e scrubbed) Unwrap() error { return e.err }

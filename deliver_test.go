@@ -1,9 +1,13 @@
 package invites_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,4 +169,53 @@ func TestStoppedWorkerReleasesClaim(t *testing.T) {
 	if h.deliver() != 1 || h.get(admin, inv).DeliveryStatus != invites.DeliverySent {
 		t.Fatal("the stopped worker's delivery was not released")
 	}
+}
+
+// Nothing the worker logs, at any level and on any path, carries a token.
+func TestDeliveryLogsNoToken(t *testing.T) {
+	var buf syncBuffer
+	h := newHarness(t, func(c *invites.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	inv := h.send(admin, "log@example.com")[0]
+	var tokens []string
+	h.mail.FailWith(func(m invites.Message) error {
+		tokens = append(tokens, m.Token.Reveal())
+		if len(tokens) == 1 {
+			return fmt.Errorf("%w: 421 busy for %v", mailertest.ErrTemporary, m)
+		}
+		return fmt.Errorf("%w: 550 rejected %s", mailertest.ErrPermanent, m.AcceptURL) // the raw link
+	})
+	h.deliver()
+	h.advance(time.Hour)
+	h.deliver()
+	if got := h.get(admin, inv); got.DeliveryStatus != invites.DeliveryFailed || len(tokens) != 2 {
+		t.Fatalf("delivery = %+v after %d attempts", got, len(tokens))
+	}
+	out := buf.String() + h.get(admin, inv).DeliveryError
+	if !strings.Contains(out, "retried") {
+		t.Fatalf("worker logged nothing: %s", out)
+	}
+	for _, tok := range tokens {
+		if strings.Contains(out, tok) {
+			t.Fatalf("token leaked into logs or the stored error: %s", out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

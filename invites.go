@@ -3,6 +3,7 @@ package invites
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -237,7 +238,16 @@ type Message struct {
 	AcceptURL string
 }
 
-// LogValue keeps the link, which carries the token, out of logs.
+// String, GoString and LogValue keep the link, which carries the token,
+// out of anything that prints a Message.
+func (m Message) String() string {
+	return fmt.Sprintf("invites.Message{ID:%s Kind:%s Invite:%s To:%s}", m.ID, m.Kind, m.Invite.ID, m.Invite.Email)
+}
+
+// GoString is String, for %#v.
+func (m Message) GoString() string { return m.String() }
+
+// LogValue is String's fields, for slog.
 func (m Message) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", m.ID),
