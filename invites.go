@@ -56,7 +56,7 @@ type Invite struct {
 	Status           Status          `json:"status"`
 	StatusUpdatedAt  time.Time       `json:"statusUpdatedAt"`
 	CreatedByUserID  string          `json:"createdByUserId"`
-	AcceptedByUserID string          `json:"acceptedByUserId,omitzero"`
+	AcceptedByUserID string          `json:"acceptedByUserId"` // null in JSON until accepted
 	// ExpiresAt is set at send and renewed each time a token is minted, so
 	// an invite never expires before its email could go out.
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -69,6 +69,20 @@ type Invite struct {
 	DeliveryError  string         `json:"deliveryError,omitzero"`
 	CreatedAt      time.Time      `json:"createdAt"`
 	UpdatedAt      time.Time      `json:"updatedAt"`
+}
+
+// MarshalJSON writes the seeds' shape: acceptedByUserId is null until the
+// invite is accepted.
+func (i Invite) MarshalJSON() ([]byte, error) {
+	type plain Invite // no methods: no recursion
+	var by *string
+	if i.AcceptedByUserID != "" {
+		by = &i.AcceptedByUserID
+	}
+	return json.Marshal(struct {
+		plain
+		AcceptedByUserID *string `json:"acceptedByUserId"`
+	}{plain(i), by})
 }
 
 // StatusAt is the status the invite reads as at now: a pending invite past
@@ -235,7 +249,7 @@ type Message struct {
 	Kind      MessageKind
 	Invite    Invite
 	Token     Token
-	AcceptURL string
+	AcceptURL string `json:"-"` // carries the token
 }
 
 // String, GoString and LogValue keep the link, which carries the token,

@@ -2,6 +2,7 @@ package token_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,7 +61,9 @@ func TestTokenRedacted(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	log.Info("minted", "token", tok, "msg", invites.Message{Token: tok, AcceptURL: "https://x/?t=" + secret})
-	out := buf.String() + fmt.Sprintf("%v %s %+v %#v", tok, tok, tok, tok)
+	msg := invites.Message{Token: tok, AcceptURL: "https://x/?t=" + secret}
+	js, _ := json.Marshal(msg)
+	out := buf.String() + string(js) + fmt.Sprintf("%v %s %+v %#v %v %+v %#v", tok, tok, tok, tok, msg, msg, msg)
 	if strings.Contains(out, secret) {
 		t.Fatalf("token leaked: %s", out)
 	}
