@@ -13,6 +13,7 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/token"
 )
 
 func TestDeliveryMessage(t *testing.T) {
@@ -133,11 +134,24 @@ func TestDeliveryLeaseReclaim(t *testing.T) {
 }
 
 func TestRunWakesOnSendAndStops(t *testing.T) {
-	h := newHarness(t, func(c *invites.Config) { c.PollInterval = time.Hour })
+	h := newHarness(t)
+	passes := make(chan struct{}, 16)
+	svc, err := invites.New(claimSignal{h.store, passes}, h.mail, invites.Config{
+		Tokens:       token.Issuer{},
+		AcceptURL:    func(tok invites.Token) string { return tok.Reveal() },
+		Now:          h.clock,
+		PollInterval: time.Hour, // only a wake-up can deliver within the test
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.svc.Run(rctx) }()
-	h.send(admin, "wake@example.com")
+	go func() { done <- svc.Run(rctx) }()
+	<-passes // Run's first pass found nothing; it now waits on poll or wake
+	if _, err := svc.Send(ctx, admin, []invites.NewInvite{{Email: "wake@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for h.mail.TokenFor("wake@example.com") == "" {
 		if time.Now().After(deadline) {
@@ -218,4 +232,20 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// claimSignal is a Store that reports each ClaimDeliveries, so a test
+// knows when a delivery pass has looked at the outbox.
+type claimSignal struct {
+	invites.Store
+	passes chan<- struct{}
+}
+
+func (c claimSignal) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Delivery, error) {
+	ds, err := c.Store.ClaimDeliveries(ctx, now, limit, lease)
+	select {
+	case c.passes <- struct{}{}:
+	default:
+	}
+	return ds, err
 }

@@ -5,8 +5,8 @@
 // paging, with email delivered through a transactional outbox.
 //
 // The host builds a Service from a Store, a Mailer and a Config, calls its
-// methods from its own handlers (or mounts the httpadapter package), and
-// runs Service.Run in the background to deliver email.
+// methods from its own handlers, and runs Service.Run in the background to
+// deliver email.
 //
 // # Lifecycle
 //
