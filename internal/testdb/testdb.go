@@ -1,0 +1,114 @@
+// Package testdb gives tests and benchmarks databases of their own: a
+// fresh PostgreSQL schema per test on the server named by
+// INVITES_TEST_POSTGRES_DSN, or a fresh SQLite file, each removed when the
+// test ends, so tests that use them can run in parallel.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/invitekit/invites/store/bunstore/sqlitedb"
+)
+
+// EnvPostgres names the variable holding the PostgreSQL test server's DSN
+// (a postgres:// URL).
+const EnvPostgres = "INVITES_TEST_POSTGRES_DSN"
+
+// PostgresDSN returns the DSN of the test server, skipping tb when none
+// is set.
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv(EnvPostgres)
+	if dsn == "" {
+		tb.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", EnvPostgres)
+	}
+	return dsn
+}
+
+// WithParams adds connection parameters to a postgres:// DSN.
+func WithParams(dsn string, kv ...string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("testdb: %s is not a postgres:// URL: %w", EnvPostgres, err)
+	}
+	q := u.Query()
+	for i := 0; i+1 < len(kv); i += 2 {
+		q.Set(kv[i], kv[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// OpenPostgres opens dsn for bun the way the README tells hosts to: pgx,
+// with its simple protocol, since bun sends queries with their values
+// inlined and pgx would otherwise prepare each one.
+func OpenPostgres(dsn string) (*bun.DB, error) {
+	dsn, err := WithParams(dsn, "default_query_exec_mode", "simple_protocol")
+	if err != nil {
+		return nil, err
+	}
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+// Postgres returns a database whose search_path is a new, empty schema,
+// dropped when tb ends; it skips tb without a test server.
+func Postgres(tb testing.TB) *bun.DB {
+	tb.Helper()
+	dsn := PostgresDSN(tb)
+	schema := "test_" + strings.ToLower(rand.Text()[:16])
+	admin, err := OpenPostgres(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		tb.Fatalf("testdb: creating schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			tb.Errorf("testdb: dropping schema %s: %v", schema, err)
+		}
+	})
+	sdsn, err := WithParams(dsn, "search_path", schema)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := OpenPostgres(sdsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Tests run side by side: keep each one's share of the server's
+	// connections small.
+	db.SetMaxOpenConns(8)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// SQLite returns a database in a new file under tb.TempDir.
+func SQLite(tb testing.TB) *bun.DB {
+	tb.Helper()
+	db, err := sqlitedb.Open(filepath.Join(tb.TempDir(), "invites.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}

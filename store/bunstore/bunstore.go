@@ -1,0 +1,97 @@
+// Package bunstore is the invites.Store on a SQL database through bun:
+// PostgreSQL (pgdialect) or SQLite (sqlitedialect), one package for both,
+// branching on the dialect only where the SQL must differ.
+//
+// Create the tables with Migrate (or apply Migrations with your own tool),
+// then build the Store on a *bun.DB, or on a bun.Tx to make the Store's
+// writes part of a transaction of your own:
+//
+//	if err := bunstore.Migrate(ctx, db); err != nil { ... }
+//	svc, err := invites.New(bunstore.New(db), mailer, cfg)
+//
+// Every method is one statement, or one short transaction; none holds a
+// transaction open across anything slow but Config.OnAccept, which runs
+// inside the accepting transaction so that the host's own writes (a
+// membership row, say) commit or roll back with the accept. Tx gives the
+// hook that transaction.
+//
+// On PostgreSQL, queries are sent as text with their values inlined by
+// bun; open pgx with default_query_exec_mode=simple_protocol (see the
+// README) so it does not prepare each of them. On SQLite, open the database
+// with sqlitedb.Open, which sets WAL, a busy timeout and immediate
+// transactions, without which concurrent writers meet SQLITE_BUSY.
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+// Store is an invites.Store on a bun database. It is safe for concurrent
+// use as far as its bun.IDB is: a *bun.DB is; a bun.Tx is not.
+type Store struct {
+	db bun.IDB
+	pg bool
+	// forUpdate locks the rows a read-then-write transaction reads. SQLite
+	// needs none: its immediate transactions exclude other writers whole.
+	forUpdate string
+}
+
+var _ invites.Store = (*Store)(nil)
+
+// New returns a Store on db, which must be PostgreSQL or SQLite with the
+// tables of Migrate. On a bun.Tx the Store joins that transaction: its
+// writes commit or roll back with it, and its own transactions become
+// savepoints.
+func New(db bun.IDB) *Store {
+	s := &Store{db: db}
+	if db.Dialect().Name() == dialect.PG {
+		s.pg, s.forUpdate = true, " FOR UPDATE"
+	}
+	return s
+}
+
+type txKey struct{}
+
+// Tx returns the transaction Config.OnAccept runs in, from the context the
+// hook is given, so the host's writes commit or roll back with the accept.
+// ok is false outside the hook.
+//
+// Write through it, not through the *bun.DB: on SQLite another connection
+// would wait for the accept's transaction to end, which waits for the hook.
+func Tx(ctx context.Context) (tx bun.Tx, ok bool) {
+	tx, ok = ctx.Value(txKey{}).(bun.Tx)
+	return tx, ok
+}
+
+// inTx runs fn in a transaction of s.db (a savepoint when s.db is a
+// transaction already).
+func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return s.db.RunInTx(ctx, nil, fn)
+}
+
+// errStale is what SetToken and CompleteDelivery return when the claim
+// they were given no longer holds.
+var errStale = invites.ErrStaleDelivery
+
+// notFound turns sql.ErrNoRows into err; other errors pass through with
+// the store's name on them.
+func notFound(err error, as error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return as
+	}
+	return wrap(err)
+}
+
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("bunstore: %w", err)
+}

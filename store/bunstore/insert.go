@@ -1,0 +1,235 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+)
+
+// insertCols are the columns Insert writes, in the order of insertArgs.
+const insertCols = "id, tenant_id, email, email_norm, first_name, last_name, locale, data, roles, status, " +
+	"status_updated_at, expires_at, send_count, last_sent_at, delivery_status, delivery_error, " +
+	"latest_delivery_id, created_by_user_id, created_at, updated_at"
+
+// insertRetries bounds how often Insert retries the invites whose blocking
+// invite left pending between its INSERT and its read of the blockers.
+const insertRetries = 8
+
+// Insert implements invites.Store in one transaction of a fixed number of
+// statements, whatever the batch size: expire the stale pending invites of
+// the batch's addresses, insert every invite with ON CONFLICT DO NOTHING,
+// read the pending invites that blocked the rest, and queue the outbox rows
+// of those stored.
+func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) ([]invites.InsertResult, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	rows := make([]invites.Invite, len(in))
+	dids := make([]uuid.UUID, len(in))
+	for i, inv := range in {
+		inv.Roles = append([]string(nil), inv.Roles...)
+		inv.Data = append([]byte(nil), inv.Data...)
+		if inv.ID == uuid.Nil {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return nil, err
+			}
+			inv.ID = id
+		}
+		did, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		dids[i] = did
+		inv.Status = invites.StatusPending
+		inv.AcceptedByUserID = ""
+		inv.SendCount = 1
+		inv.LastSentAt = now
+		inv.DeliveryStatus = invites.DeliveryQueued
+		inv.DeliveryError = ""
+		for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.StatusUpdatedAt} {
+			if t.IsZero() {
+				*t = now
+			}
+		}
+		for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.StatusUpdatedAt, &inv.ExpiresAt, &inv.LastSentAt} {
+			*t = time.Time(at(*t))
+		}
+		rows[i] = inv
+	}
+
+	res := make([]invites.InsertResult, len(in))
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		keys := make(pairs, len(rows))
+		for i, r := range rows {
+			keys[i] = [2]string{r.TenantID, r.EmailNorm()}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE invites SET status = 'expired', status_updated_at = ?, updated_at = ?
+			WHERE status = 'pending' AND expires_at <= ? AND (tenant_id, email_norm) IN ?`,
+			at(now), at(now), at(now), keys); err != nil {
+			return err
+		}
+
+		todo := make([]int, len(rows)) // indexes of rows not yet stored or blocked
+		for i := range todo {
+			todo[i] = i
+		}
+		var stored []int
+		for try := 0; len(todo) > 0; try++ {
+			if try == insertRetries {
+				return errors.New("pending invites of the batch's addresses kept changing; try again")
+			}
+			ok, err := s.insertRows(ctx, tx, rows, dids, todo)
+			if err != nil {
+				return err
+			}
+			var blocked []int
+			for _, i := range todo {
+				if ok[rows[i].ID] {
+					stored = append(stored, i)
+					res[i].Invite = rows[i]
+				} else {
+					blocked = append(blocked, i)
+				}
+			}
+			if todo, err = s.readBlockers(ctx, tx, rows, blocked, res); err != nil {
+				return err
+			}
+		}
+		return s.queueInvitations(ctx, tx, rows, dids, stored)
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return res, nil
+}
+
+// insertRows inserts rows[todo] in one statement and returns the ids
+// stored; the others met a pending invite of their address.
+func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
+	var q strings.Builder
+	q.WriteString("INSERT INTO invites (" + insertCols + ") VALUES ")
+	args := make([]any, 0, len(todo)*20)
+	for n, i := range todo {
+		if n > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)")
+		r := &rows[i]
+		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName, r.Locale,
+			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
+			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
+	}
+	q.WriteString(" ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING RETURNING id")
+	res, err := tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	ok := make(map[uuid.UUID]bool, len(todo))
+	for res.Next() {
+		var id uuid.UUID
+		if err := res.Scan(&id); err != nil {
+			return nil, err
+		}
+		ok[id] = true
+	}
+	return ok, res.Err()
+}
+
+// readBlockers sets Existing on the results of rows[blocked] from the
+// pending invites of their addresses, and returns those whose blocker has
+// left pending since (accepted, say, by a transaction that committed after
+// the INSERT looked): they may be stored after all.
+func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invite, blocked []int, res []invites.InsertResult) ([]int, error) {
+	if len(blocked) == 0 {
+		return nil, nil
+	}
+	keys := make(pairs, len(blocked))
+	for n, i := range blocked {
+		keys[n] = [2]string{rows[i].TenantID, rows[i].EmailNorm()}
+	}
+	q, err := tx.QueryContext(ctx, `SELECT id, tenant_id, email_norm FROM invites
+		WHERE status = 'pending' AND (tenant_id, email_norm) IN ?`, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+	holder := make(map[[2]string]uuid.UUID, len(blocked))
+	for q.Next() {
+		var (
+			id uuid.UUID
+			k  [2]string
+		)
+		if err := q.Scan(&id, &k[0], &k[1]); err != nil {
+			return nil, err
+		}
+		holder[k] = id
+	}
+	if err := q.Err(); err != nil {
+		return nil, err
+	}
+	var again []int
+	for n, i := range blocked {
+		if id, ok := holder[keys[n]]; ok {
+			res[i].Existing = id
+		} else {
+			again = append(again, i)
+		}
+	}
+	return again, nil
+}
+
+// queueInvitations writes the outbox rows of the stored invites in one
+// statement.
+func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
+	if len(stored) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ")
+	args := make([]any, 0, len(stored)*5)
+	for n, i := range stored {
+		if n > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, 'invitation', 'queued', 0, ?, ?)")
+		now := at(rows[i].LastSentAt)
+		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, now, now)
+	}
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
+// queueReminder supersedes the queued delivery of an invite with a new
+// one: only the latest delivery of an invite is ever queued.
+func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.UUID, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE invites_deliveries SET state = 'superseded'
+		WHERE invite_id = ? AND state = 'queued'`, inv.ID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO invites_deliveries
+		(id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
+		VALUES (?, ?, ?, 'reminder', 'queued', 0, ?, ?)`, did, inv.ID, inv.TenantID, at(now), at(now))
+	return err
+}
+
+// getInvite reads one invite of a tenant.
+func getInvite(ctx context.Context, db bun.IDB, tenantID string, id uuid.UUID, lock string) (invites.Invite, error) {
+	inv, err := scanInvite(db.QueryRowContext(ctx,
+		"SELECT "+inviteCols+" FROM invites WHERE tenant_id = ? AND id = ?"+lock, tenantID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return invites.Invite{}, invites.ErrNotFound
+	}
+	if err != nil {
+		return invites.Invite{}, fmt.Errorf("bunstore: %w", err)
+	}
+	return inv, nil
+}

@@ -1,0 +1,149 @@
+package bunstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/invitekit/invites"
+)
+
+// List implements invites.Store in one statement: the page, each row
+// carrying the count of all that match the filters. Every filter starts at
+// the tenant, so the tenant's paging index bounds the rows it reads; the
+// keyset cursor seeks in that index instead of counting past rows.
+func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invite, int, error) {
+	where, args := s.filters(p)
+
+	order, key := "created_at", "created_at"
+	switch p.Order.Field {
+	case invites.OrderUpdatedAt:
+		order, key = "updated_at", "updated_at"
+	case invites.OrderEmail:
+		order, key = "email_norm", "email_norm"
+	case invites.OrderStatus:
+		order, key = s.statusAt(), s.statusAt()
+	}
+	dir, cmp := " ASC", ">"
+	if p.Order.Desc {
+		dir, cmp = " DESC", "<"
+	}
+
+	page := where
+	pageArgs := append([]any(nil), args...)
+	if p.After != nil {
+		page += " AND (" + key + ", id) " + cmp + " (?, ?)"
+		if p.Order.Field == invites.OrderStatus {
+			pageArgs = append(pageArgs, at(p.Now))
+		}
+		var v any = at(p.After.Time)
+		if p.Order.Field == invites.OrderEmail || p.Order.Field == invites.OrderStatus {
+			v = p.After.Text
+		}
+		pageArgs = append(pageArgs, v, p.After.ID)
+	}
+	q := "SELECT " + inviteCols + ", (SELECT count(*) FROM invites WHERE " + where + ") FROM invites WHERE " +
+		page + " ORDER BY " + order + dir + ", id" + dir + " LIMIT ? OFFSET ?"
+	all := append(append([]any(nil), args...), pageArgs...)
+	if p.Order.Field == invites.OrderStatus {
+		all = append(all, at(p.Now))
+	}
+	all = append(all, max(p.Limit, 0), max(p.Offset, 0))
+	if p.Limit <= 0 {
+		// No limit asked: LIMIT -1 is SQLite's "all", LIMIT ALL PostgreSQL's.
+		q = strings.Replace(q, "LIMIT ?", s.noLimit(), 1)
+		all = append(all[:len(all)-2], max(p.Offset, 0))
+	}
+
+	rows, err := s.db.QueryContext(ctx, q, all...)
+	if err != nil {
+		return nil, 0, wrap(err)
+	}
+	defer rows.Close()
+	out := []invites.Invite{}
+	total := -1
+	for rows.Next() {
+		var (
+			inv invites.Invite
+			n   int
+		)
+		inv, err = scanInvite(scanExtra{rows, &n})
+		if err != nil {
+			return nil, 0, wrap(err)
+		}
+		out, total = append(out, inv), n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, wrap(err)
+	}
+	if total < 0 {
+		// An empty page carries no count: ask for it alone.
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM invites WHERE "+where, args...).Scan(&total); err != nil {
+			return nil, 0, wrap(err)
+		}
+	}
+	return out, total, nil
+}
+
+func (s *Store) noLimit() string {
+	if s.pg {
+		return "LIMIT ALL"
+	}
+	return "LIMIT -1"
+}
+
+// filters is the WHERE clause of p's filters, paging aside.
+func (s *Store) filters(p invites.ListParams) (string, []any) {
+	var b strings.Builder
+	b.WriteString("tenant_id = ?")
+	args := []any{p.TenantID}
+	if len(p.Statuses) > 0 {
+		b.WriteString(" AND (")
+		for i, st := range p.Statuses {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			switch st {
+			case invites.StatusPending:
+				b.WriteString("(status = 'pending' AND expires_at > ?)")
+				args = append(args, at(p.Now))
+			case invites.StatusExpired:
+				b.WriteString("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))")
+				args = append(args, at(p.Now))
+			default:
+				b.WriteString("status = ?")
+				args = append(args, string(st))
+			}
+		}
+		b.WriteString(")")
+	}
+	if p.Email != "" {
+		b.WriteString(" AND email_norm = ?")
+		args = append(args, invites.NormalizeEmail(p.Email))
+	}
+	if p.Search != "" {
+		b.WriteString(" AND (lower(email) LIKE ? ESCAPE '!' OR lower(first_name) LIKE ? ESCAPE '!' OR lower(last_name) LIKE ? ESCAPE '!')")
+		pat := contains(strings.ToLower(p.Search))
+		args = append(args, pat, pat, pat)
+	}
+	if p.CreatedByUserID != "" {
+		b.WriteString(" AND created_by_user_id = ?")
+		args = append(args, p.CreatedByUserID)
+	}
+	if !p.CreatedAfter.IsZero() {
+		b.WriteString(" AND created_at >= ?")
+		args = append(args, at(p.CreatedAfter))
+	}
+	if !p.CreatedBefore.IsZero() {
+		b.WriteString(" AND created_at < ?")
+		args = append(args, at(p.CreatedBefore))
+	}
+	return b.String(), args
+}
+
+// scanExtra reads inviteCols and one column more.
+type scanExtra struct {
+	r     scanner
+	extra any
+}
+
+func (x scanExtra) Scan(dest ...any) error { return x.r.Scan(append(dest, x.extra)...) }

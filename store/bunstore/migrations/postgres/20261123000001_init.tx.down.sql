@@ -1,0 +1,3 @@
+DROP TABLE invites_deliveries;
+--bun:split
+DROP TABLE invites;

@@ -1,0 +1,221 @@
+package bunstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+)
+
+// Each write below is one conditional UPDATE ... RETURNING: the database
+// decides who wins a race, and a write that changed no row reads the row
+// again to say why.
+
+// Get implements invites.Store.
+func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites.Invite, error) {
+	return getInvite(ctx, s.db, tenantID, id, "")
+}
+
+// Update implements invites.Store.
+func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update) (invites.Invite, error) {
+	set := []string{"updated_at = ?"}
+	args := []any{at(now)}
+	for _, f := range []struct {
+		col string
+		v   *string
+	}{{"first_name", u.FirstName}, {"last_name", u.LastName}, {"locale", u.Locale}} {
+		if f.v != nil {
+			set = append(set, f.col+" = ?")
+			args = append(args, *f.v)
+		}
+	}
+	if u.Data != nil {
+		set = append(set, "data = ?")
+		args = append(args, jsonText(bytes.TrimSpace(u.Data)))
+	}
+	cond := ""
+	if u.Roles != nil {
+		set = append(set, "roles = ?")
+		args = append(args, roleList(u.Roles))
+		cond = " AND status = 'pending' AND expires_at > ?"
+	}
+	args = append(args, tenantID, id)
+	if cond != "" {
+		args = append(args, at(now))
+	}
+	inv, err := scanInvite(s.db.QueryRowContext(ctx, "UPDATE invites SET "+strings.Join(set, ", ")+
+		" WHERE tenant_id = ? AND id = ?"+cond+" RETURNING "+inviteCols, args...))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return inv, wrap(err)
+	}
+	cur, err := s.Get(ctx, tenantID, id)
+	if err != nil {
+		return invites.Invite{}, err
+	}
+	return invites.Invite{}, &invites.NotPendingError{Status: cur.StatusAt(now)}
+}
+
+// Cancel implements invites.Store. The token digest stays, so Lookup still
+// shows the link's invite, now canceled.
+func (s *Store) Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (invites.Invite, error) {
+	inv, err := scanInvite(s.db.QueryRowContext(ctx, `UPDATE invites
+		SET status = 'canceled', status_updated_at = ?, updated_at = ?
+		WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
+		RETURNING `+inviteCols, at(now), at(now), tenantID, id))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return inv, wrap(err)
+	}
+	cur, err := s.Get(ctx, tenantID, id)
+	if err != nil {
+		return invites.Invite{}, err
+	}
+	return invites.Invite{}, &invites.NotPendingError{Status: cur.Status}
+}
+
+// Resend implements invites.Store: in one transaction, a pending invite of
+// the same address past its expiry is marked expired (it gives way, as to
+// Insert), then one conditional UPDATE renews the invite, and its reminder
+// supersedes any queued delivery. A live pending invite of the address
+// makes the UPDATE break the unique index: ErrAlreadyInvited.
+func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, r invites.ResendRule) (invites.Invite, error) {
+	did, err := uuid.NewV7()
+	if err != nil {
+		return invites.Invite{}, err
+	}
+	var out invites.Invite
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE invites SET status = 'expired', status_updated_at = ?, updated_at = ?
+			WHERE status = 'pending' AND expires_at <= ? AND id <> ?
+			AND (tenant_id, email_norm) IN (SELECT tenant_id, email_norm FROM invites WHERE tenant_id = ? AND id = ?)`,
+			at(now), at(now), at(now), id, tenantID, id); err != nil {
+			return err
+		}
+		inv, err := scanInvite(tx.QueryRowContext(ctx, `UPDATE invites SET status = 'pending',
+			status_updated_at = ?, updated_at = ?, send_count = send_count + 1, last_sent_at = ?,
+			expires_at = ?, token_digest = NULL, delivery_status = 'queued', delivery_error = '',
+			latest_delivery_id = ?
+			WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
+			AND send_count <= ? AND last_sent_at <= ?
+			RETURNING `+inviteCols,
+			at(now), at(now), at(now), at(now.Add(r.TTL)), did,
+			tenantID, id, r.Max, at(now.Add(-r.Cooldown))))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return resendRefusal(ctx, tx, tenantID, id, now, r)
+		case isUniqueViolation(err):
+			return invites.ErrAlreadyInvited
+		case err != nil:
+			return err
+		}
+		out = inv
+		return queueReminder(ctx, tx, inv, did, now)
+	})
+	if err != nil {
+		return invites.Invite{}, translate(err)
+	}
+	return out, nil
+}
+
+// resendRefusal says, in the order of the Store contract, why Resend's
+// UPDATE matched no row.
+func resendRefusal(ctx context.Context, tx bun.Tx, tenantID string, id uuid.UUID, now time.Time, r invites.ResendRule) error {
+	cur, err := getInvite(ctx, tx, tenantID, id, "")
+	switch {
+	case err != nil:
+		return err
+	case cur.Status != invites.StatusPending && cur.Status != invites.StatusExpired:
+		return &invites.NotPendingError{Status: cur.Status}
+	case cur.SendCount-1 >= r.Max:
+		return invites.ErrTooManyResends
+	case cur.LastSentAt.Add(r.Cooldown).After(now):
+		return &invites.ResendTooSoonError{RetryAfter: cur.LastSentAt.Add(r.Cooldown).Sub(now)}
+	}
+	// Only a lost race (the row changed between the UPDATE and this read)
+	// lands here; the caller may simply try again.
+	return errors.New("bunstore: resend met a concurrent change; try again")
+}
+
+// Lookup implements invites.Store.
+func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, error) {
+	if len(digest) == 0 {
+		return invites.Invite{}, invites.ErrInvalidToken
+	}
+	inv, err := scanInvite(s.db.QueryRowContext(ctx,
+		"SELECT "+inviteCols+" FROM invites WHERE token_digest = ?", digest))
+	return inv, notFound(err, invites.ErrInvalidToken)
+}
+
+// Accept implements invites.Store. Without a hook it is one autocommit
+// UPDATE; with one, the UPDATE and the hook share a transaction, whose row
+// lock makes any Cancel, Decline or second Accept wait for the hook.
+func (s *Store) Accept(ctx context.Context, digest []byte, userID string, now time.Time, hook func(context.Context, invites.Invite) error) (invites.Invite, error) {
+	if hook == nil {
+		return s.finish(ctx, s.db, digest, now, invites.StatusAccepted, userID)
+	}
+	var out invites.Invite
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		inv, err := s.finish(ctx, tx, digest, now, invites.StatusAccepted, userID)
+		if err != nil {
+			return err
+		}
+		if err := hook(context.WithValue(ctx, txKey{}, tx), inv); err != nil {
+			return err
+		}
+		out = inv
+		return nil
+	})
+	if err != nil {
+		return invites.Invite{}, err
+	}
+	return out, nil
+}
+
+// Decline implements invites.Store.
+func (s *Store) Decline(ctx context.Context, digest []byte, now time.Time) (invites.Invite, error) {
+	return s.finish(ctx, s.db, digest, now, invites.StatusDeclined, "")
+}
+
+// finish moves the invite of digest from pending (unexpired at now) to
+// status in one conditional UPDATE.
+func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.Time, status invites.Status, userID string) (invites.Invite, error) {
+	if len(digest) == 0 {
+		return invites.Invite{}, invites.ErrInvalidToken
+	}
+	var by sql.NullString
+	if userID != "" {
+		by = sql.NullString{String: userID, Valid: true}
+	}
+	inv, err := scanInvite(db.QueryRowContext(ctx, `UPDATE invites
+		SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
+		WHERE token_digest = ? AND status = 'pending' AND expires_at > ?
+		RETURNING `+inviteCols, string(status), by, at(now), at(now), digest, at(now)))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return inv, wrap(err)
+	}
+	var (
+		cur string
+		exp ts
+	)
+	err = db.QueryRowContext(ctx, "SELECT status, expires_at FROM invites WHERE token_digest = ?", digest).Scan(&cur, &exp)
+	if err != nil {
+		return invites.Invite{}, notFound(err, invites.ErrInvalidToken)
+	}
+	read := invites.Invite{Status: invites.Status(cur), ExpiresAt: time.Time(exp)}
+	switch st := read.StatusAt(time.Time(at(now))); st {
+	case invites.StatusExpired:
+		return invites.Invite{}, invites.ErrExpired
+	case invites.StatusPending:
+		// The UPDATE, which waits for any lock on the row and then reads
+		// it afresh, saw it otherwise: not reachable short of a database
+		// that broke its promise. Say so rather than guess.
+		return invites.Invite{}, errors.New("bunstore: accept found the invite pending after failing to change it")
+	default:
+		return invites.Invite{}, &invites.NotPendingError{Status: st}
+	}
+}
