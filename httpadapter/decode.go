@@ -1,0 +1,167 @@
+package httpadapter
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/invitekit/invites"
+)
+
+// decode reads r's body into v strictly: JSON only, within MaxBodyBytes,
+// one value with no unknown fields and no trailing data. Each refusal is a
+// problem naming, where it can, the field at fault.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "the body must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			return decodeError(err)
+		}
+		return invalidRequest("", "the body has data after its JSON value")
+	}
+	return nil
+}
+
+func invalidRequest(field, detail string) error {
+	return problem(http.StatusBadRequest, CodeInvalidRequest, field, detail)
+}
+
+func decodeError(err error) error {
+	var (
+		big    *http.MaxBytesError
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &big):
+		return problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "",
+			fmt.Sprintf("the body is larger than %d bytes", big.Limit))
+	case errors.Is(err, io.EOF):
+		return invalidRequest("", "the body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidRequest("", "the body ends inside its JSON value")
+	case errors.As(err, &syntax):
+		return invalidRequest("", fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+	case errors.As(err, &typ) && typ.Field == "":
+		return invalidRequest("", "the body must be a JSON object")
+	case errors.As(err, &typ):
+		return invalidRequest(typ.Field, fmt.Sprintf("%s must be %s", typ.Field, jsonKind(typ.Type)))
+	}
+	// encoding/json has no type for this one; its text is stable.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if n, err := strconv.Unquote(name); err == nil {
+			return invalidRequest(n, fmt.Sprintf("%s is not a known field", n))
+		}
+	}
+	return invalidRequest("", "the body cannot be read")
+}
+
+// jsonKind names the JSON a Go type takes, for a wrong-type message.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a number"
+}
+
+// listParams are the query parameters of GET /; any other is refused.
+var listParams = []string{
+	"status", "email", "search", "createdByUserId", "createdAfter", "createdBefore",
+	"order", "limit", "offset", "cursor",
+}
+
+// parseQuery reads the list query strictly: known parameters only, each at
+// most once; an empty value is no filter. Values the Service checks
+// (statuses, order field, limit range, cursor) it refuses itself, naming
+// the same parameter.
+func parseQuery(raw string) (invites.Query, error) {
+	var q invites.Query
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return q, invalidRequest("", "the query string is malformed")
+	}
+	for _, name := range slices.Sorted(maps.Keys(vals)) { // the first bad one, every time
+		if !slices.Contains(listParams, name) {
+			return q, invalidRequest(name, name+" is not a known query parameter")
+		}
+		if len(vals[name]) > 1 {
+			return q, invalidRequest(name, name+" is given more than once")
+		}
+		if err := setParam(&q, name, vals[name][0]); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+func setParam(q *invites.Query, name, v string) error {
+	if v == "" {
+		return nil
+	}
+	bad := func(want string) error { return invalidRequest(name, name+" must be "+want) }
+	var err error
+	switch name {
+	case "status":
+		for s := range strings.SplitSeq(v, ",") {
+			q.Statuses = append(q.Statuses, invites.Status(s))
+		}
+	case "email":
+		q.Email = v
+	case "search":
+		q.Search = v
+	case "createdByUserId":
+		q.CreatedByUserID = v
+	case "createdAfter", "createdBefore":
+		t, perr := time.Parse(time.RFC3339, v)
+		if perr != nil {
+			return bad("an RFC 3339 time, such as 2030-01-02T03:04:05Z (escape + as %2B)")
+		}
+		if name == "createdAfter" {
+			q.CreatedAfter = t
+		} else {
+			q.CreatedBefore = t
+		}
+	case "order":
+		f, desc := strings.CutPrefix(v, "-")
+		q.Order = invites.Order{Field: invites.OrderField(f), Desc: desc}
+	case "limit":
+		if q.Limit, err = strconv.Atoi(v); err != nil || q.Limit < 1 {
+			return bad(fmt.Sprintf("a whole number from 1 to %d", invites.MaxLimit))
+		}
+	case "offset":
+		if q.Offset, err = strconv.Atoi(v); err != nil || q.Offset < 0 {
+			return bad("a whole number, 0 or more")
+		}
+	case "cursor":
+		q.Cursor = v
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package httpadapter
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+)
+
+// The request and response bodies. Invites are written by
+// invites.Invite's own MarshalJSON.
+type (
+	sendRequest struct {
+		UserInvites []sendItem `json:"userInvites"`
+		// TenantID and CreatedByUserID may be given, as ROQ's clients do,
+		// but only as the actor's own.
+		TenantID        string `json:"tenantId"`
+		CreatedByUserID string `json:"createdByUserId"`
+	}
+	sendItem struct {
+		Email     string          `json:"email"`
+		FirstName string          `json:"firstName"`
+		LastName  string          `json:"lastName"`
+		Locale    string          `json:"locale"`
+		Data      json.RawMessage `json:"data"`
+		Roles     []string        `json:"roles"`
+		// The seeds put createdByUserId on each item.
+		CreatedByUserID string `json:"createdByUserId"`
+	}
+	sendResponse struct {
+		Success []invites.Invite    `json:"success"`
+		Errors  []invites.ItemError `json:"errors"`
+	}
+	listResponse struct {
+		Data       []invites.Invite `json:"data"`
+		TotalCount int              `json:"totalCount"`
+		// NextCursor is left out on the last page.
+		NextCursor string `json:"nextCursor,omitempty"`
+	}
+	updateRequest struct {
+		FirstName *string         `json:"firstName"`
+		LastName  *string         `json:"lastName"`
+		Locale    *string         `json:"locale"`
+		Data      json.RawMessage `json:"data"` // null clears it
+		Roles     []string        `json:"roles"`
+	}
+	tokenRequest struct {
+		Token string `json:"token"`
+	}
+	// publicInvite is what a token holder may see on the landing page:
+	// no ids of the invite or of users, no delivery state.
+	publicInvite struct {
+		Email     string         `json:"email"`
+		FirstName string         `json:"firstName"`
+		LastName  string         `json:"lastName"`
+		TenantID  string         `json:"tenantId"`
+		Locale    string         `json:"locale"`
+		Roles     []string       `json:"roles"`
+		Status    invites.Status `json:"status"`
+		ExpiresAt time.Time      `json:"expiresAt"`
+	}
+)
+
+func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
+	actor, err := h.actor(r, true)
+	if err != nil {
+		return nil, err
+	}
+	var req sendRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	if req.TenantID != "" && req.TenantID != actor.TenantID {
+		return nil, forbidden("tenantId")
+	}
+	if req.CreatedByUserID != "" && req.CreatedByUserID != actor.UserID {
+		return nil, forbidden("createdByUserId")
+	}
+	items := make([]invites.NewInvite, len(req.UserInvites))
+	for i, it := range req.UserInvites {
+		if it.CreatedByUserID != "" && it.CreatedByUserID != actor.UserID {
+			return nil, forbidden(fmt.Sprintf("userInvites[%d].createdByUserId", i))
+		}
+		items[i] = invites.NewInvite{Email: it.Email, FirstName: it.FirstName, LastName: it.LastName,
+			Locale: it.Locale, Data: it.Data, Roles: it.Roles}
+	}
+	res, err := h.svc.Send(r.Context(), actor, items)
+	if err != nil {
+		return nil, err
+	}
+	return sendResponse{Success: res.Success, Errors: res.Errors}, nil
+}
+
+func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
+	actor, err := h.actor(r, true)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	page, err := h.svc.List(r.Context(), actor, q)
+	if err != nil {
+		return nil, err
+	}
+	return listResponse{Data: page.Invites, TotalCount: page.TotalCount, NextCursor: page.NextCursor}, nil
+}
+
+// target authenticates r and parses its {id}. An id that is no UUID is
+// not found, like an id of another tenant: neither tells what exists.
+func (h *handler) target(r *http.Request) (invites.Actor, uuid.UUID, error) {
+	actor, err := h.actor(r, true)
+	if err != nil {
+		return actor, uuid.Nil, err
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return actor, uuid.Nil, invites.ErrNotFound
+	}
+	return actor, id, nil
+}
+
+func (h *handler) get(_ http.ResponseWriter, r *http.Request) (any, error) {
+	actor, id, err := h.target(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Get(r.Context(), actor, id)
+}
+
+func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {
+	actor, id, err := h.target(r)
+	if err != nil {
+		return nil, err
+	}
+	var req updateRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	return h.svc.Update(r.Context(), actor, id, invites.Update{FirstName: req.FirstName, LastName: req.LastName,
+		Locale: req.Locale, Data: req.Data, Roles: req.Roles})
+}
+
+func (h *handler) resend(_ http.ResponseWriter, r *http.Request) (any, error) {
+	actor, id, err := h.target(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Resend(r.Context(), actor, id)
+}
+
+func (h *handler) cancel(_ http.ResponseWriter, r *http.Request) (any, error) {
+	actor, id, err := h.target(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Cancel(r.Context(), actor, id)
+}
+
+// token decodes the body of the token routes. The token travels only in
+// bodies, never in a URL, so it stays out of access logs.
+func (h *handler) token(w http.ResponseWriter, r *http.Request) (string, error) {
+	var req tokenRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return "", err
+	}
+	if req.Token == "" {
+		return "", invalidRequest("token", "token is required")
+	}
+	return req.Token, nil
+}
+
+func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (any, error) {
+	tok, err := h.token(w, r)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := h.svc.Lookup(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	return publicInvite{Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName, TenantID: inv.TenantID,
+		Locale: inv.Locale, Roles: inv.Roles, Status: inv.Status, ExpiresAt: inv.ExpiresAt}, nil
+}
+
+// accept needs a user but no tenant: the invitee is not yet a member.
+func (h *handler) accept(w http.ResponseWriter, r *http.Request) (any, error) {
+	actor, err := h.actor(r, false)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := h.token(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID})
+}
+
+func (h *handler) decline(w http.ResponseWriter, r *http.Request) (any, error) {
+	tok, err := h.token(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Decline(r.Context(), tok)
+}

@@ -1,0 +1,180 @@
+package httpadapter
+
+import (
+	_ "embed"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/invitekit/invites"
+)
+
+// Config sets up the handler. Zero fields take the default their comment
+// names; Authenticate is required.
+type Config struct {
+	// Authenticate tells which actor makes a request, from the host's own
+	// session or token. An error, or an actor without UserID (or without
+	// TenantID on the tenant's routes), is answered 401 unauthenticated;
+	// the error is not shown. Required.
+	Authenticate func(*http.Request) (invites.Actor, error)
+	// MaxBodyBytes bounds a request body; a larger one is answered 413
+	// body_too_large before it is read whole. Default 1 MiB.
+	MaxBodyBytes int64
+	// Logger gets the errors behind 500 responses, which show none of it.
+	// Default slog.Default().
+	Logger *slog.Logger
+	// Problem, when set, may change a problem before it is written: set
+	// Type URIs, or turn the host's own errors (from Config.OnAccept, say;
+	// see Problem.Err) into a status of its choosing. Default none.
+	Problem func(*http.Request, *Problem)
+}
+
+// DefaultMaxBodyBytes is Config.MaxBodyBytes when it is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// OpenAPI returns the OpenAPI 3.1 description of the handler's routes, the
+// document it serves at GET /openapi.yaml.
+func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
+
+type handler struct {
+	svc *invites.Service
+	cfg Config
+	mux *http.ServeMux
+	// methods are those some route answers, to tell 405 from 404.
+	methods []string
+}
+
+// New returns the handler of every route, to mount under any prefix with
+// http.StripPrefix. It panics when svc or cfg.Authenticate is nil, as
+// http.Handle does on a bad pattern: that is a bug of the host's wiring.
+func New(svc *invites.Service, cfg Config) http.Handler {
+	if svc == nil || cfg.Authenticate == nil {
+		panic("httpadapter: New needs a Service and Config.Authenticate")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	h := &handler{svc: svc, cfg: cfg, mux: http.NewServeMux()}
+	for _, rt := range h.routes() {
+		h.mux.Handle(rt.pattern, rt.h)
+		method, _, _ := strings.Cut(rt.pattern, " ")
+		if !slices.Contains(h.methods, method) {
+			h.methods = append(h.methods, method)
+		}
+	}
+	return h
+}
+
+// route is one ServeMux pattern and what answers it.
+type route struct {
+	pattern string
+	h       http.Handler
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"POST /{$}", h.json(h.send)},
+		{"GET /{$}", h.json(h.list)},
+		{"GET /{id}", h.json(h.get)},
+		{"PATCH /{id}", h.json(h.update)},
+		{"POST /{id}/resend", h.json(h.resend)},
+		{"POST /{id}/cancel", h.json(h.cancel)},
+		{"POST /lookup", h.json(h.lookup)},
+		{"POST /accept", h.json(h.accept)},
+		{"POST /decline", h.json(h.decline)},
+		{"GET /openapi.yaml", http.HandlerFunc(serveOpenAPI)},
+	}
+}
+
+// ServeHTTP answers a request no route takes with a problem, where
+// ServeMux would write plain text or redirect (a redirect would lose the
+// prefix the host stripped).
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.match(r) != "" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	var allow []string
+	for _, m := range h.methods {
+		other := r.Clone(r.Context())
+		other.Method = m
+		if h.match(other) != "" {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+	}
+	if len(allow) == 0 {
+		h.fail(w, r, errNoRoute)
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "the method is not allowed here"))
+}
+
+// match returns the pattern of the route that takes r, or "" for none. A
+// path that is not clean (//x, /a/../b) matches none.
+func (h *handler) match(r *http.Request) string {
+	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
+		return ""
+	}
+	_, pattern := h.mux.Handler(r)
+	return pattern
+}
+
+var errNoRoute = problem(http.StatusNotFound, CodeNotFound, "", "no such route")
+
+// json adapts an endpoint that answers 200 with a JSON value or an error.
+func (h *handler) json(f func(http.ResponseWriter, *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := f(w, r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		write(w, http.StatusOK, "application/json", b)
+	})
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	write(w, http.StatusOK, "application/yaml", openAPI)
+}
+
+func write(w http.ResponseWriter, status int, contentType string, body []byte) {
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	// Invites are private to a tenant, and lookups are answered by token.
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// actor authenticates r. Tenant routes need a tenant; accept needs only a user.
+func (h *handler) actor(r *http.Request, needTenant bool) (invites.Actor, error) {
+	a, err := h.cfg.Authenticate(r)
+	if err != nil || a.UserID == "" || (needTenant && a.TenantID == "") {
+		return invites.Actor{}, problem(http.StatusUnauthorized, CodeUnauthenticated, "", "the request carries no authenticated actor")
+	}
+	return a, nil
+}
+
+// forbidden answers a body that speaks for another tenant or user than the actor.
+func forbidden(field string) error {
+	return problem(http.StatusForbidden, CodeForbidden, field, field+" is not the actor's")
+}

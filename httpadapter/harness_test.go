@@ -1,0 +1,260 @@
+package httpadapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/store/memstore"
+	"github.com/invitekit/invites/token"
+)
+
+var (
+	alice = invites.Actor{UserID: "u-alice", TenantID: "acme", Roles: []string{"admin", "member"}}
+	gus   = invites.Actor{UserID: "u-gus", TenantID: "globex", Roles: []string{"admin"}}
+	// bob is an invitee: a user, not yet of any tenant.
+	bob = invites.Actor{UserID: "u-bob"}
+	t0  = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+// Limits of the env, small so tests reach them cheaply.
+const (
+	envTTL       = 24 * time.Hour
+	envMaxBatch  = 10
+	envMaxBody   = 4 << 10
+	envCooldown  = time.Minute
+	envMaxResend = 2
+)
+
+// env is the handler over a Service on memstore with a recording mailer, a
+// clock the test moves, and a store that fails on demand.
+type env struct {
+	t     testing.TB
+	h     *handler
+	svc   *invites.Service
+	mail  *mailertest.Mailer
+	store *faultyStore
+	logs  syncBuffer
+	mu    sync.Mutex
+	now   time.Time
+}
+
+func newEnv(t testing.TB, tune ...func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, mail: mailertest.New(), store: &faultyStore{Store: memstore.New()}, now: t0}
+	svc, err := invites.New(e.store, e.mail, invites.Config{
+		Tokens:         token.Issuer{},
+		AcceptURL:      func(tok invites.Token) string { return "https://app.test/accept#" + tok.Reveal() },
+		TTL:            envTTL,
+		MaxBatch:       envMaxBatch,
+		ResendCooldown: envCooldown,
+		MaxResends:     envMaxResend,
+		Now:            e.clock,
+		Logger:         slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	cfg := Config{
+		Authenticate: headerActor,
+		MaxBodyBytes: envMaxBody,
+		Logger:       slog.New(slog.NewTextHandler(&e.logs, nil)),
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	e.h = New(svc, cfg).(*handler)
+	return e
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = e.now.Add(d)
+}
+
+// headerActor is the tests' Authenticate: the actor rides in X-Test-*
+// headers; no X-Test-User means no actor.
+func headerActor(r *http.Request) (invites.Actor, error) {
+	a := invites.Actor{UserID: r.Header.Get("X-Test-User"), TenantID: r.Header.Get("X-Test-Tenant")}
+	if a.UserID == "" {
+		return a, errors.New("no session")
+	}
+	if roles := r.Header.Get("X-Test-Roles"); roles != "" {
+		a.Roles = strings.Split(roles, ",")
+	}
+	return a, nil
+}
+
+// call is one request: a JSON body is sent as application/json unless
+// ctype says otherwise ("-" for no Content-Type).
+type call struct {
+	method, path string
+	body         string
+	ctype        string
+	as           *invites.Actor
+}
+
+func (c call) request() *http.Request {
+	r := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+	switch {
+	case c.ctype == "-":
+	case c.ctype != "":
+		r.Header.Set("Content-Type", c.ctype)
+	case c.body != "":
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if a := c.as; a != nil {
+		r.Header.Set("X-Test-User", a.UserID)
+		r.Header.Set("X-Test-Tenant", a.TenantID)
+		r.Header.Set("X-Test-Roles", strings.Join(a.Roles, ","))
+	}
+	return r
+}
+
+func (e *env) do(c call) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, c.request())
+	return w
+}
+
+// invite sends one invite from a and delivers its email.
+func (e *env) invite(a invites.Actor, email string) invites.Invite {
+	e.t.Helper()
+	res, err := e.svc.Send(context.Background(), a, []invites.NewInvite{{Email: email, FirstName: "Ann"}})
+	if err != nil || len(res.Success) != 1 {
+		e.t.Fatalf("send %s: %v %+v", email, err, res.Errors)
+	}
+	e.deliver()
+	return res.Success[0]
+}
+
+func (e *env) deliver() {
+	e.t.Helper()
+	if _, err := e.svc.DeliverPending(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) token(email string) string { return e.mail.TokenFor(email) }
+
+// final brings an invite of alice's to status st (accepted, declined or
+// canceled), as a user would.
+func (e *env) final(email string, st invites.Status) invites.Invite {
+	e.t.Helper()
+	inv := e.invite(alice, email)
+	ctx := context.Background()
+	var err error
+	switch st {
+	case invites.StatusAccepted:
+		_, err = e.svc.Accept(ctx, e.token(email), invites.Acceptor{UserID: bob.UserID})
+	case invites.StatusDeclined:
+		_, err = e.svc.Decline(ctx, e.token(email))
+	case invites.StatusCanceled:
+		_, err = e.svc.Cancel(ctx, alice, inv.ID)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return inv
+}
+
+// decodeProblem reads a problem response, failing on anything else.
+func decodeProblem(t testing.TB, w *httptest.ResponseRecorder) Problem {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json; body %s", ct, w.Body)
+	}
+	var p Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// faultyStore is memstore whose invite methods fail while fail is set,
+// with an error whose text must never reach a client.
+type faultyStore struct {
+	*memstore.Store
+	fail atomic.Bool
+}
+
+var errStoreDown = errors.New("dial tcp 10.1.2.3:5432: connection refused")
+
+func guard[T any](s *faultyStore, f func() (T, error)) (T, error) {
+	if s.fail.Load() {
+		var zero T
+		return zero, errStoreDown
+	}
+	return f()
+}
+
+type row = invites.Invite
+
+func (s *faultyStore) Insert(ctx context.Context, now time.Time, in []row) ([]invites.InsertResult, error) {
+	return guard(s, func() ([]invites.InsertResult, error) { return s.Store.Insert(ctx, now, in) })
+}
+func (s *faultyStore) Get(ctx context.Context, tenant string, id uuid.UUID) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Get(ctx, tenant, id) })
+}
+func (s *faultyStore) List(ctx context.Context, p invites.ListParams) ([]row, int, error) {
+	if s.fail.Load() {
+		return nil, 0, errStoreDown
+	}
+	return s.Store.List(ctx, p)
+}
+func (s *faultyStore) Update(ctx context.Context, tenant string, id uuid.UUID, now time.Time, u invites.Update) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Update(ctx, tenant, id, now, u) })
+}
+func (s *faultyStore) Cancel(ctx context.Context, tenant string, id uuid.UUID, now time.Time) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Cancel(ctx, tenant, id, now) })
+}
+func (s *faultyStore) Resend(ctx context.Context, tenant string, id uuid.UUID, now time.Time, r invites.ResendRule) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Resend(ctx, tenant, id, now, r) })
+}
+func (s *faultyStore) Lookup(ctx context.Context, digest []byte) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Lookup(ctx, digest) })
+}
+func (s *faultyStore) Accept(ctx context.Context, digest []byte, user string, now time.Time, hook func(context.Context, row) error) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Accept(ctx, digest, user, now, hook) })
+}
+func (s *faultyStore) Decline(ctx context.Context, digest []byte, now time.Time) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Decline(ctx, digest, now) })
+}
+
+// syncBuffer is a bytes.Buffer for a logger, safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
