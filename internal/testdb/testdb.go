@@ -87,11 +87,18 @@ func Postgres(tb testing.TB) *bun.DB {
 			tb.Errorf("testdb: dropping schema %s: %v", schema, err)
 		}
 	})
-	sdsn, err := WithParams(dsn, "search_path", schema)
+	return PostgresSchema(tb, schema)
+}
+
+// PostgresSchema opens another pool on the test server whose search_path
+// is schema, closed when tb ends.
+func PostgresSchema(tb testing.TB, schema string) *bun.DB {
+	tb.Helper()
+	dsn, err := WithParams(PostgresDSN(tb), "search_path", schema)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	db, err := OpenPostgres(sdsn)
+	db, err := OpenPostgres(dsn)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -105,7 +112,13 @@ func Postgres(tb testing.TB) *bun.DB {
 // SQLite returns a database in a new file under tb.TempDir.
 func SQLite(tb testing.TB) *bun.DB {
 	tb.Helper()
-	db, err := sqlitedb.Open(filepath.Join(tb.TempDir(), "invites.db"))
+	return SQLiteAt(tb, filepath.Join(tb.TempDir(), "invites.db"))
+}
+
+// SQLiteAt opens the SQLite file at path, closed when tb ends.
+func SQLiteAt(tb testing.TB, path string) *bun.DB {
+	tb.Helper()
+	db, err := sqlitedb.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -91,8 +91,16 @@ func migrator(db *bun.DB) (*migrate.Migrator, error) {
 // holds it: bun/migrate's lock is a row, and taking a held one fails
 // rather than waits.
 func locked(ctx context.Context, m *migrate.Migrator, fn func() error) error {
-	if err := m.Init(ctx); err != nil && !alreadyExists(err) {
-		return fmt.Errorf("bunstore: creating the migration tables: %w", err)
+	// Two processes creating the tables at once can collide even with IF
+	// NOT EXISTS; the loser tries again and finds them made.
+	for try := 0; ; try++ {
+		err := m.Init(ctx)
+		if err == nil {
+			break
+		}
+		if try == 3 || !alreadyExists(err) {
+			return fmt.Errorf("bunstore: creating the migration tables: %w", err)
+		}
 	}
 	wait := 10 * time.Millisecond
 	for {
@@ -123,8 +131,8 @@ func locked(ctx context.Context, m *migrate.Migrator, fn func() error) error {
 	return nil
 }
 
-// alreadyExists is two processes creating the migration tables at once:
-// CREATE TABLE IF NOT EXISTS can still collide on PostgreSQL's catalog.
+// alreadyExists is how PostgreSQL reports the collision of two CREATE
+// TABLE IF NOT EXISTS: a unique violation in its catalog.
 func alreadyExists(err error) bool {
 	return isUniqueViolation(err) || strings.Contains(err.Error(), "already exists")
 }

@@ -1,0 +1,126 @@
+package bunstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testdb"
+	"github.com/uptrace/bun"
+)
+
+// seedTenants fills a PostgreSQL invites table in one statement: perTenant
+// invites in each of tenants tenants named tenant-0..., in every status,
+// created a second apart. Emails are userN@example.com, first names FirstN.
+func seedTenants(ctx context.Context, db bun.IDB, prefix string, tenants, perTenant int) error {
+	_, err := db.ExecContext(ctx, `INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name,
+		locale, roles, status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status,
+		created_by_user_id, created_at, updated_at)
+		SELECT gen_random_uuid(), ? || (g % ?), 'user' || g || '@example.com', 'user' || g || '@example.com',
+			'First' || g, 'Last' || (g % 1000), 'en-US', '["member"]',
+			(ARRAY['pending', 'accepted', 'declined', 'canceled', 'pending'])[1 + g % 5],
+			t, t + interval '7 days', 1, t, 'sent', 'inviter' || (g % 7), t, t
+		FROM generate_series(0, ? - 1) AS g,
+			LATERAL (SELECT timestamptz '2030-01-01' + g * interval '1 second' AS t) AS ts`,
+		prefix, tenants, tenants*perTenant)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "ANALYZE invites")
+	return err
+}
+
+// queryLog keeps the SQL of the statements a database runs.
+type queryLog struct{ statementCounter }
+
+func (l *queryLog) AfterQuery(_ context.Context, e *bun.QueryEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stmts = append(l.stmts, e.Query)
+}
+
+// planNodes flattens an EXPLAIN (FORMAT JSON) plan.
+func planNodes(node map[string]any, out *[]map[string]any) {
+	*out = append(*out, node)
+	subs, _ := node["Plans"].([]any)
+	for _, s := range subs {
+		if m, ok := s.(map[string]any); ok {
+			planNodes(m, out)
+		}
+	}
+}
+
+// Every list a page can ask for reads the invites table through one of
+// the tenant's indexes, never by scanning the table.
+func TestListPlansUseTheTenantIndex(t *testing.T) {
+	db := testdb.Postgres(t)
+	store := migrated(t, db)
+	ctx := t.Context()
+	if err := seedTenants(ctx, db, "tenant-", 200, 100); err != nil {
+		t.Fatal(err)
+	}
+	log := &queryLog{}
+	db.AddQueryHook(log)
+	now := time.Date(2030, 1, 1, 6, 0, 0, 0, time.UTC)
+	after := &invites.Cursor{Time: now, Text: "pending", ID: [16]byte{1}}
+	for _, c := range []struct {
+		name string
+		q    invites.Query
+		at   *invites.Cursor
+	}{
+		{"plain", invites.Query{}, nil},
+		{"status and search", invites.Query{Statuses: []invites.Status{invites.StatusPending}, Search: "user1"}, nil},
+		{"expired, by inviter, created range", invites.Query{Statuses: []invites.Status{invites.StatusExpired},
+			CreatedByUserID: "inviter3", CreatedAfter: now.Add(-time.Hour), CreatedBefore: now}, nil},
+		{"email", invites.Query{Email: "User42@example.com"}, nil},
+		{"by email desc, cursor", invites.Query{Order: invites.Order{Field: invites.OrderEmail, Desc: true}}, after},
+		{"by updatedAt, cursor", invites.Query{Order: invites.Order{Field: invites.OrderUpdatedAt}}, after},
+		{"by status, cursor", invites.Query{Order: invites.Order{Field: invites.OrderStatus}}, after},
+		{"created desc, cursor", invites.Query{Order: invites.Order{Desc: true}}, after},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.q.Limit = 20
+			log.take()
+			if _, _, err := store.List(ctx, invites.ListParams{TenantID: "tenant-7", Now: now, Query: c.q, After: c.at}); err != nil {
+				t.Fatal(err)
+			}
+			stmts := log.take()
+			if len(stmts) == 0 {
+				t.Fatal("List ran no statement")
+			}
+			var plan []struct{ Plan map[string]any }
+			var js string
+			if err := db.QueryRowContext(ctx, "EXPLAIN (FORMAT JSON) "+stmts[0]).Scan(&js); err != nil {
+				t.Fatalf("EXPLAIN: %v", err)
+			}
+			if err := json.Unmarshal([]byte(js), &plan); err != nil || len(plan) != 1 {
+				t.Fatalf("EXPLAIN output: %v", err)
+			}
+			var nodes []map[string]any
+			planNodes(plan[0].Plan, &nodes)
+			var indexes []string
+			for _, n := range nodes {
+				if n["Node Type"] == "Seq Scan" && n["Relation Name"] == "invites" {
+					t.Fatalf("the plan scans the whole invites table:\n%s", js)
+				}
+				name, ok := n["Index Name"].(string)
+				if !ok {
+					continue
+				}
+				if cond, _ := n["Index Cond"].(string); !strings.Contains(cond, "tenant_id =") {
+					t.Fatalf("the plan reads index %s without the tenant (%q):\n%s", name, cond, js)
+				}
+				indexes = append(indexes, name)
+			}
+			if len(indexes) == 0 {
+				t.Fatalf("the plan reads invites through no index:\n%s", js)
+			}
+			t.Logf("indexes: %s", fmt.Sprint(indexes))
+		})
+	}
+}
+
