@@ -123,4 +123,3 @@ func TestListPlansUseTheTenantIndex(t *testing.T) {
 		})
 	}
 }
-
