@@ -104,6 +104,10 @@ func apiCases() []apiCase {
 				`{"email":"f@x.io","roles":["owner"]}`, `{"email":"OK@x.io"}`, `{"email":"old@x.io"}`)}
 		}, 200, "", ""},
 		{"send as own tenant and user", post("/", `{"tenantId":"acme","createdByUserId":"u-alice","userInvites":[{"email":"a@x.io","createdByUserId":"u-alice"}]}`, &alice), 200, "", ""},
+		{"send without roles", func(e *env) call {
+			e.invite(carol, "first@x.io")
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"a@x.io"}`), as: &carol}
+		}, 200, "", ""},
 		{"send with charset", func(*env) call {
 			return call{method: "POST", path: "/", body: sendBody(`{"email":"a@x.io"}`), ctype: "application/json; charset=utf-8", as: &alice}
 		}, 200, "", ""},

@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -124,12 +125,15 @@ func (h *handler) target(r *http.Request) (invites.Actor, uuid.UUID, error) {
 	return actor, id, nil
 }
 
-func (h *handler) get(_ http.ResponseWriter, r *http.Request) (any, error) {
-	actor, id, err := h.target(r)
-	if err != nil {
-		return nil, err
+// byID answers with f, a Service method on one invite of the actor's tenant.
+func (h *handler) byID(f func(context.Context, invites.Actor, uuid.UUID) (invites.Invite, error)) endpoint {
+	return func(_ http.ResponseWriter, r *http.Request) (any, error) {
+		actor, id, err := h.target(r)
+		if err != nil {
+			return nil, err
+		}
+		return f(r.Context(), actor, id)
 	}
-	return h.svc.Get(r.Context(), actor, id)
 }
 
 func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -143,22 +147,6 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {
 	}
 	return h.svc.Update(r.Context(), actor, id, invites.Update{FirstName: req.FirstName, LastName: req.LastName,
 		Locale: req.Locale, Data: req.Data, Roles: req.Roles})
-}
-
-func (h *handler) resend(_ http.ResponseWriter, r *http.Request) (any, error) {
-	actor, id, err := h.target(r)
-	if err != nil {
-		return nil, err
-	}
-	return h.svc.Resend(r.Context(), actor, id)
-}
-
-func (h *handler) cancel(_ http.ResponseWriter, r *http.Request) (any, error) {
-	actor, id, err := h.target(r)
-	if err != nil {
-		return nil, err
-	}
-	return h.svc.Cancel(r.Context(), actor, id)
 }
 
 // token decodes the body of the token routes. The token travels only in

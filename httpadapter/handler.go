@@ -82,15 +82,15 @@ type route struct {
 
 func (h *handler) routes() []route {
 	return []route{
-		{"POST /{$}", h.json(h.send)},
-		{"GET /{$}", h.json(h.list)},
-		{"GET /{id}", h.json(h.get)},
-		{"PATCH /{id}", h.json(h.update)},
-		{"POST /{id}/resend", h.json(h.resend)},
-		{"POST /{id}/cancel", h.json(h.cancel)},
-		{"POST /lookup", h.json(h.lookup)},
-		{"POST /accept", h.json(h.accept)},
-		{"POST /decline", h.json(h.decline)},
+		{"POST /{$}", h.serve(h.send)},
+		{"GET /{$}", h.serve(h.list)},
+		{"GET /{id}", h.serve(h.byID(h.svc.Get))},
+		{"PATCH /{id}", h.serve(h.update)},
+		{"POST /{id}/resend", h.serve(h.byID(h.svc.Resend))},
+		{"POST /{id}/cancel", h.serve(h.byID(h.svc.Cancel))},
+		{"POST /lookup", h.serve(h.lookup)},
+		{"POST /accept", h.serve(h.accept)},
+		{"POST /decline", h.serve(h.decline)},
 		{"GET /openapi.yaml", http.HandlerFunc(serveOpenAPI)},
 	}
 }
@@ -134,8 +134,11 @@ func (h *handler) match(r *http.Request) string {
 
 var errNoRoute = problem(http.StatusNotFound, CodeNotFound, "", "no such route")
 
-// json adapts an endpoint that answers 200 with a JSON value or an error.
-func (h *handler) json(f func(http.ResponseWriter, *http.Request) (any, error)) http.Handler {
+// endpoint answers a request with a value for a 200 JSON response, or an
+// error for a problem. It takes w only for http.MaxBytesReader.
+type endpoint func(http.ResponseWriter, *http.Request) (any, error)
+
+func (h *handler) serve(f endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := f(w, r)
 		if err != nil {

@@ -24,6 +24,8 @@ import (
 var (
 	alice = invites.Actor{UserID: "u-alice", TenantID: "acme", Roles: []string{"admin", "member"}}
 	gus   = invites.Actor{UserID: "u-gus", TenantID: "globex", Roles: []string{"admin"}}
+	// carol holds no roles, so her invites grant none.
+	carol = invites.Actor{UserID: "u-carol", TenantID: "acme"}
 	// bob is an invitee: a user, not yet of any tenant.
 	bob = invites.Actor{UserID: "u-bob"}
 	t0  = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -1,0 +1,252 @@
+package httpadapter
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+)
+
+func TestSendAnswersEachItem(t *testing.T) {
+	e := newEnv(t)
+	e.invite(alice, "old@x.io")
+	w := e.do(call{method: "POST", path: "/", as: &alice, body: sendBody(
+		`{"email":"ann@x.io","firstName":"Ann","locale":"de-AT","data":{"team":"a"}}`,
+		`{"email":"nope"}`, `{"email":"ANN@x.io"}`, `{"email":"old@x.io"}`, `{"email":"f@x.io","roles":["owner"]}`)})
+	var res struct {
+		Success []map[string]any
+		Errors  []invites.ItemError
+	}
+	decodeJSON(t, w.Body.Bytes(), &res)
+	if w.Code != 200 || len(res.Success) != 1 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	s := res.Success[0]
+	if s["email"] != "ann@x.io" || s["locale"] != "de-AT" || s["createdByUserId"] != alice.UserID ||
+		s["tenantId"] != alice.TenantID || s["acceptedByUserId"] != nil || s["status"] != "pending" ||
+		fmt.Sprint(s["roles"]) != "[admin member]" || fmt.Sprint(s["data"]) != "map[team:a]" {
+		t.Errorf("stored invite %v", s)
+	}
+	var got []string
+	for _, ie := range res.Errors {
+		got = append(got, fmt.Sprintf("%d:%s", ie.Index, ie.Code))
+	}
+	want := []string{"1:invalid_email", "2:duplicate_in_batch", "3:already_invited", "4:forbidden_role"}
+	if !slices.Equal(got, want) {
+		t.Errorf("item errors %v, want %v", got, want)
+	}
+	if res.Errors[2].InviteID.String() == "" || res.Errors[2].Email != "old@x.io" {
+		t.Errorf("already_invited does not name the invite: %+v", res.Errors[2])
+	}
+}
+
+// Paging by cursor walks every invite of the tenant once, and only them.
+func TestListPagesOneTenant(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.invite(alice, fmt.Sprintf("u%d@x.io", i))
+		e.advance(time.Second)
+	}
+	e.invite(gus, "u9@x.io")
+	var seen []string
+	query := "/?order=-createdAt&limit=2"
+	for page := 0; ; page++ {
+		w := e.do(call{method: "GET", path: query, as: &alice})
+		var res map[string]any
+		decodeJSON(t, w.Body.Bytes(), &res)
+		if w.Code != 200 || res["totalCount"] != 5.0 {
+			t.Fatalf("page %d: %d %s", page, w.Code, w.Body)
+		}
+		for _, inv := range res["data"].([]any) {
+			seen = append(seen, inv.(map[string]any)["email"].(string))
+		}
+		next, ok := res["nextCursor"]
+		if !ok {
+			break
+		}
+		query = "/?order=-createdAt&limit=2&cursor=" + next.(string)
+	}
+	if want := []string{"u4@x.io", "u3@x.io", "u2@x.io", "u1@x.io", "u0@x.io"}; !slices.Equal(seen, want) {
+		t.Errorf("pages gave %v, want %v", seen, want)
+	}
+	// A cursor is bound to its order.
+	w := e.do(call{method: "GET", path: "/?limit=2", as: &alice})
+	var first map[string]any
+	decodeJSON(t, w.Body.Bytes(), &first)
+	w = e.do(call{method: "GET", path: "/?order=email&cursor=" + first["nextCursor"].(string), as: &alice})
+	if p := decodeProblem(t, w); p.Field != "cursor" {
+		t.Errorf("a cursor of another order: %+v", p)
+	}
+}
+
+// Another tenant's actor can neither see nor change an invite.
+func TestTenantIsolation(t *testing.T) {
+	e := newEnv(t)
+	inv := e.invite(alice, "ann@x.io")
+	e.advance(envCooldown)
+	id := inv.ID.String()
+	for _, c := range []call{
+		{method: "GET", path: "/" + id},
+		{method: "PATCH", path: "/" + id, body: `{"firstName":"Mallory"}`},
+		{method: "POST", path: "/" + id + "/resend"},
+		{method: "POST", path: "/" + id + "/cancel"},
+	} {
+		c.as = &gus
+		if w := e.do(c); w.Code != 404 || decodeProblem(t, w).Code != CodeNotFound {
+			t.Errorf("%s %s by another tenant: %d %s", c.method, c.path, w.Code, w.Body)
+		}
+	}
+	w := e.do(call{method: "GET", path: "/", as: &gus})
+	if !strings.Contains(w.Body.String(), `"totalCount":0`) {
+		t.Errorf("another tenant lists %s", w.Body)
+	}
+	now, err := e.svc.Get(t.Context(), alice, inv.ID)
+	if err != nil || now.FirstName != "Ann" || now.Status != invites.StatusPending || now.SendCount != 1 {
+		t.Errorf("the invite changed: %+v %v", now, err)
+	}
+}
+
+func TestLookupShowsThePublicViewOnly(t *testing.T) {
+	e := newEnv(t)
+	e.invite(alice, "ann@x.io")
+	w := e.do(call{method: "POST", path: "/lookup", body: tokenBody(e, "ann@x.io")})
+	var v map[string]any
+	decodeJSON(t, w.Body.Bytes(), &v)
+	keys := slices.Sorted(maps.Keys(v))
+	want := []string{"email", "expiresAt", "firstName", "lastName", "locale", "roles", "status", "tenantId"}
+	if !slices.Equal(keys, want) || v["email"] != "ann@x.io" || v["status"] != "pending" {
+		t.Errorf("lookup view %v", v)
+	}
+}
+
+func TestAcceptRecordsTheActor(t *testing.T) {
+	e := newEnv(t)
+	e.invite(alice, "ann@x.io")
+	w := e.do(call{method: "POST", path: "/accept", body: tokenBody(e, "ann@x.io"), as: &bob})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"acceptedByUserId":"u-bob"`) ||
+		!strings.Contains(w.Body.String(), `"status":"accepted"`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	// The link is used up.
+	w = e.do(call{method: "POST", path: "/accept", body: tokenBody(e, "ann@x.io"), as: &bob})
+	if p := decodeProblem(t, w); p.Code != CodeNotPending || p.InviteStatus != invites.StatusAccepted {
+		t.Errorf("second accept: %+v", p)
+	}
+}
+
+func TestUpdateDataNullClearsIt(t *testing.T) {
+	e := newEnv(t)
+	path := at(e, "/%s", "ann@x.io")
+	e.do(call{method: "PATCH", path: path, body: `{"data":{"k":1}}`, as: &alice})
+	w := e.do(call{method: "PATCH", path: path, body: `{"data":null}`, as: &alice})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"data":null`) {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
+
+// Retry-After is the cooldown left in whole seconds, rounded up.
+func TestResendTooSoonSaysWhenToRetry(t *testing.T) {
+	e := newEnv(t)
+	path := at(e, "/%s/resend", "ann@x.io")
+	e.advance(20*time.Second + 500*time.Millisecond)
+	w := e.do(call{method: "POST", path: path, as: &alice})
+	p := decodeProblem(t, w)
+	if w.Code != 429 || w.Header().Get("Retry-After") != "40" || p.RetryAfter != 40 {
+		t.Errorf("%d Retry-After %q, %+v", w.Code, w.Header().Get("Retry-After"), p)
+	}
+}
+
+func TestMethodNotAllowedSaysWhatIs(t *testing.T) {
+	e := newEnv(t)
+	w := e.do(call{method: "PUT", path: "/0190d5a4-0000-7000-8000-000000000000", as: &alice})
+	if got := w.Header().Get("Allow"); w.Code != 405 || got != "GET, HEAD, PATCH" {
+		t.Errorf("%d Allow %q", w.Code, got)
+	}
+}
+
+// A 500 names nothing of its cause; the log has the cause but no token.
+func TestInternalErrorsStayInside(t *testing.T) {
+	e := newEnv(t)
+	e.invite(alice, "ann@x.io")
+	tok := e.token("ann@x.io")
+	e.store.fail.Store(true)
+	w := e.do(call{method: "POST", path: "/accept", body: `{"token":"` + tok + `"}`, as: &bob})
+	p := decodeProblem(t, w)
+	if w.Code != 500 || p.Detail != "an internal error occurred" || strings.Contains(w.Body.String(), tok) {
+		t.Errorf("%d %s", w.Code, w.Body)
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, errStoreDown.Error()) || !strings.Contains(logs, "POST /accept") {
+		t.Errorf("log lacks the cause or route: %s", logs)
+	}
+	if strings.Contains(logs, tok) {
+		t.Errorf("the token is logged: %s", logs)
+	}
+}
+
+// Config.Problem can set type URIs and map an error of the host's.
+func TestProblemHook(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Problem = func(_ *http.Request, p *Problem) {
+			p.Type = "https://errors.example/" + p.Code
+			if errors.Is(p.Err, errStoreDown) {
+				p.Status, p.Code, p.Title = http.StatusServiceUnavailable, "unavailable", ""
+			}
+		}
+	})
+	w := e.do(call{method: "GET", path: "/nowhere/at/all", as: &alice})
+	if p := decodeProblem(t, w); p.Type != "https://errors.example/not_found" {
+		t.Errorf("type %q", p.Type)
+	}
+	e.store.fail.Store(true)
+	w = e.do(call{method: "GET", path: "/", as: &alice})
+	if p := decodeProblem(t, w); w.Code != 503 || p.Code != "unavailable" || p.Title != "Service Unavailable" {
+		t.Errorf("%d %+v", w.Code, p)
+	}
+}
+
+// Mounted under a prefix, every route answers below it.
+func TestMountedUnderPrefix(t *testing.T) {
+	e := newEnv(t)
+	host := http.NewServeMux()
+	host.Handle("/api/invites/", http.StripPrefix("/api/invites", e.h))
+	srv := httptest.NewServer(host)
+	defer srv.Close()
+	e.invite(alice, "ann@x.io")
+	for _, c := range []struct {
+		call
+		want int
+	}{
+		{call{method: "GET", path: "/api/invites/", as: &alice}, 200},
+		{call{method: "GET", path: "/api/invites/openapi.yaml"}, 200},
+		{call{method: "POST", path: "/api/invites/lookup", body: tokenBody(e, "ann@x.io")}, 200},
+		{call{method: "GET", path: "/api/invites/nowhere/x"}, 404},
+	} {
+		r := c.request()
+		r.RequestURI, r.URL.Scheme, r.URL.Host = "", "http", strings.TrimPrefix(srv.URL, "http://")
+		res, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, res.StatusCode, c.want)
+		}
+	}
+}
+
+func TestNewRefusesAMissingAuthenticate(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New without Authenticate did not panic")
+		}
+	}()
+	New(newEnv(t).svc, Config{})
+}

@@ -1,0 +1,87 @@
+// Package httpadapter serves an invites.Service over HTTP: a JSON API in
+// the shape of ROQ's User Invites API, for a host to mount in its own
+// server. The host says who the actor is (Config.Authenticate); the
+// handler holds every request to that actor's tenant.
+//
+// Mount it under any prefix with http.StripPrefix:
+//
+//	h := httpadapter.New(svc, httpadapter.Config{
+//		Authenticate: func(r *http.Request) (invites.Actor, error) {
+//			u, err := sessions.User(r) // the host's own
+//			if err != nil {
+//				return invites.Actor{}, err
+//			}
+//			return invites.Actor{UserID: u.ID, TenantID: u.TenantID, Roles: u.Roles}, nil
+//		},
+//	})
+//	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", h))
+//
+// # Routes
+//
+//	POST  /               send a batch: {"userInvites":[...]} -> {"success":[Invite], "errors":[ItemError]}
+//	GET   /               list: {"data":[Invite], "totalCount":N, "nextCursor":"..."}
+//	GET   /{id}           one invite
+//	PATCH /{id}           {firstName?, lastName?, locale?, data?, roles?}; "data":null clears the data
+//	POST  /{id}/resend    a new link and expiry
+//	POST  /{id}/cancel    withdraw
+//	POST  /lookup         {"token":...} -> the public view; no actor needed
+//	POST  /accept         {"token":...}; the actor (a user, no tenant needed) becomes acceptedByUserId
+//	POST  /decline        {"token":...}; no actor needed
+//	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
+//
+// Tokens travel only in request bodies, never in a URL, so they stay out
+// of access logs; the landing page of a link looks the token up by POST
+// and accepts only on a POST, since mail scanners follow links.
+//
+// The list takes status (comma-separated), email, search, createdByUserId,
+// createdAfter and createdBefore (RFC 3339), order (createdAt, updatedAt,
+// email, status; a leading - for descending), limit (1 to 100, default
+// 20), offset and cursor. An empty parameter is no filter; an unknown or
+// repeated one is a 400. nextCursor is left out on the last page.
+//
+// The public view of lookup has email, firstName, lastName, tenantId,
+// locale (for the landing page's language), roles, status and expiresAt:
+// no ids of the invite or its users, no delivery state.
+//
+// An {id} that is no UUID answers 404 not_found, as an invite of another
+// tenant does, so no answer tells what exists. A send whose tenantId or
+// createdByUserId (top level or per item, as ROQ's clients send it) is not
+// the actor's is a 403.
+//
+// # Errors
+//
+// Every error is application/problem+json (RFC 9457) with a stable code
+// (the Code constants) and, where they apply, field (the member or query
+// parameter at fault), inviteStatus (for not_pending: RFC 9457 takes
+// "status" for the HTTP status) and retryAfter (also the Retry-After
+// header):
+//
+//	400 invalid_request         malformed JSON, unknown field, wrong type, trailing data, bad value
+//	401 unauthenticated         Authenticate found no actor
+//	403 forbidden               another tenant or user named in a body; a role the actor may not grant
+//	404 not_found               no such invite in the actor's tenant, or no such route
+//	404 invalid_token           no invite has the token
+//	405 method_not_allowed      with Allow
+//	409 not_pending             with inviteStatus
+//	409 already_invited         a resend meets another pending invite of the address
+//	410 expired
+//	413 batch_too_large         more items than invites.Config.MaxBatch
+//	413 body_too_large          more bytes than Config.MaxBodyBytes
+//	415 unsupported_media_type  a body that is not application/json
+//	429 resend_too_soon         with retryAfter and Retry-After
+//	429 too_many_resends
+//	500 internal                nothing of the cause; Config.Logger gets it
+//
+// Config.Problem may rewrite a problem before it is written, for instance
+// to set type URIs or to give an error of the host's own OnAccept hook a
+// status.
+//
+// # The OpenAPI document
+//
+// openapi.yaml is written in YAML's JSON-compatible flow syntax (YAML 1.2
+// is a superset of JSON), so any YAML or JSON tool reads it and this
+// module needs no YAML library. A test holds it to the handler both ways:
+// every path, method, status code, content type, header, parameter and
+// JSON field of the document is one the handler really answers or reads,
+// and the reverse.
+package httpadapter

@@ -1,0 +1,83 @@
+package httpadapter
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// checkAnswer holds any answer to what every answer must be: never a 500,
+// JSON of the declared type, and a problem whose status is the response's.
+func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, allowed ...int) {
+	t.Helper()
+	ok := false
+	for _, s := range allowed {
+		ok = ok || w.Code == s
+	}
+	if !ok || w.Code == 500 {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatalf("no JSON object: %v: %s", err, w.Body)
+	}
+	if w.Code >= 400 && (w.Header().Get("Content-Type") != "application/problem+json" || v["status"] != float64(w.Code)) {
+		t.Fatalf("problem %d: %s %s", w.Code, w.Header().Get("Content-Type"), w.Body)
+	}
+}
+
+// bodyRoutes are the routes that decode a body, by the fuzzer's pick.
+var bodyRoutes = []struct{ method, path string }{
+	{"POST", "/"}, {"PATCH", "/{id}"}, {"POST", "/lookup"}, {"POST", "/accept"}, {"POST", "/decline"},
+}
+
+// FuzzRequestBody sends any body to the routes that decode one.
+func FuzzRequestBody(f *testing.F) {
+	for _, s := range []string{
+		sendBody(`{"email":"ann@x.io","firstName":"Ann","locale":"de-AT","data":{"a":[1,{"b":null}]},"roles":["member"]}`),
+		`{"tenantId":"acme","createdByUserId":"u-alice","userInvites":[{"email":"a@x.io","createdByUserId":"u-alice"}]}`,
+		`{"firstName":"A","lastName":"B","locale":"fr","data":null,"roles":[]}`,
+		strayToken, `{"token":""}`, `{"token":null}`, `null`, `[]`, `""`, `{}`, `{"userInvites":[{}]}`,
+		`{"userInvites":[{"email":"a@x.io","data":"x"}]}`, `{"userInvites":[{"email":1e400}]}`,
+		`{"userInvites":[{"email":"\ud800@x.io"}]}`, `{"a":1} {"b":2}`, `{"userInvites":`, "\xff\xfe{}",
+		`{"roles":[null]}`, `{"firstName":{"nested":true}}`, `{"userInvites":[` + strings.Repeat("[", 200) + `]}`,
+		batchOf(envMaxBatch + 1),
+	} {
+		for i := range bodyRoutes {
+			f.Add(uint8(i), s)
+		}
+	}
+	e := newEnv(f)
+	id := e.invite(alice, "fuzz@x.io").ID.String()
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		rt := bodyRoutes[int(route)%len(bodyRoutes)]
+		path := strings.Replace(rt.path, "{id}", id, 1)
+		w := e.do(call{method: rt.method, path: path, body: body, ctype: "application/json", as: &alice})
+		checkAnswer(t, w, 200, 400, 403, 404, 409, 410, 413)
+	})
+}
+
+// FuzzListQuery sends any query string to GET /.
+func FuzzListQuery(f *testing.F) {
+	for _, s := range []string{
+		"", "status=pending,accepted&order=-email&limit=1", "limit=100&offset=3", "createdAfter=2030-01-01T00:00:00%2B01:00",
+		"createdBefore=2030-01-01T00:00:00Z&createdByUserId=u-alice", "email=ANN@x.io&search=an", "cursor=eyJmIjoiY3JlYXRlZEF0In0",
+		"limit=0", "limit=-1", "limit=99999999999999999999", "offset=9223372036854775807", "order=", "order=-", "order=--email",
+		"status=,", "status=expired", "a=%zz", "x;y", "limit=1&limit=2", "search=" + strings.Repeat("%E2%82%AC", 300),
+		"search=%ff", "cursor=" + strings.Repeat("A", 2000), "tenantId=globex",
+	} {
+		f.Add(s)
+	}
+	e := newEnv(f)
+	for _, m := range []string{"ann@x.io", "bob@x.io", "cy@x.io"} {
+		e.invite(alice, m)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		r := call{method: "GET", path: "/", as: &alice}.request()
+		r.URL.RawQuery = query
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		checkAnswer(t, w, 200, 400)
+	})
+}
