@@ -14,7 +14,8 @@ import (
 )
 
 // insertCols are the columns Insert writes, in the order of insertArgs.
-const insertCols = "id, tenant_id, email, email_norm, first_name, last_name, locale, data, roles, status, " +
+const insertCols = "id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold, " +
+	"locale, data, roles, status, " +
 	"status_updated_at, expires_at, send_count, last_sent_at, delivery_status, delivery_error, " +
 	"latest_delivery_id, created_by_user_id, created_at, updated_at"
 
@@ -121,9 +122,10 @@ func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite
 		if n > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)")
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)")
 		r := &rows[i]
-		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName, r.Locale,
+		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
+			fold(r.FirstName), fold(r.LastName), r.Locale,
 			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
 			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
 	}

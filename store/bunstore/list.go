@@ -121,8 +121,8 @@ func (s *Store) filters(p invites.ListParams) (string, []any) {
 		args = append(args, invites.NormalizeEmail(p.Email))
 	}
 	if p.Search != "" {
-		b.WriteString(" AND (lower(email) LIKE ? ESCAPE '!' OR lower(first_name) LIKE ? ESCAPE '!' OR lower(last_name) LIKE ? ESCAPE '!')")
-		pat := contains(strings.ToLower(p.Search))
+		b.WriteString(" AND (email_norm LIKE ? ESCAPE '!' OR first_name_fold LIKE ? ESCAPE '!' OR last_name_fold LIKE ? ESCAPE '!')")
+		pat := contains(fold(p.Search))
 		args = append(args, pat, pat, pat)
 	}
 	if p.CreatedByUserID != "" {

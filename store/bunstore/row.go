@@ -188,5 +188,9 @@ func (s *Store) statusAt() string {
 // likeEscaper makes % and _ (and the escape itself) literal in LIKE.
 var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
+// fold is the case folding of search, done in Go for both dialects:
+// SQLite's lower() leaves all but ASCII alone.
+func fold(s string) string { return strings.ToLower(s) }
+
 // contains is a LIKE pattern for the substring s, with ESCAPE '!'.
 func contains(s string) string { return "%" + likeEscaper.Replace(s) + "%" }

@@ -26,14 +26,17 @@ func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites
 func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update) (invites.Invite, error) {
 	set := []string{"updated_at = ?"}
 	args := []any{at(now)}
-	for _, f := range []struct {
-		col string
-		v   *string
-	}{{"first_name", u.FirstName}, {"last_name", u.LastName}, {"locale", u.Locale}} {
-		if f.v != nil {
-			set = append(set, f.col+" = ?")
-			args = append(args, *f.v)
-		}
+	if u.FirstName != nil {
+		set = append(set, "first_name = ?", "first_name_fold = ?")
+		args = append(args, *u.FirstName, fold(*u.FirstName))
+	}
+	if u.LastName != nil {
+		set = append(set, "last_name = ?", "last_name_fold = ?")
+		args = append(args, *u.LastName, fold(*u.LastName))
+	}
+	if u.Locale != nil {
+		set = append(set, "locale = ?")
+		args = append(args, *u.Locale)
 	}
 	if u.Data != nil {
 		set = append(set, "data = ?")

@@ -42,7 +42,15 @@ func DSN(path string) string {
 }
 
 // Open opens (creating if need be) the SQLite database at path for bun,
-// with the settings of DSN. Run bunstore.Migrate on it before use.
+// with the settings of DSN, on a single connection. Run bunstore.Migrate on
+// it before use.
+//
+// SQLite runs one writer at a time, and its busy handler is no queue: with
+// hundreds of writers waiting on busy_timeout, some starve past it. One
+// connection makes the process's statements queue in database/sql instead,
+// in order, bounded only by their contexts. The cost: reads queue too, and
+// code inside Config.OnAccept must use bunstore.Tx, not the *bun.DB, or it
+// waits for its own transaction.
 func Open(path string) (*bun.DB, error) {
 	sqldb, err := sql.Open(sqliteshim.ShimName, DSN(path))
 	if err != nil {
@@ -52,5 +60,6 @@ func Open(path string) (*bun.DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("sqlitedb: opening %s: %w", path, err)
 	}
+	sqldb.SetMaxOpenConns(1)
 	return bun.NewDB(sqldb, sqlitedialect.New()), nil
 }

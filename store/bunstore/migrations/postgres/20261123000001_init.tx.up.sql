@@ -8,6 +8,10 @@ CREATE TABLE invites (
     email_norm          text COLLATE "C" NOT NULL,
     first_name          text NOT NULL DEFAULT '',
     last_name           text NOT NULL DEFAULT '',
+    -- Lower-cased in Go (strings.ToLower), as search compares; SQL's
+    -- lower() differs between databases beyond ASCII.
+    first_name_fold     text NOT NULL DEFAULT '',
+    last_name_fold      text NOT NULL DEFAULT '',
     locale              text NOT NULL,
     data                jsonb,
     roles               jsonb NOT NULL DEFAULT '[]',

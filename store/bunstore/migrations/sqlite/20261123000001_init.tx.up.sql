@@ -9,6 +9,10 @@ CREATE TABLE invites (
     email_norm          TEXT NOT NULL,
     first_name          TEXT NOT NULL DEFAULT '',
     last_name           TEXT NOT NULL DEFAULT '',
+    -- Lower-cased in Go (strings.ToLower), as search compares; SQL's
+    -- lower() differs between databases beyond ASCII.
+    first_name_fold     TEXT NOT NULL DEFAULT '',
+    last_name_fold      TEXT NOT NULL DEFAULT '',
     locale              TEXT NOT NULL,
     data                TEXT CHECK (data IS NULL OR json_valid(data)),
     roles               TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(roles)),

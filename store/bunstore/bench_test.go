@@ -1,0 +1,330 @@
+package bunstore_test
+
+// Benchmarks on PostgreSQL, each against raw pgx doing the same SQL work on
+// the same schema in the same run. Ours and raw run turn about within each
+// iteration, so both see the same machine; the ratio is reported as the
+// ours/raw metric. Run:
+//
+//	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
+//	  go test -run '^$' -bench . -benchtime 20x ./store/bunstore/
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testdb"
+	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/token"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/uptrace/bun"
+)
+
+// rawPool opens pgx on the schema of db, as a host using pgx alone would.
+func rawPool(b *testing.B, db *bun.DB) *pgxpool.Pool {
+	b.Helper()
+	var schema string
+	if err := db.QueryRowContext(b.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		b.Fatal(err)
+	}
+	dsn, err := testdb.WithParams(testdb.PostgresDSN(b), "search_path", schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool, err := pgxpool.New(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	return pool
+}
+
+// turns times ours and raw in turn, b.N times, and reports each one's
+// time per op and their ratio.
+func turns(b *testing.B, ours, raw func(i int)) {
+	var o, r time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		t := time.Now()
+		ours(i)
+		o += time.Since(t)
+		t = time.Now()
+		raw(i)
+		r += time.Since(t)
+	}
+	b.ReportMetric(float64(o.Microseconds())/float64(b.N), "ours-µs/op")
+	b.ReportMetric(float64(r.Microseconds())/float64(b.N), "raw-µs/op")
+	b.ReportMetric(float64(o)/float64(r), "ours/raw")
+}
+
+// BenchmarkSendBatch stores 1,000 invites with their outbox rows: ours is
+// Store.Insert, raw is pgx running Insert's statements (expire the stale,
+// multi-row insert with ON CONFLICT DO NOTHING RETURNING, outbox insert) in
+// one transaction with bound parameters.
+func BenchmarkSendBatch(b *testing.B) {
+	const n = 1000
+	db := testdb.Postgres(b)
+	store := migrated(b, db)
+	pool := rawPool(b, db)
+	ctx := b.Context()
+	now := base
+	mk := func(tenant string) []invites.Invite {
+		out := batch(tenant, n)
+		for i := range out {
+			out[i].ID = uuid.Must(uuid.NewV7())
+		}
+		return out
+	}
+	turns(b, func(i int) {
+		res, err := store.Insert(ctx, now, mk(fmt.Sprintf("ours-%d", i)))
+		if err != nil || len(res) != n || res[n-1].Existing != uuid.Nil {
+			b.Fatalf("Insert: %v", err)
+		}
+	}, func(i int) {
+		if err := rawInsert(ctx, pool, now, mk(fmt.Sprintf("raw-%d", i))); err != nil {
+			b.Fatalf("raw insert: %v", err)
+		}
+	})
+}
+
+func rawInsert(ctx context.Context, pool *pgxpool.Pool, now time.Time, rows []invites.Invite) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var q strings.Builder
+		args := []any{now}
+		q.WriteString(`UPDATE invites SET status = 'expired', status_updated_at = $1, updated_at = $1
+			WHERE status = 'pending' AND expires_at <= $1 AND (tenant_id, email_norm) IN (VALUES `)
+		for i, r := range rows {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "($%d, $%d)", len(args)+1, len(args)+2)
+			args = append(args, r.TenantID, r.EmailNorm())
+		}
+		q.WriteString(")")
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+
+		q.Reset()
+		args = args[:0]
+		dids := make([]uuid.UUID, len(rows))
+		q.WriteString("INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name, locale, data, roles, " +
+			"status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status, delivery_error, " +
+			"latest_delivery_id, created_by_user_id, created_at, updated_at) VALUES ")
+		for i, r := range rows {
+			dids[i] = uuid.Must(uuid.NewV7())
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			p := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d, $%d, 1, $%d, 'queued', '', $%d, $%d, $%d, $%d)",
+				p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10, p+11, p+12, p+13, p+14, p+15, p+16)
+			var data any
+			if len(r.Data) > 0 {
+				data = string(r.Data)
+			}
+			args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName, r.Locale, data, r.Roles,
+				r.StatusUpdatedAt, r.ExpiresAt, now, dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt)
+		}
+		q.WriteString(" ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING RETURNING id")
+		ids, err := tx.Query(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		stored, err := pgx.CollectRows(ids, pgx.RowTo[uuid.UUID])
+		if err != nil {
+			return err
+		}
+		if len(stored) != len(rows) {
+			return fmt.Errorf("stored %d of %d", len(stored), len(rows))
+		}
+
+		q.Reset()
+		args = args[:0]
+		q.WriteString("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ")
+		for i, r := range rows {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			p := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, 'invitation', 'queued', 0, $%d, $%d)", p+1, p+2, p+3, p+4, p+4)
+			args = append(args, dids[i], r.ID, r.TenantID, now)
+		}
+		_, err = tx.Exec(ctx, q.String(), args...)
+		return err
+	})
+}
+
+// BenchmarkAccept accepts one invite by its token digest: ours is
+// Store.Accept (no hook, as with Config.OnAccept unset), raw is pgx running
+// the same conditional UPDATE ... RETURNING with bound parameters.
+func BenchmarkAccept(b *testing.B) {
+	db := testdb.Postgres(b)
+	store := migrated(b, db)
+	pool := rawPool(b, db)
+	ctx := b.Context()
+	// Two invites per iteration, one for each side, with known digests.
+	if _, err := db.ExecContext(ctx, `INSERT INTO invites (id, tenant_id, email, email_norm, locale, status,
+		status_updated_at, expires_at, send_count, last_sent_at, delivery_status, created_by_user_id, created_at,
+		updated_at, token_digest)
+		SELECT gen_random_uuid(), 'acme', 'u' || g || '@x.com', 'u' || g || '@x.com', 'en', 'pending',
+			now(), now() + interval '1 day', 1, now(), 'sent', 'admin', now(), now(), sha256(convert_to('tok' || g, 'UTF8'))
+		FROM generate_series(0, ? - 1) AS g`, 2*b.N); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "ANALYZE invites"); err != nil {
+		b.Fatal(err)
+	}
+	digest := func(g int) []byte {
+		d := sha256.Sum256(fmt.Appendf(nil, "tok%d", g))
+		return d[:]
+	}
+	now := time.Now()
+	turns(b, func(i int) {
+		inv, err := store.Accept(ctx, digest(2*i), "user", now, nil)
+		if err != nil || inv.Status != invites.StatusAccepted {
+			b.Fatalf("Accept: %v", err)
+		}
+	}, func(i int) {
+		var (
+			inv            invites.Invite
+			status, dstat  string
+			data, accepted *string
+			roles          []string
+		)
+		err := pool.QueryRow(ctx, `UPDATE invites
+			SET status = $1, accepted_by_user_id = $2, status_updated_at = $3, updated_at = $3
+			WHERE token_digest = $4 AND status = 'pending' AND expires_at > $3
+			RETURNING id, tenant_id, email, first_name, last_name, locale, data, roles, status, status_updated_at,
+				expires_at, send_count, last_sent_at, delivery_status, delivery_error, created_by_user_id,
+				accepted_by_user_id, created_at, updated_at`,
+			"accepted", "user", now, digest(2*i+1)).Scan(&inv.ID, &inv.TenantID, &inv.Email, &inv.FirstName,
+			&inv.LastName, &inv.Locale, &data, &roles, &status, &inv.StatusUpdatedAt, &inv.ExpiresAt, &inv.SendCount,
+			&inv.LastSentAt, &dstat, &inv.DeliveryError, &inv.CreatedByUserID, &accepted, &inv.CreatedAt, &inv.UpdatedAt)
+		if err != nil || status != "accepted" {
+			b.Fatalf("raw accept: %v", err)
+		}
+	})
+}
+
+// The list benchmarks share one table of 1,000,000 invites: 10,000 tenants
+// of 98 and one of 20,000 (deep enough for page 500), kept between runs in
+// the schema invites_bench_list since filling it takes a while.
+const (
+	listSchema  = "invites_bench_list"
+	listTenants = 10000
+	listPer     = 98
+	bigTenant   = "big"
+	bigCount    = 20000
+)
+
+func listService(b *testing.B) *invites.Service {
+	b.Helper()
+	ctx := b.Context()
+	admin := testdb.PostgresSchema(b, "public")
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+listSchema); err != nil {
+		b.Fatal(err)
+	}
+	db := testdb.PostgresSchema(b, listSchema)
+	store := migrated(b, db)
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM invites").Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	if want := listTenants*listPer + bigCount; n != want {
+		b.Logf("filling %s with %d invites (kept for later runs)", listSchema, want)
+		if _, err := db.ExecContext(ctx, "TRUNCATE invites CASCADE"); err != nil {
+			b.Fatal(err)
+		}
+		if err := seedTenants(ctx, db, "tenant-", listTenants, listPer); err != nil {
+			b.Fatal(err)
+		}
+		if err := seedTenants(ctx, db, bigTenant, 1, bigCount); err != nil {
+			b.Fatal(err)
+		}
+	}
+	svc, err := invites.New(store, mailertest.New(), invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(invites.Token) string { return "" },
+		Now:       func() time.Time { return time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc
+}
+
+// median reports the median and 90th percentile of ds in ms.
+func median(b *testing.B, ds []time.Duration) {
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(ds[len(ds)*9/10].Microseconds())/1000, "p90-ms")
+}
+
+// BenchmarkListPage lists one page of 20 pending invites matching a search
+// term, of a random tenant, through the Service.
+func BenchmarkListPage(b *testing.B) {
+	svc := listService(b)
+	ctx := b.Context()
+	ds := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		actor := invites.Actor{UserID: "admin", TenantID: fmt.Sprintf("tenant-%d", rand.IntN(listTenants))}
+		t := time.Now()
+		page, err := svc.List(ctx, actor, invites.Query{Statuses: []invites.Status{invites.StatusPending}, Search: "user1", Limit: 20})
+		ds = append(ds, time.Since(t))
+		if err != nil || page.TotalCount == 0 {
+			b.Fatalf("List: %v (total %d)", err, page.TotalCount)
+		}
+	}
+	median(b, ds)
+}
+
+// BenchmarkListDeepCursor lists page 500 of the big tenant by its cursor
+// and page 1, in turn: a keyset cursor seeks instead of counting past the
+// rows before it, so the two cost about the same.
+func BenchmarkListDeepCursor(b *testing.B) {
+	svc := listService(b)
+	ctx := b.Context()
+	actor := invites.Actor{UserID: "admin", TenantID: bigTenant + "0"}
+	q := invites.Query{Limit: 20}
+	var p500 invites.Query
+	for page := 1; page < 500; page++ {
+		p, err := svc.List(ctx, actor, q)
+		if err != nil || p.NextCursor == "" {
+			b.Fatalf("walking to page 500, page %d: %v", page, err)
+		}
+		q.Cursor = p.NextCursor
+	}
+	p500 = q
+	var first, deep []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for _, c := range []struct {
+			q  invites.Query
+			ds *[]time.Duration
+		}{{invites.Query{Limit: 20}, &first}, {p500, &deep}} {
+			t := time.Now()
+			p, err := svc.List(ctx, actor, c.q)
+			*c.ds = append(*c.ds, time.Since(t))
+			if err != nil || len(p.Invites) != 20 {
+				b.Fatalf("List: %v", err)
+			}
+		}
+	}
+	slices.Sort(first)
+	slices.Sort(deep)
+	m1, m500 := first[len(first)/2], deep[len(deep)/2]
+	b.ReportMetric(float64(m1.Microseconds())/1000, "page1-median-ms")
+	b.ReportMetric(float64(m500.Microseconds())/1000, "page500-median-ms")
+	b.ReportMetric(float64(m500)/float64(m1), "page500/page1")
+}
+
