@@ -327,4 +327,3 @@ func BenchmarkListDeepCursor(b *testing.B) {
 	b.ReportMetric(float64(m500.Microseconds())/1000, "page500-median-ms")
 	b.ReportMetric(float64(m500)/float64(m1), "page500/page1")
 }
-
