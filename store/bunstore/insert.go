@@ -25,9 +25,9 @@ const insertRetries = 8
 
 // Insert implements invites.Store in one transaction of a fixed number of
 // statements, whatever the batch size: expire the stale pending invites of
-// the batch's addresses, insert every invite with ON CONFLICT DO NOTHING,
-// read the pending invites that blocked the rest, and queue the outbox rows
-// of those stored.
+// the batch's addresses, insert every invite with ON CONFLICT DO NOTHING
+// (on PostgreSQL, with the outbox rows of those stored), read the pending
+// invites that blocked the rest, and (on SQLite) queue the outbox rows.
 func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) ([]invites.InsertResult, error) {
 	if len(in) == 0 {
 		return nil, nil
@@ -129,8 +129,15 @@ func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite
 			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
 			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
 	}
-	q.WriteString(" ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING RETURNING id")
-	res, err := tx.QueryContext(ctx, q.String(), args...)
+	q.WriteString(" ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING")
+	stmt := q.String() + " RETURNING id"
+	if s.pg {
+		// The outbox rows come from the rows inserted, in the same
+		// statement: no second statement to send and parse.
+		stmt = "WITH ins AS (" + q.String() + " RETURNING id, tenant_id, latest_delivery_id, last_sent_at), " +
+			"outbox AS (" + queueFromInserted + ") SELECT id FROM ins"
+	}
+	res, err := tx.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -189,10 +196,15 @@ func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invi
 	return again, nil
 }
 
+// queueFromInserted writes the outbox rows of the invites of the CTE ins.
+const queueFromInserted = `INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
+	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, last_sent_at, last_sent_at FROM ins`
+
 // queueInvitations writes the outbox rows of the stored invites in one
-// statement.
+// statement, on SQLite, whose INSERT cannot be a CTE of another; on
+// PostgreSQL insertRows has written them.
 func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
-	if len(stored) == 0 {
+	if len(stored) == 0 || s.pg {
 		return nil
 	}
 	var q strings.Builder
