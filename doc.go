@@ -39,10 +39,12 @@
 //
 // # Stores
 //
-// A Store makes each step atomic; the Service holds the rules. memstore is
-// the in-memory Store for tests and single-process hosts; every Store must
-// pass the conformance suite in store/storetest, concurrency cases
-// included.
+// A Store makes each step atomic; the Service holds the rules. bunstore
+// keeps invites in PostgreSQL or SQLite through bun, with embedded
+// migrations, and joins the host's transaction when built on a bun.Tx;
+// memstore is the in-memory Store for tests and single-process hosts.
+// Every Store must pass the conformance suite in store/storetest,
+// concurrency cases included.
 //
 // # Delivery
 //
