@@ -14,19 +14,19 @@ import (
 )
 
 // seedTenants fills a PostgreSQL invites table in one statement: perTenant
-// invites in each of tenants tenants named tenant-0..., in every status,
-// created a second apart. Emails are userN@example.com, first names FirstN.
+// invites in each of tenants tenants named prefix0..., each tenant's in
+// every status, created a second apart. Emails are userN@example.com, first names FirstN.
 func seedTenants(ctx context.Context, db bun.IDB, prefix string, tenants, perTenant int) error {
 	_, err := db.ExecContext(ctx, `INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name,
 		locale, roles, status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status,
 		created_by_user_id, created_at, updated_at)
 		SELECT gen_random_uuid(), ? || (g % ?), 'user' || g || '@example.com', 'user' || g || '@example.com',
 			'First' || g, 'Last' || (g % 1000), 'en-US', '["member"]',
-			(ARRAY['pending', 'accepted', 'declined', 'canceled', 'pending'])[1 + g % 5],
+			(ARRAY['pending', 'accepted', 'declined', 'canceled', 'pending'])[1 + (g / ?) % 5],
 			t, t + interval '7 days', 1, t, 'sent', 'inviter' || (g % 7), t, t
 		FROM generate_series(0, ? - 1) AS g,
 			LATERAL (SELECT timestamptz '2030-01-01' + g * interval '1 second' AS t) AS ts`,
-		prefix, tenants, tenants*perTenant)
+		prefix, tenants, tenants, tenants*perTenant)
 	if err != nil {
 		return err
 	}
