@@ -1,0 +1,111 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/jordan-wright/email"
+)
+
+// composer turns an invites.Message into an email: what the SMTP and the
+// writer Mailer share.
+type composer struct {
+	from     string // the From header
+	fromAddr string // the bare address, for MAIL FROM
+	domain   string // names every Message-ID
+	render   *Renderer
+	now      func() time.Time
+}
+
+func newComposer(from string, r *Renderer, now func() time.Time) (composer, error) {
+	if strings.ContainsAny(from, "\r\n") {
+		return composer{}, errors.New("mailer: From holds a line break")
+	}
+	addr, err := mail.ParseAddress(from)
+	if err != nil {
+		return composer{}, fmt.Errorf("mailer: From %q: %w", from, err)
+	}
+	at := strings.LastIndexByte(addr.Address, '@')
+	if at < 1 || at == len(addr.Address)-1 {
+		return composer{}, fmt.Errorf("mailer: From %q has no domain", from)
+	}
+	if !ascii(addr.Address) {
+		// It names every Message-ID, which must be ASCII.
+		return composer{}, fmt.Errorf("mailer: From %q: write the address in ASCII (punycode)", from)
+	}
+	if r == nil {
+		if r, err = NewRenderer(RenderConfig{}); err != nil {
+			return composer{}, err
+		}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return composer{
+		from:     addr.String(),
+		fromAddr: addr.Address,
+		domain:   strings.ToLower(addr.Address[at+1:]),
+		render:   r,
+		now:      now,
+	}, nil
+}
+
+// composed is one email ready to send or print.
+type composed struct {
+	to        string
+	messageID string
+	date      time.Time
+	Rendered
+}
+
+// compose renders m and checks what goes into its headers.
+func (c composer) compose(ctx context.Context, m invites.Message) (composed, error) {
+	id, err := c.messageID(m)
+	if err != nil {
+		return composed{}, err
+	}
+	to := m.Invite.Email
+	if a, err := mail.ParseAddress(to); err != nil || a.Address != to || a.Name != "" {
+		return composed{}, fmt.Errorf("mailer: recipient of invite %s is not a bare address: %w", m.Invite.ID, invites.ErrPermanent)
+	}
+	r, err := c.render.Render(ctx, m)
+	if err != nil {
+		return composed{}, err
+	}
+	return composed{to: to, messageID: id, date: c.now(), Rendered: r}, nil
+}
+
+// messageID is <delivery-id@from-domain>: every attempt of one delivery
+// carries the same one, so a receiver can drop an at-least-once duplicate.
+func (c composer) messageID(m invites.Message) (string, error) {
+	if m.ID == "" || strings.ContainsFunc(m.ID, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_')
+	}) {
+		return "", fmt.Errorf("mailer: message id %q cannot name a Message-ID: %w", m.ID, invites.ErrPermanent)
+	}
+	return "<" + m.ID + "@" + c.domain + ">", nil
+}
+
+// bytes builds the MIME message: multipart/alternative with the text and
+// the HTML part, quoted-printable, by jordan-wright/email.
+func (c composer) bytes(e composed) ([]byte, error) {
+	m := email.NewEmail()
+	m.From = c.from
+	m.To = []string{e.to}
+	m.Subject = e.Subject
+	m.Text = []byte(e.Text)
+	m.HTML = []byte(e.HTML)
+	m.Headers.Set("Message-Id", e.messageID)
+	m.Headers.Set("Date", e.date.Format(time.RFC1123Z))
+	m.Headers.Set("Content-Language", e.Locale)
+	b, err := m.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("mailer: building the message: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,81 @@
+package mailer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/invitekit/invites"
+)
+
+// WriterConfig sets up a Writer. Zero fields take the default their
+// comment names.
+type WriterConfig struct {
+	// From is the sender shown. Default "invites@localhost".
+	From string
+	// Renderer renders the emails. Default: NewRenderer(RenderConfig{}),
+	// the embedded templates.
+	Renderer *Renderer
+	// HTML prints the HTML part too. Default false: headers, the text
+	// part and the link.
+	HTML bool
+	// Now stamps the Date header. Default time.Now.
+	Now func() time.Time
+}
+
+// Writer is an invites.Mailer for development and the demo: it prints
+// each rendered email (headers, text part and the accept link) to an
+// io.Writer instead of sending it.
+//
+// The link carries the plaintext token: printing it is the Writer's job,
+// so a developer can click it. Never send its output to a production log.
+type Writer struct {
+	w    io.Writer
+	c    composer
+	html bool
+	mu   sync.Mutex // one email at a time, never interleaved
+}
+
+var _ invites.Mailer = (*Writer)(nil)
+
+// NewWriter returns a Writer printing to w.
+func NewWriter(w io.Writer, cfg WriterConfig) (*Writer, error) {
+	if cfg.From == "" {
+		cfg.From = "invites@localhost"
+	}
+	c, err := newComposer(cfg.From, cfg.Renderer, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{w: w, c: c, html: cfg.HTML}, nil
+}
+
+// Send renders msg and prints it in one write.
+func (m *Writer) Send(ctx context.Context, msg invites.Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e, err := m.c.compose(ctx, msg)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "----- email %s -----\n", e.messageID)
+	fmt.Fprintf(&b, "From: %s\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: %s\nContent-Language: %s\n\n",
+		m.c.from, e.to, e.Subject, e.date.Format(time.RFC1123Z), e.messageID, e.Locale)
+	b.WriteString(strings.TrimRight(e.Text, "\n"))
+	if m.html {
+		b.WriteString("\n\n----- html -----\n")
+		b.WriteString(strings.TrimRight(e.HTML, "\n"))
+	}
+	fmt.Fprintf(&b, "\n\nLink: %s\n----- end %s -----\n", msg.AcceptURL, e.messageID)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := io.WriteString(m.w, b.String()); err != nil {
+		return fmt.Errorf("mailer: writing the email: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package mailer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/mailer"
+)
+
+func TestWriterPrintsEmail(t *testing.T) {
+	var out bytes.Buffer
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	w, err := mailer.NewWriter(&out, mailer.WriterConfig{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message("de-AT", invites.KindInvitation)
+	if err := w.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	want := "----- email <" + m.ID + "@localhost> -----\n" +
+		"From: <invites@localhost>\n" +
+		"To: ann@example.test\n" +
+		"Subject: Du bist eingeladen: unser Team\n" +
+		"Date: Wed, 02 Jan 2030 03:04:05 +0000\n" +
+		"Message-ID: <" + m.ID + "@localhost>\n" +
+		"Content-Language: de\n\n" +
+		"Hallo Ann Lee,\n"
+	if got := out.String(); !strings.HasPrefix(got, want) ||
+		!strings.HasSuffix(got, "\n\nLink: "+m.AcceptURL+"\n----- end <"+m.ID+"@localhost> -----\n") ||
+		strings.Contains(got, "<p>") {
+		t.Fatalf("printed:\n%s", got)
+	}
+
+	out.Reset()
+	w, err = mailer.NewWriter(&out, mailer.WriterConfig{From: "Acme <a@acme.test>", HTML: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "From: \"Acme\" <a@acme.test>\n") || !strings.Contains(got, "----- html -----\n<!DOCTYPE html>") {
+		t.Fatalf("printed:\n%s", got)
+	}
+}
+
+func TestWriterConcurrentEmailsDoNotInterleave(t *testing.T) {
+	var out bytes.Buffer
+	w, err := mailer.NewWriter(&out, mailer.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if err := w.Send(ctx, message("fr", invites.KindReminder)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	emails := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n----- email ")
+	if len(emails) != 20 {
+		t.Fatalf("%d emails", len(emails))
+	}
+	for _, e := range emails {
+		if strings.Count(e, "Subject: ") != 1 || strings.Count(e, "Link: ") != 1 {
+			t.Fatalf("interleaved:\n%s", e)
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriterErrors(t *testing.T) {
+	if _, err := mailer.NewWriter(&bytes.Buffer{}, mailer.WriterConfig{From: "not an address"}); err == nil {
+		t.Fatal("a bad From was taken")
+	}
+	w, err := mailer.NewWriter(failingWriter{}, mailer.WriterConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Send(ctx, message("en", invites.KindInvitation)); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("write error: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := w.Send(cctx, message("en", invites.KindInvitation)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled: %v", err)
+	}
+}
