@@ -67,8 +67,8 @@ func (s *session) Data(r io.Reader) error {
 	f, release := s.s.current()
 	if f.DropMidData {
 		io.ReadFull(r, make([]byte, 64)) // whatever came, the connection goes
+		s.s.update(func(st *Stats) { st.Drops++ }) // counted first: the client sees the drop at once
 		s.c.Conn().Close()
-		s.s.update(func(st *Stats) { st.Drops++ })
 		return refusal(421)
 	}
 	data, err := io.ReadAll(r)

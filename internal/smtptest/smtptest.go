@@ -43,7 +43,8 @@ type Fault struct {
 	DropMidData bool
 }
 
-// Stats counts what the server saw.
+// Stats counts what the server saw. Each count moves before the client
+// can see the event, so a test may read Stats as soon as its call returns.
 type Stats struct {
 	Connections  int // accepted and handed to the SMTP server
 	Resets       int // connections reset while Down
@@ -236,11 +237,11 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if f, _ := l.s.current(); f.Down {
+			l.s.update(func(st *Stats) { st.Resets++ }) // counted first: the client sees the reset at once
 			if tc, ok := c.(*net.TCPConn); ok {
 				tc.SetLinger(0) // a RST rather than a FIN
 			}
 			c.Close()
-			l.s.update(func(st *Stats) { st.Resets++ })
 			continue
 		}
 		l.mu.Lock()
