@@ -66,7 +66,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (s *session) Data(r io.Reader) error {
 	f, release := s.s.current()
 	if f.DropMidData {
-		io.ReadFull(r, make([]byte, 64)) // whatever came, the connection goes
+		io.ReadFull(r, make([]byte, 64))           // whatever came, the connection goes
 		s.s.update(func(st *Stats) { st.Drops++ }) // counted first: the client sees the drop at once
 		s.c.Conn().Close()
 		return refusal(421)
