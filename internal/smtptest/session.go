@@ -66,8 +66,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (s *session) Data(r io.Reader) error {
 	f, release := s.s.current()
 	if f.DropMidData {
-		io.ReadFull(r, make([]byte, 64))           // whatever came, the connection goes
-		s.s.update(func(st *Stats) { st.Drops++ }) // counted first: the client sees the drop at once
+		// Whatever came, the connection goes; counted first, as the client
+		// sees the drop at once.
+		io.ReadFull(r, make([]byte, 64))
+		s.s.update(func(st *Stats) { st.Drops++ })
 		s.c.Conn().Close()
 		return refusal(421)
 	}
