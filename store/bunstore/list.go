@@ -10,18 +10,21 @@ import (
 // List implements invites.Store in one statement: the page, each row
 // carrying the count of all that match the filters. Every filter starts at
 // the tenant, so the tenant's paging index bounds the rows it reads; the
-// keyset cursor seeks in that index instead of counting past rows.
+// keyset cursor seeks in that index instead of counting past rows; and the
+// page is picked by id before its rows are read (a deferred join), so on
+// PostgreSQL, whose createdAt index covers the filtered columns, a page
+// reads from the table only the rows it returns.
 func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invite, int, error) {
 	where, args := s.filters(p)
 
-	order, key := "created_at", "created_at"
+	key := "created_at"
 	switch p.Order.Field {
 	case invites.OrderUpdatedAt:
-		order, key = "updated_at", "updated_at"
+		key = "updated_at"
 	case invites.OrderEmail:
-		order, key = "email_norm", "email_norm"
+		key = "email_norm"
 	case invites.OrderStatus:
-		order, key = s.statusAt(), s.statusAt()
+		key = s.statusAt()
 	}
 	dir, cmp := " ASC", ">"
 	if p.Order.Desc {
@@ -41,19 +44,24 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 		}
 		pageArgs = append(pageArgs, v, p.After.ID)
 	}
-	q := "SELECT " + inviteCols + ", (SELECT count(*) FROM invites WHERE " + where + ") FROM invites WHERE " +
-		page + " ORDER BY " + order + dir + ", id" + dir + " LIMIT ? OFFSET ?"
+	if p.Order.Field == invites.OrderStatus {
+		pageArgs = append(pageArgs, at(p.Now)) // the inner ORDER BY's
+	}
+	// The page's ids are chosen first, from the index where it covers the
+	// filters; only those rows are then read whole.
+	sort := " ORDER BY " + key + dir + ", id" + dir
+	limit := " LIMIT ? OFFSET ?"
+	pageArgs = append(pageArgs, max(p.Limit, 0), max(p.Offset, 0))
+	if p.Limit <= 0 {
+		limit = " " + s.noLimit() + " OFFSET ?"
+		pageArgs = append(pageArgs[:len(pageArgs)-2], max(p.Offset, 0))
+	}
+	q := "SELECT " + inviteCols + ", (SELECT count(*) FROM invites WHERE " + where + ") FROM invites " +
+		"WHERE id IN (SELECT id FROM invites WHERE " + page + sort + limit + ")" + sort
 	all := append(append([]any(nil), args...), pageArgs...)
 	if p.Order.Field == invites.OrderStatus {
 		all = append(all, at(p.Now))
 	}
-	all = append(all, max(p.Limit, 0), max(p.Offset, 0))
-	if p.Limit <= 0 {
-		// No limit asked: LIMIT -1 is SQLite's "all", LIMIT ALL PostgreSQL's.
-		q = strings.Replace(q, "LIMIT ?", s.noLimit(), 1)
-		all = append(all[:len(all)-2], max(p.Offset, 0))
-	}
-
 	rows, err := s.db.QueryContext(ctx, q, all...)
 	if err != nil {
 		return nil, 0, wrap(err)

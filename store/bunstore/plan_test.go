@@ -30,7 +30,7 @@ func seedTenants(ctx context.Context, db bun.IDB, prefix string, tenants, perTen
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, "ANALYZE invites")
+	_, err = db.ExecContext(ctx, "VACUUM ANALYZE invites")
 	return err
 }
 
@@ -55,7 +55,8 @@ func planNodes(node map[string]any, out *[]map[string]any) {
 }
 
 // Every list a page can ask for reads the invites table through one of
-// the tenant's indexes, never by scanning the table.
+// the tenant's indexes, never by scanning the table; then only the page's
+// rows, by id.
 func TestListPlansUseTheTenantIndex(t *testing.T) {
 	db := testdb.Postgres(t)
 	store := migrated(t, db)
@@ -111,7 +112,11 @@ func TestListPlansUseTheTenantIndex(t *testing.T) {
 				if !ok {
 					continue
 				}
-				if cond, _ := n["Index Cond"].(string); !strings.Contains(cond, "tenant_id =") {
+				cond, _ := n["Index Cond"].(string)
+				if name == "invites_pkey" && strings.Contains(cond, "id =") {
+					continue // reading the rows of the page, picked by id
+				}
+				if !strings.Contains(cond, "tenant_id =") {
 					t.Fatalf("the plan reads index %s without the tenant (%q):\n%s", name, cond, js)
 				}
 				indexes = append(indexes, name)
