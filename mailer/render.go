@@ -199,7 +199,7 @@ func (r *Renderer) Render(ctx context.Context, m invites.Message) (Rendered, err
 	if err != nil {
 		return Rendered{}, err
 	}
-	if out.Subject = OneLine(subject); out.Subject == "" {
+	if out.Subject = oneLine(subject); out.Subject == "" {
 		return Rendered{}, fmt.Errorf("mailer: %s subject of %s is empty: %w", m.Kind, d.Locale, invites.ErrPermanent)
 	}
 	d.Subject = out.Subject
@@ -215,10 +215,10 @@ func (r *Renderer) Render(ctx context.Context, m invites.Message) (Rendered, err
 // buffers keep the few kilobytes of an email between renders.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// OneLine makes s fit a header: every run of white space or control
+// oneLine makes s fit a header: every run of white space or control
 // characters (CR and LF among them) becomes one space, and the ends are
 // trimmed. A subject can thus never start a header of its own.
-func OneLine(s string) string {
+func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}), " ")
