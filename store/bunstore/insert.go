@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,27 +116,18 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) 
 // insertRows inserts rows[todo] in one statement and returns the ids
 // stored; the others met a pending invite of their address.
 func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
-	var q strings.Builder
-	q.WriteString("INSERT INTO invites (" + insertCols + ") VALUES ")
-	args := make([]any, 0, len(todo)*20)
-	for n, i := range todo {
-		if n > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)")
-		r := &rows[i]
-		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
-			fold(r.FirstName), fold(r.LastName), r.Locale,
-			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
-			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
-	}
-	q.WriteString(" ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING")
-	stmt := q.String() + " RETURNING id"
+	var (
+		stmt string
+		args []any
+		err  error
+	)
 	if s.pg {
-		// The outbox rows come from the rows inserted, in the same
-		// statement: no second statement to send and parse.
-		stmt = "WITH ins AS (" + q.String() + " RETURNING id, tenant_id, latest_delivery_id, last_sent_at), " +
-			"outbox AS (" + queueFromInserted + ") SELECT id FROM ins"
+		stmt, args, err = pgInsert(rows, dids, todo)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		stmt, args = sqliteInsert(rows, dids, todo)
 	}
 	res, err := tx.QueryContext(ctx, stmt, args...)
 	if err != nil {
@@ -151,6 +143,84 @@ func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite
 		ok[id] = true
 	}
 	return ok, res.Err()
+}
+
+// onConflict skips an invite whose address has a pending invite already.
+const onConflict = " ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING"
+
+// sqliteInsert is one multi-row INSERT ... VALUES.
+func sqliteInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []any) {
+	var q strings.Builder
+	q.WriteString("INSERT INTO invites (" + insertCols + ") VALUES ")
+	args := make([]any, 0, len(todo)*18)
+	for n, i := range todo {
+		if n > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)")
+		r := &rows[i]
+		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
+			fold(r.FirstName), fold(r.LastName), r.Locale,
+			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
+			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
+	}
+	return q.String() + onConflict + " RETURNING id", args
+}
+
+// pgRow is an invite as pgInsert hands it to jsonb_to_recordset.
+type pgRow struct {
+	ID              uuid.UUID       `json:"id"`
+	TenantID        string          `json:"tenant_id"`
+	Email           string          `json:"email"`
+	EmailNorm       string          `json:"email_norm"`
+	FirstName       string          `json:"first_name"`
+	LastName        string          `json:"last_name"`
+	FirstFold       string          `json:"first_name_fold"`
+	LastFold        string          `json:"last_name_fold"`
+	Locale          string          `json:"locale"`
+	Data            json.RawMessage `json:"data"`
+	Roles           []string        `json:"roles"`
+	StatusUpdatedAt time.Time       `json:"status_updated_at"`
+	ExpiresAt       time.Time       `json:"expires_at"`
+	LastSentAt      time.Time       `json:"last_sent_at"`
+	LatestDelivery  uuid.UUID       `json:"latest_delivery_id"`
+	CreatedBy       string          `json:"created_by_user_id"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+}
+
+// pgInsert passes the batch as one JSON document read by
+// jsonb_to_recordset: PostgreSQL plans a VALUES list of thousands of
+// literals slowly (30 ms for 1,000 invites), and one literal quickly. The
+// outbox rows come from the rows inserted, in the same statement.
+func pgInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []any, error) {
+	batch := make([]pgRow, len(todo))
+	for n, i := range todo {
+		r := &rows[i]
+		var data json.RawMessage
+		if len(r.Data) > 0 && string(r.Data) != "null" {
+			data = r.Data
+		}
+		batch[n] = pgRow{r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
+			fold(r.FirstName), fold(r.LastName), r.Locale, data, append([]string{}, r.Roles...),
+			r.StatusUpdatedAt, r.ExpiresAt, r.LastSentAt, dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt}
+	}
+	js, err := json.Marshal(batch)
+	if err != nil {
+		return "", nil, err
+	}
+	return `WITH ins AS (INSERT INTO invites (` + insertCols + `)
+		SELECT id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
+			locale, data, roles, 'pending', status_updated_at, expires_at, 1, last_sent_at, 'queued', '',
+			latest_delivery_id, created_by_user_id, created_at, updated_at
+		FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, tenant_id text, email text, email_norm text,
+			first_name text, last_name text, first_name_fold text, last_name_fold text, locale text,
+			data jsonb, roles jsonb, status_updated_at timestamptz, expires_at timestamptz,
+			last_sent_at timestamptz, latest_delivery_id uuid, created_by_user_id text,
+			created_at timestamptz, updated_at timestamptz)` + onConflict + `
+		RETURNING id, tenant_id, latest_delivery_id, last_sent_at),
+	outbox AS (` + queueFromInserted + `)
+	SELECT id FROM ins`, []any{string(js)}, nil
 }
 
 // readBlockers sets Existing on the results of rows[blocked] from the
