@@ -3,6 +3,7 @@ package invites
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -72,6 +73,10 @@ func (s *Service) DeliverPending(ctx context.Context) (int, error) {
 // reports whether the email went out.
 func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 	log := s.cfg.Logger.With("delivery", d.ID, "invite", d.InviteID, "attempt", d.Attempt)
+	if ctx.Err() != nil {
+		s.handBack(ctx, log, d, "worker stopped before sending")
+		return false
+	}
 	tok, digest, err := s.cfg.Tokens.New()
 	if err != nil {
 		log.ErrorContext(ctx, "invites: minting a token failed", "err", err)
@@ -80,6 +85,10 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 	inv, err := s.store.SetToken(ctx, d, digest, s.cfg.Now().Add(s.cfg.TTL))
 	if errors.Is(err, ErrStaleDelivery) {
 		log.DebugContext(ctx, "invites: delivery no longer wanted")
+		return false
+	}
+	if err != nil && ctx.Err() != nil {
+		s.handBack(ctx, log, d, "worker stopped before sending")
 		return false
 	}
 	if err != nil {
@@ -100,9 +109,8 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		// The worker is stopping: hand the delivery back now rather than
-		// leave it to its lease.
-		o = DeliveryOutcome{Status: DeliveryQueued, RetryAt: now, Error: "worker stopped during send"}
+		s.handBack(ctx, log, d, "worker stopped during send")
+		return false
 	case errors.Is(err, ErrPermanent) || d.Attempt >= s.cfg.MaxAttempts:
 		o.Status, o.Error = DeliveryFailed, err.Error()
 		log.WarnContext(ctx, "invites: delivery failed for good", "err", err)
@@ -110,13 +118,24 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), now.Add(s.backoff(d.Attempt))
 		log.InfoContext(ctx, "invites: delivery will be retried", "err", err, "retryAt", o.RetryAt)
 	}
-	// Record even when ctx has ended, so a stopping worker leaves no claim.
-	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer rcancel()
+	s.record(ctx, log, d, o)
+	return o.Status == DeliverySent
+}
+
+// handBack returns the claim of a stopping worker at once, rather than
+// leave the delivery to wait out its lease.
+func (s *Service) handBack(ctx context.Context, log *slog.Logger, d Delivery, why string) {
+	s.record(ctx, log, d, DeliveryOutcome{Status: DeliveryQueued, RetryAt: s.cfg.Now(), Error: why})
+}
+
+// record stores o even when ctx has ended, so a stopping worker leaves no
+// claim behind.
+func (s *Service) record(ctx context.Context, log *slog.Logger, d Delivery, o DeliveryOutcome) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err := s.store.CompleteDelivery(rctx, d, o); err != nil {
 		log.WarnContext(ctx, "invites: recording the delivery outcome failed", "err", err)
 	}
-	return o.Status == DeliverySent
 }
 
 // backoff is the wait after attempt failed: RetryBase doubling per attempt

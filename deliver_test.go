@@ -185,6 +185,42 @@ func TestStoppedWorkerReleasesClaim(t *testing.T) {
 	}
 }
 
+// Deliveries claimed in the same pass but not yet started when the worker
+// stops are handed back too, even by a store that refuses work once ctx
+// has ended, as a SQL store does.
+func TestStoppedWorkerReleasesUnstartedClaims(t *testing.T) {
+	h := newHarness(t)
+	svc, err := invites.New(ctxStore{h.store}, h.mail, invites.Config{
+		Tokens:          token.Issuer{},
+		AcceptURL:       func(tok invites.Token) string { return tok.Reveal() },
+		Now:             h.clock,
+		DeliveryWorkers: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(admin, "a@example.com", "b@example.com", "c@example.com")
+	wctx, cancel := context.WithCancel(context.Background())
+	h.mail.FailWith(func(invites.Message) error { cancel(); return context.Canceled })
+	if _, err := svc.DeliverPending(wctx); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	h.mail.FailWith(nil)
+	if n := h.deliver(); n != 3 {
+		t.Fatalf("after the worker stopped, %d of 3 deliveries were free to send at once", n)
+	}
+}
+
+// ctxStore refuses SetToken once ctx has ended, as a SQL store does.
+type ctxStore struct{ invites.Store }
+
+func (c ctxStore) SetToken(ctx context.Context, d invites.Delivery, digest []byte, exp time.Time) (invites.Invite, error) {
+	if err := ctx.Err(); err != nil {
+		return invites.Invite{}, err
+	}
+	return c.Store.SetToken(ctx, d, digest, exp)
+}
+
 // Nothing the worker logs, at any level and on any path, carries a token.
 func TestDeliveryLogsNoToken(t *testing.T) {
 	var buf syncBuffer
