@@ -259,9 +259,9 @@ func (c *statementCounter) take() []string {
 // trip per row.
 func TestInsertStatementsDoNotGrowWithTheBatch(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
-		store := migrated(t, db)
+		migrated(t, db)
 		c := &statementCounter{}
-		db.AddQueryHook(c)
+		store := bunstore.New(db.WithQueryHook(c))
 		counts := map[int]int{}
 		for _, n := range []int{1, 1000} {
 			c.take()
@@ -273,7 +273,7 @@ func TestInsertStatementsDoNotGrowWithTheBatch(t *testing.T) {
 			counts[n] = len(stmts)
 			t.Logf("Insert(%d) ran %d statements: %q", n, len(stmts), stmts)
 		}
-		if counts[1] != counts[1000] || counts[1] > 6 {
+		if counts[1] != counts[1000] || counts[1] > 6 || counts[1] < 3 { // fewer: the hook saw nothing
 			t.Fatalf("Insert ran %d statements for 1 invite and %d for 1,000; want the same few", counts[1], counts[1000])
 		}
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/testdb"
+	"github.com/invitekit/invites/store/bunstore"
 	"github.com/uptrace/bun"
 )
 
@@ -59,13 +60,13 @@ func planNodes(node map[string]any, out *[]map[string]any) {
 // rows, by id.
 func TestListPlansUseTheTenantIndex(t *testing.T) {
 	db := testdb.Postgres(t)
-	store := migrated(t, db)
+	migrated(t, db)
 	ctx := t.Context()
 	if err := seedTenants(ctx, db, "tenant-", 200, 100); err != nil {
 		t.Fatal(err)
 	}
 	log := &queryLog{}
-	db.AddQueryHook(log)
+	store := bunstore.New(db.WithQueryHook(log))
 	now := time.Date(2030, 1, 1, 6, 0, 0, 0, time.UTC)
 	after := &invites.Cursor{Time: now, Text: "pending", ID: [16]byte{1}}
 	for _, c := range []struct {
