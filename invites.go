@@ -354,8 +354,8 @@ type Store interface {
 	Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (Invite, error)
 
 	// Resend renews a pending or expired invite: SendCount+1, LastSentAt
-	// and StatusUpdatedAt now, ExpiresAt now+ttl, the old token forgotten
-	// (its link dies at once), status pending, and a queued delivery of
+	// and StatusUpdatedAt now, ExpiresAt now+ttl, every token forgotten
+	// (the old links die at once), status pending, and a queued delivery of
 	// KindReminder that supersedes any queued before it. Refusals, checked
 	// in this order: *NotPendingError; ErrTooManyResends when SendCount-1
 	// >= r.Max; *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
@@ -383,12 +383,17 @@ type Store interface {
 	// while its lease runs.
 	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
 
-	// SetToken stores the digest of a new token for d's invite with
-	// ExpiresAt expiresAt (even if the stored pending invite is past its
+	// SetToken adds the digest of a new token to d's invite and sets
+	// ExpiresAt to expiresAt (even if the stored pending invite is past its
 	// old expiry), only while the invite is pending, d is its latest
 	// delivery and d's claim (Attempt) still holds; it returns the invite.
 	// Otherwise ErrStaleDelivery; the delivery is dropped unless only the
 	// claim lapsed, since then another worker holds it.
+	//
+	// The tokens of earlier attempts of the same delivery stay valid: an
+	// attempt that failed may still have reached the inbox, and a receiver
+	// that drops the retry as a duplicate (same Message.ID) keeps that
+	// first email's link. Resend forgets them all.
 	SetToken(ctx context.Context, d Delivery, digest []byte, expiresAt time.Time) (Invite, error)
 
 	// CompleteDelivery records the outcome of d's attempt on the delivery

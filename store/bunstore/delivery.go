@@ -94,7 +94,8 @@ func (s *Store) lockClaim(ctx context.Context, tx bun.Tx, d invites.Delivery) (c
 	return c, nil
 }
 
-// SetToken implements invites.Store.
+// SetToken implements invites.Store: the digest joins those of the
+// delivery's earlier attempts.
 func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte, expiresAt time.Time) (invites.Invite, error) {
 	if len(digest) == 0 {
 		return invites.Invite{}, errors.New("bunstore: empty token digest")
@@ -117,11 +118,16 @@ func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte,
 			dropped = err == nil
 			return err
 		}
-		out, err = scanInvite(tx.QueryRowContext(ctx, `UPDATE invites SET token_digest = ?, expires_at = ?
-			WHERE id = ? RETURNING `+inviteCols, digest, at(expiresAt), c.inviteID))
+		_, err = tx.ExecContext(ctx, "INSERT INTO invites_tokens (digest, invite_id, delivery_id) VALUES (?, ?, ?)",
+			digest, c.inviteID, d.ID)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("token digest already in use: %w", err)
 		}
+		if err != nil {
+			return err
+		}
+		out, err = scanInvite(tx.QueryRowContext(ctx, `UPDATE invites SET token_digest = ?, expires_at = ?
+			WHERE id = ? RETURNING `+inviteCols, digest, at(expiresAt), c.inviteID))
 		return err
 	})
 	if err == nil && dropped {

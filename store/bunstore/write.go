@@ -117,6 +117,11 @@ func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now t
 			return err
 		}
 		out = inv
+		// The old links die with the tokens: their delivery is no longer
+		// the latest either, which is what Accept checks under its lock.
+		if _, err := tx.ExecContext(ctx, "DELETE FROM invites_tokens WHERE invite_id = ?", id); err != nil {
+			return err
+		}
 		return queueReminder(ctx, tx, inv, did, now)
 	})
 	if err != nil {
@@ -150,7 +155,7 @@ func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, erro
 		return invites.Invite{}, invites.ErrInvalidToken
 	}
 	inv, err := scanInvite(s.db.QueryRowContext(ctx,
-		"SELECT "+inviteCols+" FROM invites WHERE token_digest = ?", digest))
+		"SELECT "+inviteCols+" FROM invites WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)", digest))
 	return inv, notFound(err, invites.ErrInvalidToken)
 }
 
@@ -185,7 +190,13 @@ func (s *Store) Decline(ctx context.Context, digest []byte, now time.Time) (invi
 }
 
 // finish moves the invite of digest from pending (unexpired at now) to
-// status in one conditional UPDATE.
+// status in one conditional UPDATE: by the invite's latest token, the
+// link a user clicks nearly always, or else by a token of an earlier
+// attempt of the same delivery. The second matches the token's delivery
+// against the invite's latest as well as its id: on PostgreSQL a Resend
+// that commits while the UPDATE waits for the row changes both the latest
+// token and the latest delivery, and the UPDATE's recheck of the row then
+// fails, as it must.
 func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.Time, status invites.Status, userID string) (invites.Invite, error) {
 	if len(digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
@@ -194,18 +205,24 @@ func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.
 	if userID != "" {
 		by = sql.NullString{String: userID, Valid: true}
 	}
-	inv, err := scanInvite(db.QueryRowContext(ctx, `UPDATE invites
-		SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
-		WHERE token_digest = ? AND status = 'pending' AND expires_at > ?
-		RETURNING `+inviteCols, string(status), by, at(now), at(now), digest, at(now)))
-	if !errors.Is(err, sql.ErrNoRows) {
-		return inv, wrap(err)
+	for _, match := range []string{
+		"token_digest = ?",
+		"(id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = ?)",
+	} {
+		inv, err := scanInvite(db.QueryRowContext(ctx, `UPDATE invites
+			SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
+			WHERE `+match+` AND status = 'pending' AND expires_at > ?
+			RETURNING `+inviteCols, string(status), by, at(now), at(now), digest, at(now)))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return inv, wrap(err)
+		}
 	}
 	var (
 		cur string
 		exp ts
 	)
-	err = db.QueryRowContext(ctx, "SELECT status, expires_at FROM invites WHERE token_digest = ?", digest).Scan(&cur, &exp)
+	err := db.QueryRowContext(ctx, `SELECT status, expires_at FROM invites
+		WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)`, digest).Scan(&cur, &exp)
 	if err != nil {
 		return invites.Invite{}, notFound(err, invites.ErrInvalidToken)
 	}
@@ -214,7 +231,7 @@ func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.
 	case invites.StatusExpired:
 		return invites.Invite{}, invites.ErrExpired
 	case invites.StatusPending:
-		// The UPDATE, which waits for any lock on the row and then reads
+		// The UPDATEs, which wait for any lock on the row and then read
 		// it afresh, saw it otherwise: not reachable short of a database
 		// that broke its promise. Say so rather than guess.
 		return invites.Invite{}, errors.New("bunstore: accept found the invite pending after failing to change it")

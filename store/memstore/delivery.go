@@ -68,7 +68,8 @@ func (s *Store) claim(ctx context.Context, d invites.Delivery) (*delivery, *reco
 
 // SetToken implements invites.Store. The invite's expiry at now does not
 // matter: minting renews ExpiresAt. A delivery reclaimed by another worker
-// (Attempt moved on) is left to that worker rather than dropped.
+// (Attempt moved on) is left to that worker rather than dropped. The
+// digests of earlier attempts stay.
 func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte, expiresAt time.Time) (invites.Invite, error) {
 	if len(digest) == 0 {
 		return invites.Invite{}, errors.New("memstore: empty token digest")
@@ -86,11 +87,10 @@ func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte,
 	if other, taken := s.digests[string(digest)]; taken && other != r.inv.ID {
 		return invites.Invite{}, fmt.Errorf("memstore: token digest already in use")
 	}
-	if r.digest != nil {
-		delete(s.digests, string(r.digest))
+	if _, taken := s.digests[string(digest)]; !taken {
+		r.digests = append(r.digests, bytes.Clone(digest))
+		s.digests[string(digest)] = r.inv.ID
 	}
-	r.digest = bytes.Clone(digest)
-	s.digests[string(r.digest)] = r.inv.ID
 	r.inv.ExpiresAt = expiresAt
 	return clone(r.inv), nil
 }

@@ -44,8 +44,10 @@ type Store struct {
 }
 
 type record struct {
-	inv    invites.Invite
-	digest []byte // nil until a token is minted, and after a resend
+	inv invites.Invite
+	// digests of the tokens minted for the latest delivery: none until
+	// the first is minted, and none again after a resend.
+	digests [][]byte
 }
 
 type delivery struct {
@@ -86,8 +88,8 @@ func (s *Store) Dump() string {
 	sortIDs(ids)
 	for _, id := range ids {
 		r := s.invites[id]
-		fmt.Fprintf(&b, "invite %#v\n  data=%s digest=%x latest=%s\n",
-			r.inv, r.inv.Data, r.digest, s.latest[id])
+		fmt.Fprintf(&b, "invite %#v\n  data=%s digests=%x latest=%s\n",
+			r.inv, r.inv.Data, r.digests, s.latest[id])
 	}
 	keys := make([]string, 0, len(s.pending))
 	for k := range s.pending {

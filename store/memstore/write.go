@@ -159,7 +159,7 @@ func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now t
 	return clone(r.inv), nil
 }
 
-// Cancel implements invites.Store. The digest stays indexed so Lookup
+// Cancel implements invites.Store. The digests stay indexed so Lookup
 // still shows the link's invite, now canceled.
 func (s *Store) Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (invites.Invite, error) {
 	s.mu.Lock()
@@ -226,10 +226,10 @@ func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now t
 	if h != nil && h != r {
 		s.expire(h, now)
 	}
-	if r.digest != nil {
-		delete(s.digests, string(r.digest))
-		r.digest = nil
+	for _, d := range r.digests {
+		delete(s.digests, string(d))
 	}
+	r.digests = nil
 	r.inv.Status = invites.StatusPending
 	r.inv.StatusUpdatedAt = now
 	r.inv.UpdatedAt = now

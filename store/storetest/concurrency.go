@@ -22,6 +22,7 @@ var concurrencyCases = []testCase{
 	{"Race/CancelDuringFailingAcceptHook", testRaceCancelDuringFailingHook},
 	{"Race/InsertSameAddress", testRaceInsertSameAddress},
 	{"Race/Resend", testRaceResend},
+	{"Race/AcceptVsResend", testRaceAcceptVsResend},
 	{"Race/ClaimDeliveries", testRaceClaimDeliveries},
 }
 
@@ -405,5 +406,71 @@ func testRaceClaimDeliveries(t *testing.T, newStore func(*testing.T) invites.Sto
 	}
 	if len(byID) != n || len(invitesSeen) != n {
 		t.Fatalf("%d workers claimed %d deliveries of %d invites, want all %d exactly once", workers, len(byID), len(invitesSeen), n)
+	}
+}
+
+// Accept by a token (the latest, or one of an earlier attempt) racing a
+// Resend that forgets every token: either the accept wins and the resend
+// finds the invite accepted, or the resend wins and the token is unknown.
+// Never both.
+func testRaceAcceptVsResend(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	const n = 40
+	batch := make([]invites.Invite, n)
+	for i := range batch {
+		batch[i] = newInvite(tenantA, fmt.Sprintf("rr%03d@x.com", i), t0)
+	}
+	invs := insertOK(t, s, t0, batch...)
+	// Two attempts of each invitation: a token each.
+	tokens := map[uuid.UUID][][]byte{}
+	for attempt := 1; attempt <= 2; attempt++ {
+		at := t0.Add(time.Duration(attempt) * time.Second)
+		ds := claim(t, s, at, 1000, time.Second)
+		if len(ds) != n {
+			t.Fatalf("attempt %d: claimed %d deliveries, want %d", attempt, len(ds), n)
+		}
+		for _, d := range ds {
+			digest := newDigest(t)
+			if _, err := s.SetToken(ctx, d, digest, at.Add(ttl)); err != nil {
+				t.Fatalf("SetToken: %v", err)
+			}
+			tokens[d.InviteID] = append(tokens[d.InviteID], digest)
+			complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: at, Error: "421"})
+		}
+	}
+	now := t0.Add(2 * time.Minute)
+	accepts := make([]error, n)
+	resends := make([]error, n)
+	var fns []func()
+	for i, inv := range invs {
+		digest := tokens[inv.ID][i%2] // half by the first attempt's token
+		fns = append(fns,
+			func() { _, accepts[i] = s.Accept(ctx, digest, "u", now, yieldHook) },
+			func() { _, resends[i] = s.Resend(ctx, tenantA, inv.ID, now, rule) })
+	}
+	race(fns...)
+	for i, inv := range invs {
+		got := get(t, s, tenantA, inv.ID)
+		switch {
+		case accepts[i] == nil && resends[i] == nil:
+			t.Errorf("invite %d: both the Accept and the Resend succeeded", i)
+		case accepts[i] == nil:
+			if msg := notPendingMismatch(resends[i], invites.StatusAccepted); msg != "" {
+				t.Errorf("invite %d: Resend lost to Accept: %s", i, msg)
+			}
+			if got.Status != invites.StatusAccepted {
+				t.Errorf("invite %d: Accept won but the invite is %s", i, got.Status)
+			}
+		case resends[i] == nil:
+			if !errors.Is(accepts[i], invites.ErrInvalidToken) {
+				t.Errorf("invite %d: Accept lost to Resend with %v, want ErrInvalidToken", i, accepts[i])
+			}
+			if got.Status != invites.StatusPending || got.SendCount != 2 {
+				t.Errorf("invite %d: Resend won but the invite is %s with SendCount %d", i, got.Status, got.SendCount)
+			}
+		default:
+			t.Errorf("invite %d: neither won: Accept %v, Resend %v", i, accepts[i], resends[i])
+		}
 	}
 }

@@ -219,7 +219,8 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	if _, err := s.SetToken(ctx, d, newDigest(t), t0.Add(ttl)); err != nil {
+	first := newDigest(t)
+	if _, err := s.SetToken(ctx, d, first, t0.Add(ttl)); err != nil {
 		t.Fatalf("SetToken: %v", err)
 	}
 	retryAt := t0.Add(5 * time.Minute)
@@ -244,6 +245,14 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
 	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup of the retry's token: invite %s, error %v", got.ID, err)
+	}
+	// The failed first attempt may have reached the inbox, and a receiver
+	// may drop the retry as its duplicate: the first link still works.
+	if got, err := s.Accept(ctx, first, "u", retryAt, okHook); err != nil || got.ID != inv.ID {
+		t.Fatalf("Accept with the first attempt's token after the retry: invite %s, error %v", got.ID, err)
+	}
+	if got, err := s.Lookup(ctx, digest); err != nil || got.Status != invites.StatusAccepted {
+		t.Fatalf("Lookup of the retry's token after accepting by the first: %v, %v; want accepted", got.Status, err)
 	}
 }
 

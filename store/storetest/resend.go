@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -44,28 +45,42 @@ func resendOK(t *testing.T, s invites.Store, id uuid.UUID, now time.Time, r invi
 func testResendSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
-	p := prepare(t, s, "re@x.com", stPending)
+	inv := insertOne(t, s, t0, newInvite(tenantA, "re@x.com", t0))
+	// Two attempts of the first email, each with its own token.
+	var old [][]byte
+	for attempt := 1; attempt <= 2; attempt++ {
+		at := t0.Add(time.Duration(attempt) * time.Second)
+		d := claimOne(t, s, at, time.Second, inv.ID, attempt)
+		digest := newDigest(t)
+		if _, err := s.SetToken(ctx, d, digest, at.Add(ttl)); err != nil {
+			t.Fatalf("SetToken of attempt %d: %v", attempt, err)
+		}
+		old = append(old, digest)
+		complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: at.Add(time.Second), Error: "421"})
+	}
 	now := t0.Add(2 * time.Minute)
-	resendOK(t, s, p.inv.ID, now, rule)
+	resendOK(t, s, inv.ID, now, rule)
 
-	_, err := s.Lookup(ctx, p.digest)
-	wantIs(t, "Lookup of the token before the Resend", err, invites.ErrInvalidToken)
-	_, err = s.Accept(ctx, p.digest, "u", now, okHook)
-	wantIs(t, "Accept of the token before the Resend", err, invites.ErrInvalidToken)
+	for i, digest := range old {
+		_, err := s.Lookup(ctx, digest)
+		wantIs(t, fmt.Sprintf("Lookup of token %d from before the Resend", i+1), err, invites.ErrInvalidToken)
+		_, err = s.Accept(ctx, digest, "u", now, okHook)
+		wantIs(t, fmt.Sprintf("Accept of token %d from before the Resend", i+1), err, invites.ErrInvalidToken)
+	}
 
 	ds, err := s.ClaimDeliveries(ctx, now, 100, lease)
 	if err != nil {
 		t.Fatalf("ClaimDeliveries: %v", err)
 	}
-	if len(ds) != 1 || ds[0].InviteID != p.inv.ID || ds[0].Kind != invites.KindReminder || ds[0].TenantID != tenantA {
-		t.Fatalf("ClaimDeliveries after a Resend = %+v, want one %s delivery of invite %s", ds, invites.KindReminder, p.inv.ID)
+	if len(ds) != 1 || ds[0].InviteID != inv.ID || ds[0].Kind != invites.KindReminder || ds[0].TenantID != tenantA {
+		t.Fatalf("ClaimDeliveries after a Resend = %+v, want one %s delivery of invite %s", ds, invites.KindReminder, inv.ID)
 	}
 	digest := newDigest(t)
 	if _, err := s.SetToken(ctx, ds[0], digest, now.Add(ttl)); err != nil {
 		t.Fatalf("SetToken of the reminder: %v", err)
 	}
-	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != p.inv.ID {
-		t.Fatalf("Lookup of the reminder's token: invite %s, error %v; want %s", got.ID, err, p.inv.ID)
+	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
+		t.Fatalf("Lookup of the reminder's token: invite %s, error %v; want %s", got.ID, err, inv.ID)
 	}
 	if _, err := s.Accept(ctx, digest, "u", now, okHook); err != nil {
 		t.Fatalf("Accept with the reminder's token: %v", err)

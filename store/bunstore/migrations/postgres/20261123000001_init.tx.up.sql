@@ -1,4 +1,4 @@
--- One row per invitation. Only the SHA-256 digest of a token is kept.
+-- One row per invitation.
 -- email_norm and status sort in byte order (COLLATE "C"), as Go compares
 -- strings, so every store lists in the same order.
 CREATE TABLE invites (
@@ -18,6 +18,9 @@ CREATE TABLE invites (
     status              text COLLATE "C" NOT NULL
                         CHECK (status IN ('pending', 'accepted', 'declined', 'canceled', 'expired')),
     status_updated_at   timestamptz NOT NULL,
+    -- The digest of the latest token, for the one-lookup accept of the
+    -- link a user clicks nearly always; every live digest is in
+    -- invites_tokens.
     token_digest        bytea UNIQUE,
     expires_at          timestamptz NOT NULL,
     send_count          integer NOT NULL,
@@ -63,3 +66,15 @@ CREATE TABLE invites_deliveries (
 CREATE INDEX invites_deliveries_due_idx ON invites_deliveries (due_at, id) WHERE state = 'queued';
 --bun:split
 CREATE INDEX invites_deliveries_invite_idx ON invites_deliveries (invite_id);
+--bun:split
+-- The SHA-256 digests of the tokens minted for each invite's latest
+-- delivery, one per attempt: a retried email may follow one that did
+-- arrive, and both links work. A resend deletes them all. Plaintext tokens
+-- are never stored.
+CREATE TABLE invites_tokens (
+    digest      bytea PRIMARY KEY,
+    invite_id   uuid NOT NULL REFERENCES invites (id) ON DELETE CASCADE,
+    delivery_id uuid NOT NULL
+);
+--bun:split
+CREATE INDEX invites_tokens_invite_idx ON invites_tokens (invite_id);

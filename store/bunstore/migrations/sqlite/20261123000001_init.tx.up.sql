@@ -1,4 +1,4 @@
--- One row per invitation. Only the SHA-256 digest of a token is kept.
+-- One row per invitation.
 -- Times are UTC text of fixed width ('2006-01-02 15:04:05.000000'), so
 -- they compare and sort as times; ids are uuid text, which sorts as the
 -- uuid bytes; BINARY collation is byte order, as Go compares strings.
@@ -19,6 +19,9 @@ CREATE TABLE invites (
     status              TEXT NOT NULL
                         CHECK (status IN ('pending', 'accepted', 'declined', 'canceled', 'expired')),
     status_updated_at   TEXT NOT NULL,
+    -- The digest of the latest token, for the one-lookup accept of the
+    -- link a user clicks nearly always; every live digest is in
+    -- invites_tokens.
     token_digest        BLOB UNIQUE,
     expires_at          TEXT NOT NULL,
     send_count          INTEGER NOT NULL,
@@ -60,3 +63,15 @@ CREATE TABLE invites_deliveries (
 CREATE INDEX invites_deliveries_due_idx ON invites_deliveries (due_at, id) WHERE state = 'queued';
 --bun:split
 CREATE INDEX invites_deliveries_invite_idx ON invites_deliveries (invite_id);
+--bun:split
+-- The SHA-256 digests of the tokens minted for each invite's latest
+-- delivery, one per attempt: a retried email may follow one that did
+-- arrive, and both links work. A resend deletes them all. Plaintext tokens
+-- are never stored.
+CREATE TABLE invites_tokens (
+    digest      BLOB PRIMARY KEY,
+    invite_id   TEXT NOT NULL REFERENCES invites (id) ON DELETE CASCADE,
+    delivery_id TEXT NOT NULL
+) STRICT;
+--bun:split
+CREATE INDEX invites_tokens_invite_idx ON invites_tokens (invite_id);
