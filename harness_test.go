@@ -2,11 +2,11 @@ package invites_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testclock"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
@@ -25,13 +25,12 @@ type harness struct {
 	svc   *invites.Service
 	store *memstore.Store
 	mail  *mailertest.Mailer
-	mu    sync.Mutex
-	now   time.Time
+	clk   *testclock.Clock
 }
 
 func newHarness(t *testing.T, tune ...func(*invites.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, store: memstore.New(), mail: mailertest.New(), now: t0}
+	h := &harness{t: t, store: memstore.New(), mail: mailertest.New(), clk: testclock.New(t0)}
 	cfg := invites.Config{
 		Tokens:    token.Issuer{},
 		AcceptURL: func(tok invites.Token) string { return "https://app.test/accept?token=" + tok.Reveal() },
@@ -48,17 +47,9 @@ func newHarness(t *testing.T, tune ...func(*invites.Config)) *harness {
 	return h
 }
 
-func (h *harness) clock() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now
-}
+func (h *harness) clock() time.Time { return h.clk.Now() }
 
-func (h *harness) advance(d time.Duration) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.now = h.now.Add(d)
-}
+func (h *harness) advance(d time.Duration) { h.clk.Advance(d) }
 
 // send sends one invite per email and fails the test on any error.
 func (h *harness) send(actor invites.Actor, emails ...string) []invites.Invite {

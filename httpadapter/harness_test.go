@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testclock"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
@@ -49,13 +50,12 @@ type env struct {
 	mail  *mailertest.Mailer
 	store *faultyStore
 	logs  syncBuffer
-	mu    sync.Mutex
-	now   time.Time
+	clk   *testclock.Clock
 }
 
 func newEnv(t testing.TB, tune ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, mail: mailertest.New(), store: &faultyStore{Store: memstore.New()}, now: t0}
+	e := &env{t: t, mail: mailertest.New(), store: &faultyStore{Store: memstore.New()}, clk: testclock.New(t0)}
 	svc, err := invites.New(e.store, e.mail, invites.Config{
 		Tokens:         token.Issuer{},
 		AcceptURL:      func(tok invites.Token) string { return "https://app.test/accept#" + tok.Reveal() },
@@ -82,17 +82,9 @@ func newEnv(t testing.TB, tune ...func(*Config)) *env {
 	return e
 }
 
-func (e *env) clock() time.Time {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.now
-}
+func (e *env) clock() time.Time { return e.clk.Now() }
 
-func (e *env) advance(d time.Duration) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.now = e.now.Add(d)
-}
+func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 
 // headerActor is the tests' Authenticate: the actor rides in X-Test-*
 // headers; no X-Test-User means no actor.

@@ -12,30 +12,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/testclock"
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
 )
 
 var admin = invites.Actor{UserID: "u-admin", TenantID: "acme", Roles: []string{"admin", "member"}}
-
-// clock is a Config.Now the test moves.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // world is a Service on memstore delivering through the SMTP mailer to a
 // real SMTP server.
@@ -44,7 +27,7 @@ type world struct {
 	srv   *smtptest.Server
 	smtp  *mailer.SMTP
 	store *memstore.Store
-	clock *clock
+	clock *testclock.Clock
 	cfg   invites.Config
 	svc   *invites.Service
 	// sends counts the worker's Mailer.Send calls, as they return.
@@ -62,7 +45,7 @@ func (c counted) Send(ctx context.Context, m invites.Message) error {
 func newWorld(t *testing.T, tune ...func(*invites.Config)) *world {
 	t.Helper()
 	w := &world{t: t, srv: smtptest.New(t, smtptest.Options{}), store: memstore.New(),
-		clock: &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))}
 	w.smtp = newSMTP(t, w.srv, func(c *mailer.SMTPConfig) { c.From = "Acme <invites@acme.test>" })
 	w.cfg = invites.Config{
 		Tokens:    token.Issuer{},
