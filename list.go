@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -67,14 +66,13 @@ func checkQuery(q Query) (ListParams, error) {
 	if q.Offset < 0 {
 		return p, invalid("offset", "must not be negative")
 	}
-	if len(q.Email) > MaxEmailBytes {
-		return p, invalid("email", "is longer than %d bytes", MaxEmailBytes)
-	}
-	if !utf8.ValidString(q.Search) || utf8.RuneCountInString(q.Search) > MaxSearch {
-		return p, invalid("search", "must be valid text of at most %d characters", MaxSearch)
-	}
-	if len(q.CreatedByUserID) > MaxIDBytes {
-		return p, invalid("createdByUserId", "is longer than %d bytes", MaxIDBytes)
+	for _, f := range []struct {
+		field, value string
+		max          int
+	}{{"email", q.Email, MaxEmailBytes}, {"search", q.Search, MaxSearch}, {"createdByUserId", q.CreatedByUserID, MaxIDBytes}} {
+		if err := validText(f.field, f.value, f.max); err != nil {
+			return p, err
+		}
 	}
 	if q.Cursor != "" {
 		if q.Offset != 0 {
@@ -125,7 +123,8 @@ func decodeCursor(s string, o Order) (Cursor, error) {
 		return Cursor{}, bad
 	}
 	var w wireCursor
-	if err := json.Unmarshal(b, &w); err != nil || w.Field != o.Field || w.Desc != o.Desc || w.ID == uuid.Nil {
+	if err := json.Unmarshal(b, &w); err != nil || w.Field != o.Field || w.Desc != o.Desc || w.ID == uuid.Nil ||
+		validText("cursor", w.Text, MaxEmailBytes) != nil {
 		return Cursor{}, bad
 	}
 	return Cursor{Time: w.Time, Text: w.Text, ID: w.ID}, nil

@@ -1,6 +1,7 @@
 package invites_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"testing"
@@ -104,6 +105,11 @@ func TestListRejectsBadQueries(t *testing.T) {
 		{Cursor: first.NextCursor, Offset: 1},
 		{Cursor: first.NextCursor, Order: invites.Order{Field: invites.OrderEmail}},
 		{Cursor: first.NextCursor, Order: invites.Order{Desc: true}},
+		// Control characters and broken UTF-8, which no SQL text holds.
+		{Search: "a\x00b"}, {Search: "\xff"}, {Email: "a\x00@x.io"}, {CreatedByUserID: "u\x01"},
+		// A forged cursor of the right order carrying a NUL.
+		{Cursor: base64.RawURLEncoding.EncodeToString([]byte(`{"f":"email","s":"a\u0000","i":"01900000-0000-7000-8000-000000000000"}`)),
+			Order: invites.Order{Field: invites.OrderEmail}},
 	}
 	for _, q := range bad {
 		if _, err := h.svc.List(ctx, admin, q); !errors.Is(err, invites.ErrInvalidInput) {

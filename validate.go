@@ -87,11 +87,46 @@ func validData(d json.RawMessage) (json.RawMessage, error) {
 	if t[0] != '{' || !json.Valid(t) {
 		return nil, invalid("data", "is not a JSON object")
 	}
+	// PostgreSQL's jsonb, like its text, holds neither: refuse them here
+	// rather than fail in the store.
+	if !utf8.Valid(t) {
+		return nil, invalid("data", "is not valid UTF-8")
+	}
+	var v any
+	if err := json.Unmarshal(t, &v); err != nil || hasNUL(v) {
+		return nil, invalid("data", "contains a NUL character")
+	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, t); err != nil {
 		return nil, invalid("data", "is not a JSON object")
 	}
 	return b.Bytes(), nil
+}
+
+// hasNUL reports whether a decoded JSON value has a NUL in a key or string.
+func hasNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		return slices.ContainsFunc(v, hasNUL)
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// validText checks a filter of a list: bounded, valid UTF-8, no control
+// characters (which no stored value has, and SQL text cannot hold).
+func validText(field, s string, maxRunes int) error {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxRunes || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return invalid(field, "must be text of at most %d characters, without control characters", maxRunes)
+	}
+	return nil
 }
 
 // validRoles returns roles without repeats, in their first order.

@@ -2,8 +2,10 @@ package bunstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -337,4 +339,44 @@ func reopen(t *testing.T, db *bun.DB) *bun.DB {
 		t.Fatal(err)
 	}
 	return testdb.PostgresSchema(t, schema)
+}
+
+// Text that SQL or JSON quoting could mangle comes back as it went in:
+// bun inlines every value, and a batch reaches PostgreSQL as JSON.
+func TestAwkwardTextRoundTrips(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *bun.DB) {
+		store := migrated(t, db)
+		ctx := t.Context()
+		inv := pendingInvite("ten'ant\\", "o'neil@example.com")
+		inv.FirstName = `Zoë "Q" O'Neil \ back\slash`
+		inv.LastName = "tab\there, newline\nthere, ünïcödé 🎉, percent % under_score ? ?name $1"
+		inv.Data = json.RawMessage(`{"quote":"a\"b","backslash":"c\\d","nl":"e\nf","emoji":"🎉","q":"?"}`)
+		inv.Roles = []string{`ro"le`, `back\slash`, "o'role"}
+		res, err := store.Insert(ctx, base, []invites.Invite{inv})
+		if err != nil || res[0].Existing != uuid.Nil {
+			t.Fatalf("Insert: %v %+v", err, res)
+		}
+		got, err := store.Get(ctx, inv.TenantID, res[0].Invite.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, have any
+		if err := json.Unmarshal(inv.Data, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(got.Data, &have); err != nil {
+			t.Fatalf("stored data is not JSON: %v: %s", err, got.Data)
+		}
+		if got.TenantID != inv.TenantID || got.FirstName != inv.FirstName || got.LastName != inv.LastName ||
+			!slices.Equal(got.Roles, inv.Roles) || !reflect.DeepEqual(have, want) {
+			t.Fatalf("round trip changed the invite:\n got  %q %q %q %q %s\n want %q %q %q %q %s",
+				got.TenantID, got.FirstName, got.LastName, got.Roles, got.Data,
+				inv.TenantID, inv.FirstName, inv.LastName, inv.Roles, inv.Data)
+		}
+		page, total, err := store.List(ctx, invites.ListParams{TenantID: inv.TenantID, Now: base,
+			Query: invites.Query{Search: `"Q" O'Neil \ back`, Limit: 5}})
+		if err != nil || total != 1 || len(page) != 1 {
+			t.Fatalf("searching the awkward name: %v, total %d", err, total)
+		}
+	})
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// insertCols are the columns Insert writes, in the order of insertArgs.
+// insertCols are the columns Insert writes, in the order sqliteInsert and
+// pgInsert give their values.
 const insertCols = "id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold, " +
 	"locale, data, roles, status, " +
 	"status_updated_at, expires_at, send_count, last_sent_at, delivery_status, delivery_error, " +
