@@ -76,10 +76,6 @@ func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx
 	return s.db.RunInTx(ctx, nil, fn)
 }
 
-// errStale is what SetToken and CompleteDelivery return when the claim
-// they were given no longer holds.
-var errStale = invites.ErrStaleDelivery
-
 // notFound turns sql.ErrNoRows into err; other errors pass through with
 // the store's name on them.
 func notFound(err error, as error) error {

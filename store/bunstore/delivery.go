@@ -77,7 +77,7 @@ func (s *Store) lockClaim(ctx context.Context, tx bun.Tx, d invites.Delivery) (c
 		WHERE id = (SELECT invite_id FROM invites_deliveries WHERE id = ?)`+s.forUpdate, d.ID).
 		Scan(&c.inviteID, &status, &latest)
 	if err != nil {
-		return c, notFound(err, errStale)
+		return c, notFound(err, invites.ErrStaleDelivery)
 	}
 	var (
 		state   string
@@ -86,7 +86,7 @@ func (s *Store) lockClaim(ctx context.Context, tx bun.Tx, d invites.Delivery) (c
 	err = tx.QueryRowContext(ctx, "SELECT state, attempt FROM invites_deliveries WHERE id = ?"+s.forUpdate, d.ID).
 		Scan(&state, &attempt)
 	if err != nil {
-		return c, notFound(err, errStale)
+		return c, notFound(err, invites.ErrStaleDelivery)
 	}
 	c.status = invites.Status(status)
 	c.latest = latest.Valid && latest.UUID == d.ID
@@ -110,7 +110,7 @@ func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte,
 		case err != nil:
 			return err
 		case !c.holds:
-			return errStale // another worker has it now, or it is done
+			return invites.ErrStaleDelivery // another worker has it now, or it is done
 		case !c.latest || c.status != invites.StatusPending:
 			// Nobody wants this email any more: drop it (and commit that),
 			// then answer stale.
@@ -131,7 +131,7 @@ func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte,
 		return err
 	})
 	if err == nil && dropped {
-		return invites.Invite{}, errStale
+		return invites.Invite{}, invites.ErrStaleDelivery
 	}
 	if err != nil {
 		return invites.Invite{}, translate(err)
@@ -162,7 +162,7 @@ func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invi
 			return err
 		}
 		if !c.holds {
-			return errStale
+			return invites.ErrStaleDelivery
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE invites_deliveries SET "+set+" WHERE id = ?",
 			append(args, d.ID)...); err != nil {
@@ -179,8 +179,5 @@ func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invi
 			string(o.Status), msg, c.inviteID)
 		return err
 	})
-	if errors.Is(err, errStale) {
-		return errStale
-	}
-	return wrap(err)
+	return translate(err)
 }

@@ -199,7 +199,7 @@ func pgInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []an
 	for n, i := range todo {
 		r := &rows[i]
 		var data json.RawMessage
-		if len(r.Data) > 0 && string(r.Data) != "null" {
+		if !jsonText(r.Data).none() {
 			data = r.Data
 		}
 		batch[n] = pgRow{r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,

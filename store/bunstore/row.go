@@ -96,10 +96,13 @@ func (t *ts) Scan(src any) error {
 // jsonText is an invite's data: JSON text, or NULL when there is none.
 type jsonText []byte
 
+// none reports whether j is no data at all: stored as NULL.
+func (j jsonText) none() bool { return len(j) == 0 || string(j) == "null" }
+
 // AppendQuery writes the JSON as a string literal, which PostgreSQL casts
 // to jsonb and SQLite keeps as text.
 func (j jsonText) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error) {
-	if len(j) == 0 || string(j) == "null" {
+	if j.none() {
 		return append(b, "NULL"...), nil
 	}
 	return gen.Dialect().AppendString(b, string(j)), nil
