@@ -35,6 +35,25 @@ type Config struct {
 	// transaction where it has one: if it fails the invite stays pending.
 	// Default none.
 	OnAccept func(ctx context.Context, inv Invite) error
+	// RequireEmailMatch makes Accept refuse, with ErrEmailMismatch, a user
+	// whose Acceptor.Email is not the invite's address (case-insensitive).
+	// Default off.
+	RequireEmailMatch bool
+	// IsMember says which of emails already belong to the tenant; those
+	// items of a Send get CodeAlreadyMember. It is asked once per batch
+	// with the batch's valid addresses and answers in their order.
+	// Default none.
+	IsMember func(ctx context.Context, tenantID string, emails []string) ([]bool, error)
+	// MaxPendingPerTenant bounds a tenant's pending invites. Default off.
+	MaxPendingPerTenant int
+	// MaxSendsPerInviterPerHour bounds the sends and resends of one user
+	// in any hour. Default off.
+	MaxSendsPerInviterPerHour int
+	// OnEvent is told of every lifecycle event by Run, after the change
+	// committed: at least once, in order per invite, retried with the
+	// delivery backoff while it fails. Events written while it is nil wait
+	// for a handler. Default none.
+	OnEvent func(ctx context.Context, e Event) error
 
 	// PollInterval is how often Run looks for due deliveries when nothing
 	// wakes it. Default 5 seconds.
@@ -106,6 +125,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.MaxPendingPerTenant < 0 || c.MaxSendsPerInviterPerHour < 0 {
+		return c, errors.New("invites: Config quotas must not be negative")
 	}
 	if c.SendTimeout >= c.DeliveryLease {
 		return c, errors.New("invites: Config.SendTimeout must be below DeliveryLease")

@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// Run delivers queued email until ctx ends, then returns nil. It wakes at
-// once when this process queues a delivery and every PollInterval for
-// those queued by others or due for retry. Several Runs, in one process or
-// many, share the work: the Store hands each delivery to one of them.
+// Run delivers queued email, marks invites expired and hands events to
+// Config.OnEvent until ctx ends, then returns nil. It wakes at once when
+// this process queues a delivery and every PollInterval for those queued by
+// others or due for retry. Several Runs, in one process or many, share the
+// work: the Store hands each delivery and event to one of them.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -27,6 +28,12 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		if _, err := s.DeliverPending(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.ErrorContext(ctx, "invites: delivery pass failed", "err", err)
+		}
+		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.ErrorContext(ctx, "invites: expiry pass failed", "err", err)
+		}
+		if _, err := s.DispatchEvents(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.ErrorContext(ctx, "invites: event pass failed", "err", err)
 		}
 		t.Reset(s.cfg.PollInterval)
 	}
@@ -101,7 +108,7 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 	cancel()
 
 	now := s.cfg.Now()
-	o := DeliveryOutcome{Status: DeliverySent}
+	o := DeliveryOutcome{Status: DeliverySent, At: now}
 	if err != nil {
 		// A mailer or server may echo the message; its token goes no further.
 		err = scrubbed{err, strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)}
@@ -125,7 +132,8 @@ func (s *Service) deliver(ctx context.Context, d Delivery) bool {
 // handBack returns the claim of a stopping worker at once, rather than
 // leave the delivery to wait out its lease.
 func (s *Service) handBack(ctx context.Context, log *slog.Logger, d Delivery, why string) {
-	s.record(ctx, log, d, DeliveryOutcome{Status: DeliveryQueued, RetryAt: s.cfg.Now(), Error: why})
+	now := s.cfg.Now()
+	s.record(ctx, log, d, DeliveryOutcome{Status: DeliveryQueued, RetryAt: now, Error: why, At: now})
 }
 
 // record stores o even when ctx has ended, so a stopping worker leaves no

@@ -19,6 +19,12 @@ var (
 	ErrInvalidInput   = errors.New("invites: invalid input")
 	ErrAlreadyInvited = errors.New("invites: address already has a pending invite")
 	ErrBatchTooLarge  = errors.New("invites: batch too large")
+	// ErrEmailMismatch refuses an Accept by a user whose email is not the
+	// invite's, under Config.RequireEmailMatch.
+	ErrEmailMismatch = errors.New("invites: accepting user's email is not the invite's")
+	// ErrQuotaExceeded refuses a Resend, or a whole Send batch, over
+	// Config.MaxPendingPerTenant or MaxSendsPerInviterPerHour.
+	ErrQuotaExceeded = errors.New("invites: quota exceeded")
 	// ErrPermanent marks a Mailer error that retrying cannot mend.
 	ErrPermanent = errors.New("invites: permanent delivery failure")
 	// ErrStaleDelivery answers a worker whose delivery was superseded,

@@ -113,7 +113,8 @@ type Actor struct {
 // Acceptor is the authenticated user who accepts an invite by its token.
 type Acceptor struct {
 	UserID string
-	// Email of the accepting user, for hosts that check it in OnAccept.
+	// Email of the accepting user; with Config.RequireEmailMatch it must
+	// be the invite's address.
 	Email string
 }
 
@@ -169,6 +170,8 @@ const (
 	CodeForbiddenRole    = "forbidden_role"
 	CodeDuplicateInBatch = "duplicate_in_batch"
 	CodeAlreadyInvited   = "already_invited"
+	CodeAlreadyMember    = "already_member"
+	CodeQuotaExceeded    = "quota_exceeded"
 )
 
 // OrderField is a field a list can be ordered by.
@@ -303,6 +306,8 @@ type DeliveryOutcome struct {
 	Status  DeliveryStatus
 	RetryAt time.Time
 	Error   string
+	// At is when the attempt ended: the time of its event.
+	At time.Time
 }
 
 // Mailer sends one email. It returns an error wrapping ErrPermanent when
@@ -330,10 +335,14 @@ type Store interface {
 	// Insert stores each invite (ID set, status pending) with a queued
 	// delivery of KindInvitation. Pending invites of the same tenant and
 	// NormalizeEmail whose ExpiresAt is not after now are first marked
-	// expired. An invite whose address still has a pending invite is not
-	// stored: its result carries that invite's ID in Existing. Results are
-	// in the order of invites. The caller has removed duplicates.
-	Insert(ctx context.Context, now time.Time, invites []Invite) ([]InsertResult, error)
+	// expired. (A store marking an invite expired dates StatusUpdatedAt
+	// and the EventExpired at its ExpiresAt.) An invite whose address still has a pending invite is not
+	// stored: its result carries that invite's ID in Existing. Of the rest,
+	// those beyond what q allows at now are not stored either: OverQuota.
+	// Results are in the order of invites. The caller has removed
+	// duplicates. Each stored invite gets an EventCreated by its
+	// CreatedByUserID, each row marked expired an EventExpired.
+	Insert(ctx context.Context, now time.Time, invites []Invite, q Quota) ([]InsertResult, error)
 
 	// Get returns one invite, or ErrNotFound.
 	Get(ctx context.Context, tenantID string, id uuid.UUID) (Invite, error)
@@ -349,18 +358,22 @@ type Store interface {
 	// not expired at now, else a *NotPendingError with the status as read.
 	Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u Update) (Invite, error)
 
-	// Cancel moves a pending (or expired) invite to canceled; from any other
-	// status a *NotPendingError with that status.
-	Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (Invite, error)
+	// Cancel moves a pending (or expired) invite of by's tenant to
+	// canceled, with an EventCanceled by by; from any other status a
+	// *NotPendingError with that status.
+	Cancel(ctx context.Context, by Actor, id uuid.UUID, now time.Time) (Invite, error)
 
 	// Resend renews a pending or expired invite: SendCount+1, LastSentAt
 	// and StatusUpdatedAt now, ExpiresAt now+ttl, every token forgotten
 	// (the old links die at once), status pending, and a queued delivery of
-	// KindReminder that supersedes any queued before it. Refusals, checked
-	// in this order: *NotPendingError; ErrTooManyResends when SendCount-1
-	// >= r.Max; *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
-	// ErrAlreadyInvited when the address has another pending invite.
-	Resend(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, r ResendRule) (Invite, error)
+	// KindReminder that supersedes any queued before it, and an
+	// EventResent by by. Refusals, checked in this order:
+	// *NotPendingError; ErrTooManyResends when SendCount-1 >= r.Max;
+	// *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
+	// ErrAlreadyInvited when the address has another pending invite;
+	// ErrQuotaExceeded when r.Quota allows no more sends by by (or, for an
+	// invite not pending at now, no more pending invites).
+	Resend(ctx context.Context, by Actor, id uuid.UUID, now time.Time, r ResendRule) (Invite, error)
 
 	// Lookup returns the invite whose token has this digest, whatever its
 	// status, or ErrInvalidToken.
@@ -371,7 +384,8 @@ type Store interface {
 	// it commits: if hook fails nothing changes and its error is returned.
 	// Otherwise ErrInvalidToken (no such digest), ErrExpired (pending but
 	// expired), or *NotPendingError. Of any number racing on one invite
-	// (Accept, Decline, Cancel) exactly one wins.
+	// (Accept, Decline, Cancel) exactly one wins. The winner writes an
+	// EventAccepted by userID (Decline: EventDeclined by nobody).
 	Accept(ctx context.Context, digest []byte, userID string, now time.Time, hook func(context.Context, Invite) error) (Invite, error)
 
 	// Decline is Accept's twin to declined, without a hook or user.
@@ -398,15 +412,79 @@ type Store interface {
 
 	// CompleteDelivery records the outcome of d's attempt on the delivery
 	// and on the invite's DeliveryStatus and DeliveryError (as long as d is
-	// its latest delivery). It answers ErrStaleDelivery, changing nothing,
+	// its latest delivery), with an EventSent or, when it failed for good,
+	// EventDeliveryFailed. It answers ErrStaleDelivery, changing nothing,
 	// when d's claim no longer holds.
 	CompleteDelivery(ctx context.Context, d Delivery, o DeliveryOutcome) error
+
+	// ExpireDue stores expired on up to limit pending invites whose
+	// ExpiresAt is not after now, StatusUpdatedAt and the EventExpired at
+	// their ExpiresAt, and returns how many it changed.
+	ExpireDue(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// History returns the events of one invite in the order they happened,
+	// or ErrNotFound.
+	History(ctx context.Context, tenantID string, id uuid.UUID) ([]Event, error)
+
+	// ClaimEvents leases up to limit events not yet handled, due at now,
+	// adding one to Attempt: of each invite only its earliest unhandled
+	// event, and none of an invite whose earliest is leased to another
+	// caller, so events reach the handler in order per invite.
+	ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Event, error)
+
+	// CompleteEvent marks e handled, or when retryAt is not zero hands it
+	// back to be claimed again from retryAt. ErrStaleDelivery when e's
+	// claim (Attempt) no longer holds.
+	CompleteEvent(ctx context.Context, e Event, retryAt time.Time) error
+}
+
+// EventType names a change in an invite's life.
+type EventType string
+
+// The event types.
+const (
+	EventCreated        EventType = "created"
+	EventSent           EventType = "sent" // its email went out
+	EventDeliveryFailed EventType = "delivery_failed"
+	EventResent         EventType = "resent"
+	EventAccepted       EventType = "accepted"
+	EventDeclined       EventType = "declined"
+	EventCanceled       EventType = "canceled"
+	EventExpired        EventType = "expired"
+)
+
+// Event is one change of one invite, written in the transaction of the
+// change itself, so an event is never lost nor told of a change that did
+// not happen. It holds no token.
+type Event struct {
+	// ID grows with each event a store writes; an invite's events are in
+	// ID order.
+	ID       int64     `json:"id"`
+	InviteID uuid.UUID `json:"inviteId"`
+	TenantID string    `json:"tenantId"`
+	Type     EventType `json:"type"`
+	// ActorID is the user who caused it; empty for the system (delivery,
+	// expiry) and for a decline, which takes no login.
+	ActorID string    `json:"actorId"`
+	At      time.Time `json:"at"`
+	// Attempt counts claims by ClaimEvents, fencing as Delivery.Attempt.
+	Attempt int `json:"-"`
+}
+
+// Quota bounds sends, atomically in the store; a zero field is off.
+type Quota struct {
+	// MaxPending bounds the tenant's invites pending (not expired) at now.
+	MaxPending int
+	// MaxSendsPerHour bounds one user's sends (EventCreated and
+	// EventResent by that user) in the hour up to now.
+	MaxSendsPerHour int
 }
 
 // InsertResult is one invite's outcome of Store.Insert.
 type InsertResult struct {
-	Invite   Invite    // the stored invite, when Existing is zero
-	Existing uuid.UUID // the pending invite that blocked it
+	Invite    Invite    // the stored invite, when Existing is zero and not OverQuota
+	Existing  uuid.UUID // the pending invite that blocked it
+	OverQuota bool      // not stored: the Quota allowed no more
 }
 
 // ResendRule bounds resends.
@@ -414,4 +492,22 @@ type ResendRule struct {
 	Cooldown time.Duration
 	Max      int
 	TTL      time.Duration
+	Quota    Quota
+}
+
+// TokenCheck answers the landing page of a link, as ROQ's
+// checkUserInviteToken: it tells a link that can still be accepted from
+// one that expired (ask for a new one) and from one that never was.
+type TokenCheck struct {
+	IsValid   bool `json:"isValid"` // Accept would take it now
+	IsExpired bool `json:"isExpired"`
+	// The rest is zero when the token names no invite.
+	InviteID  uuid.UUID `json:"inviteId,omitzero"`
+	TenantID  string    `json:"tenantId,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	FirstName string    `json:"firstName,omitempty"`
+	LastName  string    `json:"lastName,omitempty"`
+	Roles     []string  `json:"roles,omitempty"`
+	Status    Status    `json:"status,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }

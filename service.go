@@ -77,26 +77,73 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 		rows = append(rows, inv)
 		index = append(index, i)
 	}
-	if len(rows) == 0 {
-		return res, nil
-	}
-	out, err := s.store.Insert(ctx, now, rows)
+	rows, index, err := s.dropMembers(ctx, actor.TenantID, items, rows, index, &res)
 	if err != nil {
 		return SendResult{}, err
 	}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	out, err := s.store.Insert(ctx, now, rows, s.quota())
+	if err != nil {
+		return SendResult{}, err
+	}
+	over := 0
 	for k, r := range out {
-		if r.Existing != uuid.Nil {
-			res.Errors = append(res.Errors, ItemError{Index: index[k], Email: items[index[k]].Email,
-				Code: CodeAlreadyInvited, Message: "the address already has a pending invite", InviteID: r.Existing})
+		item := ItemError{Index: index[k], Email: items[index[k]].Email}
+		switch {
+		case r.Existing != uuid.Nil:
+			item.Code, item.Message, item.InviteID = CodeAlreadyInvited, "the address already has a pending invite", r.Existing
+		case r.OverQuota:
+			item.Code, item.Message = CodeQuotaExceeded, "over the tenant's or the inviter's send quota"
+			over++
+		default:
+			res.Success = append(res.Success, s.read(r.Invite, now))
 			continue
 		}
-		res.Success = append(res.Success, s.read(r.Invite, now))
+		res.Errors = append(res.Errors, item)
+	}
+	if len(res.Success) == 0 && over > 0 {
+		return SendResult{}, fmt.Errorf("%w: no invite of the batch fits the send quota", ErrQuotaExceeded)
 	}
 	slices.SortFunc(res.Errors, func(a, b ItemError) int { return cmp.Compare(a.Index, b.Index) })
 	if len(res.Success) > 0 {
 		s.notify()
 	}
 	return res, nil
+}
+
+// dropMembers asks Config.IsMember once for the whole batch and turns the
+// members' items into CodeAlreadyMember errors.
+func (s *Service) dropMembers(ctx context.Context, tenantID string, items []NewInvite, rows []Invite, index []int, res *SendResult) ([]Invite, []int, error) {
+	if s.cfg.IsMember == nil || len(rows) == 0 {
+		return rows, index, nil
+	}
+	emails := make([]string, len(rows))
+	for i, r := range rows {
+		emails[i] = r.Email
+	}
+	member, err := s.cfg.IsMember(ctx, tenantID, emails)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invites: Config.IsMember: %w", err)
+	}
+	if len(member) != len(emails) {
+		return nil, nil, fmt.Errorf("invites: Config.IsMember answered %d of %d addresses", len(member), len(emails))
+	}
+	keep, kept := rows[:0], index[:0]
+	for i, r := range rows {
+		if member[i] {
+			res.Errors = append(res.Errors, ItemError{Index: index[i], Email: items[index[i]].Email,
+				Code: CodeAlreadyMember, Message: "the address is already a member of the tenant"})
+			continue
+		}
+		keep, kept = append(keep, r), append(kept, index[i])
+	}
+	return keep, kept, nil
+}
+
+func (s *Service) quota() Quota {
+	return Quota{MaxPending: s.cfg.MaxPendingPerTenant, MaxSendsPerHour: s.cfg.MaxSendsPerInviterPerHour}
 }
 
 // prepare validates one item and builds its row, or names the item error.
@@ -182,7 +229,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Cancel(ctx, actor.TenantID, id, s.cfg.Now()))
+	return s.readErr(s.store.Cancel(ctx, actor, id, s.cfg.Now()))
 }
 
 // Resend sends a pending or expired invite again with a new link (the old
@@ -191,8 +238,8 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	rule := ResendRule{Cooldown: s.cfg.ResendCooldown, Max: s.cfg.MaxResends, TTL: s.cfg.TTL}
-	inv, err := s.readErr(s.store.Resend(ctx, actor.TenantID, id, s.cfg.Now(), rule))
+	rule := ResendRule{Cooldown: s.cfg.ResendCooldown, Max: s.cfg.MaxResends, TTL: s.cfg.TTL, Quota: s.quota()}
+	inv, err := s.readErr(s.store.Resend(ctx, actor, id, s.cfg.Now(), rule))
 	if err == nil {
 		s.notify()
 	}
@@ -256,8 +303,8 @@ func (s *Service) Lookup(ctx context.Context, token string) (Invite, error) {
 }
 
 // Accept consumes token for the user by: the invite becomes accepted, after
-// Config.OnAccept agreed. ErrInvalidToken, ErrExpired or a *NotPendingError
-// say why not.
+// Config.OnAccept agreed. ErrInvalidToken, ErrExpired, ErrEmailMismatch or
+// a *NotPendingError say why not.
 func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite, error) {
 	if err := validID("acceptor.userId", by.UserID); err != nil {
 		return Invite{}, err
@@ -266,7 +313,48 @@ func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Accept(ctx, d, by.UserID, s.cfg.Now(), s.cfg.OnAccept))
+	hook := s.cfg.OnAccept
+	if s.cfg.RequireEmailMatch {
+		// Checked inside the store's transaction on the row it locked, so
+		// the answer holds for the invite that is accepted.
+		hook = func(ctx context.Context, inv Invite) error {
+			if NormalizeEmail(by.Email) != inv.EmailNorm() {
+				return ErrEmailMismatch
+			}
+			if s.cfg.OnAccept != nil {
+				return s.cfg.OnAccept(ctx, inv)
+			}
+			return nil
+		}
+	}
+	return s.readErr(s.store.Accept(ctx, d, by.UserID, s.cfg.Now(), hook))
+}
+
+// Check answers whether token can be accepted now, as ROQ's
+// checkUserInviteToken: a malformed or unknown token is a TokenCheck with
+// IsValid false, not an error.
+func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
+	inv, err := s.Lookup(ctx, token)
+	if errors.Is(err, ErrInvalidToken) {
+		return TokenCheck{}, nil
+	}
+	if err != nil {
+		return TokenCheck{}, err
+	}
+	return TokenCheck{
+		IsValid: inv.Status == StatusPending, IsExpired: inv.Status == StatusExpired,
+		InviteID: inv.ID, TenantID: inv.TenantID, Email: inv.Email, FirstName: inv.FirstName,
+		LastName: inv.LastName, Roles: inv.Roles, Status: inv.Status, ExpiresAt: inv.ExpiresAt,
+	}, nil
+}
+
+// History returns the lifecycle events of one invite of the actor's
+// tenant, oldest first, or ErrNotFound.
+func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) ([]Event, error) {
+	if err := validActor(actor); err != nil {
+		return nil, err
+	}
+	return s.store.History(ctx, actor.TenantID, id)
 }
 
 // Decline consumes token: the invite becomes declined.

@@ -204,8 +204,8 @@ func guard[T any](s *faultyStore, f func() (T, error)) (T, error) {
 
 type row = invites.Invite
 
-func (s *faultyStore) Insert(ctx context.Context, now time.Time, in []row) ([]invites.InsertResult, error) {
-	return guard(s, func() ([]invites.InsertResult, error) { return s.Store.Insert(ctx, now, in) })
+func (s *faultyStore) Insert(ctx context.Context, now time.Time, in []row, q invites.Quota) ([]invites.InsertResult, error) {
+	return guard(s, func() ([]invites.InsertResult, error) { return s.Store.Insert(ctx, now, in, q) })
 }
 func (s *faultyStore) Get(ctx context.Context, tenant string, id uuid.UUID) (row, error) {
 	return guard(s, func() (row, error) { return s.Store.Get(ctx, tenant, id) })
@@ -219,11 +219,14 @@ func (s *faultyStore) List(ctx context.Context, p invites.ListParams) ([]row, in
 func (s *faultyStore) Update(ctx context.Context, tenant string, id uuid.UUID, now time.Time, u invites.Update) (row, error) {
 	return guard(s, func() (row, error) { return s.Store.Update(ctx, tenant, id, now, u) })
 }
-func (s *faultyStore) Cancel(ctx context.Context, tenant string, id uuid.UUID, now time.Time) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Cancel(ctx, tenant, id, now) })
+func (s *faultyStore) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Cancel(ctx, by, id, now) })
 }
-func (s *faultyStore) Resend(ctx context.Context, tenant string, id uuid.UUID, now time.Time, r invites.ResendRule) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Resend(ctx, tenant, id, now, r) })
+func (s *faultyStore) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Resend(ctx, by, id, now, r) })
+}
+func (s *faultyStore) History(ctx context.Context, tenant string, id uuid.UUID) ([]invites.Event, error) {
+	return guard(s, func() ([]invites.Event, error) { return s.Store.History(ctx, tenant, id) })
 }
 func (s *faultyStore) Lookup(ctx context.Context, digest []byte) (row, error) {
 	return guard(s, func() (row, error) { return s.Store.Lookup(ctx, digest) })

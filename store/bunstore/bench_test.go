@@ -119,7 +119,7 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	turns(b, func(i int) {
-		res, err := store.Insert(ctx, now, mk(fmt.Sprintf("ours-%d", i)))
+		res, err := store.Insert(ctx, now, mk(fmt.Sprintf("ours-%d", i)), invites.Quota{})
 		if err != nil || len(res) != n || res[n-1].Existing != uuid.Nil {
 			b.Fatalf("Insert: %v", err)
 		}

@@ -139,6 +139,12 @@ func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte,
 	return out, nil
 }
 
+// deliveryEvent is the event of an attempt's final outcome; a retry has none.
+var deliveryEvent = map[invites.DeliveryStatus]invites.EventType{
+	invites.DeliverySent:   invites.EventSent,
+	invites.DeliveryFailed: invites.EventDeliveryFailed,
+}
+
 // CompleteDelivery implements invites.Store. The invite's UpdatedAt stays:
 // delivery progress is not an edit of the invite.
 func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invites.DeliveryOutcome) error {
@@ -167,6 +173,11 @@ func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invi
 		if _, err := tx.ExecContext(ctx, "UPDATE invites_deliveries SET "+set+" WHERE id = ?",
 			append(args, d.ID)...); err != nil {
 			return err
+		}
+		if typ, ok := deliveryEvent[o.Status]; ok {
+			if err := writeEvents(ctx, tx, []event{{c.inviteID, d.TenantID, typ, "", o.At}}); err != nil {
+				return err
+			}
 		}
 		if !c.latest {
 			return nil

@@ -19,6 +19,7 @@ func translate(err error) error {
 	case errors.Is(err, invites.ErrNotFound), errors.Is(err, invites.ErrInvalidToken),
 		errors.Is(err, invites.ErrExpired), errors.Is(err, invites.ErrTooManyResends),
 		errors.Is(err, invites.ErrAlreadyInvited), errors.Is(err, invites.ErrStaleDelivery),
+		errors.Is(err, invites.ErrQuotaExceeded), errors.Is(err, invites.ErrEmailMismatch),
 		errors.As(err, &np), errors.As(err, &soon):
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +29,11 @@ const insertRetries = 8
 // Insert implements invites.Store in one transaction of a fixed number of
 // statements, whatever the batch size: expire the stale pending invites of
 // the batch's addresses, insert every invite with ON CONFLICT DO NOTHING
-// (on PostgreSQL, with the outbox rows of those stored), read the pending
-// invites that blocked the rest, and (on SQLite) queue the outbox rows.
-func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) ([]invites.InsertResult, error) {
+// (on PostgreSQL, with the outbox rows and events of those stored), read
+// the pending invites that blocked the rest, and (on SQLite) queue the
+// outbox rows and write the events. A quota adds its lock, its counts
+// before the INSERT, and the removal of the invites beyond it.
+func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, q invites.Quota) ([]invites.InsertResult, error) {
 	if len(in) == 0 {
 		return nil, nil
 	}
@@ -71,13 +74,23 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) 
 	res := make([]invites.InsertResult, len(in))
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		keys := make(pairs, len(rows))
+		tenants := make([]string, len(rows))
 		for i, r := range rows {
 			keys[i] = [2]string{r.TenantID, r.EmailNorm()}
+			tenants[i] = r.TenantID
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE invites SET status = 'expired', status_updated_at = ?, updated_at = ?
-			WHERE status = 'pending' AND expires_at <= ? AND (tenant_id, email_norm) IN ?`,
-			at(now), at(now), at(now), keys); err != nil {
+		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
+		}
+		if _, err := expireWhere(ctx, tx, now, "(tenant_id, email_norm) IN ?", keys); err != nil {
+			return err
+		}
+		var b quotaBudget
+		if q != (invites.Quota{}) {
+			var err error
+			if b, err = budget(ctx, tx, q, rows, now); err != nil {
+				return err
+			}
 		}
 
 		todo := make([]int, len(rows)) // indexes of rows not yet stored or blocked
@@ -103,6 +116,13 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) 
 				}
 			}
 			if todo, err = s.readBlockers(ctx, tx, rows, blocked, res); err != nil {
+				return err
+			}
+		}
+		if q != (invites.Quota{}) {
+			slices.Sort(stored) // the quota takes the batch's first
+			var err error
+			if stored, err = dropOverQuota(ctx, tx, b, rows, stored, res); err != nil {
 				return err
 			}
 		}
@@ -219,8 +239,10 @@ func pgInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []an
 			data jsonb, roles jsonb, status_updated_at timestamptz, expires_at timestamptz,
 			last_sent_at timestamptz, latest_delivery_id uuid, created_by_user_id text,
 			created_at timestamptz, updated_at timestamptz)` + onConflict + `
-		RETURNING id, tenant_id, latest_delivery_id, last_sent_at),
-	outbox AS (` + queueFromInserted + `)
+		RETURNING id, tenant_id, latest_delivery_id, last_sent_at, created_by_user_id),
+	outbox AS (` + queueFromInserted + `),
+	events AS (INSERT INTO invites_events (` + eventCols + `)
+		SELECT id, tenant_id, 'created', created_by_user_id, last_sent_at, last_sent_at FROM ins)
 	SELECT id FROM ins`, []any{string(js)}, nil
 }
 
@@ -271,12 +293,19 @@ func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invi
 const queueFromInserted = `INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
 	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, last_sent_at, last_sent_at FROM ins`
 
-// queueInvitations writes the outbox rows of the stored invites in one
-// statement, on SQLite, whose INSERT cannot be a CTE of another; on
-// PostgreSQL insertRows has written them.
+// queueInvitations writes the outbox rows and the events of the stored
+// invites, a statement each, on SQLite, whose INSERT cannot be a CTE of
+// another; on PostgreSQL insertRows has written them.
 func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
 	if len(stored) == 0 || s.pg {
 		return nil
+	}
+	evs := make([]event, len(stored))
+	for n, i := range stored {
+		evs[n] = event{rows[i].ID, rows[i].TenantID, invites.EventCreated, rows[i].CreatedByUserID, rows[i].LastSentAt}
+	}
+	if err := writeEvents(ctx, tx, evs); err != nil {
+		return err
 	}
 	var q strings.Builder
 	q.WriteString("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ")

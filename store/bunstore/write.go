@@ -66,37 +66,50 @@ func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now t
 
 // Cancel implements invites.Store. The token digest stays, so Lookup still
 // shows the link's invite, now canceled.
-func (s *Store) Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (invites.Invite, error) {
-	inv, err := scanInvite(s.db.QueryRowContext(ctx, `UPDATE invites
-		SET status = 'canceled', status_updated_at = ?, updated_at = ?
-		WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
-		RETURNING `+inviteCols, at(now), at(now), tenantID, id))
-	if !errors.Is(err, sql.ErrNoRows) {
-		return inv, wrap(err)
-	}
-	cur, err := s.Get(ctx, tenantID, id)
+func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time) (invites.Invite, error) {
+	var out invites.Invite
+	err := s.atomically(ctx, func(ctx context.Context, db bun.IDB) error {
+		inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
+			SET status = 'canceled', status_updated_at = ?, updated_at = ?
+			WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
+			RETURNING `+inviteCols, []any{at(now), at(now), by.TenantID, id}, invites.EventCanceled, by.UserID, now)
+		if !errors.Is(err, sql.ErrNoRows) {
+			out = inv
+			return err
+		}
+		cur, err := getInvite(ctx, db, by.TenantID, id, "")
+		if err != nil {
+			return err
+		}
+		return &invites.NotPendingError{Status: cur.Status}
+	})
 	if err != nil {
-		return invites.Invite{}, err
+		return invites.Invite{}, translate(err)
 	}
-	return invites.Invite{}, &invites.NotPendingError{Status: cur.Status}
+	return out, nil
 }
 
 // Resend implements invites.Store: in one transaction, a pending invite of
 // the same address past its expiry is marked expired (it gives way, as to
 // Insert), then one conditional UPDATE renews the invite, and its reminder
 // supersedes any queued delivery. A live pending invite of the address
-// makes the UPDATE break the unique index: ErrAlreadyInvited.
-func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, r invites.ResendRule) (invites.Invite, error) {
+// makes the UPDATE break the unique index: ErrAlreadyInvited. A quota is
+// checked last, against counts taken under its lock before the UPDATE.
+func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule) (invites.Invite, error) {
 	did, err := uuid.NewV7()
 	if err != nil {
 		return invites.Invite{}, err
 	}
 	var out invites.Invite
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE invites SET status = 'expired', status_updated_at = ?, updated_at = ?
-			WHERE status = 'pending' AND expires_at <= ? AND id <> ?
+		left, err := s.resendBudget(ctx, tx, by, id, now, r.Quota)
+		if err != nil {
+			return err
+		}
+		_, err = expireWhere(ctx, tx, now, `id <> ?
 			AND (tenant_id, email_norm) IN (SELECT tenant_id, email_norm FROM invites WHERE tenant_id = ? AND id = ?)`,
-			at(now), at(now), at(now), id, tenantID, id); err != nil {
+			id, by.TenantID, id)
+		if err != nil {
 			return err
 		}
 		inv, err := scanInvite(tx.QueryRowContext(ctx, `UPDATE invites SET status = 'pending',
@@ -107,19 +120,24 @@ func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now t
 			AND send_count <= ? AND last_sent_at <= ?
 			RETURNING `+inviteCols,
 			at(now), at(now), at(now), at(now.Add(r.TTL)), did,
-			tenantID, id, r.Max, at(now.Add(-r.Cooldown))))
+			by.TenantID, id, r.Max, at(now.Add(-r.Cooldown))))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			return resendRefusal(ctx, tx, tenantID, id, now, r)
+			return resendRefusal(ctx, tx, by.TenantID, id, now, r)
 		case isUniqueViolation(err):
 			return invites.ErrAlreadyInvited
 		case err != nil:
 			return err
+		case left == 0:
+			return invites.ErrQuotaExceeded
 		}
 		out = inv
 		// The old links die with the tokens: their delivery is no longer
 		// the latest either, which is what Accept checks under its lock.
 		if _, err := tx.ExecContext(ctx, "DELETE FROM invites_tokens WHERE invite_id = ?", id); err != nil {
+			return err
+		}
+		if err := writeEvents(ctx, tx, []event{{id, by.TenantID, invites.EventResent, by.UserID, now}}); err != nil {
 			return err
 		}
 		return queueReminder(ctx, tx, inv, did, now)
@@ -128,6 +146,28 @@ func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now t
 		return invites.Invite{}, translate(err)
 	}
 	return out, nil
+}
+
+// resendBudget takes the quota lock and says how many more sends q allows
+// by (and, when the invite is not pending at now, pending invites its
+// tenant): -1 for no bound.
+func (s *Store) resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, id uuid.UUID, now time.Time, q invites.Quota) (int, error) {
+	if q == (invites.Quota{}) {
+		return -1, nil
+	}
+	if err := s.lockQuotas(ctx, tx, q, by.TenantID); err != nil {
+		return 0, err
+	}
+	left, err := sendsLeft(ctx, tx, q, by.TenantID, by.UserID, now)
+	if err != nil {
+		return 0, err
+	}
+	cur, err := getInvite(ctx, tx, by.TenantID, id, "")
+	if err != nil || cur.StatusAt(time.Time(at(now))) == invites.StatusPending {
+		return left, err
+	}
+	pend, err := pendingLeft(ctx, tx, q, by.TenantID, now)
+	return fewest(left, pend), err
 }
 
 // resendRefusal says, in the order of the Store contract, why Resend's
@@ -164,7 +204,12 @@ func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, erro
 // lock makes any Cancel, Decline or second Accept wait for the hook.
 func (s *Store) Accept(ctx context.Context, digest []byte, userID string, now time.Time, hook func(context.Context, invites.Invite) error) (invites.Invite, error) {
 	if hook == nil {
-		return s.finish(ctx, s.db, digest, now, invites.StatusAccepted, userID)
+		var out invites.Invite
+		err := s.atomically(ctx, func(ctx context.Context, db bun.IDB) (err error) {
+			out, err = s.finish(ctx, db, digest, now, invites.StatusAccepted, userID)
+			return err
+		})
+		return out, err
 	}
 	var out invites.Invite
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -186,7 +231,12 @@ func (s *Store) Accept(ctx context.Context, digest []byte, userID string, now ti
 
 // Decline implements invites.Store.
 func (s *Store) Decline(ctx context.Context, digest []byte, now time.Time) (invites.Invite, error) {
-	return s.finish(ctx, s.db, digest, now, invites.StatusDeclined, "")
+	var out invites.Invite
+	err := s.atomically(ctx, func(ctx context.Context, db bun.IDB) (err error) {
+		out, err = s.finish(ctx, db, digest, now, invites.StatusDeclined, "")
+		return err
+	})
+	return out, err
 }
 
 // finish moves the invite of digest from pending (unexpired at now) to
@@ -196,7 +246,8 @@ func (s *Store) Decline(ctx context.Context, digest []byte, now time.Time) (invi
 // against the invite's latest as well as its id: on PostgreSQL a Resend
 // that commits while the UPDATE waits for the row changes both the latest
 // token and the latest delivery, and the UPDATE's recheck of the row then
-// fails, as it must.
+// fails, as it must. The event goes with the UPDATE (see updateWithEvent),
+// so on SQLite db must be a transaction.
 func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.Time, status invites.Status, userID string) (invites.Invite, error) {
 	if len(digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
@@ -205,14 +256,18 @@ func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.
 	if userID != "" {
 		by = sql.NullString{String: userID, Valid: true}
 	}
+	typ := invites.EventDeclined
+	if status == invites.StatusAccepted {
+		typ = invites.EventAccepted
+	}
 	for _, match := range []string{
 		"token_digest = ?",
 		"(id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = ?)",
 	} {
-		inv, err := scanInvite(db.QueryRowContext(ctx, `UPDATE invites
+		inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
 			SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
 			WHERE `+match+` AND status = 'pending' AND expires_at > ?
-			RETURNING `+inviteCols, string(status), by, at(now), at(now), digest, at(now)))
+			RETURNING `+inviteCols, []any{string(status), by, at(now), at(now), digest, at(now)}, typ, userID, now)
 		if !errors.Is(err, sql.ErrNoRows) {
 			return inv, wrap(err)
 		}

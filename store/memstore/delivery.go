@@ -117,12 +117,14 @@ func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invi
 			r.inv.DeliveryStatus = invites.DeliverySent
 			r.inv.DeliveryError = ""
 		}
+		s.emit(r, invites.EventSent, "", o.At)
 	case invites.DeliveryFailed:
 		delete(s.active, sd.d.ID)
 		if latest {
 			r.inv.DeliveryStatus = invites.DeliveryFailed
 			r.inv.DeliveryError = o.Error
 		}
+		s.emit(r, invites.EventDeliveryFailed, "", o.At)
 	case invites.DeliveryQueued:
 		sd.nextAttempt = o.RetryAt
 		sd.leaseUntil = time.Time{}

@@ -35,6 +35,10 @@ type Store struct {
 	latest     map[uuid.UUID]uuid.UUID // invite -> its latest delivery
 	active     map[uuid.UUID]struct{}  // queued deliveries, the claimable set
 
+	events    []*event                // every event, in ID order
+	history   map[uuid.UUID][]*event  // invite -> its events
+	unhandled map[uuid.UUID][]*event  // invite -> its events not yet handled, oldest first
+
 	// busy marks invites whose Accept hook is running: the stand-in for a
 	// SQL row lock held across the hook. Writers to them wait on cond.
 	busy map[uuid.UUID]struct{}
@@ -69,6 +73,8 @@ func New() *Store {
 		latest:     map[uuid.UUID]uuid.UUID{},
 		active:     map[uuid.UUID]struct{}{},
 		busy:       map[uuid.UUID]struct{}{},
+		history:    map[uuid.UUID][]*event{},
+		unhandled:  map[uuid.UUID][]*event{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s
@@ -90,6 +96,9 @@ func (s *Store) Dump() string {
 		r := s.invites[id]
 		fmt.Fprintf(&b, "invite %#v\n  data=%s digests=%x latest=%s\n",
 			r.inv, r.inv.Data, r.digests, s.latest[id])
+		for _, ev := range s.history[id] {
+			fmt.Fprintf(&b, "  event %#v\n", ev.e)
+		}
 	}
 	keys := make([]string, 0, len(s.pending))
 	for k := range s.pending {
@@ -146,12 +155,15 @@ func (s *Store) freeKey(r *record) {
 }
 
 // expire stores expired on a pending row past its expiry, as a SQL write
-// meeting such a row would, and frees its address.
+// meeting such a row would, and frees its address. Its status and event
+// are dated when it really expired, as the Service shows an expiry it
+// derives.
 func (s *Store) expire(r *record, now time.Time) {
 	r.inv.Status = invites.StatusExpired
-	r.inv.StatusUpdatedAt = now
+	r.inv.StatusUpdatedAt = r.inv.ExpiresAt
 	r.inv.UpdatedAt = now
 	s.freeKey(r)
+	s.emit(r, invites.EventExpired, "", r.inv.ExpiresAt)
 }
 
 // holder returns the pending invite of an address, or nil.

@@ -24,7 +24,7 @@ func sent(t *testing.T, s *Store) (invites.Invite, invites.Token, []byte) {
 		ID: uuid.Must(uuid.NewV7()), TenantID: "t1", Email: "Ann@Example.com",
 		FirstName: "Ann", Roles: []string{"member"}, Data: []byte(`{"a":1}`),
 		ExpiresAt: t0.Add(time.Hour), CreatedByUserID: "u1",
-	}})
+	}}, invites.Quota{})
 	if err != nil || res[0].Existing != uuid.Nil {
 		t.Fatalf("Insert = %+v, %v", res, err)
 	}
@@ -52,7 +52,7 @@ func TestDumpHoldsNoPlaintextToken(t *testing.T) {
 	s := New()
 	inv, tok1, dig1 := sent(t, s)
 	now := t0.Add(2 * time.Minute)
-	if _, err := s.Resend(context.Background(), "t1", inv.ID, now, invites.ResendRule{Max: 3, TTL: time.Hour}); err != nil {
+	if _, err := s.Resend(context.Background(), as("t1"), inv.ID, now, invites.ResendRule{Max: 3, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	_, tok2, dig2 := mint(t, s, now)
@@ -119,7 +119,7 @@ func cancelWaiting(t *testing.T, s *Store, ctx context.Context, id uuid.UUID) ch
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		inv, err := s.Cancel(ctx, "t1", id, t0)
+		inv, err := s.Cancel(ctx, as("t1"), id, t0)
 		if err == nil && inv.Status != invites.StatusCanceled {
 			t.Errorf("Cancel returned %+v", inv)
 		}
@@ -207,8 +207,10 @@ func TestPanickingHookFreesInvite(t *testing.T) {
 			panic("boom")
 		})
 	}()
-	got, err := s.Cancel(context.Background(), "t1", inv.ID, t0)
+	got, err := s.Cancel(context.Background(), as("t1"), inv.ID, t0)
 	if err != nil || got.Status != invites.StatusCanceled {
 		t.Fatalf("Cancel after panic = %v, %v", got.Status, err)
 	}
 }
+
+func as(tenant string) invites.Actor { return invites.Actor{TenantID: tenant, UserID: "u1"} }

@@ -11,7 +11,7 @@ import (
 )
 
 // Insert implements invites.Store.
-func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) ([]invites.InsertResult, error) {
+func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, q invites.Quota) ([]invites.InsertResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A busy holder of an address may be about to leave pending; wait for
@@ -49,12 +49,31 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) 
 	}
 
 	res := make([]invites.InsertResult, len(in))
+	// What q still allows, per tenant and per tenant and user; -1 is no bound.
+	pendLeft, sendLeft := map[string]int{}, map[string]int{}
 	for i, inv := range in {
+		if h := s.holder(inv.TenantID, inv.Email); h != nil && now.Before(h.inv.ExpiresAt) {
+			res[i].Existing = h.inv.ID
+			continue
+		}
+		user := inv.TenantID + "\x00" + inv.CreatedByUserID
+		if _, ok := pendLeft[inv.TenantID]; !ok {
+			pendLeft[inv.TenantID] = s.pendingLeft(inv.TenantID, now, q)
+		}
+		if _, ok := sendLeft[user]; !ok {
+			sendLeft[user] = s.sendsLeft(inv.TenantID, inv.CreatedByUserID, now, q)
+		}
+		if pendLeft[inv.TenantID] == 0 || sendLeft[user] == 0 {
+			res[i].OverQuota = true
+			continue
+		}
+		if pendLeft[inv.TenantID] > 0 {
+			pendLeft[inv.TenantID]--
+		}
+		if sendLeft[user] > 0 {
+			sendLeft[user]--
+		}
 		if h := s.holder(inv.TenantID, inv.Email); h != nil {
-			if now.Before(h.inv.ExpiresAt) {
-				res[i].Existing = h.inv.ID
-				continue
-			}
 			s.expire(h, now)
 		}
 		r := &record{inv: clone(inv)}
@@ -74,6 +93,7 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite) 
 		s.byTenant[r.inv.TenantID] = append(s.byTenant[r.inv.TenantID], r.inv.ID)
 		s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = r.inv.ID
 		s.queue(r, dids[i], invites.KindInvitation, now)
+		s.emit(r, invites.EventCreated, r.inv.CreatedByUserID, now)
 		res[i].Invite = clone(r.inv)
 	}
 	return res, nil
@@ -161,10 +181,10 @@ func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now t
 
 // Cancel implements invites.Store. The digests stay indexed so Lookup
 // still shows the link's invite, now canceled.
-func (s *Store) Cancel(ctx context.Context, tenantID string, id uuid.UUID, now time.Time) (invites.Invite, error) {
+func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time) (invites.Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.find(tenantID, id)
+	r, err := s.find(by.TenantID, id)
 	if err != nil {
 		return invites.Invite{}, err
 	}
@@ -180,15 +200,16 @@ func (s *Store) Cancel(ctx context.Context, tenantID string, id uuid.UUID, now t
 	r.inv.Status = invites.StatusCanceled
 	r.inv.StatusUpdatedAt = now
 	r.inv.UpdatedAt = now
+	s.emit(r, invites.EventCanceled, by.UserID, now)
 	return clone(r.inv), nil
 }
 
 // Resend implements invites.Store, refusing in the order its contract
 // lists.
-func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, rule invites.ResendRule) (invites.Invite, error) {
+func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, rule invites.ResendRule) (invites.Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, err := s.find(tenantID, id)
+	r, err := s.find(by.TenantID, id)
 	if err != nil {
 		return invites.Invite{}, err
 	}
@@ -219,6 +240,13 @@ func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now t
 	if h != nil && h != r && now.Before(h.inv.ExpiresAt) {
 		return invites.Invite{}, invites.ErrAlreadyInvited
 	}
+	left := s.sendsLeft(by.TenantID, by.UserID, now, rule.Quota)
+	if r.inv.StatusAt(now) != invites.StatusPending {
+		left = fewest(left, s.pendingLeft(by.TenantID, now, rule.Quota))
+	}
+	if left == 0 {
+		return invites.Invite{}, invites.ErrQuotaExceeded
+	}
 	did, err := uuid.NewV7()
 	if err != nil {
 		return invites.Invite{}, err
@@ -240,6 +268,7 @@ func (s *Store) Resend(ctx context.Context, tenantID string, id uuid.UUID, now t
 	r.inv.DeliveryError = ""
 	s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = id
 	s.queue(r, did, invites.KindReminder, now)
+	s.emit(r, invites.EventResent, by.UserID, now)
 	return clone(r.inv), nil
 }
 
@@ -317,5 +346,10 @@ func (s *Store) finish(ctx context.Context, digest []byte, now time.Time, to inv
 	// Nothing wrote r while it was busy, so out is still r plus the change.
 	s.freeKey(r)
 	r.inv = clone(out)
+	typ := invites.EventDeclined
+	if to == invites.StatusAccepted {
+		typ = invites.EventAccepted
+	}
+	s.emit(r, typ, userID, now)
 	return out, nil
 }

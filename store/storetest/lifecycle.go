@@ -68,7 +68,7 @@ func prepare(t *testing.T, s invites.Store, email, st string) prepared {
 	case stDeclined:
 		_, err = s.Decline(ctx, p.digest, t0.Add(time.Minute))
 	case stCanceled:
-		_, err = s.Cancel(ctx, tenantA, inv.ID, t0.Add(time.Minute))
+		_, err = s.Cancel(ctx, as(tenantA), inv.ID, t0.Add(time.Minute))
 	case stExpired:
 		p.now = t0.Add(ttl + time.Hour)
 	case stExpiredStored:
@@ -356,7 +356,7 @@ func testCancelByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 			ctx := t.Context()
 			p := prepare(t, s, "cancel@x.com", st)
 			now := p.now.Add(time.Minute)
-			got, err := s.Cancel(ctx, tenantA, p.inv.ID, now)
+			got, err := s.Cancel(ctx, as(tenantA), p.inv.ID, now)
 			switch st {
 			case stAccepted, stDeclined, stCanceled:
 				wantNotPending(t, "Cancel of a "+st+" invite", err, readAs(st))
@@ -371,7 +371,7 @@ func testCancelByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 			checkInvite(t, "Cancel result", got, want)
 			checkInvite(t, "Get after Cancel", get(t, s, tenantA, p.inv.ID), want)
 
-			_, err = s.Cancel(ctx, tenantA, p.inv.ID, now.Add(time.Minute))
+			_, err = s.Cancel(ctx, as(tenantA), p.inv.ID, now.Add(time.Minute))
 			wantNotPending(t, "second Cancel", err, invites.StatusCanceled)
 			_, err = s.Accept(ctx, p.digest, "u", now.Add(time.Minute), okHook)
 			wantNotPending(t, "Accept after Cancel", err, invites.StatusCanceled)
@@ -388,9 +388,9 @@ func testCancelByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testCancelNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
-	_, err := s.Cancel(t.Context(), tenantB, inv.ID, t0)
+	_, err := s.Cancel(t.Context(), as(tenantB), inv.ID, t0)
 	wantIs(t, "Cancel of another tenant's invite", err, invites.ErrNotFound)
-	_, err = s.Cancel(t.Context(), tenantA, uuid.Must(uuid.NewV7()), t0)
+	_, err = s.Cancel(t.Context(), as(tenantA), uuid.Must(uuid.NewV7()), t0)
 	wantIs(t, "Cancel of a missing invite", err, invites.ErrNotFound)
 	checkInvite(t, "Get after a refused Cancel", get(t, s, tenantA, inv.ID), inv)
 }

@@ -79,6 +79,11 @@ const (
 	tenantB = "globex"
 )
 
+// as is the admin of tenant, the actor of the cases' writes.
+func as(tenant string) invites.Actor {
+	return invites.Actor{TenantID: tenant, UserID: "admin-" + tenant}
+}
+
 type testCase struct {
 	name string
 	run  func(t *testing.T, newStore func(*testing.T) invites.Store)
@@ -131,7 +136,7 @@ func newInvite(tenant, email string, now time.Time, opts ...func(*invites.Invite
 // a result count that does not match.
 func insert(t *testing.T, s invites.Store, now time.Time, invs ...invites.Invite) []invites.InsertResult {
 	t.Helper()
-	res, err := s.Insert(t.Context(), now, invs)
+	res, err := s.Insert(t.Context(), now, invs, invites.Quota{})
 	if err != nil {
 		t.Fatalf("Insert(%d invites): %v", len(invs), err)
 	}

@@ -1,0 +1,79 @@
+package invites
+
+import (
+	"context"
+	"time"
+)
+
+// expireBatch is how many invites one ExpireDue step marks.
+const expireBatch = 500
+
+// ExpireDue marks every pending invite past its expiry as expired, so its
+// EventExpired is written (and told to OnEvent) even if nobody touches the
+// invite again. Run calls it; it returns how many it marked.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := s.store.ExpireDue(ctx, s.cfg.Now(), expireBatch)
+		total += n
+		if err != nil || n < expireBatch {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// DispatchEvents makes one pass over the events not yet handled, calling
+// Config.OnEvent for each in order per invite, and returns how many it
+// handled. An event whose handler fails is retried after the delivery
+// backoff; the ones after it of the same invite wait for it. Without
+// OnEvent it does nothing and the events wait.
+func (s *Service) DispatchEvents(ctx context.Context) (int, error) {
+	if s.cfg.OnEvent == nil {
+		return 0, nil
+	}
+	handled := 0
+	for ctx.Err() == nil {
+		batch, err := s.store.ClaimEvents(ctx, s.cfg.Now(), s.cfg.DeliveryBatch, s.cfg.DeliveryLease)
+		if err != nil {
+			return handled, err
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, e := range batch {
+			if s.dispatch(ctx, e) {
+				handled++
+			}
+		}
+	}
+	return handled, nil
+}
+
+// dispatch hands e to OnEvent and records the outcome, handing e back at
+// once if the worker stops.
+func (s *Service) dispatch(ctx context.Context, e Event) bool {
+	log := s.cfg.Logger.With("event", e.ID, "invite", e.InviteID, "type", e.Type, "attempt", e.Attempt)
+	var retryAt time.Time
+	err := ctx.Err()
+	if err == nil {
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+		err = s.cfg.OnEvent(hctx, e)
+		cancel()
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		retryAt = s.cfg.Now()
+	default:
+		retryAt = s.cfg.Now().Add(s.backoff(e.Attempt))
+		log.WarnContext(ctx, "invites: event handler failed; will retry", "err", err, "retryAt", retryAt)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if cerr := s.store.CompleteEvent(rctx, e, retryAt); cerr != nil {
+		log.WarnContext(ctx, "invites: recording the event outcome failed", "err", cerr)
+		return false
+	}
+	return err == nil
+}

@@ -1,0 +1,222 @@
+package bunstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+)
+
+// eventCols are the columns an event is written with; due_at starts at
+// the event's time.
+const eventCols = "invite_id, tenant_id, type, actor_id, at, due_at"
+
+// event is one event to write.
+type event struct {
+	invite uuid.UUID
+	tenant string
+	typ    invites.EventType
+	actor  string
+	at     time.Time
+}
+
+// writeEvents inserts evs in one statement.
+func writeEvents(ctx context.Context, db bun.IDB, evs []event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString("INSERT INTO invites_events (" + eventCols + ") VALUES ")
+	args := make([]any, 0, len(evs)*6)
+	for n, e := range evs {
+		if n > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?)")
+		args = append(args, e.invite, e.tenant, string(e.typ), e.actor, at(e.at), at(e.at))
+	}
+	_, err := db.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
+// atomically runs fn, which writes a change and its event, as one unit:
+// on PostgreSQL fn writes both in one statement (see updateWithEvent), so
+// it runs as it is; on SQLite, in a transaction.
+func (s *Store) atomically(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
+	if s.pg {
+		return fn(ctx, s.db)
+	}
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+}
+
+// updateWithEvent runs update, an UPDATE ... RETURNING inviteCols of at
+// most one row, and writes the event typ of the row it changed. On
+// PostgreSQL both are one statement, a data-modifying CTE; on SQLite, which
+// has none, two, so db must be a transaction there.
+func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, args []any, typ invites.EventType, actor string, now time.Time) (invites.Invite, error) {
+	if s.pg {
+		return scanInvite(db.QueryRowContext(ctx, "WITH u AS ("+update+"), e AS (INSERT INTO invites_events ("+eventCols+
+			") SELECT id, tenant_id, ?, ?, ?, ? FROM u) SELECT "+inviteCols+" FROM u",
+			slices.Concat(args, []any{string(typ), actor, at(now), at(now)})...))
+	}
+	inv, err := scanInvite(db.QueryRowContext(ctx, update, args...))
+	if err != nil {
+		return inv, err
+	}
+	return inv, writeEvents(ctx, db, []event{{inv.ID, inv.TenantID, typ, actor, now}})
+}
+
+// expireWhere marks expired the pending invites past their expiry at now
+// that also meet cond (an SQL condition on invites, with args), dated at
+// their expiry as the Service shows an expiry it derives, with their
+// EventExpired, and returns how many it marked.
+func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, cond string, args ...any) (int, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
+		WHERE status = 'pending' AND expires_at <= ? AND `+cond+` RETURNING id, tenant_id, expires_at`,
+		slices.Concat([]any{at(now), at(now)}, args)...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var evs []event
+	for rows.Next() {
+		var (
+			e   event
+			exp ts
+		)
+		if err := rows.Scan(&e.invite, &e.tenant, &exp); err != nil {
+			return 0, err
+		}
+		e.typ, e.at = invites.EventExpired, time.Time(exp)
+		evs = append(evs, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	rows.Close()
+	return len(evs), writeEvents(ctx, tx, evs)
+}
+
+// ExpireDue implements invites.Store. On PostgreSQL SKIP LOCKED passes
+// over invites another transaction is changing (an accept, say).
+func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	skip := ""
+	if s.pg {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	var n int
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		n, err = expireWhere(ctx, tx, now, `id IN (SELECT id FROM invites
+			WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`+skip+`)`, at(now), limit)
+		return err
+	})
+	return n, wrap(err)
+}
+
+// History implements invites.Store.
+func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]invites.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
+		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, id, tenantID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out, err := scanEvents(rows, false)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if len(out) == 0 {
+		// Every invite has its created event: none means no such invite.
+		if _, err := s.Get(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ClaimEvents implements invites.Store in one statement, as
+// ClaimDeliveries. An event is claimable when no earlier event of its
+// invite is unhandled, leased or not: so one invite's events are told one
+// at a time, in order.
+func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	skip := ""
+	if s.pg {
+		skip = " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := s.db.QueryContext(ctx, `UPDATE invites_events SET attempt = attempt + 1, due_at = ?
+		WHERE id IN (SELECT e.id FROM invites_events e WHERE `+unhandled("e")+` AND e.due_at <= ?
+			AND NOT EXISTS (SELECT 1 FROM invites_events p
+				WHERE p.invite_id = e.invite_id AND p.id < e.id AND `+unhandled("p")+`)
+			ORDER BY e.due_at, e.id LIMIT ?`+skip+`)
+		RETURNING id, invite_id, tenant_id, type, actor_id, at, attempt`,
+		at(now.Add(lease)), at(now), limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out, err := scanEvents(rows, true)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	slices.SortFunc(out, func(a, b invites.Event) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// CompleteEvent implements invites.Store.
+func (s *Store) CompleteEvent(ctx context.Context, e invites.Event, retryAt time.Time) error {
+	set, args := "handled = TRUE", []any{}
+	if !retryAt.IsZero() {
+		set, args = "due_at = ?", []any{at(retryAt)}
+	}
+	res, err := s.db.ExecContext(ctx, "UPDATE invites_events SET "+set+" WHERE id = ? AND attempt = ? AND "+unhandled("invites_events"),
+		append(args, e.ID, e.Attempt)...)
+	if err != nil {
+		return wrap(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return notFound(err, invites.ErrStaleDelivery)
+	}
+	return nil
+}
+
+// unhandled is the condition on table alias t that an event is not yet
+// handled, as the partial index invites_events_due_idx spells it (SQLite
+// uses a partial index only for the very same term).
+func unhandled(t string) string { return "NOT " + t + ".handled" }
+
+func scanEvents(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+	Close() error
+}, attempt bool) ([]invites.Event, error) {
+	defer rows.Close()
+	var out []invites.Event
+	for rows.Next() {
+		var (
+			e    invites.Event
+			typ  string
+			when ts
+		)
+		dest := []any{&e.ID, &e.InviteID, &e.TenantID, &typ, &e.ActorID, &when}
+		if attempt {
+			dest = append(dest, &e.Attempt)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		e.Type, e.At = invites.EventType(typ), time.Time(when)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

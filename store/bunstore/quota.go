@@ -1,0 +1,133 @@
+package bunstore
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+)
+
+// A quota is checked and used in one transaction that first takes the
+// tenant's quota lock: on PostgreSQL a transaction-scoped advisory lock,
+// so two senders to one tenant count one after the other, never both
+// before either wrote; SQLite's immediate transactions already run one at
+// a time. Without a quota no lock is taken.
+
+// lockQuotas takes the quota locks of tenants, in sorted order so two
+// batches never wait on each other in a circle.
+func (s *Store) lockQuotas(ctx context.Context, tx bun.IDB, q invites.Quota, tenants ...string) error {
+	if !s.pg || q == (invites.Quota{}) {
+		return nil
+	}
+	tenants = slices.Clone(tenants)
+	slices.Sort(tenants)
+	for _, t := range slices.Compact(tenants) {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "invites.quota:"+t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pendingLeft is how many more pending invites q lets tenant have at now,
+// or -1 for no bound.
+func pendingLeft(ctx context.Context, tx bun.IDB, q invites.Quota, tenant string, now time.Time) (int, error) {
+	if q.MaxPending <= 0 {
+		return -1, nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites
+		WHERE tenant_id = ? AND status = 'pending' AND expires_at > ?`, tenant, at(now)).Scan(&n)
+	return max(q.MaxPending-n, 0), err
+}
+
+// sendsLeft is how many more sends q lets user make in tenant in the hour
+// up to now, or -1 for no bound.
+func sendsLeft(ctx context.Context, tx bun.IDB, q invites.Quota, tenant, user string, now time.Time) (int, error) {
+	if q.MaxSendsPerHour <= 0 {
+		return -1, nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites_events
+		WHERE tenant_id = ? AND actor_id = ? AND type IN ('created', 'resent') AND at > ?`,
+		tenant, user, at(now.Add(-time.Hour))).Scan(&n)
+	return max(q.MaxSendsPerHour-n, 0), err
+}
+
+// fewest is the lower of two bounds, where -1 is none.
+func fewest(a, b int) int {
+	if a < 0 || (b >= 0 && b < a) {
+		return b
+	}
+	return a
+}
+
+// quotaBudget is what a quota allows a batch, counted before its INSERT.
+type quotaBudget struct {
+	pending map[string]int // tenant -> invites left, -1 unbounded
+	sends   map[[2]string]int
+}
+
+// budget counts what q leaves each tenant and creator of rows at now.
+func budget(ctx context.Context, tx bun.IDB, q invites.Quota, rows []invites.Invite, now time.Time) (quotaBudget, error) {
+	b := quotaBudget{pending: map[string]int{}, sends: map[[2]string]int{}}
+	for _, r := range rows {
+		var err error
+		if _, ok := b.pending[r.TenantID]; !ok {
+			if b.pending[r.TenantID], err = pendingLeft(ctx, tx, q, r.TenantID, now); err != nil {
+				return b, err
+			}
+		}
+		k := [2]string{r.TenantID, r.CreatedByUserID}
+		if _, ok := b.sends[k]; !ok {
+			if b.sends[k], err = sendsLeft(ctx, tx, q, r.TenantID, r.CreatedByUserID, now); err != nil {
+				return b, err
+			}
+		}
+	}
+	return b, nil
+}
+
+// take uses one invite of r's budget, and reports false if none is left.
+func (b quotaBudget) take(r invites.Invite) bool {
+	k := [2]string{r.TenantID, r.CreatedByUserID}
+	if b.pending[r.TenantID] == 0 || b.sends[k] == 0 {
+		return false
+	}
+	if b.pending[r.TenantID] > 0 {
+		b.pending[r.TenantID]--
+	}
+	if b.sends[k] > 0 {
+		b.sends[k]--
+	}
+	return true
+}
+
+// dropOverQuota deletes the stored invites (stored, in batch order) beyond
+// the budget, with their outbox rows and events, marks them OverQuota, and
+// returns the ones kept.
+func dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invites.Invite, stored []int, res []invites.InsertResult) ([]int, error) {
+	var kept []int
+	var over []uuid.UUID
+	for _, i := range stored {
+		if b.take(rows[i]) {
+			kept = append(kept, i)
+			continue
+		}
+		over = append(over, rows[i].ID)
+		res[i] = invites.InsertResult{OverQuota: true}
+	}
+	if len(over) == 0 {
+		return kept, nil
+	}
+	for _, table := range []string{"invites_events", "invites_deliveries"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE invite_id IN (?)", bun.In(over)); err != nil {
+			return nil, err
+		}
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM invites WHERE id IN (?)", bun.In(over))
+	return kept, err
+}

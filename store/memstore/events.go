@@ -1,0 +1,154 @@
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+)
+
+// event is a stored invites.Event with its dispatch state.
+type event struct {
+	e     invites.Event
+	due   time.Time
+	lease time.Time
+}
+
+// emit records an event of r; callers hold s.mu. Its ID is its place in
+// s.events, so IDs grow as a sequence would.
+func (s *Store) emit(r *record, typ invites.EventType, actor string, at time.Time) {
+	ev := &event{e: invites.Event{
+		ID: int64(len(s.events) + 1), InviteID: r.inv.ID, TenantID: r.inv.TenantID,
+		Type: typ, ActorID: actor, At: at,
+	}, due: at}
+	s.events = append(s.events, ev)
+	s.history[r.inv.ID] = append(s.history[r.inv.ID], ev)
+	s.unhandled[r.inv.ID] = append(s.unhandled[r.inv.ID], ev)
+}
+
+// History implements invites.Store.
+func (s *Store) History(_ context.Context, tenantID string, id uuid.UUID) ([]invites.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.find(tenantID, id); err != nil {
+		return nil, err
+	}
+	out := make([]invites.Event, 0, len(s.history[id]))
+	for _, ev := range s.history[id] {
+		e := ev.e
+		e.Attempt = 0
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// ClaimEvents implements invites.Store: only the head of each invite's
+// queue of unhandled events can be claimed.
+func (s *Store) ClaimEvents(_ context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*event
+	for _, q := range s.unhandled {
+		if h := q[0]; !h.due.After(now) && !h.lease.After(now) {
+			due = append(due, h)
+		}
+	}
+	slices.SortFunc(due, func(a, b *event) int {
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.e.ID, b.e.ID)
+	})
+	out := make([]invites.Event, 0, min(limit, len(due)))
+	for _, ev := range due[:min(limit, len(due))] {
+		ev.e.Attempt++
+		ev.lease = now.Add(lease)
+		out = append(out, ev.e)
+	}
+	return out, nil
+}
+
+// CompleteEvent implements invites.Store.
+func (s *Store) CompleteEvent(_ context.Context, e invites.Event, retryAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.unhandled[e.InviteID]
+	if len(q) == 0 || q[0].e.ID != e.ID || q[0].e.Attempt != e.Attempt {
+		return invites.ErrStaleDelivery
+	}
+	if !retryAt.IsZero() {
+		q[0].due, q[0].lease = retryAt, time.Time{}
+		return nil
+	}
+	if len(q) == 1 {
+		delete(s.unhandled, e.InviteID)
+	} else {
+		s.unhandled[e.InviteID] = q[1:]
+	}
+	return nil
+}
+
+// ExpireDue implements invites.Store.
+func (s *Store) ExpireDue(_ context.Context, now time.Time, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*record
+	for _, id := range s.pending {
+		r := s.invites[id]
+		if _, busy := s.busy[id]; !busy && !now.Before(r.inv.ExpiresAt) {
+			due = append(due, r)
+		}
+	}
+	slices.SortFunc(due, func(a, b *record) int { return a.inv.ExpiresAt.Compare(b.inv.ExpiresAt) })
+	due = due[:min(limit, len(due))]
+	for _, r := range due {
+		s.expire(r, now)
+	}
+	return len(due), nil
+}
+
+// pendingLeft is how many more pending invites q lets tenantID have at
+// now, or -1 for no bound.
+func (s *Store) pendingLeft(tenantID string, now time.Time, q invites.Quota) int {
+	if q.MaxPending <= 0 {
+		return -1
+	}
+	n := 0
+	for _, id := range s.byTenant[tenantID] {
+		if s.invites[id].inv.StatusAt(now) == invites.StatusPending {
+			n++
+		}
+	}
+	return max(q.MaxPending-n, 0)
+}
+
+// sendsLeft is how many more sends q lets user make in tenantID at now,
+// or -1 for no bound.
+func (s *Store) sendsLeft(tenantID, user string, now time.Time, q invites.Quota) int {
+	if q.MaxSendsPerHour <= 0 {
+		return -1
+	}
+	n := 0
+	since := now.Add(-time.Hour)
+	for _, ev := range s.events {
+		if ev.e.TenantID == tenantID && ev.e.ActorID == user && ev.e.At.After(since) &&
+			(ev.e.Type == invites.EventCreated || ev.e.Type == invites.EventResent) {
+			n++
+		}
+	}
+	return max(q.MaxSendsPerHour-n, 0)
+}
+
+// fewest is the lower of two bounds, where -1 is none.
+func fewest(a, b int) int {
+	if a < 0 || (b >= 0 && b < a) {
+		return b
+	}
+	return a
+}
