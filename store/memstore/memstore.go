@@ -35,9 +35,9 @@ type Store struct {
 	latest     map[uuid.UUID]uuid.UUID // invite -> its latest delivery
 	active     map[uuid.UUID]struct{}  // queued deliveries, the claimable set
 
-	events    []*event                // every event, in ID order
-	history   map[uuid.UUID][]*event  // invite -> its events
-	unhandled map[uuid.UUID][]*event  // invite -> its events not yet handled, oldest first
+	events    []*event               // every event, in ID order
+	history   map[uuid.UUID][]*event // invite -> its events
+	unhandled map[uuid.UUID][]*event // invite -> its events not yet handled, oldest first
 
 	// busy marks invites whose Accept hook is running: the stand-in for a
 	// SQL row lock held across the hook. Writers to them wait on cond.
