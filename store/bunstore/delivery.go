@@ -25,16 +25,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	if limit <= 0 {
 		return nil, nil
 	}
-	skip := ""
-	if s.pg {
-		skip = " FOR UPDATE SKIP LOCKED"
-	}
-	rows, err := s.db.QueryContext(ctx, `UPDATE invites_deliveries
-		SET attempt = attempt + 1, due_at = ?
-		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ?
-			ORDER BY due_at, id LIMIT ?`+skip+`)
+	rows, err := s.db.QueryContext(ctx, s.pick(`SELECT id FROM invites_deliveries
+		WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?`)+`
+		UPDATE invites_deliveries SET attempt = attempt + 1, due_at = ? WHERE id IN (SELECT id FROM picked)
 		RETURNING id, invite_id, tenant_id, kind, attempt`,
-		at(now.Add(lease)), at(now), limit)
+		at(now), limit, at(now.Add(lease)))
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -74,11 +74,13 @@ func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, 
 // expireWhere marks expired the pending invites past their expiry at now
 // that also meet cond (an SQL condition on invites, with args), dated at
 // their expiry as the Service shows an expiry it derives, with their
-// EventExpired, and returns how many it marked.
-func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, cond string, args ...any) (int, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
+// EventExpired, and returns how many it marked. with, if not empty, is a
+// WITH clause for cond, its arguments first in args.
+func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, with, cond string, args ...any) (int, error) {
+	n := strings.Count(with, "?")
+	rows, err := tx.QueryContext(ctx, with+` UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
 		WHERE status = 'pending' AND expires_at <= ? AND `+cond+` RETURNING id, tenant_id, expires_at`,
-		slices.Concat([]any{at(now), at(now)}, args)...)
+		slices.Concat(args[:n], []any{at(now), at(now)}, args[n:])...)
 	if err != nil {
 		return 0, err
 	}
@@ -102,21 +104,30 @@ func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, cond string, ar
 	return len(evs), writeEvents(ctx, tx, evs)
 }
 
-// ExpireDue implements invites.Store. On PostgreSQL SKIP LOCKED passes
-// over invites another transaction is changing (an accept, say).
+// pick is the WITH clause naming "picked" the ids query selects, which
+// ends in LIMIT: materialized, so the database runs it once, and on
+// PostgreSQL locking the rows, passing over those another transaction
+// holds. Without MATERIALIZED PostgreSQL may run the subquery again for
+// each row it updates, and SKIP LOCKED then passes over the rows the
+// statement itself just changed, taking more than the limit.
+func (s *Store) pick(query string) string {
+	if s.pg {
+		query += " FOR UPDATE SKIP LOCKED"
+	}
+	return "WITH picked AS MATERIALIZED (" + query + ")"
+}
+
+// ExpireDue implements invites.Store.
 func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	skip := ""
-	if s.pg {
-		skip = " FOR UPDATE SKIP LOCKED"
-	}
 	var n int
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		n, err = expireWhere(ctx, tx, now, `id IN (SELECT id FROM invites
-			WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?`+skip+`)`, at(now), limit)
+		n, err = expireWhere(ctx, tx, now,
+			s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?"),
+			"id IN (SELECT id FROM picked)", at(now), limit)
 		return err
 	})
 	return n, wrap(err)
@@ -150,17 +161,13 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 	if limit <= 0 {
 		return nil, nil
 	}
-	skip := ""
-	if s.pg {
-		skip = " FOR UPDATE SKIP LOCKED"
-	}
-	rows, err := s.db.QueryContext(ctx, `UPDATE invites_events SET attempt = attempt + 1, due_at = ?
-		WHERE id IN (SELECT e.id FROM invites_events e WHERE `+unhandled("e")+` AND e.due_at <= ?
+	rows, err := s.db.QueryContext(ctx, s.pick(`SELECT e.id FROM invites_events e WHERE `+unhandled("e")+` AND e.due_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM invites_events p
 				WHERE p.invite_id = e.invite_id AND p.id < e.id AND `+unhandled("p")+`)
-			ORDER BY e.due_at, e.id LIMIT ?`+skip+`)
+			ORDER BY e.due_at, e.id LIMIT ?`)+`
+		UPDATE invites_events SET attempt = attempt + 1, due_at = ? WHERE id IN (SELECT id FROM picked)
 		RETURNING id, invite_id, tenant_id, type, actor_id, at, attempt`,
-		at(now.Add(lease)), at(now), limit)
+		at(now), limit, at(now.Add(lease)))
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -183,10 +190,11 @@ func (s *Store) CompleteEvent(ctx context.Context, e invites.Event, retryAt time
 	if err != nil {
 		return wrap(err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return notFound(err, invites.ErrStaleDelivery)
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = invites.ErrStaleDelivery
 	}
-	return nil
+	return translate(err)
 }
 
 // unhandled is the condition on table alias t that an event is not yet

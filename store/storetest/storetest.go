@@ -94,7 +94,7 @@ type testCase struct {
 // -run can pick cases: go test -run 'TestConformance/Race/'.
 func Run(t *testing.T, newStore func(t *testing.T) invites.Store) {
 	t.Helper()
-	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases}
+	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) {
@@ -208,7 +208,7 @@ func mintAll(t *testing.T, s invites.Store, now time.Time) map[uuid.UUID][]byte 
 		if inv.ID != d.InviteID {
 			t.Fatalf("SetToken(delivery of invite %s) returned invite %s", d.InviteID, inv.ID)
 		}
-		if err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliverySent}); err != nil {
+		if err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now}); err != nil {
 			t.Fatalf("CompleteDelivery(delivery %s, sent): %v", d.ID, err)
 		}
 		out[d.InviteID] = digest
