@@ -108,6 +108,9 @@ type Actor struct {
 	// Roles are the actor's roles in the tenant: the default roles of the
 	// invites it sends, and the limit of what it may grant.
 	Roles []string
+	// Email is the user's own verified address, which the HTTP adapter
+	// passes on as Acceptor.Email when this user accepts an invite.
+	Email string
 }
 
 // Acceptor is the authenticated user who accepts an invite by its token.

@@ -1,7 +1,9 @@
 package httpadapter
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +45,17 @@ func failing(c func(e *env) call) func(e *env) call {
 		out := c(e)
 		e.store.fail.Store(true)
 		return out
+	}
+}
+
+// members is an IsMember for whom only emails are members.
+func members(emails ...string) func(context.Context, string, []string) ([]bool, error) {
+	return func(_ context.Context, _ string, asked []string) ([]bool, error) {
+		out := make([]bool, len(asked))
+		for i, a := range asked {
+			out[i] = slices.Contains(emails, a)
+		}
+		return out, nil
 	}
 }
 
@@ -91,6 +104,7 @@ func apiCases() []apiCase {
 		}
 	}
 	expire := func(e *env) { e.advance(envTTL + time.Second) }
+	matchEmail := func(e *env) { e.withService(func(c *invites.Config) { c.RequireEmailMatch = true }) }
 	random := "/0190d5a4-0000-7000-8000-000000000000"
 
 	cs := []apiCase{
@@ -135,6 +149,26 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: "/", body: "email=a@x.io", ctype: "application/x-www-form-urlencoded", as: &alice}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"send store down", failing(post("/", sendBody(`{"email":"a@x.io"}`), &alice)), 500, CodeInternal, ""},
+		{"send partly over quota", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxPendingPerTenant = 2 })
+			e.invite(alice, "old@x.io")
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"a@x.io"}`, `{"email":"b@x.io"}`), as: &alice}
+		}, 200, "", ""},
+		{"send over quota", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxSendsPerInviterPerHour = 1 })
+			e.invite(alice, "old@x.io")
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"a@x.io"}`, `{"email":"b@x.io"}`), as: &alice}
+		}, 429, CodeRateLimited, ""},
+		{"send to a member", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.IsMember = members("m@x.io") })
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"m@x.io"}`, `{"email":"n@x.io"}`), as: &alice}
+		}, 200, "", ""},
+		{"send member check down", func(e *env) call {
+			e.withService(func(c *invites.Config) {
+				c.IsMember = func(context.Context, string, []string) ([]bool, error) { return nil, errStoreDown }
+			})
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"m@x.io"}`), as: &alice}
+		}, 500, CodeInternal, ""},
 
 		// GET /
 		{"list", func(e *env) call {
@@ -218,6 +252,12 @@ func apiCases() []apiCase {
 			e.advance(envCooldown)
 			return call{method: "POST", path: path, as: &alice}
 		}, 429, CodeTooManyResends, ""},
+		{"resend over quota", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxSendsPerInviterPerHour = 1 })
+			path := at(e, "/%s/resend", "ann@x.io")
+			e.advance(envCooldown)
+			return call{method: "POST", path: path, as: &alice}
+		}, 429, CodeRateLimited, ""},
 		{"resend store down", failing(onInvite("POST", "/%s/resend", "", &alice)), 500, CodeInternal, ""},
 
 		// POST /{id}/cancel
@@ -226,6 +266,55 @@ func apiCases() []apiCase {
 		{"cancel other tenant", onInvite("POST", "/%s/cancel", "", &gus), 404, CodeNotFound, ""},
 		{"cancel accepted", onFinal("POST", "/%s/cancel", "", invites.StatusAccepted), 409, CodeNotPending, ""},
 		{"cancel store down", failing(onInvite("POST", "/%s/cancel", "", &alice)), 500, CodeInternal, ""},
+
+		// GET /{id}/events
+		{"events of a resent, accepted invite", func(e *env) call {
+			inv := e.invite(alice, "ann@x.io")
+			e.advance(envCooldown)
+			if _, err := e.svc.Resend(context.Background(), alice, inv.ID); err != nil {
+				e.t.Fatal(err)
+			}
+			e.deliver()
+			if _, err := e.svc.Accept(context.Background(), e.token("ann@x.io"), invites.Acceptor{UserID: bob.UserID}); err != nil {
+				e.t.Fatal(err)
+			}
+			return call{method: "GET", path: "/" + inv.ID.String() + "/events", as: &alice}
+		}, 200, "", ""},
+		{"events of a declined invite", onFinal("GET", "/%s/events", "", invites.StatusDeclined), 200, "", ""},
+		{"events of a canceled invite", onFinal("GET", "/%s/events", "", invites.StatusCanceled), 200, "", ""},
+		{"events of an expired invite", func(e *env) call {
+			path := at(e, "/%s/events", "ann@x.io")
+			expire(e)
+			if _, err := e.svc.ExpireDue(context.Background()); err != nil {
+				e.t.Fatal(err)
+			}
+			return call{method: "GET", path: path, as: &alice}
+		}, 200, "", ""},
+		{"events of a failed delivery", func(e *env) call {
+			e.mail.FailNext(1, mailertest.ErrPermanent)
+			return call{method: "GET", path: at(e, "/%s/events", "ann@x.io"), as: &alice}
+		}, 200, "", ""},
+		{"events no actor", onInvite("GET", "/%s/events", "", nil), 401, CodeUnauthenticated, ""},
+		{"events other tenant", onInvite("GET", "/%s/events", "", &gus), 404, CodeNotFound, ""},
+		{"events unknown id", get(random+"/events", &alice), 404, CodeNotFound, ""},
+		{"events store down", failing(onInvite("GET", "/%s/events", "", &alice)), 500, CodeInternal, ""},
+
+		// POST /check
+		{"check pending", func(e *env) call {
+			if _, err := e.svc.Send(context.Background(), alice, []invites.NewInvite{{Email: "ann@x.io", FirstName: "Ann", LastName: "Lee"}}); err != nil {
+				e.t.Fatal(err)
+			}
+			e.deliver()
+			return call{method: "POST", path: "/check", body: tokenBody(e, "ann@x.io")}
+		}, 200, "", ""},
+		{"check expired", byToken("/check", nil, expire), 200, "", ""},
+		{"check accepted", finalToken("/check", invites.StatusAccepted, nil), 200, "", ""},
+		{"check unknown token", post("/check", strayToken, nil), 200, "", ""},
+		{"check malformed token", post("/check", `{"token":"short"}`, nil), 200, "", ""},
+		{"check no token", post("/check", `{}`, nil), 400, CodeInvalidRequest, "token"},
+		{"check body too large", post("/check", bigToken, nil), 413, CodeBodyTooLarge, ""},
+		{"check not json", func(*env) call { return call{method: "POST", path: "/check", body: strayToken, ctype: "text/plain"} }, 415, CodeUnsupportedMediaType, ""},
+		{"check store down", failing(byToken("/check", nil, nil)), 500, CodeInternal, ""},
 
 		// POST /lookup
 		{"lookup pending", byToken("/lookup", nil, nil), 200, "", ""},
@@ -245,6 +334,8 @@ func apiCases() []apiCase {
 		{"accept", byToken("/accept", &bob, nil), 200, "", ""},
 		{"accept as a member of a tenant", byToken("/accept", &gus, nil), 200, "", ""},
 		{"accept no actor", byToken("/accept", nil, nil), 401, CodeUnauthenticated, ""},
+		{"accept by the invited address", byToken("/accept", &annUser, matchEmail), 200, "", ""},
+		{"accept by another address", byToken("/accept", &bob, matchEmail), 403, CodeEmailMismatch, ""},
 		{"accept unknown token", post("/accept", strayToken, &bob), 404, CodeInvalidToken, ""},
 		{"accept declined", finalToken("/accept", invites.StatusDeclined, &bob), 409, CodeNotPending, ""},
 		{"accept expired", byToken("/accept", &bob, expire), 410, CodeExpired, ""},

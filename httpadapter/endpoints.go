@@ -48,6 +48,9 @@ type (
 		Data      json.RawMessage `json:"data"` // null clears it
 		Roles     []string        `json:"roles"`
 	}
+	eventList struct {
+		Data []invites.Event `json:"data"`
+	}
 	tokenRequest struct {
 		Token string `json:"token"`
 	}
@@ -185,7 +188,30 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID})
+	return h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID, Email: actor.Email})
+}
+
+// check answers ROQ's checkUserInviteToken: an unknown token is a 200
+// with isValid false, so the page can tell it from an expired one.
+func (h *handler) check(w http.ResponseWriter, r *http.Request) (any, error) {
+	tok, err := h.token(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Check(r.Context(), tok)
+}
+
+// events answers an invite's history, oldest first.
+func (h *handler) events(_ http.ResponseWriter, r *http.Request) (any, error) {
+	actor, id, err := h.target(r)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := h.svc.History(r.Context(), actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return eventList{Data: append([]invites.Event{}, evs...)}, nil
 }
 
 func (h *handler) decline(w http.ResponseWriter, r *http.Request) (any, error) {

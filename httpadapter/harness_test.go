@@ -29,7 +29,9 @@ var (
 	carol = invites.Actor{UserID: "u-carol", TenantID: "acme"}
 	// bob is an invitee: a user, not yet of any tenant.
 	bob = invites.Actor{UserID: "u-bob"}
-	t0  = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	// annUser is the user of the address the cases invite, ann@x.io.
+	annUser = invites.Actor{UserID: "u-ann", Email: "Ann@X.io"}
+	t0      = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 )
 
 // Limits of the env, small so tests reach them cheaply.
@@ -51,12 +53,15 @@ type env struct {
 	store *faultyStore
 	logs  syncBuffer
 	clk   *testclock.Clock
+	// The Configs the Service and handler were built with.
+	svcCfg invites.Config
+	cfg    Config
 }
 
 func newEnv(t testing.TB, tune ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, mail: mailertest.New(), store: &faultyStore{Store: memstore.New()}, clk: testclock.New(t0)}
-	svc, err := invites.New(e.store, e.mail, invites.Config{
+	e.svcCfg = invites.Config{
 		Tokens:         token.Issuer{},
 		AcceptURL:      func(tok invites.Token) string { return "https://app.test/accept#" + tok.Reveal() },
 		TTL:            envTTL,
@@ -65,21 +70,34 @@ func newEnv(t testing.TB, tune ...func(*Config)) *env {
 		MaxResends:     envMaxResend,
 		Now:            e.clock,
 		Logger:         slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	e.svc = svc
-	cfg := Config{
+	e.cfg = Config{
 		Authenticate: headerActor,
 		MaxBodyBytes: envMaxBody,
 		Logger:       slog.New(slog.NewTextHandler(&e.logs, nil)),
 	}
 	for _, f := range tune {
-		f(&cfg)
+		f(&e.cfg)
 	}
-	e.h = New(svc, cfg).(*handler)
+	e.build()
 	return e
+}
+
+// withService rebuilds the env's Service and handler, on the same store,
+// mailer and clock, with tune applied to the Service's Config.
+func (e *env) withService(tune func(*invites.Config)) {
+	tune(&e.svcCfg)
+	e.build()
+}
+
+func (e *env) build() {
+	e.t.Helper()
+	svc, err := invites.New(e.store, e.mail, e.svcCfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.svc = svc
+	e.h = New(svc, e.cfg).(*handler)
 }
 
 func (e *env) clock() time.Time { return e.clk.Now() }
@@ -89,7 +107,8 @@ func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 // headerActor is the tests' Authenticate: the actor rides in X-Test-*
 // headers; no X-Test-User means no actor.
 func headerActor(r *http.Request) (invites.Actor, error) {
-	a := invites.Actor{UserID: r.Header.Get("X-Test-User"), TenantID: r.Header.Get("X-Test-Tenant")}
+	a := invites.Actor{UserID: r.Header.Get("X-Test-User"), TenantID: r.Header.Get("X-Test-Tenant"),
+		Email: r.Header.Get("X-Test-Email")}
 	if a.UserID == "" {
 		return a, errors.New("no session")
 	}
@@ -121,6 +140,7 @@ func (c call) request() *http.Request {
 		r.Header.Set("X-Test-User", a.UserID)
 		r.Header.Set("X-Test-Tenant", a.TenantID)
 		r.Header.Set("X-Test-Roles", strings.Join(a.Roles, ","))
+		r.Header.Set("X-Test-Email", a.Email)
 	}
 	return r
 }

@@ -46,6 +46,7 @@ const (
 	CodeInvalidRequest       = "invalid_request"        // 400, Field names what
 	CodeUnauthenticated      = "unauthenticated"        // 401
 	CodeForbidden            = "forbidden"              // 403: another tenant's or user's name in a body, a role the actor may not grant
+	CodeEmailMismatch        = "email_mismatch"         // 403: the accepting user's email is not the invite's
 	CodeNotFound             = "not_found"              // 404: no such invite in the actor's tenant, or no such route
 	CodeInvalidToken         = "invalid_token"          // 404
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
@@ -57,6 +58,7 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415
 	CodeResendTooSoon        = "resend_too_soon"        // 429, with RetryAfter
 	CodeTooManyResends       = "too_many_resends"       // 429
+	CodeRateLimited          = "rate_limited"           // 429: over a send quota
 	CodeInternal             = "internal"               // 500
 )
 
@@ -105,6 +107,10 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusTooManyRequests, CodeResendTooSoon, "", "the invite was sent too recently")
 	case errors.Is(err, invites.ErrTooManyResends):
 		return problem(http.StatusTooManyRequests, CodeTooManyResends, "", "the invite was resent too often")
+	case errors.Is(err, invites.ErrQuotaExceeded):
+		return problem(http.StatusTooManyRequests, CodeRateLimited, "", serviceText(err))
+	case errors.Is(err, invites.ErrEmailMismatch):
+		return problem(http.StatusForbidden, CodeEmailMismatch, "", "the invite is for another email address")
 	case errors.Is(err, invites.ErrForbiddenRole):
 		return problem(http.StatusForbidden, CodeForbidden, "roles", serviceText(err))
 	}

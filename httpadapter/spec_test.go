@@ -30,6 +30,7 @@ var requestTypes = map[string]reflect.Type{
 	"POST /{$}":     reflect.TypeFor[sendRequest](),
 	"PATCH /{id}":   reflect.TypeFor[updateRequest](),
 	"POST /lookup":  reflect.TypeFor[tokenRequest](),
+	"POST /check":   reflect.TypeFor[tokenRequest](),
 	"POST /accept":  reflect.TypeFor[tokenRequest](),
 	"POST /decline": reflect.TypeFor[tokenRequest](),
 }
