@@ -124,10 +124,10 @@ func dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invite
 		return kept, nil
 	}
 	for _, table := range []string{"invites_events", "invites_deliveries"} {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE invite_id IN (?)", bun.In(over)); err != nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE invite_id IN (?)", bun.List(over)); err != nil {
 			return nil, err
 		}
 	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM invites WHERE id IN (?)", bun.In(over))
+	_, err := tx.ExecContext(ctx, "DELETE FROM invites WHERE id IN (?)", bun.List(over))
 	return kept, err
 }

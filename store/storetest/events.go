@@ -67,13 +67,13 @@ func testEventsLifecycle(t *testing.T, newStore func(*testing.T) invites.Store) 
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "life@example.com", t0))
 	t1 := t0.Add(time.Minute)
-	digests := mintAll(t, s, t1)
+	mintAll(t, s, t1)
 	t2 := t1.Add(2 * time.Minute)
 	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t2, rule); err != nil {
 		t.Fatalf("Resend: %v", err)
 	}
 	t3 := t2.Add(time.Minute)
-	digests = mintAll(t, s, t3)
+	digests := mintAll(t, s, t3)
 	t4 := t3.Add(time.Hour)
 	if _, err := s.Accept(t.Context(), digests[inv.ID], "joiner", t4, nil); err != nil {
 		t.Fatalf("Accept: %v", err)
