@@ -21,6 +21,8 @@
 //	Accept     token holder, authenticated user  pending, not expired
 //	Decline    token holder                      pending, not expired
 //	Lookup     token holder                      any
+//	Check      token holder                      any (ROQ's checkUserInviteToken)
+//	History    actor of the tenant               any
 //
 // Accepted, declined and canceled are final. When Accept, Decline and
 // Cancel race on one invite exactly one wins; the others get a
@@ -36,8 +38,40 @@
 // lives a full TTL from then), a resend forgets the old ones, and the Token
 // type prints as REDACTED. Each attempt of one email mints its own token
 // and all of them work: an attempt that failed may still have reached the
-// inbox, and a receiver may drop the retry as its duplicate. Accept runs Config.OnAccept before it commits,
-// so the host can create the membership in the same step.
+// inbox, and a receiver may drop the retry as its duplicate. Accept runs
+// Config.OnAccept before it commits, so the host can create the membership
+// in the same step. Check tells a landing page a usable link (IsValid) from
+// an expired one (IsExpired: ask for a new one) and from one that never
+// was (neither, and no error).
+//
+// An expired invite does not block its address: Send creates a new invite
+// (the old one is stored expired), and Resend renews the expired invite
+// itself with a new token and expiry.
+//
+// # What hosts ask for
+//
+// Config.IsMember is asked once per Send batch which addresses already
+// belong to the tenant; their items get CodeAlreadyMember.
+// Config.RequireEmailMatch makes Accept refuse a user whose Acceptor.Email
+// is not the invite's address (ErrEmailMismatch), checked on the locked row
+// inside the accepting transaction. Config.MaxPendingPerTenant and
+// Config.MaxSendsPerInviterPerHour are quotas the Store enforces atomically
+// (a per-tenant lock on PostgreSQL): the items beyond them get
+// CodeQuotaExceeded, and a batch none of whose items fits, or a Resend
+// over them, is ErrQuotaExceeded.
+//
+// # Events
+//
+// Every change writes a lifecycle Event (created, sent, delivery_failed,
+// resent, accepted, declined, canceled, expired) with its actor and time,
+// in the same transaction as the change, never with a token. History
+// returns an invite's events. The events table is also an outbox:
+// Service.Run hands each event to Config.OnEvent after it committed, at
+// least once, in order per invite, retrying a failing handler with the
+// delivery backoff while the invite's later events wait, so a host can
+// sync a CRM or send a webhook without losing an event when the process
+// dies. Run also marks pending invites past their expiry as expired
+// (ExpireDue), so their expiry is an event too.
 //
 // # Stores
 //

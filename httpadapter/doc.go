@@ -11,7 +11,7 @@
 //			if err != nil {
 //				return invites.Actor{}, err
 //			}
-//			return invites.Actor{UserID: u.ID, TenantID: u.TenantID, Roles: u.Roles}, nil
+//			return invites.Actor{UserID: u.ID, TenantID: u.TenantID, Roles: u.Roles, Email: u.Email}, nil
 //		},
 //	})
 //	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", h))
@@ -24,7 +24,9 @@
 //	PATCH /{id}           {firstName?, lastName?, locale?, data?, roles?}; "data":null clears the data
 //	POST  /{id}/resend    a new link and expiry
 //	POST  /{id}/cancel    withdraw
+//	GET   /{id}/events    {"data":[Event]}: the lifecycle events, oldest first
 //	POST  /lookup         {"token":...} -> the public view; no actor needed
+//	POST  /check          {"token":...} -> {isValid, isExpired, ...} (ROQ's checkUserInviteToken); no actor needed
 //	POST  /accept         {"token":...}; the actor (a user, no tenant needed) becomes acceptedByUserId
 //	POST  /decline        {"token":...}; no actor needed
 //	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
@@ -43,6 +45,11 @@
 // locale (for the landing page's language), roles, status and expiresAt:
 // no ids of the invite or its users, no delivery state.
 //
+// A check of an unknown or malformed token is a 200 with isValid false and
+// nothing else, so a landing page can tell "expired, ask for a new one"
+// from "invalid" without an error path. Accept passes the actor's Email as
+// invites.Acceptor.Email.
+//
 // An {id} that is no UUID answers 404 not_found, as an invite of another
 // tenant does, so no answer tells what exists. A send whose tenantId or
 // createdByUserId (top level or per item, as ROQ's clients send it) is not
@@ -59,6 +66,7 @@
 //	400 invalid_request         malformed JSON, unknown field, wrong type, trailing data, bad value
 //	401 unauthenticated         Authenticate found no actor
 //	403 forbidden               another tenant or user named in a body; a role the actor may not grant
+//	403 email_mismatch          invites.Config.RequireEmailMatch and the actor's Email is not the invite's
 //	404 not_found               no such invite in the actor's tenant, or no such route
 //	404 invalid_token           no invite has the token
 //	405 method_not_allowed      with Allow
@@ -70,6 +78,7 @@
 //	415 unsupported_media_type  a body that is not application/json
 //	429 resend_too_soon         with retryAfter and Retry-After
 //	429 too_many_resends
+//	429 rate_limited            over a send quota: a resend, or a batch none of whose items fits
 //	500 internal                nothing of the cause; Config.Logger gets it
 //
 // Config.Problem may rewrite a problem before it is written, for instance

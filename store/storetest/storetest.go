@@ -43,6 +43,11 @@
 //   - Accept takes a nil hook (Config.OnAccept is nil by default), and
 //     answers ErrExpired for an invite Insert stored as expired, as for
 //     one merely past ExpiresAt.
+//   - A store marking an invite expired (Insert, Resend, ExpireDue) dates
+//     its StatusUpdatedAt and EventExpired at its ExpiresAt; sent and
+//     delivery_failed events are at DeliveryOutcome.At.
+//   - Quota counts are taken before the batch and used in batch order;
+//     an item blocked by a pending invite uses none.
 //   - Order by email and by status is the byte order of the normalized
 //     address and of the status as read at Now, as Go compares strings (on
 //     PostgreSQL, COLLATE "C"); Search takes % and _ literally.
