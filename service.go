@@ -41,8 +41,10 @@ func (s *Service) notify() {
 }
 
 // Send invites a batch of addresses to the actor's tenant. Each item stands
-// alone: a bad or duplicate item is an ItemError and the rest go on. The
-// error is only for a bad actor, an empty or oversized batch, or the store.
+// alone: a bad or duplicate item, a member's address or one over a quota is
+// an ItemError and the rest go on. The error is only for a bad actor, an
+// empty or oversized batch, a batch none of whose items fits a quota
+// (ErrQuotaExceeded), Config.IsMember, or the store.
 func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (SendResult, error) {
 	if err := validActor(actor); err != nil {
 		return SendResult{}, err
@@ -88,7 +90,20 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 	if err != nil {
 		return SendResult{}, err
 	}
-	over := 0
+	over := s.collect(&res, items, index, out, now)
+	if len(res.Success) == 0 && over > 0 {
+		return SendResult{}, fmt.Errorf("%w: no invite of the batch fits the send quota", ErrQuotaExceeded)
+	}
+	slices.SortFunc(res.Errors, func(a, b ItemError) int { return cmp.Compare(a.Index, b.Index) })
+	if len(res.Success) > 0 {
+		s.notify()
+	}
+	return res, nil
+}
+
+// collect adds the outcome of each stored item to res, and counts the
+// items the quota refused.
+func (s *Service) collect(res *SendResult, items []NewInvite, index []int, out []InsertResult, now time.Time) (over int) {
 	for k, r := range out {
 		item := ItemError{Index: index[k], Email: items[index[k]].Email}
 		switch {
@@ -103,14 +118,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 		}
 		res.Errors = append(res.Errors, item)
 	}
-	if len(res.Success) == 0 && over > 0 {
-		return SendResult{}, fmt.Errorf("%w: no invite of the batch fits the send quota", ErrQuotaExceeded)
-	}
-	slices.SortFunc(res.Errors, func(a, b ItemError) int { return cmp.Compare(a.Index, b.Index) })
-	if len(res.Success) > 0 {
-		s.notify()
-	}
-	return res, nil
+	return over
 }
 
 // dropMembers asks Config.IsMember once for the whole batch and turns the
