@@ -3,9 +3,12 @@ package httpadapter_test
 // BenchmarkHTTP measures requests per second through the handler on a
 // loopback server, against a bare net/http handler running the same raw
 // SQL on the same migrated schema through database/sql, with SQLite and
-// with PostgreSQL. Both sides serve the same requests from the same
-// parallel keep-alive clients, in alternating rounds, so both see the same
-// machine; ours/bare is the ratio of their requests per second. Run:
+// with PostgreSQL. The sides serve the same requests from the same
+// parallel keep-alive clients, in rounds taking turns, so all see the same
+// machine; ours/bare is the ratio of their requests per second. On
+// PostgreSQL, bare-simple is the bare handler on pgx's simple protocol, as
+// bun runs (ours/bare-simple): what is left between the two is not the
+// protocol's. Run:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
 //	  go test -run '^$' -bench HTTP -benchtime 2000x ./httpadapter/
@@ -19,9 +22,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +55,7 @@ func BenchmarkHTTP(b *testing.B) {
 	b.Run("SQLite", func(b *testing.B) {
 		db := testdb.SQLite(b)
 		// One connection, as sqlitedb opens it: the bare side shares it.
-		benchStore(b, db, db.DB, false)
+		benchStore(b, db, false, map[string]*sql.DB{"bare": db.DB})
 	})
 	b.Run("PostgreSQL", func(b *testing.B) {
 		db := testdb.Postgres(b)
@@ -58,24 +63,41 @@ func BenchmarkHTTP(b *testing.B) {
 		if err := db.QueryRowContext(b.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
 			b.Fatal(err)
 		}
-		// The bare side uses pgx's default mode, which prepares and caches
-		// each statement: the fastest database/sql gets on PostgreSQL.
-		dsn, err := testdb.WithParams(testdb.PostgresDSN(b), "search_path", schema)
-		if err != nil {
-			b.Fatal(err)
+		// bare uses pgx's default mode, which prepares and caches each
+		// statement: the fastest database/sql gets on PostgreSQL.
+		bare := rawPostgres(b, schema)
+		simple := rawPostgres(b, schema, "default_query_exec_mode", "simple_protocol")
+		// Every pool keeps a connection per client: database/sql keeps 2
+		// idle by default, and the rest would reconnect on every request.
+		for _, p := range []*sql.DB{db.DB, bare, simple} {
+			p.SetMaxOpenConns(benchClients)
+			p.SetMaxIdleConns(benchClients)
 		}
-		raw, err := sql.Open("pgx", dsn)
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw.SetMaxOpenConns(8) // as testdb gives ours
-		b.Cleanup(func() { raw.Close() })
-		benchStore(b, db, raw, true)
+		benchStore(b, db, true, map[string]*sql.DB{"bare": bare, "bare-simple": simple})
 	})
 }
 
-// benchStore migrates db, seeds the listed tenant, and compares the routes.
-func benchStore(b *testing.B, db *bun.DB, raw *sql.DB, pg bool) {
+// rawPostgres opens database/sql on pgx, on the test server's schema,
+// with extra connection parameters.
+func rawPostgres(b *testing.B, schema string, params ...string) *sql.DB {
+	dsn, err := testdb.WithParams(testdb.PostgresDSN(b), append([]string{"search_path", schema}, params...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// side is one server a benchmark sends its requests to.
+type side struct{ name, url string }
+
+// benchStore migrates db, seeds the listed tenant, and compares the routes
+// of ours with a bare handler on each of raws.
+func benchStore(b *testing.B, db *bun.DB, pg bool, raws map[string]*sql.DB) {
 	ctx := b.Context()
 	if err := bunstore.Migrate(ctx, db); err != nil {
 		b.Fatal(err)
@@ -100,15 +122,19 @@ func benchStore(b *testing.B, db *bun.DB, raw *sql.DB, pg bool) {
 		Logger:       slog.New(slog.DiscardHandler),
 	}))
 	b.Cleanup(ours.Close)
-	bare := httptest.NewServer(&bareHandler{db: raw, pg: pg})
-	b.Cleanup(bare.Close)
+	sides := []side{{"ours", ours.URL}}
+	for _, name := range slices.Sorted(maps.Keys(raws)) {
+		bare := httptest.NewServer(&bareHandler{db: raws[name], pg: pg})
+		b.Cleanup(bare.Close)
+		sides = append(sides, side{name, bare.URL})
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
 	b.Cleanup(client.CloseIdleConnections)
 
 	b.Run("GET", func(b *testing.B) {
 		compare(b, client, func(base string, _ int) *http.Request {
 			return request(b, "GET", base+"/", benchTenant, nil)
-		}, ours.URL, bare.URL)
+		}, sides)
 	})
 	var sent atomic.Int64
 	b.Run("POST", func(b *testing.B) {
@@ -116,7 +142,7 @@ func benchStore(b *testing.B, db *bun.DB, raw *sql.DB, pg bool) {
 			body := fmt.Appendf(nil, `{"userInvites":[{"email":"new%d@example.com"}]}`, sent.Add(1))
 			// A tenant of its own, so the list stays benchSeed long.
 			return request(b, "POST", base+"/", "posts", body)
-		}, ours.URL, bare.URL)
+		}, sides)
 	})
 }
 
@@ -136,29 +162,31 @@ func request(b *testing.B, method, url, tenant string, body []byte) *http.Reques
 	return r
 }
 
-// compare sends b.N requests to each of ours and bare, benchRound at a
-// time from benchClients goroutines, the side going first alternating by
-// round, after one untimed round each (connections open, statements are
-// prepared, caches fill). It reports each side's requests per second and
-// ours/bare.
-func compare(b *testing.B, c *http.Client, req func(base string, i int) *http.Request, ours, bare string) {
-	burst(b, c, req, ours, benchRound)
-	burst(b, c, req, bare, benchRound)
-	var to, tb time.Duration
+// compare sends b.N requests to each side, benchRound at a time from
+// benchClients goroutines, the side going first turning by round, after
+// one untimed round each (connections open, statements are prepared,
+// caches fill). It reports each side's requests per second and the ratio
+// of the first side's (ours) to each other's.
+func compare(b *testing.B, c *http.Client, req func(base string, i int) *http.Request, sides []side) {
+	for _, s := range sides {
+		burst(b, c, req, s.url, benchRound)
+	}
+	took := make([]time.Duration, len(sides))
 	b.ResetTimer()
 	for done := 0; done < b.N; done += benchRound {
 		n := min(benchRound, b.N-done)
-		if done/benchRound%2 == 0 {
-			to += burst(b, c, req, ours, n)
-			tb += burst(b, c, req, bare, n)
-		} else {
-			tb += burst(b, c, req, bare, n)
-			to += burst(b, c, req, ours, n)
+		first := done / benchRound
+		for k := range sides {
+			i := (first + k) % len(sides)
+			took[i] += burst(b, c, req, sides[i].url, n)
 		}
 	}
-	b.ReportMetric(float64(b.N)/to.Seconds(), "ours-req/s")
-	b.ReportMetric(float64(b.N)/tb.Seconds(), "bare-req/s")
-	b.ReportMetric(tb.Seconds()/to.Seconds(), "ours/bare")
+	for i, s := range sides {
+		b.ReportMetric(float64(b.N)/took[i].Seconds(), s.name+"-req/s")
+		if i > 0 {
+			b.ReportMetric(took[i].Seconds()/took[0].Seconds(), "ours/"+s.name)
+		}
+	}
 }
 
 // burst sends n requests to base from benchClients goroutines and returns
