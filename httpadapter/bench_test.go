@@ -132,13 +132,13 @@ func benchStore(b *testing.B, db *bun.DB, pg bool, raws map[string]*sql.DB) {
 	b.Cleanup(client.CloseIdleConnections)
 
 	b.Run("GET", func(b *testing.B) {
-		compare(b, client, func(base string, _ int) *http.Request {
+		compare(b, client, func(base string) *http.Request {
 			return request(b, "GET", base+"/", benchTenant, nil)
 		}, sides)
 	})
 	var sent atomic.Int64
 	b.Run("POST", func(b *testing.B) {
-		compare(b, client, func(base string, _ int) *http.Request {
+		compare(b, client, func(base string) *http.Request {
 			body := fmt.Appendf(nil, `{"userInvites":[{"email":"new%d@example.com"}]}`, sent.Add(1))
 			// A tenant of its own, so the list stays benchSeed long.
 			return request(b, "POST", base+"/", "posts", body)
@@ -150,10 +150,13 @@ func benchActor(tenant string) invites.Actor {
 	return invites.Actor{UserID: "admin", TenantID: tenant, Roles: []string{"admin"}}
 }
 
+// request is a request to url as an actor of tenant, or nil after failing
+// b (it runs on the clients' goroutines, where b.Fatal may not).
 func request(b *testing.B, method, url, tenant string, body []byte) *http.Request {
 	r, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
-		b.Fatal(err)
+		b.Error(err)
+		return nil
 	}
 	r.Header.Set("X-Tenant", tenant)
 	if body != nil {
@@ -167,7 +170,7 @@ func request(b *testing.B, method, url, tenant string, body []byte) *http.Reques
 // one untimed round each (connections open, statements are prepared,
 // caches fill). It reports each side's requests per second and the ratio
 // of the first side's (ours) to each other's.
-func compare(b *testing.B, c *http.Client, req func(base string, i int) *http.Request, sides []side) {
+func compare(b *testing.B, c *http.Client, req func(base string) *http.Request, sides []side) {
 	for _, s := range sides {
 		burst(b, c, req, s.url, benchRound)
 	}
@@ -191,14 +194,18 @@ func compare(b *testing.B, c *http.Client, req func(base string, i int) *http.Re
 
 // burst sends n requests to base from benchClients goroutines and returns
 // how long they took; an answer other than 200 fails b.
-func burst(b *testing.B, c *http.Client, req func(base string, i int) *http.Request, base string, n int) time.Duration {
+func burst(b *testing.B, c *http.Client, req func(base string) *http.Request, base string, n int) time.Duration {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range benchClients {
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				res, err := c.Do(req(base, i))
+			for next.Add(1) <= int64(n) {
+				r := req(base)
+				if r == nil {
+					return
+				}
+				res, err := c.Do(r)
 				if err != nil {
 					b.Error(err)
 					return
