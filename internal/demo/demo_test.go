@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testdb"
+)
+
+// syncBuffer is the demo's stdout in tests: the worker prints emails while
+// the test reads them.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// demo is a running demo server.
+type demo struct {
+	base string
+	out  *syncBuffer
+}
+
+var listening = regexp.MustCompile(`listening on (http://\S+)`)
+
+// start runs the demo in-process on a free port with args, until the test
+// ends; then run must return nil soon after its context is canceled.
+func start(t *testing.T, args ...string) demo {
+	t.Helper()
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run after cancel: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("run did not return within 10s of cancel")
+		}
+	})
+	deadline := time.After(30 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(out.String()); m != nil {
+			return demo{base: m[1], out: out}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before listening: %v\n%s", err, out)
+		case <-deadline:
+			t.Fatalf("not listening after 30s:\n%s", out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// link waits for the worker to print the email to addr and returns its
+// accept link.
+func (d demo) link(t *testing.T, addr string) string {
+	t.Helper()
+	re := regexp.MustCompile(`To: ` + regexp.QuoteMeta(addr) + `\n(?s:.*?)\nLink: (\S+)`)
+	for range 1000 {
+		if m := re.FindStringSubmatch(d.out.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no email to %s printed in 20s:\n%s", addr, d.out)
+	return ""
+}
+
+// do sends a request and returns the status and body.
+func do(t *testing.T, method, u, ctype, body string, header ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(b)
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-nope"}, "flag provided but not defined"},
+		{[]string{"-smtp", "mail.example"}, "-smtp"},
+		{[]string{"-postgres", "mysql://x"}, "postgres://"},
+		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"-addr", "127.0.0.1:99999", "-db", filepath.Join(t.TempDir(), "d.db")}, "99999"},
+	} {
+		err := run(t.Context(), c.args, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("run(%q) = %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestSendAcceptByHTTP walks the pages and the API the way the browser
+// test does, without a browser, on SQLite and PostgreSQL.
+func TestSendAcceptByHTTP(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		sendAccept(t, start(t, "-db", filepath.Join(t.TempDir(), "demo.db")))
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		db := testdb.Postgres(t)
+		var schema string
+		if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		dsn, err := testdb.WithParams(testdb.PostgresDSN(t), "search_path", schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendAccept(t, start(t, "-postgres", dsn))
+	})
+}
+
+func sendAccept(t *testing.T, d demo) {
+	if code, body := do(t, "GET", d.base+"/", "", ""); code != 200 || !strings.Contains(body, "Send invites") {
+		t.Fatalf("GET / = %d\n%s", code, body)
+	}
+	code, body := do(t, "POST", d.base+"/api/invites/", "application/json",
+		`{"userInvites":[{"email":"ann@example.com","roles":["member"]},{"email":"not an address"}]}`)
+	var sent struct {
+		Success []invites.Invite
+		Errors  []invites.ItemError
+	}
+	if err := json.Unmarshal([]byte(body), &sent); code != 200 || err != nil || len(sent.Success) != 1 || len(sent.Errors) != 1 {
+		t.Fatalf("send = %d %v\n%s", code, err, body)
+	}
+	id := sent.Success[0].ID.String()
+
+	link := d.link(t, "ann@example.com")
+	if code, body := do(t, "GET", link, "", ""); code != 200 || !strings.Contains(body, "demo-admin</strong> invited") ||
+		!strings.Contains(body, `id="accept"`) {
+		t.Fatalf("landing = %d\n%s", code, body)
+	}
+	tok := strings.TrimPrefix(link, d.base+"/invite?token=")
+	form := url.Values{"token": {tok}}.Encode()
+	ctype := "application/x-www-form-urlencoded"
+	if code, body := do(t, "POST", d.base+"/invite/accept", ctype, form, "X-Demo-User", "ann"); code != 200 || !strings.Contains(body, "Invitation accepted") {
+		t.Fatalf("accept = %d\n%s", code, body)
+	}
+	if code, body := do(t, "POST", d.base+"/invite/decline", ctype, form); code != 409 || !strings.Contains(body, "it was accepted") {
+		t.Fatalf("decline after accept = %d\n%s", code, body)
+	}
+	if code, body := do(t, "GET", d.base+"/invite?token=nope", "", ""); code != 404 || !strings.Contains(body, "Invalid link") {
+		t.Fatalf("landing of a bad token = %d\n%s", code, body)
+	}
+
+	code, body = do(t, "GET", d.base+"/api/invites/"+id, "", "")
+	var inv invites.Invite
+	if err := json.Unmarshal([]byte(body), &inv); code != 200 || err != nil || inv.Status != invites.StatusAccepted || inv.AcceptedByUserID != "ann" {
+		t.Fatalf("GET the invite = %d %v\n%s", code, err, body)
+	}
+	// Another demo tenant sees none of acme's invites.
+	if code, body := do(t, "GET", d.base+"/api/invites/"+id, "", "", "X-Demo-Tenant", "globex"); code != 404 {
+		t.Fatalf("GET as another tenant = %d\n%s", code, body)
+	}
+	// The token is printed in the email only (its text and its Link line):
+	// no log line carries it.
+	if n := strings.Count(d.out.String(), tok); n != 2 {
+		t.Errorf("the token appears %d times in the output, want 2 (the email's text and link):\n%s", n, d.out)
+	}
+}
+
+func TestDemoActor(t *testing.T) {
+	r, _ := http.NewRequest("GET", "/", nil)
+	if a := demoActor(r); a.UserID != demoUser || a.TenantID != demoTenant || !slices.Equal(a.Roles, []string{demoAdmin}) {
+		t.Errorf("default actor = %+v", a)
+	}
+	r.Header.Set("X-Demo-User", " bob ")
+	r.Header.Set("X-Demo-Tenant", "globex")
+	r.Header.Set("X-Demo-Roles", "viewer, ,editor")
+	if a := demoActor(r); a.UserID != "bob" || a.TenantID != "globex" || !slices.Equal(a.Roles, []string{"viewer", "editor"}) {
+		t.Errorf("actor from headers = %+v", a)
+	}
+	admin := invites.Actor{Roles: []string{demoAdmin}}
+	viewer := invites.Actor{Roles: []string{"viewer"}}
+	if !canGrant(admin, demoMember) || !canGrant(admin, demoAdmin) || canGrant(admin, "owner") ||
+		!canGrant(viewer, "viewer") || canGrant(viewer, demoMember) {
+		t.Error("canGrant: an admin grants admin and member, others only their own roles")
+	}
+}

@@ -1,0 +1,198 @@
+// Command demo runs invites end to end on one machine: the JSON API under
+// /api/invites/, a page to send invites and watch their status, and the
+// landing page of the emailed link. Emails are printed to stdout (or sent
+// by SMTP with -smtp), invites are kept in SQLite (or PostgreSQL with
+// -postgres).
+//
+// Its authentication is a stand-in for the demo only (see auth.go): never
+// run it where anyone but you can reach it.
+//
+//	go run ./internal/demo [-addr 127.0.0.1:8080] [-db invites-demo.db] [-postgres DSN] [-smtp host:port]
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/store/bunstore"
+	"github.com/invitekit/invites/store/bunstore/sqlitedb"
+	"github.com/invitekit/invites/token"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line's flags.
+type options struct {
+	addr     string
+	db       string
+	postgres string
+	smtp     string
+	from     string
+}
+
+// shutdownTimeout bounds how long requests in flight may finish after a
+// signal.
+const shutdownTimeout = 5 * time.Second
+
+func parseFlags(args []string, out io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	fs.StringVar(&o.db, "db", "invites-demo.db", "SQLite file to keep invites in, created and migrated at start")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN (postgres://...) to use instead of SQLite")
+	fs.StringVar(&o.smtp, "smtp", "", "send email by SMTP to host:port, in plain text without TLS (demo only: a local relay or test server), instead of printing it")
+	fs.StringVar(&o.from, "from", "Invites demo <invites@localhost>", "sender of the emails")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.smtp != "" {
+		if _, _, err := net.SplitHostPort(o.smtp); err != nil {
+			return o, fmt.Errorf("-smtp %q is not host:port: %w", o.smtp, err)
+		}
+	}
+	return o, nil
+}
+
+// run serves the demo until ctx ends, then shuts the server and the
+// delivery worker down. It prints "listening on http://ADDR" once it
+// accepts connections; the emails of the console mailer go to stdout too.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	o, err := parseFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+
+	db, err := openDB(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	m, closeMailer, err := newMailer(o, stdout)
+	if err != nil {
+		return err
+	}
+	defer closeMailer()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	svc, err := invites.New(bunstore.New(db), m, invites.Config{
+		Tokens: token.Issuer{},
+		AcceptURL: func(t invites.Token) string {
+			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
+		},
+		CanGrant:     canGrant,
+		PollInterval: time.Second,
+		Logger:       log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	h, err := newServer(svc, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	worker := make(chan struct{})
+	go func() {
+		defer close(worker)
+		svc.Run(workerCtx)
+	}()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "listening on %s\n", base)
+
+	select {
+	case err = <-served: // the listener failed: nothing to shut down
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWorker()
+	<-worker
+	return err
+}
+
+// openDB opens and migrates PostgreSQL when -postgres is set, else the
+// SQLite file of -db.
+func openDB(ctx context.Context, o options) (*bun.DB, error) {
+	var db *bun.DB
+	if o.postgres != "" {
+		u, err := url.Parse(o.postgres)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return nil, fmt.Errorf("-postgres wants a postgres:// URL")
+		}
+		// bun sends queries with their values inlined: pgx need not
+		// prepare each one.
+		q := u.Query()
+		q.Set("default_query_exec_mode", "simple_protocol")
+		u.RawQuery = q.Encode()
+		sqldb, err := sql.Open("pgx", u.String())
+		if err != nil {
+			return nil, err
+		}
+		db = bun.NewDB(sqldb, pgdialect.New())
+	} else {
+		var err error
+		if db, err = sqlitedb.Open(o.db); err != nil {
+			return nil, err
+		}
+	}
+	if err := bunstore.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	return db, nil
+}
+
+// newMailer is the console writer on stdout, or SMTP without TLS with
+// -smtp.
+func newMailer(o options, stdout io.Writer) (invites.Mailer, func(), error) {
+	if o.smtp == "" {
+		w, err := mailer.NewWriter(stdout, mailer.WriterConfig{From: o.from})
+		return w, func() {}, err
+	}
+	s, err := mailer.NewSMTP(mailer.SMTPConfig{Addr: o.smtp, From: o.from, TLS: mailer.TLSNone})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func() { s.Close() }, nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/invitekit/invites"
+)
+
+// The landing page and its forms carry the token (in the URL the email
+// links to, then in a hidden field); nothing here logs a request's URL or
+// form, so the token stays out of the logs.
+
+// send serves the page to send invites and watch their status; its script
+// talks to the JSON API.
+func (p *pages) send(w http.ResponseWriter, r *http.Request) {
+	p.render(w, http.StatusOK, "send.html", struct{ Actor invites.Actor }{demoActor(r)})
+}
+
+// landingView is what the landing page shows of an invite.
+type landingView struct {
+	Actor   invites.Actor
+	Invite  invites.Invite
+	Token   string
+	Pending bool
+}
+
+// landing is the page an email's link opens: it only looks the token up,
+// since mail scanners follow links; accepting and declining are POSTs.
+func (p *pages) landing(w http.ResponseWriter, r *http.Request) {
+	noLeak(w)
+	tok := r.URL.Query().Get("token")
+	inv, err := p.svc.Lookup(r.Context(), tok)
+	if err != nil {
+		p.outcome(w, r, "", inv, err)
+		return
+	}
+	p.render(w, http.StatusOK, "invite.html", landingView{
+		Actor: demoActor(r), Invite: inv, Token: tok, Pending: inv.Status == invites.StatusPending,
+	})
+}
+
+// accept accepts the invite of the form's token as the demo user.
+func (p *pages) accept(w http.ResponseWriter, r *http.Request) {
+	noLeak(w)
+	inv, err := p.svc.Accept(r.Context(), r.PostFormValue("token"), invites.Acceptor{UserID: demoActor(r).UserID})
+	p.outcome(w, r, "accepted", inv, err)
+}
+
+// decline declines the invite of the form's token.
+func (p *pages) decline(w http.ResponseWriter, r *http.Request) {
+	noLeak(w)
+	inv, err := p.svc.Decline(r.Context(), r.PostFormValue("token"))
+	p.outcome(w, r, "declined", inv, err)
+}
+
+// noLeak keeps a page whose URL or form holds a token out of caches and
+// out of the Referer of the links it shows.
+func noLeak(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+// outcomeView is the page after a lookup failed or a form was posted.
+type outcomeView struct {
+	Title   string
+	Message string
+	Invite  *invites.Invite
+}
+
+// outcome shows what became of an accept or decline (done), or why the
+// link or form did not work.
+func (p *pages) outcome(w http.ResponseWriter, r *http.Request, done string, inv invites.Invite, err error) {
+	code, v := http.StatusOK, outcomeView{}
+	var np *invites.NotPendingError
+	switch {
+	case err == nil:
+		v = outcomeView{Title: "Invitation " + done, Invite: &inv,
+			Message: fmt.Sprintf("You have %s the invitation to %s.", done, inv.TenantID)}
+	case errors.Is(err, invites.ErrInvalidToken):
+		code, v = http.StatusNotFound, outcomeView{Title: "Invalid link",
+			Message: "This link is not valid: it may be mistyped, or a newer email replaced it."}
+	case errors.Is(err, invites.ErrExpired):
+		code, v = http.StatusGone, outcomeView{Title: "Link expired",
+			Message: "This invitation has expired. Ask for a new one."}
+	case errors.As(err, &np):
+		code, v = http.StatusConflict, outcomeView{Title: "Not pending",
+			Message: fmt.Sprintf("This invitation is no longer pending: it was %s.", np.Status)}
+	case errors.Is(err, invites.ErrInvalidInput):
+		code, v = http.StatusBadRequest, outcomeView{Title: "Not accepted",
+			Message: "The demo user cannot accept: " + err.Error()}
+	default:
+		p.log.ErrorContext(r.Context(), "demo: invite page failed", "err", err)
+		code, v = http.StatusInternalServerError, outcomeView{Title: "Something went wrong",
+			Message: "The invitation could not be handled. Try again later."}
+	}
+	p.render(w, code, "outcome.html", v)
+}
+
+// render writes page name with status code, or a 500 if it fails to
+// execute, which would be a bug of the templates.
+func (p *pages) render(w http.ResponseWriter, code int, name string, data any) {
+	var b bytes.Buffer
+	if err := p.tmpl[name].ExecuteTemplate(&b, "layout", data); err != nil {
+		p.log.Error("demo: rendering a page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/httpadapter"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pages are the HTML pages, each parsed with the shared layout.
+type pages struct {
+	svc  *invites.Service
+	log  *slog.Logger
+	tmpl map[string]*template.Template
+}
+
+// newServer routes the API under /api/invites/ and the pages: / to send
+// invites and watch them, /invite the landing page of an email's link and
+// /invite/accept, /invite/decline its forms.
+func newServer(svc *invites.Service, log *slog.Logger) (http.Handler, error) {
+	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}}
+	for _, name := range []string{"send.html", "invite.html", "outcome.html"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+		if err != nil {
+			return nil, err
+		}
+		p.tmpl[name] = t
+	}
+	api := httpadapter.New(svc, httpadapter.Config{
+		Authenticate: func(r *http.Request) (invites.Actor, error) { return demoActor(r), nil },
+		Logger:       log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", api))
+	mux.HandleFunc("GET /{$}", p.send)
+	mux.HandleFunc("GET /invite", p.landing)
+	mux.HandleFunc("POST /invite/accept", p.accept)
+	mux.HandleFunc("POST /invite/decline", p.decline)
+	return mux, nil
+}
