@@ -354,7 +354,9 @@ func (c timeCol) Scan(v any) error {
 	return fmt.Errorf("time column of type %T", v)
 }
 
-// send stores one invite and its outbox row in one transaction.
+// send stores one invite in one transaction as the store must: the
+// address's stale pending invite expires, the unique pending index
+// decides, and the invite's outbox row and event go with it.
 func (h *bareHandler) send(w http.ResponseWriter, r *http.Request, tenant string) (any, error) {
 	var body struct {
 		UserInvites []struct {
@@ -386,17 +388,51 @@ func (h *bareHandler) send(w http.ResponseWriter, r *http.Request, tenant string
 		return nil, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(r.Context(), h.q(`INSERT INTO invites (id, tenant_id, email, email_norm,
-		first_name, last_name, first_name_fold, last_name_fold, locale, roles, status, status_updated_at,
-		expires_at, send_count, last_sent_at, delivery_status, latest_delivery_id, created_by_user_id,
-		created_at, updated_at) VALUES (?, ?, ?, ?, '', '', '', '', ?, ?, 'pending', ?, ?, 1, ?, 'queued', ?, ?, ?, ?)`),
-		inv.ID.String(), tenant, inv.Email, inv.EmailNorm(), inv.Locale, `["admin"]`, h.at(now),
-		h.at(inv.ExpiresAt), h.at(now), did.String(), inv.CreatedByUserID, h.at(now), h.at(now)); err != nil {
+	ctx := r.Context()
+	// The address's pending invite past its expiry gives way, with its event.
+	stale, err := tx.QueryContext(ctx, h.q(`UPDATE invites SET status = 'expired', status_updated_at = expires_at,
+		updated_at = ? WHERE tenant_id = ? AND email_norm = ? AND status = 'pending' AND expires_at <= ?
+		RETURNING id, expires_at`), h.at(now), tenant, inv.EmailNorm(), h.at(now))
+	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(r.Context(), h.q(`INSERT INTO invites_deliveries (id, invite_id, tenant_id,
+	var expired []any
+	for stale.Next() {
+		var id string
+		var exp any
+		if err := stale.Scan(&id, &exp); err != nil {
+			return nil, err
+		}
+		expired = append(expired, id, exp)
+	}
+	if err := stale.Close(); err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(expired); i += 2 {
+		if _, err := tx.ExecContext(ctx, h.q(`INSERT INTO invites_events (invite_id, tenant_id, type, actor_id, at, due_at)
+			VALUES (?, ?, 'expired', '', ?, ?)`), expired[i], tenant, expired[i+1], expired[i+1]); err != nil {
+			return nil, err
+		}
+	}
+	// One pending invite per address: a conflict stores nothing.
+	var stored string
+	err = tx.QueryRowContext(ctx, h.q(`INSERT INTO invites (id, tenant_id, email, email_norm,
+		first_name, last_name, first_name_fold, last_name_fold, locale, roles, status, status_updated_at,
+		expires_at, send_count, last_sent_at, delivery_status, latest_delivery_id, created_by_user_id,
+		created_at, updated_at) VALUES (?, ?, ?, ?, '', '', '', '', ?, ?, 'pending', ?, ?, 1, ?, 'queued', ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING RETURNING id`),
+		inv.ID.String(), tenant, inv.Email, inv.EmailNorm(), inv.Locale, `["admin"]`, h.at(now),
+		h.at(inv.ExpiresAt), h.at(now), did.String(), inv.CreatedByUserID, h.at(now), h.at(now)).Scan(&stored)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, h.q(`INSERT INTO invites_deliveries (id, invite_id, tenant_id,
 		kind, state, attempt, due_at, created_at) VALUES (?, ?, ?, 'invitation', 'queued', 0, ?, ?)`),
 		did.String(), inv.ID.String(), tenant, h.at(now), h.at(now)); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, h.q(`INSERT INTO invites_events (invite_id, tenant_id, type, actor_id, at, due_at)
+		VALUES (?, ?, 'created', ?, ?, ?)`), inv.ID.String(), tenant, inv.CreatedByUserID, h.at(now), h.at(now)); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
