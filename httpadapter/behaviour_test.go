@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 )
 
@@ -249,4 +251,23 @@ func TestNewRefusesAMissingAuthenticate(t *testing.T) {
 		}
 	}()
 	New(newEnv(t).svc, Config{})
+}
+
+// The list and send responses write invites as wireInvite: byte for byte
+// what Invite.MarshalJSON writes, accepted or not.
+func TestWireInviteIsMarshalJSON(t *testing.T) {
+	pending := invites.Invite{ID: uuid.Must(uuid.NewV7()), TenantID: "acme", Email: "a@x.io", Roles: []string{"member"},
+		Data: []byte(`{"k":1}`), Status: invites.StatusPending, CreatedAt: t0, DeliveryError: "421 later"}
+	accepted := pending
+	accepted.Status, accepted.AcceptedByUserID, accepted.Data = invites.StatusAccepted, "u-bob", nil
+	for _, inv := range []invites.Invite{pending, accepted} {
+		want, err := json.Marshal(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(wireAll([]invites.Invite{inv})[0])
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("wireInvite wrote\n%s\nwant\n%s (%v)", got, want, err)
+		}
+	}
 }

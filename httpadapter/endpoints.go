@@ -11,6 +11,28 @@ import (
 	"github.com/invitekit/invites"
 )
 
+// wireInvite is an Invite as its MarshalJSON writes it, in a form the
+// encoder writes directly: encoding/json parses a Marshaler's output again
+// to check it, which for a page of invites cost as much as writing it.
+type wireInvite struct {
+	plainInvite
+	AcceptedByUserID *string `json:"acceptedByUserId"` // null until accepted; hides the embedded field
+}
+
+// plainInvite is an Invite without its methods, MarshalJSON among them.
+type plainInvite invites.Invite
+
+func wireAll(invs []invites.Invite) []wireInvite {
+	out := make([]wireInvite, len(invs))
+	for i, inv := range invs {
+		out[i].plainInvite = plainInvite(inv)
+		if inv.AcceptedByUserID != "" {
+			out[i].AcceptedByUserID = &invs[i].AcceptedByUserID
+		}
+	}
+	return out
+}
+
 // The request and response bodies. Invites are written by
 // invites.Invite's own MarshalJSON.
 type (
@@ -32,12 +54,12 @@ type (
 		CreatedByUserID string `json:"createdByUserId"`
 	}
 	sendResponse struct {
-		Success []invites.Invite    `json:"success"`
+		Success []wireInvite        `json:"success"`
 		Errors  []invites.ItemError `json:"errors"`
 	}
 	listResponse struct {
-		Data       []invites.Invite `json:"data"`
-		TotalCount int              `json:"totalCount"`
+		Data       []wireInvite `json:"data"`
+		TotalCount int          `json:"totalCount"`
 		// NextCursor is left out on the last page.
 		NextCursor string `json:"nextCursor,omitempty"`
 	}
@@ -95,7 +117,7 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sendResponse{Success: res.Success, Errors: res.Errors}, nil
+	return sendResponse{Success: wireAll(res.Success), Errors: res.Errors}, nil
 }
 
 func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -111,7 +133,7 @@ func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return listResponse{Data: page.Invites, TotalCount: page.TotalCount, NextCursor: page.NextCursor}, nil
+	return listResponse{Data: wireAll(page.Invites), TotalCount: page.TotalCount, NextCursor: page.NextCursor}, nil
 }
 
 // target authenticates r and parses its {id}. An id that is no UUID is
