@@ -302,11 +302,11 @@ func (h *bareHandler) list(ctx context.Context, tenant string) (any, error) {
 	}
 	defer rows.Close()
 	type page struct {
-		Data       []invites.Invite `json:"data"`
+		Data       []bareInvite `json:"data"`
 		TotalCount int              `json:"totalCount"`
 		NextCursor string           `json:"nextCursor,omitempty"`
 	}
-	p := page{Data: []invites.Invite{}}
+	p := page{Data: []bareInvite{}}
 	for rows.Next() {
 		var (
 			inv             invites.Invite
@@ -324,8 +324,12 @@ func (h *bareHandler) list(ctx context.Context, tenant string) (any, error) {
 			return nil, err
 		}
 		inv.Data = data
-		inv.Status, inv.DeliveryStatus, inv.AcceptedByUserID = invites.Status(status), invites.DeliveryStatus(dstatus), accepted.String
-		p.Data = append(p.Data, inv)
+		inv.Status, inv.DeliveryStatus = invites.Status(status), invites.DeliveryStatus(dstatus)
+		b := bareInvite{plainInvite: plainInvite(inv)}
+		if accepted.Valid {
+			b.AcceptedByUserID = &accepted.String
+		}
+		p.Data = append(p.Data, b)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -337,6 +341,15 @@ func (h *bareHandler) list(ctx context.Context, tenant string) (any, error) {
 	}
 	return p, nil
 }
+
+// bareInvite is the JSON of an invite as a hand-written handler would
+// keep it: a plain struct, acceptedByUserId null until accepted.
+type bareInvite struct {
+	plainInvite
+	AcceptedByUserID *string `json:"acceptedByUserId"`
+}
+
+type plainInvite invites.Invite
 
 // timeCol scans timestamptz or SQLite's time text.
 type timeCol struct{ t *time.Time }
@@ -438,5 +451,5 @@ func (h *bareHandler) send(w http.ResponseWriter, r *http.Request, tenant string
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return map[string]any{"success": []invites.Invite{inv}, "errors": []invites.ItemError{}}, nil
+	return map[string]any{"success": []bareInvite{{plainInvite: plainInvite(inv)}}, "errors": []invites.ItemError{}}, nil
 }
