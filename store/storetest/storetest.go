@@ -43,9 +43,11 @@
 //   - Accept takes a nil hook (Config.OnAccept is nil by default), and
 //     answers ErrExpired for an invite Insert stored as expired, as for
 //     one merely past ExpiresAt.
-//   - Order by email and by status is the byte order of the normalized
-//     address and of the status as read at Now, as Go compares strings (on
-//     PostgreSQL, COLLATE "C"); Search takes % and _ literally.
+//   - Order by email, status, first name, last name and locale is the byte
+//     order of invites.OrderText (the normalized address, the status as
+//     read at Now, the names lower-cased, the locale as stored), as Go
+//     compares strings (on PostgreSQL, COLLATE "C"); Search takes % and _
+//     literally.
 package storetest
 
 import (
