@@ -46,7 +46,9 @@ type whereCase struct {
 // whereCases cover every operator of every field; ids stand for the
 // fixture's invites by key.
 func whereCases(id func(string) uuid.UUID) []whereCase {
-	sv := func(v ...string) invites.StringFilter { return invites.StringFilter{ValueFilter: invites.ValueFilter{ValueIn: v}} }
+	sv := func(v ...string) invites.StringFilter {
+		return invites.StringFilter{ValueFilter: invites.ValueFilter{ValueIn: v}}
+	}
 	st := invites.StatusPending
 	return []whereCase{
 		{"id equalTo", invites.Filter{ID: invites.IDFilter{EqualTo: id("ann")}}, []string{"ann"}},
