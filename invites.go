@@ -180,12 +180,17 @@ const (
 // OrderField is a field a list can be ordered by.
 type OrderField string
 
-// The order fields.
+// The order fields. Text orders are byte orders, as Go compares strings:
+// email of NormalizeEmail, first and last name of their strings.ToLower
+// (so case does not split "ann" from "Ann"), locale of the tag as stored.
 const (
 	OrderCreatedAt OrderField = "createdAt"
 	OrderUpdatedAt OrderField = "updatedAt"
 	OrderEmail     OrderField = "email"
 	OrderStatus    OrderField = "status"
+	OrderFirstName OrderField = "firstName"
+	OrderLastName  OrderField = "lastName"
+	OrderLocale    OrderField = "locale"
 )
 
 // Order is a list order; ties are broken by id in the same direction.
@@ -205,6 +210,7 @@ type Query struct {
 	CreatedByUserID string
 	CreatedAfter    time.Time // inclusive
 	CreatedBefore   time.Time // exclusive
+	Where           Filter    // ROQ's per-field operators, ANDed with the above
 	Order           Order     // default createdAt ascending
 	Limit           int       // default 20, max 100
 	Offset          int
@@ -225,7 +231,7 @@ type Page struct {
 // invite of the page before.
 type Cursor struct {
 	Time time.Time // for createdAt and updatedAt
-	Text string    // for email (normalized) and status
+	Text string    // for the text orders, as OrderField's doc compares them
 	ID   uuid.UUID
 }
 

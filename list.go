@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -53,7 +54,7 @@ func checkQuery(q Query) (ListParams, error) {
 	switch q.Order.Field {
 	case "":
 		p.Order.Field = OrderCreatedAt
-	case OrderCreatedAt, OrderUpdatedAt, OrderEmail, OrderStatus:
+	case OrderCreatedAt, OrderUpdatedAt, OrderEmail, OrderStatus, OrderFirstName, OrderLastName, OrderLocale:
 	default:
 		return p, invalid("order", "cannot order by %q", q.Order.Field)
 	}
@@ -73,6 +74,9 @@ func checkQuery(q Query) (ListParams, error) {
 		if err := validText(f.field, f.value, f.max); err != nil {
 			return p, err
 		}
+	}
+	if err := checkFilter(q.Where); err != nil {
+		return p, err
 	}
 	if q.Cursor != "" {
 		if q.Offset != 0 {
@@ -104,10 +108,8 @@ func encodeCursor(o Order, last Invite, now time.Time) string {
 		w.Time = last.CreatedAt
 	case OrderUpdatedAt:
 		w.Time = last.UpdatedAt
-	case OrderEmail:
-		w.Text = last.EmailNorm()
-	case OrderStatus:
-		w.Text = string(last.StatusAt(now))
+	default:
+		w.Text = OrderText(o.Field, last, now)
 	}
 	b, _ := json.Marshal(w) // cannot fail: plain fields
 	return base64.RawURLEncoding.EncodeToString(b)
@@ -115,7 +117,7 @@ func encodeCursor(o Order, last Invite, now time.Time) string {
 
 func decodeCursor(s string, o Order) (Cursor, error) {
 	bad := invalid("cursor", "is not a cursor of this query")
-	if len(s) > 1024 {
+	if len(s) > 2048 { // a name of 200 four-byte characters, in base64
 		return Cursor{}, bad
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -128,4 +130,22 @@ func decodeCursor(s string, o Order) (Cursor, error) {
 		return Cursor{}, bad
 	}
 	return Cursor{Time: w.Time, Text: w.Text, ID: w.ID}, nil
+}
+
+// OrderText is inv's sort value in a text order f at now, as a Cursor's
+// Text carries it; "" for the time orders.
+func OrderText(f OrderField, inv Invite, now time.Time) string {
+	switch f {
+	case OrderEmail:
+		return inv.EmailNorm()
+	case OrderStatus:
+		return string(inv.StatusAt(now))
+	case OrderFirstName:
+		return strings.ToLower(inv.FirstName)
+	case OrderLastName:
+		return strings.ToLower(inv.LastName)
+	case OrderLocale:
+		return inv.Locale
+	}
+	return ""
 }

@@ -189,6 +189,22 @@ func apiCases() []apiCase {
 		{"list bad offset", get("/?offset=-1", &alice), 400, CodeInvalidRequest, "offset"},
 		{"list bad time", get("/?createdAfter=2030-01-01T00:00:00+01:00", &alice), 400, CodeInvalidRequest, "createdAfter"},
 		{"list malformed query", get("/?a=%zz", &alice), 400, CodeInvalidRequest, ""},
+		{"list with filters", func(e *env) call {
+			e.invite(alice, "a@x.io")
+			return call{method: "GET", path: "/?email[iLike]=%25@x.io&status[valueIn]=pending,expired&firstName%5Blike%5D=A%5C%25&" +
+				"acceptedByUserId[equalTo]=&id[notEqualTo]=0190d5a4-0000-7000-8000-000000000000&order=-lastName", as: &alice}
+		}, 200, "", ""},
+		{"list by locale", get("/?order=locale&locale[valueNotIn]=fr,de&lastName[notEqualTo]=&createdByUserId[valueIn]=u-alice", &alice), 200, "", ""},
+		{"list unknown operator", get("/?email[contains]=x", &alice), 400, CodeInvalidRequest, "email[contains]"},
+		{"list pattern on an id", get("/?createdByUserId[like]=u%25", &alice), 400, CodeInvalidRequest, "createdByUserId[like]"},
+		{"list unknown filter field", get("/?tenantId[equalTo]=globex", &alice), 400, CodeInvalidRequest, "tenantId[equalTo]"},
+		{"list bad id", get("/?id[valueIn]=0190d5a4-0000-7000-8000-000000000000,nope", &alice), 400, CodeInvalidRequest, "id[valueIn]"},
+		{"list bad filter status", get("/?status[valueNotIn]=pending,gone", &alice), 400, CodeInvalidRequest, "status[valueNotIn]"},
+		{"list empty filter status", get("/?status[equalTo]=", &alice), 400, CodeInvalidRequest, "status[equalTo]"},
+		{"list lone escape", get("/?lastName[iLike]=x%5C", &alice), 400, CodeInvalidRequest, "lastName[iLike]"},
+		{"list too many values", get("/?email[valueIn]="+strings.Repeat("a,", invites.MaxFilterValues)+"a", &alice), 400,
+			CodeInvalidRequest, "email[valueIn]"},
+		{"list repeated filter", get("/?locale[like]=a&locale[like]=b", &alice), 400, CodeInvalidRequest, "locale[like]"},
 		{"list store down", failing(get("/", &alice)), 500, CodeInternal, ""},
 
 		// GET /{id}

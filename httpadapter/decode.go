@@ -93,15 +93,15 @@ func jsonKind(t reflect.Type) string {
 }
 
 // listParams are the query parameters of GET /; any other is refused.
-var listParams = []string{
+var listParams = append([]string{
 	"status", "email", "search", "createdByUserId", "createdAfter", "createdBefore",
 	"order", "limit", "offset", "cursor",
-}
+}, filterParams()...)
 
 // parseQuery reads the list query strictly: known parameters only, each at
-// most once; an empty value is no filter. Values the Service checks
-// (statuses, order field, limit range, cursor) it refuses itself, naming
-// the same parameter.
+// most once; an empty value is no filter, but for a field[op] filter.
+// Values the Service checks (statuses, order field, limit range, cursor,
+// filters) it refuses itself, naming the same parameter.
 func parseQuery(raw string) (invites.Query, error) {
 	var q invites.Query
 	vals, err := url.ParseQuery(raw)
@@ -115,7 +115,11 @@ func parseQuery(raw string) (invites.Query, error) {
 		if len(vals[name]) > 1 {
 			return q, invalidRequest(name, name+" is given more than once")
 		}
-		if err := setParam(&q, name, vals[name][0]); err != nil {
+		set := setParam
+		if strings.HasSuffix(name, "]") {
+			set = func(q *invites.Query, name, v string) error { return setFilter(&q.Where, name, v) }
+		}
+		if err := set(&q, name, vals[name][0]); err != nil {
 			return q, err
 		}
 	}

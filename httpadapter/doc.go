@@ -37,9 +37,20 @@
 //
 // The list takes status (comma-separated), email, search, createdByUserId,
 // createdAfter and createdBefore (RFC 3339), order (createdAt, updatedAt,
-// email, status; a leading - for descending), limit (1 to 100, default
-// 20), offset and cursor. An empty parameter is no filter; an unknown or
-// repeated one is a 400. nextCursor is left out on the last page.
+// email, status, firstName, lastName, locale; a leading - for
+// descending), limit (1 to 100, default 20), offset and cursor. An empty
+// parameter is no filter; an unknown or repeated one is a 400. nextCursor
+// is left out on the last page.
+//
+// ROQ's operators filter by field[operator]: equalTo, notEqualTo, valueIn
+// and valueNotIn (comma-separated, at most 100) on id, email, firstName,
+// lastName, locale, status, createdByUserId and acceptedByUserId; like
+// and iLike (SQL LIKE patterns: % any run, _ any one character, a
+// backslash makes the next one literal) on email, firstName, lastName and
+// locale. Their value is taken as given, empty included, so
+// acceptedByUserId[equalTo]= lists the invites nobody accepted:
+//
+//	GET /?email[iLike]=%25@acme.com&status[valueIn]=pending,expired&order=-lastName
 //
 // The public view of lookup has email, firstName, lastName, tenantId,
 // locale (for the landing page's language), roles, status and expiresAt:

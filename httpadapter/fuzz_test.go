@@ -66,6 +66,9 @@ func FuzzListQuery(f *testing.F) {
 		"limit=0", "limit=-1", "limit=99999999999999999999", "offset=9223372036854775807", "order=", "order=-", "order=--email",
 		"status=,", "status=expired", "a=%zz", "x;y", "limit=1&limit=2", "search=" + strings.Repeat("%E2%82%AC", 300),
 		"search=%ff", "cursor=" + strings.Repeat("A", 2000), "tenantId=globex",
+		"email[iLike]=%25@acme.com&status[valueIn]=pending,expired", "id[equalTo]=0190d5a4-0000-7000-8000-000000000000",
+		"acceptedByUserId[equalTo]=", "lastName[like]=%5C%25%5C_%5C%5C", "firstName[iLike]=%5C", "order=-locale&locale[valueIn]=de,",
+		"status[equalTo]=", "email[nope]=x", "[equalTo]=x", "email[=x", "email]=x", "id[valueIn]=,", "createdByUserId[valueNotIn]=" + strings.Repeat(",", 200),
 	} {
 		f.Add(s)
 	}

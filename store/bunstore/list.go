@@ -3,6 +3,7 @@ package bunstore
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/invitekit/invites"
 )
@@ -25,6 +26,12 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 		key = "email_norm"
 	case invites.OrderStatus:
 		key = s.statusAt()
+	case invites.OrderFirstName:
+		key = "first_name_fold"
+	case invites.OrderLastName:
+		key = "last_name_fold"
+	case invites.OrderLocale:
+		key = "locale"
 	}
 	dir, cmp := " ASC", ">"
 	if p.Order.Desc {
@@ -38,9 +45,9 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 		if p.Order.Field == invites.OrderStatus {
 			pageArgs = append(pageArgs, at(p.Now))
 		}
-		var v any = at(p.After.Time)
-		if p.Order.Field == invites.OrderEmail || p.Order.Field == invites.OrderStatus {
-			v = p.After.Text
+		var v any = p.After.Text
+		if key == "created_at" || key == "updated_at" {
+			v = at(p.After.Time)
 		}
 		pageArgs = append(pageArgs, v, p.After.ID)
 	}
@@ -103,48 +110,54 @@ func (s *Store) noLimit() string {
 func (s *Store) filters(p invites.ListParams) (string, []any) {
 	var b strings.Builder
 	b.WriteString("tenant_id = ?")
-	args := []any{p.TenantID}
+	c := &clauses{b: &b, args: []any{p.TenantID}}
 	if len(p.Statuses) > 0 {
-		b.WriteString(" AND (")
-		for i, st := range p.Statuses {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			switch st {
-			case invites.StatusPending:
-				b.WriteString("(status = 'pending' AND expires_at > ?)")
-				args = append(args, at(p.Now))
-			case invites.StatusExpired:
-				b.WriteString("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))")
-				args = append(args, at(p.Now))
-			default:
-				b.WriteString("status = ?")
-				args = append(args, string(st))
-			}
-		}
-		b.WriteString(")")
+		sql, args := statusIn(p.Statuses, p.Now)
+		c.and(sql, args...)
 	}
 	if p.Email != "" {
-		b.WriteString(" AND email_norm = ?")
-		args = append(args, invites.NormalizeEmail(p.Email))
+		c.and("email_norm = ?", invites.NormalizeEmail(p.Email))
 	}
 	if p.Search != "" {
-		b.WriteString(" AND (email_norm LIKE ? ESCAPE '!' OR first_name_fold LIKE ? ESCAPE '!' OR last_name_fold LIKE ? ESCAPE '!')")
 		pat := contains(fold(p.Search))
-		args = append(args, pat, pat, pat)
+		c.and("(email_norm LIKE ? ESCAPE '!' OR first_name_fold LIKE ? ESCAPE '!' OR last_name_fold LIKE ? ESCAPE '!')",
+			pat, pat, pat)
 	}
 	if p.CreatedByUserID != "" {
-		b.WriteString(" AND created_by_user_id = ?")
-		args = append(args, p.CreatedByUserID)
+		c.and("created_by_user_id = ?", p.CreatedByUserID)
 	}
 	if !p.CreatedAfter.IsZero() {
-		b.WriteString(" AND created_at >= ?")
-		args = append(args, at(p.CreatedAfter))
+		c.and("created_at >= ?", at(p.CreatedAfter))
 	}
 	if !p.CreatedBefore.IsZero() {
-		b.WriteString(" AND created_at < ?")
-		args = append(args, at(p.CreatedBefore))
+		c.and("created_at < ?", at(p.CreatedBefore))
 	}
+	s.where(c, p)
+	return b.String(), c.args
+}
+
+// statusIn is the condition that the status as read at now is one of sts.
+func statusIn(sts []invites.Status, now time.Time) (string, []any) {
+	var b strings.Builder
+	var args []any
+	b.WriteString("(")
+	for i, st := range sts {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		switch st {
+		case invites.StatusPending:
+			b.WriteString("(status = 'pending' AND expires_at > ?)")
+			args = append(args, at(now))
+		case invites.StatusExpired:
+			b.WriteString("(status = 'expired' OR (status = 'pending' AND expires_at <= ?))")
+			args = append(args, at(now))
+		default:
+			b.WriteString("status = ?")
+			args = append(args, string(st))
+		}
+	}
+	b.WriteString(")")
 	return b.String(), args
 }
 

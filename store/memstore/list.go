@@ -80,11 +80,11 @@ func matches(inv *invites.Invite, p *invites.ListParams, email, search string) b
 	if !p.CreatedBefore.IsZero() && !inv.CreatedAt.Before(p.CreatedBefore) {
 		return false
 	}
-	return true
+	return matchWhere(inv, p)
 }
 
 // sortValue is the order value of a row, in the shape of a Cursor: a time
-// for the time fields, text for email and status.
+// for the time fields, invites.OrderText for the others.
 type sortValue struct {
 	t time.Time
 	s string
@@ -106,14 +106,12 @@ func orderKey(p invites.ListParams) orderer {
 
 func (o orderer) of(inv *invites.Invite) sortValue {
 	switch o.field {
+	case invites.OrderCreatedAt:
+		return sortValue{t: inv.CreatedAt}
 	case invites.OrderUpdatedAt:
 		return sortValue{t: inv.UpdatedAt}
-	case invites.OrderEmail:
-		return sortValue{s: inv.EmailNorm()}
-	case invites.OrderStatus:
-		return sortValue{s: string(inv.StatusAt(o.now))}
 	default:
-		return sortValue{t: inv.CreatedAt}
+		return sortValue{s: invites.OrderText(o.field, *inv, o.now)}
 	}
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -18,6 +19,9 @@ var listCases = []testCase{
 	{"List/Orders", testListOrders},
 	{"List/OffsetLimit", testListOffsetLimit},
 	{"List/Keyset", testListKeyset},
+	{"List/Where", testListWhere},
+	{"List/WhereLimits", testListWhereLimits},
+	{"List/FoldedOrders", testListFoldedOrders},
 }
 
 // listNow is when the list fixture is read: eve and kim have expired.
@@ -57,9 +61,12 @@ func buildListFixture(t *testing.T, s invites.Store) *listFixture {
 		{"kim", "kim@example.com", "Kim", "Young", "u2", day(-3)},
 		{"gus2", "Gus@example.com", "Gus", "Green", "u3", day(-2)},
 	}
+	// Locales in every shape Filter.Locale meets; the rest are en-US.
+	locales := map[string]string{"bob": "de-AT", "cat": "de", "dan": "fr", "fay": "de-AT"}
 	mk := func(sp spec, now time.Time) invites.Invite {
 		return newInvite(tenantA, sp.email, now, func(i *invites.Invite) {
 			i.FirstName, i.LastName, i.CreatedByUserID = sp.first, sp.last, sp.by
+			i.Locale = cmp.Or(locales[sp.key], i.Locale)
 			i.CreatedAt, i.UpdatedAt, i.StatusUpdatedAt = sp.created, sp.created, sp.created
 		})
 	}
@@ -163,10 +170,8 @@ func compareBy(o invites.Order, now time.Time) func(a, b invites.Invite) int {
 			c = a.CreatedAt.Compare(b.CreatedAt)
 		case invites.OrderUpdatedAt:
 			c = a.UpdatedAt.Compare(b.UpdatedAt)
-		case invites.OrderEmail:
-			c = strings.Compare(a.EmailNorm(), b.EmailNorm())
-		case invites.OrderStatus:
-			c = strings.Compare(string(a.StatusAt(now)), string(b.StatusAt(now)))
+		default:
+			c = strings.Compare(invites.OrderText(o.Field, a, now), invites.OrderText(o.Field, b, now))
 		}
 		if c == 0 {
 			c = bytes.Compare(a.ID[:], b.ID[:])
@@ -252,7 +257,8 @@ func testListFilters(t *testing.T, newStore func(*testing.T) invites.Store) {
 
 var allOrders = func() []invites.Order {
 	var os []invites.Order
-	for _, f := range []invites.OrderField{invites.OrderCreatedAt, invites.OrderUpdatedAt, invites.OrderEmail, invites.OrderStatus} {
+	for _, f := range []invites.OrderField{invites.OrderCreatedAt, invites.OrderUpdatedAt, invites.OrderEmail, invites.OrderStatus,
+		invites.OrderFirstName, invites.OrderLastName, invites.OrderLocale} {
 		os = append(os, invites.Order{Field: f}, invites.Order{Field: f, Desc: true})
 	}
 	return os
@@ -315,10 +321,8 @@ func cursorAfter(inv invites.Invite, o invites.Order, now time.Time) *invites.Cu
 		c.Time = inv.CreatedAt
 	case invites.OrderUpdatedAt:
 		c.Time = inv.UpdatedAt
-	case invites.OrderEmail:
-		c.Text = inv.EmailNorm()
-	case invites.OrderStatus:
-		c.Text = string(inv.StatusAt(now))
+	default:
+		c.Text = invites.OrderText(o.Field, inv, now)
 	}
 	return c
 }

@@ -48,9 +48,11 @@
 //     delivery_failed events are at DeliveryOutcome.At.
 //   - Quota counts are taken before the batch and used in batch order;
 //     an item blocked by a pending invite uses none.
-//   - Order by email and by status is the byte order of the normalized
-//     address and of the status as read at Now, as Go compares strings (on
-//     PostgreSQL, COLLATE "C"); Search takes % and _ literally.
+//   - Order by email, status, first name, last name and locale is the byte
+//     order of invites.OrderText (the normalized address, the status as
+//     read at Now, the names lower-cased, the locale as stored), as Go
+//     compares strings (on PostgreSQL, COLLATE "C"); Search takes % and _
+//     literally.
 package storetest
 
 import (
