@@ -11,10 +11,12 @@ import (
 // List implements invites.Store in one statement: the page, each row
 // carrying the count of all that match the filters. Every filter starts at
 // the tenant, so the tenant's paging index bounds the rows it reads; the
-// keyset cursor seeks in that index instead of counting past rows; and the
-// page is picked by id before its rows are read (a deferred join), so on
-// PostgreSQL, whose createdAt index covers the filtered columns, a page
-// reads from the table only the rows it returns.
+// keyset cursor seeks in that index instead of counting past rows. On
+// PostgreSQL the page is picked by id before its rows are read (a deferred
+// join): its paging indexes cover the filtered columns, so a page reads
+// from the table only the rows it returns. SQLite reads the rows in one
+// pass: its indexes cover nothing, and the join cost it a temporary sort
+// (382 µs a page of 20 against 200 µs).
 func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invite, int, error) {
 	where, args := s.filters(p)
 
@@ -54,8 +56,6 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 	if p.Order.Field == invites.OrderStatus {
 		pageArgs = append(pageArgs, at(p.Now)) // the inner ORDER BY's
 	}
-	// The page's ids are chosen first, from the index where it covers the
-	// filters; only those rows are then read whole.
 	sort := " ORDER BY " + key + dir + ", id" + dir
 	limit := " LIMIT ? OFFSET ?"
 	pageArgs = append(pageArgs, max(p.Limit, 0), max(p.Offset, 0))
@@ -63,11 +63,14 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 		limit = " " + s.noLimit() + " OFFSET ?"
 		pageArgs = append(pageArgs[:len(pageArgs)-2], max(p.Offset, 0))
 	}
-	q := "SELECT " + inviteCols + ", (SELECT count(*) FROM invites WHERE " + where + ") FROM invites " +
-		"WHERE id IN (SELECT id FROM invites WHERE " + page + sort + limit + ")" + sort
+	count := "SELECT " + inviteCols + ", (SELECT count(*) FROM invites WHERE " + where + ") FROM invites WHERE "
 	all := append(append([]any(nil), args...), pageArgs...)
-	if p.Order.Field == invites.OrderStatus {
-		all = append(all, at(p.Now))
+	q := count + page + sort + limit
+	if s.pg {
+		q = count + "id IN (SELECT id FROM invites WHERE " + page + sort + limit + ")" + sort
+		if p.Order.Field == invites.OrderStatus {
+			all = append(all, at(p.Now))
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, q, all...)
 	if err != nil {
