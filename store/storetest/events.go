@@ -19,6 +19,7 @@ var eventCases = []testCase{
 	{"Events/DeliveryFailed", testEventsDeliveryFailed},
 	{"Events/ExpireDue", testEventsExpireDue},
 	{"Events/Reinvite", testEventsReinvite},
+	{"Events/ReinviteInLongBatch", testEventsReinviteLongBatch},
 	{"Events/NoneOnRefusal", testEventsNoneOnRefusal},
 	{"Events/NotFound", testEventsNotFound},
 	{"Events/ClaimInOrder", testEventsClaimInOrder},
@@ -177,6 +178,28 @@ func testEventsReinvite(t *testing.T, newStore func(*testing.T) invites.Store) {
 		t.Fatalf("Resend of an expired invite: %v", err)
 	}
 	history(t, s, tenantA, other.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventResent, "admin-" + tenantA, now})
+}
+
+// A long batch (stores may pass its addresses another way) expires the
+// stale invite of its address and is blocked by the live one.
+func testEventsReinviteLongBatch(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	stale := insertOne(t, s, t0, newInvite(tenantA, "stale@example.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Hour) }))
+	live := insertOne(t, s, t0, newInvite(tenantA, "live@example.com", t0))
+	now := t0.Add(2 * time.Hour)
+	batch := addresses(tenantA, "long", now, 40)
+	batch[17] = newInvite(tenantA, "STALE@example.com", now)
+	batch[31] = newInvite(tenantA, "live@example.com", now)
+	res := insert(t, s, now, batch...)
+	for i, r := range res {
+		switch {
+		case i == 31 && r.Existing != live.ID:
+			t.Fatalf("item 31 = %+v, want blocked by %s", r, live.ID)
+		case i != 31 && r.Invite.ID != batch[i].ID:
+			t.Fatalf("item %d = %+v, want stored", i, r)
+		}
+	}
+	history(t, s, tenantA, stale.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventExpired, "", stale.ExpiresAt})
 }
 
 // A refused or rolled-back change leaves no event.
