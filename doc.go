@@ -73,6 +73,16 @@
 // dies. Run also marks pending invites past their expiry as expired
 // (ExpireDue), so their expiry is an event too.
 //
+// # Listing
+//
+// List filters with the older Query fields and with Query.Where, ROQ's
+// operators per field (Filter): equalTo, notEqualTo, valueIn and
+// valueNotIn on every field, like and iLike (SQL LIKE patterns, with a
+// backslash to make % and _ literal) on email, names and locale. It orders
+// by createdAt, updatedAt, email, status, firstName, lastName or locale,
+// either way, and pages by offset or by the keyset cursor of the page
+// before.
+//
 // # Stores
 //
 // A Store makes each step atomic; the Service holds the rules. bunstore
