@@ -358,9 +358,10 @@ type Store interface {
 
 	// List returns up to p.Limit invites matching p in p.Order after
 	// p.After (skipping p.Offset), and the count of all that match the
-	// filters. Status filters and order by status use StatusAt(p.Now).
-	// Email and status order by byte order of NormalizeEmail and of the
-	// status (COLLATE "C" in SQL); Search takes % and _ literally.
+	// filters, p.Where's operators among them (see Filter). Status filters
+	// and order by status use StatusAt(p.Now). Text orders are the byte
+	// order of OrderText (COLLATE "C" in SQL); Search takes % and _
+	// literally.
 	List(ctx context.Context, p ListParams) ([]Invite, int, error)
 
 	// Update applies u. Roles change only while the invite is pending and
