@@ -1,17 +1,16 @@
 package invites_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/token"
 )
@@ -223,7 +222,7 @@ func (c ctxStore) SetToken(ctx context.Context, d invites.Delivery, digest []byt
 
 // Nothing the worker logs, at any level and on any path, carries a token.
 func TestDeliveryLogsNoToken(t *testing.T) {
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	h := newHarness(t, func(c *invites.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -251,23 +250,6 @@ func TestDeliveryLogsNoToken(t *testing.T) {
 			t.Fatalf("token leaked into logs or the stored error: %s", out)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // claimSignal is a Store that reports each ClaimDeliveries, so a test

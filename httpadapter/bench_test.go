@@ -303,8 +303,8 @@ func (h *bareHandler) list(ctx context.Context, tenant string) (any, error) {
 	defer rows.Close()
 	type page struct {
 		Data       []bareInvite `json:"data"`
-		TotalCount int              `json:"totalCount"`
-		NextCursor string           `json:"nextCursor,omitempty"`
+		TotalCount int          `json:"totalCount"`
+		NextCursor string       `json:"nextCursor,omitempty"`
 	}
 	p := page{Data: []bareInvite{}}
 	for rows.Next() {

@@ -1,7 +1,6 @@
 package httpadapter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,13 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/internal/testclock"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
@@ -51,7 +50,7 @@ type env struct {
 	svc   *invites.Service
 	mail  *mailertest.Mailer
 	store *faultyStore
-	logs  syncBuffer
+	logs  syncbuf.Buffer
 	clk   *testclock.Clock
 	// The Configs the Service and handler were built with.
 	svcCfg invites.Config
@@ -256,22 +255,4 @@ func (s *faultyStore) Accept(ctx context.Context, digest []byte, user string, no
 }
 func (s *faultyStore) Decline(ctx context.Context, digest []byte, now time.Time) (row, error) {
 	return guard(s, func() (row, error) { return s.Store.Decline(ctx, digest, now) })
-}
-
-// syncBuffer is a bytes.Buffer for a logger, safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,37 +10,18 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/internal/testdb"
 )
-
-// syncBuffer is the demo's stdout in tests: the worker prints emails while
-// the test reads them.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // demo is a running demo server.
 type demo struct {
 	base string
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 }
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
@@ -50,7 +30,7 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 // ends; then run must return nil soon after its context is canceled.
 func start(t *testing.T, args ...string) demo {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), out) }()

@@ -105,6 +105,7 @@ func PostgresSchema(tb testing.TB, schema string) *bun.DB {
 	// Tests run side by side: keep each one's share of the server's
 	// connections small.
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8) // database/sql keeps 2 by default: the rest would reconnect per query
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
