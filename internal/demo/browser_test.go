@@ -23,15 +23,13 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestBrowserSendAccept drives the pages in headless Chromium: send an
-// invite, open the emailed link in a second tab, accept, and watch the
-// list in the first tab show it accepted without a reload.
-func TestBrowserSendAccept(t *testing.T) {
+// browse starts the demo on a fresh SQLite file and a headless Chromium
+// to drive it, both stopped when t ends.
+func browse(t *testing.T) (demo, context.Context) {
 	exe := chromium(t)
 	d := start(t, "-db", filepath.Join(t.TempDir(), "demo.db"))
-
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	// This machine has no network beyond loopback and runs as root.
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(exe),
@@ -45,9 +43,17 @@ func TestBrowserSendAccept(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
+	return d, bctx
+}
+
+// TestBrowserSendAccept drives the pages in headless Chromium: send an
+// invite, open the emailed link in a second tab, accept, and watch the
+// list in the first tab show it accepted without a reload.
+func TestBrowserSendAccept(t *testing.T) {
+	d, bctx := browse(t)
 
 	const addr = "carol@example.com"
 	row := `tr[data-email="` + addr + `"]`
@@ -88,6 +94,41 @@ func TestBrowserSendAccept(t *testing.T) {
 	}
 	if final := text(t, bctx, chromedp.CSS(row+" .status")); final != "accepted" {
 		t.Fatalf("row status = %q, want accepted", final)
+	}
+}
+
+// TestBrowserResendCancel clicks the list's buttons: a resend within the
+// cooldown shows the API's refusal, and a cancel turns the row canceled,
+// its buttons gone.
+func TestBrowserResendCancel(t *testing.T) {
+	d, bctx := browse(t)
+	dave, erin := `tr[data-email="dave@example.com"]`, `tr[data-email="erin@example.com"]`
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(d.base+"/"),
+		chromedp.SendKeys(chromedp.ID("emails"), "dave@example.com, erin@example.com"),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.WaitVisible(chromedp.CSS(dave+" button.resend")),
+		chromedp.WaitVisible(chromedp.CSS(erin+" button.cancel")),
+		chromedp.Click(chromedp.CSS(dave+" button.resend")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("list-msg").textContent.includes("dave@example.com")`),
+	); err != nil {
+		t.Fatalf("clicking resend: %v\n%s", err, d.out)
+	}
+	if msg := text(t, bctx, chromedp.ID("list-msg")); !strings.Contains(msg, "too recently") {
+		t.Fatalf("resend within the cooldown shows %q, want the API's refusal", msg)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(erin+" button.cancel")),
+		chromedp.WaitVisible(chromedp.CSS(erin+" .status-canceled")),
+	); err != nil {
+		t.Fatalf("clicking cancel: %v\n%s", err, d.out)
+	}
+	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('`+erin+` button').length`))
+	if err != nil || n != 0 {
+		t.Fatalf("a canceled row has %d buttons (%v), want none", n, err)
+	}
+	if dst := text(t, bctx, chromedp.CSS(dave+" .status")); dst != "pending" {
+		t.Fatalf("dave's row = %q after a refused resend, want pending", dst)
 	}
 }
 
