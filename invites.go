@@ -511,8 +511,9 @@ type ResendRule struct {
 type TokenCheck struct {
 	IsValid   bool `json:"isValid"` // Accept would take it now
 	IsExpired bool `json:"isExpired"`
-	// The rest is zero when the token names no invite.
-	InviteID  uuid.UUID `json:"inviteId,omitzero"`
+	// The rest is zero when the token names no invite. InviteID is left
+	// out of JSON: the holder of a link sees no ids.
+	InviteID  uuid.UUID `json:"-"`
 	TenantID  string    `json:"tenantId,omitempty"`
 	Email     string    `json:"email,omitempty"`
 	FirstName string    `json:"firstName,omitempty"`

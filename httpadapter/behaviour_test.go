@@ -115,6 +115,24 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
+// A check shows the holder of a link no ids either.
+func TestCheckShowsNoIDs(t *testing.T) {
+	e := newEnv(t)
+	e.invite(alice, "ann@x.io")
+	w := e.do(call{method: "POST", path: "/check", body: tokenBody(e, "ann@x.io")})
+	var v map[string]any
+	decodeJSON(t, w.Body.Bytes(), &v)
+	keys := slices.Sorted(maps.Keys(v))
+	want := []string{"email", "expiresAt", "firstName", "isExpired", "isValid", "roles", "status", "tenantId"}
+	if !slices.Equal(keys, want) || v["isValid"] != true {
+		t.Errorf("check view %v", v)
+	}
+	w = e.do(call{method: "POST", path: "/check", body: strayToken})
+	if got := strings.TrimSpace(w.Body.String()); got != `{"isValid":false,"isExpired":false}` {
+		t.Errorf("check of an unknown token = %s", got)
+	}
+}
+
 func TestLookupShowsThePublicViewOnly(t *testing.T) {
 	e := newEnv(t)
 	e.invite(alice, "ann@x.io")
@@ -122,8 +140,8 @@ func TestLookupShowsThePublicViewOnly(t *testing.T) {
 	var v map[string]any
 	decodeJSON(t, w.Body.Bytes(), &v)
 	keys := slices.Sorted(maps.Keys(v))
-	want := []string{"email", "expiresAt", "firstName", "lastName", "locale", "roles", "status", "tenantId"}
-	if !slices.Equal(keys, want) || v["email"] != "ann@x.io" || v["status"] != "pending" {
+	want := []string{"email", "expiresAt", "firstName", "isExpired", "isValid", "lastName", "locale", "roles", "status", "tenantId"}
+	if !slices.Equal(keys, want) || v["email"] != "ann@x.io" || v["status"] != "pending" || v["isValid"] != true || v["isExpired"] != false {
 		t.Errorf("lookup view %v", v)
 	}
 }

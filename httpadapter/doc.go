@@ -52,9 +52,10 @@
 //
 //	GET /?email[iLike]=%25@acme.com&status[valueIn]=pending,expired&order=-lastName
 //
-// The public view of lookup has email, firstName, lastName, tenantId,
-// locale (for the landing page's language), roles, status and expiresAt:
-// no ids of the invite or its users, no delivery state.
+// The public view of lookup has isValid and isExpired (as check answers
+// them), email, firstName, lastName, tenantId, locale (for the landing
+// page's language), roles, status and expiresAt: no ids of the invite or
+// its users, no delivery state; check shows no ids either.
 //
 // A check of an unknown or malformed token is a 200 with isValid false and
 // nothing else, so a landing page can tell "expired, ask for a new one"

@@ -79,6 +79,9 @@ type (
 	// publicInvite is what a token holder may see on the landing page:
 	// no ids of the invite or of users, no delivery state.
 	publicInvite struct {
+		// As in POST /check, so the landing page needs one call.
+		IsValid   bool           `json:"isValid"`
+		IsExpired bool           `json:"isExpired"`
 		Email     string         `json:"email"`
 		FirstName string         `json:"firstName"`
 		LastName  string         `json:"lastName"`
@@ -196,7 +199,8 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return publicInvite{Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName, TenantID: inv.TenantID,
+	return publicInvite{IsValid: inv.Status == invites.StatusPending, IsExpired: inv.Status == invites.StatusExpired,
+		Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName, TenantID: inv.TenantID,
 		Locale: inv.Locale, Roles: inv.Roles, Status: inv.Status, ExpiresAt: inv.ExpiresAt}, nil
 }
 
