@@ -30,17 +30,11 @@ func writeEvents(ctx context.Context, db bun.IDB, evs []event) error {
 	if len(evs) == 0 {
 		return nil
 	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO invites_events (" + eventCols + ") VALUES ")
 	args := make([]any, 0, len(evs)*6)
-	for n, e := range evs {
-		if n > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?)")
+	for _, e := range evs {
 		args = append(args, e.invite, e.tenant, string(e.typ), e.actor, at(e.at), at(e.at))
 	}
-	_, err := db.ExecContext(ctx, q.String(), args...)
+	_, err := db.ExecContext(ctx, values("INSERT INTO invites_events ("+eventCols+") VALUES ", "(?, ?, ?, ?, ?, ?)", len(evs)), args...)
 	return err
 }
 

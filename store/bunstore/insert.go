@@ -171,21 +171,32 @@ const onConflict = " ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending
 
 // sqliteInsert is one multi-row INSERT ... VALUES.
 func sqliteInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []any) {
-	var q strings.Builder
-	q.WriteString("INSERT INTO invites (" + insertCols + ") VALUES ")
 	args := make([]any, 0, len(todo)*18)
-	for n, i := range todo {
-		if n > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)")
+	for _, i := range todo {
 		r := &rows[i]
 		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
 			fold(r.FirstName), fold(r.LastName), r.Locale,
 			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
 			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
 	}
-	return q.String() + onConflict + " RETURNING id", args
+	return values("INSERT INTO invites ("+insertCols+") VALUES ",
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)", len(todo)) +
+		onConflict + " RETURNING id", args
+}
+
+// values is head and then n copies of tuple, comma-separated: the SQL of
+// a multi-row INSERT ... VALUES.
+func values(head, tuple string, n int) string {
+	var q strings.Builder
+	q.Grow(len(head) + n*(len(tuple)+2))
+	q.WriteString(head)
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(tuple)
+	}
+	return q.String()
 }
 
 // pgRow is an invite as pgInsert hands it to jsonb_to_recordset.
@@ -307,18 +318,13 @@ func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, rows []invites.
 	if err := writeEvents(ctx, tx, evs); err != nil {
 		return err
 	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ")
 	args := make([]any, 0, len(stored)*5)
-	for n, i := range stored {
-		if n > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, 'invitation', 'queued', 0, ?, ?)")
+	for _, i := range stored {
 		now := at(rows[i].LastSentAt)
 		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, now, now)
 	}
-	_, err := tx.ExecContext(ctx, q.String(), args...)
+	_, err := tx.ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ",
+		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?)", len(stored)), args...)
 	return err
 }
 
