@@ -25,11 +25,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, l
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.pick(`SELECT id FROM invites_deliveries
-		WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?`)+`
+	w := s.pick(`SELECT id FROM invites_deliveries
+		WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?`, at(now), limit)
+	rows, err := s.db.QueryContext(ctx, w.sql+`
 		UPDATE invites_deliveries SET attempt = attempt + 1, due_at = ? WHERE id IN (SELECT id FROM picked)
 		RETURNING id, invite_id, tenant_id, kind, attempt`,
-		at(now), limit, at(now.Add(lease)))
+		append(w.args, at(now.Add(lease)))...)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,13 +67,12 @@ func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, 
 // expireWhere marks expired the pending invites past their expiry at now
 // that also meet cond (an SQL condition on invites, with args), dated at
 // their expiry as the Service shows an expiry it derives, with their
-// EventExpired, and returns how many it marked. with, if not empty, is a
-// WITH clause for cond, its arguments first in args.
-func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, with, cond string, args ...any) (int, error) {
-	n := strings.Count(with, "?")
-	rows, err := tx.QueryContext(ctx, with+` UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
+// EventExpired, and returns how many it marked. w, if not zero, is a
+// WITH clause for cond.
+func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, w with, cond string, args ...any) (int, error) {
+	rows, err := tx.QueryContext(ctx, w.sql+` UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
 		WHERE status = 'pending' AND expires_at <= ? AND `+cond+` RETURNING id, tenant_id, expires_at`,
-		slices.Concat(args[:n], []any{at(now), at(now)}, args[n:])...)
+		slices.Concat(w.args, []any{at(now), at(now)}, args)...)
 	if err != nil {
 		return 0, err
 	}
@@ -98,17 +96,23 @@ func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, with, cond stri
 	return len(evs), writeEvents(ctx, tx, evs)
 }
 
+// with is a WITH clause and its arguments.
+type with struct {
+	sql  string
+	args []any
+}
+
 // pick is the WITH clause naming "picked" the ids query selects, which
 // ends in LIMIT: materialized, so the database runs it once, and on
 // PostgreSQL locking the rows, passing over those another transaction
 // holds. Without MATERIALIZED PostgreSQL may run the subquery again for
 // each row it updates, and SKIP LOCKED then passes over the rows the
 // statement itself just changed, taking more than the limit.
-func (s *Store) pick(query string) string {
+func (s *Store) pick(query string, args ...any) with {
 	if s.pg {
 		query += " FOR UPDATE SKIP LOCKED"
 	}
-	return "WITH picked AS MATERIALIZED (" + query + ")"
+	return with{"WITH picked AS MATERIALIZED (" + query + ")", args}
 }
 
 // ExpireDue implements invites.Store.
@@ -120,8 +124,8 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, e
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		n, err = expireWhere(ctx, tx, now,
-			s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?"),
-			"id IN (SELECT id FROM picked)", at(now), limit)
+			s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(now), limit),
+			"id IN (SELECT id FROM picked)")
 		return err
 	})
 	return n, wrap(err)
@@ -155,13 +159,14 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.pick(`SELECT e.id FROM invites_events e WHERE `+unhandled("e")+` AND e.due_at <= ?
+	w := s.pick(`SELECT e.id FROM invites_events e WHERE `+unhandled("e")+` AND e.due_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM invites_events p
 				WHERE p.invite_id = e.invite_id AND p.id < e.id AND `+unhandled("p")+`)
-			ORDER BY e.due_at, e.id LIMIT ?`)+`
+			ORDER BY e.due_at, e.id LIMIT ?`, at(now), limit)
+	rows, err := s.db.QueryContext(ctx, w.sql+`
 		UPDATE invites_events SET attempt = attempt + 1, due_at = ? WHERE id IN (SELECT id FROM picked)
 		RETURNING id, invite_id, tenant_id, type, actor_id, at, attempt`,
-		at(now), limit, at(now.Add(lease)))
+		append(w.args, at(now.Add(lease)))...)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -82,7 +82,7 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
 		}
-		if _, err := expireWhere(ctx, tx, now, "", "(tenant_id, email_norm) IN ?", keys); err != nil {
+		if _, err := expireWhere(ctx, tx, now, with{}, "(tenant_id, email_norm) IN ?", keys); err != nil {
 			return err
 		}
 		var b quotaBudget

@@ -106,7 +106,7 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 		if err != nil {
 			return err
 		}
-		_, err = expireWhere(ctx, tx, now, "", `id <> ?
+		_, err = expireWhere(ctx, tx, now, with{}, `id <> ?
 			AND (tenant_id, email_norm) IN (SELECT tenant_id, email_norm FROM invites WHERE tenant_id = ? AND id = ?)`,
 			id, by.TenantID, id)
 		if err != nil {
