@@ -192,3 +192,33 @@ func TestRunDispatchesEvents(t *testing.T) {
 	}
 	eventTypes(t, rec.of(inv.ID), invites.EventCreated, invites.EventSent)
 }
+
+// A cancel, accept or decline wakes Run at once to tell its event, rather
+// than leaving it to the next poll.
+func TestChangesWakeTheEventHandler(t *testing.T) {
+	rec := &recorder{}
+	h := newHarness(t, func(c *invites.Config) { c.OnEvent = rec.handle; c.PollInterval = time.Hour })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	inv, _ := h.invite(admin, "wake@example.com")
+	go func() { done <- h.svc.Run(ctx) }()
+	wait := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for len(rec.of(inv.ID)) < n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := len(rec.of(inv.ID)); got != n {
+			t.Fatalf("told %d events, want %d", got, n)
+		}
+	}
+	wait(2) // created and sent, by Run's first pass
+	if _, err := h.svc.Cancel(context.Background(), admin, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	wait(3) // within the hour's poll only because Cancel woke Run
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

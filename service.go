@@ -40,6 +40,15 @@ func (s *Service) notify() {
 	}
 }
 
+// changed passes on the answer of a change that wrote an event, waking Run
+// to hand it to Config.OnEvent now rather than at the next poll.
+func (s *Service) changed(inv Invite, err error) (Invite, error) {
+	if err == nil && s.cfg.OnEvent != nil {
+		s.notify()
+	}
+	return inv, err
+}
+
 // Send invites a batch of addresses to the actor's tenant. Each item stands
 // alone: a bad or duplicate item, a member's address or one over a quota is
 // an ItemError and the rest go on. The error is only for a bad actor, an
@@ -237,7 +246,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Cancel(ctx, actor, id, s.cfg.Now()))
+	return s.changed(s.readErr(s.store.Cancel(ctx, actor, id, s.cfg.Now())))
 }
 
 // Resend sends a pending or expired invite again with a new link (the old
@@ -335,7 +344,7 @@ func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite
 			return nil
 		}
 	}
-	return s.readErr(s.store.Accept(ctx, d, by.UserID, s.cfg.Now(), hook))
+	return s.changed(s.readErr(s.store.Accept(ctx, d, by.UserID, s.cfg.Now(), hook)))
 }
 
 // Check answers whether token can be accepted now, as ROQ's
@@ -371,5 +380,5 @@ func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Decline(ctx, d, s.cfg.Now()))
+	return s.changed(s.readErr(s.store.Decline(ctx, d, s.cfg.Now())))
 }
