@@ -29,8 +29,18 @@ type Config struct {
 	MaxResends int
 	// DefaultLocale is the locale of an item that names none. Default "en-US".
 	DefaultLocale string
-	// CanGrant says whether actor may grant role. Default: the actor holds it.
+	// CanGrant says whether actor may grant role: asked for each role of
+	// a Send item, of an Update's new roles, and of an invite a Resend
+	// renews. Default: the actor holds it.
 	CanGrant func(actor Actor, role string) bool
+	// Authorize, when set, says whether actor may do op to inv (nil for
+	// OpSend and OpList), beyond the tenant scoping every operation has:
+	// that members may cancel only their own invites, say. Its error
+	// refuses the operation with a *ForbiddenError, which wraps it and is
+	// ErrForbidden (a 403 forbidden over HTTP). For OpUpdate, OpCancel and OpResend
+	// it runs under the store's lock of the invite, before any other
+	// refusal, so its answer holds for the write. Default: allow.
+	Authorize func(ctx context.Context, actor Actor, op Op, inv *Invite) error
 	// OnAccept runs before an accept commits, inside the store's
 	// transaction where it has one: if it fails the invite stays pending.
 	// Default none.

@@ -16,6 +16,8 @@ var (
 	ErrResendTooSoon  = errors.New("invites: resend too soon")
 	ErrTooManyResends = errors.New("invites: too many resends")
 	ErrForbiddenRole  = errors.New("invites: role not grantable by actor")
+	// ErrForbidden refuses what Config.Authorize did not allow.
+	ErrForbidden      = errors.New("invites: forbidden")
 	ErrInvalidInput   = errors.New("invites: invalid input")
 	ErrAlreadyInvited = errors.New("invites: address already has a pending invite")
 	ErrBatchTooLarge  = errors.New("invites: batch too large")
@@ -51,6 +53,22 @@ func (e *ResendTooSoonError) Error() string {
 
 // Is makes errors.Is(err, ErrResendTooSoon) hold.
 func (e *ResendTooSoonError) Is(target error) bool { return target == ErrResendTooSoon }
+
+// ForbiddenError is ErrForbidden: Config.Authorize refused Op with Err.
+type ForbiddenError struct {
+	Op  Op
+	Err error
+}
+
+func (e *ForbiddenError) Error() string {
+	return fmt.Sprintf("invites: %s forbidden: %v", e.Op, e.Err)
+}
+
+// Is makes errors.Is(err, ErrForbidden) hold.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+// Unwrap gives the error of Config.Authorize.
+func (e *ForbiddenError) Unwrap() error { return e.Err }
 
 // InputError is ErrInvalidInput naming the field at fault.
 type InputError struct {

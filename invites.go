@@ -121,6 +121,20 @@ type Acceptor struct {
 	Email string
 }
 
+// Op names an operation of an actor, for Config.Authorize.
+type Op string
+
+// The operations Config.Authorize is asked about.
+const (
+	OpSend    Op = "send"
+	OpGet     Op = "get"
+	OpList    Op = "list"
+	OpUpdate  Op = "update"
+	OpCancel  Op = "cancel"
+	OpResend  Op = "resend"
+	OpHistory Op = "history"
+)
+
 // NewInvite is one item of a Send batch.
 type NewInvite struct {
 	Email     string
@@ -130,7 +144,8 @@ type NewInvite struct {
 	Locale string
 	// Data is a JSON object kept with the invite; nil means none.
 	Data json.RawMessage
-	// Roles granted on accept; nil or empty means the actor's own roles.
+	// Roles granted on accept; nil means the actor's own roles, and a
+	// non-nil empty slice none.
 	Roles []string
 }
 
@@ -366,24 +381,26 @@ type Store interface {
 
 	// Update applies u. Roles change only while the invite is pending and
 	// not expired at now, else a *NotPendingError with the status as read.
-	Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u Update) (Invite, error)
+	// A non-nil guard vets the invite first (see Guard).
+	Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u Update, guard Guard) (Invite, error)
 
 	// Cancel moves a pending (or expired) invite of by's tenant to
 	// canceled, with an EventCanceled by by; from any other status a
-	// *NotPendingError with that status.
-	Cancel(ctx context.Context, by Actor, id uuid.UUID, now time.Time) (Invite, error)
+	// *NotPendingError with that status. A non-nil guard vets the invite
+	// first (see Guard).
+	Cancel(ctx context.Context, by Actor, id uuid.UUID, now time.Time, guard Guard) (Invite, error)
 
 	// Resend renews a pending or expired invite: SendCount+1, LastSentAt
 	// and StatusUpdatedAt now, ExpiresAt now+ttl, every token forgotten
 	// (the old links die at once), status pending, and a queued delivery of
 	// KindReminder that supersedes any queued before it, and an
-	// EventResent by by. Refusals, checked in this order:
-	// *NotPendingError; ErrTooManyResends when SendCount-1 >= r.Max;
+	// EventResent by by. Refusals, checked in this order: guard's error
+	// (see Guard; a nil guard allows); *NotPendingError; ErrTooManyResends when SendCount-1 >= r.Max;
 	// *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
 	// ErrAlreadyInvited when the address has another pending invite;
 	// ErrQuotaExceeded when r.Quota allows no more sends by by (or, for an
 	// invite not pending at now, no more pending invites).
-	Resend(ctx context.Context, by Actor, id uuid.UUID, now time.Time, r ResendRule) (Invite, error)
+	Resend(ctx context.Context, by Actor, id uuid.UUID, now time.Time, r ResendRule, guard Guard) (Invite, error)
 
 	// Lookup returns the invite whose token has this digest, whatever its
 	// status, or ErrInvalidToken.
@@ -448,6 +465,16 @@ type Store interface {
 	CompleteEvent(ctx context.Context, e Event, retryAt time.Time) error
 }
 
+// Guard vets the invite a write of the Service is about to change:
+// the Service's authorization (Config.Authorize, and Config.CanGrant for
+// the roles a resend renews). A store calls it with the invite as stored,
+// read under the lock its write takes (so no other write can change the
+// invite between the check and the write), before any other refusal but
+// ErrNotFound. Its error aborts the write, changing nothing, and is
+// returned as it is. It may be slow (it is the host's code): a store must
+// not block writes to other invites while it runs.
+type Guard func(ctx context.Context, inv Invite) error
+
 // EventType names a change in an invite's life.
 type EventType string
 
@@ -505,20 +532,56 @@ type ResendRule struct {
 	Quota    Quota
 }
 
-// TokenCheck answers the landing page of a link, as ROQ's
-// checkUserInviteToken: it tells a link that can still be accepted from
-// one that expired (ask for a new one) and from one that never was.
+// TokenCheck is the public view of an invite: what the holder of its link
+// may see, on the landing page or in the answer to an accept or decline.
+// It tells a link that can still be accepted from one that expired (ask
+// for a new one) and from one that never was, as ROQ's
+// checkUserInviteToken. It shows no ids of the invite or of users, no data
+// and no delivery state.
 type TokenCheck struct {
 	IsValid   bool `json:"isValid"` // Accept would take it now
 	IsExpired bool `json:"isExpired"`
-	// The rest is zero when the token names no invite. InviteID is left
-	// out of JSON: the holder of a link sees no ids.
-	InviteID  uuid.UUID `json:"-"`
-	TenantID  string    `json:"tenantId,omitempty"`
-	Email     string    `json:"email,omitempty"`
-	FirstName string    `json:"firstName,omitempty"`
-	LastName  string    `json:"lastName,omitempty"`
-	Roles     []string  `json:"roles,omitempty"`
-	Status    Status    `json:"status,omitempty"`
-	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// InviteID is left out of JSON: the holder of a link sees no ids.
+	InviteID uuid.UUID `json:"-"`
+	Status   Status    `json:"status,omitempty"` // "" when the token names no invite
+	// The rest is shown only while the link can be used, or to the one
+	// who just used it (PublicView); Service.Check leaves it zero for an
+	// invite that is no longer pending, so an old link stops telling who
+	// was invited. JSON has all of it or, when Email is "", none.
+	TenantID  string    `json:"tenantId"`
+	Email     string    `json:"email"`
+	FirstName string    `json:"firstName"`
+	LastName  string    `json:"lastName"`
+	Locale    string    `json:"locale"`
+	Roles     []string  `json:"roles"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// MarshalJSON writes the whole view, or only its first fields when the
+// rest is withheld.
+func (c TokenCheck) MarshalJSON() ([]byte, error) {
+	type whole TokenCheck // no methods: no recursion
+	if c.Email != "" {
+		if c.Roles == nil {
+			c.Roles = []string{}
+		}
+		return json.Marshal(whole(c))
+	}
+	return json.Marshal(struct {
+		IsValid   bool   `json:"isValid"`
+		IsExpired bool   `json:"isExpired"`
+		Status    Status `json:"status,omitempty"`
+	}{c.IsValid, c.IsExpired, c.Status})
+}
+
+// PublicView is the whole public view of inv (as read at now by the
+// Service): the answer to the holder of a link that was live when used,
+// as by Accept and Decline.
+func PublicView(inv Invite) TokenCheck {
+	return TokenCheck{
+		IsValid: inv.Status == StatusPending, IsExpired: inv.Status == StatusExpired,
+		InviteID: inv.ID, Status: inv.Status, TenantID: inv.TenantID, Email: inv.Email,
+		FirstName: inv.FirstName, LastName: inv.LastName, Locale: inv.Locale, Roles: inv.Roles,
+		ExpiresAt: inv.ExpiresAt,
+	}
 }

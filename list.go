@@ -21,6 +21,9 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) 
 	if err := validActor(actor); err != nil {
 		return Page{}, err
 	}
+	if err := s.authorize(ctx, actor, OpList, nil); err != nil {
+		return Page{}, err
+	}
 	now := s.cfg.Now()
 	p, err := checkQuery(q)
 	if err != nil {

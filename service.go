@@ -58,6 +58,9 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 	if err := validActor(actor); err != nil {
 		return SendResult{}, err
 	}
+	if err := s.authorize(ctx, actor, OpSend, nil); err != nil {
+		return SendResult{}, err
+	}
 	if len(items) == 0 {
 		return SendResult{}, invalid("userInvites", "is empty")
 	}
@@ -186,7 +189,7 @@ func (s *Service) prepare(actor Actor, it NewInvite, now time.Time) (Invite, str
 		return Invite{}, CodeInvalidData, err
 	}
 	roles := it.Roles
-	if len(roles) == 0 {
+	if roles == nil {
 		roles = actor.Roles
 	}
 	if roles, err = validRoles(roles); err != nil {
@@ -206,6 +209,29 @@ func (s *Service) prepare(actor Actor, it NewInvite, now time.Time) (Invite, str
 		ExpiresAt: now.Add(s.cfg.TTL), SendCount: 1, LastSentAt: now, DeliveryStatus: DeliveryQueued,
 		CreatedAt: now, UpdatedAt: now,
 	}, "", nil
+}
+
+// authorize asks Config.Authorize whether actor may do op to inv.
+func (s *Service) authorize(ctx context.Context, actor Actor, op Op, inv *Invite) error {
+	if s.cfg.Authorize == nil {
+		return nil
+	}
+	if err := s.cfg.Authorize(ctx, actor, op, inv); err != nil {
+		return &ForbiddenError{Op: op, Err: err}
+	}
+	return nil
+}
+
+// guard is the store's Guard of a write op by actor: Config.Authorize on
+// the invite as the caller would read it. Nil when there is nothing to ask.
+func (s *Service) guard(actor Actor, op Op) Guard {
+	if s.cfg.Authorize == nil {
+		return nil
+	}
+	return func(ctx context.Context, inv Invite) error {
+		inv = s.read(inv, s.cfg.Now())
+		return s.authorize(ctx, actor, op, &inv)
+	}
 }
 
 func (s *Service) grantable(actor Actor, roles []string) error {
@@ -237,7 +263,14 @@ func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (Invite, e
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Get(ctx, actor.TenantID, id))
+	inv, err := s.readErr(s.store.Get(ctx, actor.TenantID, id))
+	if err != nil {
+		return Invite{}, err
+	}
+	if err := s.authorize(ctx, actor, OpGet, &inv); err != nil {
+		return Invite{}, err
+	}
+	return inv, nil
 }
 
 // Cancel withdraws a pending or expired invite; its link stops working at
@@ -246,17 +279,29 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	return s.changed(s.readErr(s.store.Cancel(ctx, actor, id, s.cfg.Now())))
+	return s.changed(s.readErr(s.store.Cancel(ctx, actor, id, s.cfg.Now(), s.guard(actor, OpCancel))))
 }
 
 // Resend sends a pending or expired invite again with a new link (the old
-// one dies) and a new expiry, within ResendCooldown and MaxResends.
+// one dies) and a new expiry, within ResendCooldown and MaxResends. A
+// resend renews what the invite grants, so the actor must be able to
+// grant each of its roles (ErrForbiddenRole), checked before any other
+// refusal.
 func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
+	auth := s.guard(actor, OpResend)
+	guard := func(ctx context.Context, inv Invite) error {
+		if auth != nil {
+			if err := auth(ctx, inv); err != nil {
+				return err
+			}
+		}
+		return s.grantable(actor, inv.Roles)
+	}
 	rule := ResendRule{Cooldown: s.cfg.ResendCooldown, Max: s.cfg.MaxResends, TTL: s.cfg.TTL, Quota: s.quota()}
-	inv, err := s.readErr(s.store.Resend(ctx, actor, id, s.cfg.Now(), rule))
+	inv, err := s.readErr(s.store.Resend(ctx, actor, id, s.cfg.Now(), rule, guard))
 	if err == nil {
 		s.notify()
 	}
@@ -306,7 +351,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Updat
 		}
 		u.Roles = roles
 	}
-	return s.readErr(s.store.Update(ctx, actor.TenantID, id, s.cfg.Now(), u))
+	return s.readErr(s.store.Update(ctx, actor.TenantID, id, s.cfg.Now(), u, s.guard(actor, OpUpdate)))
 }
 
 // Lookup answers the landing page of a link: the invite of token in any
@@ -348,8 +393,10 @@ func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite
 }
 
 // Check answers whether token can be accepted now, as ROQ's
-// checkUserInviteToken: a malformed or unknown token is a TokenCheck with
-// IsValid false, not an error.
+// checkUserInviteToken, with the public view of its invite: the whole of
+// it while the invite is pending, its status alone after. A malformed or
+// unknown token is a TokenCheck with IsValid false and no Status, not an
+// error.
 func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
 	inv, err := s.Lookup(ctx, token)
 	if errors.Is(err, ErrInvalidToken) {
@@ -358,11 +405,11 @@ func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
 	if err != nil {
 		return TokenCheck{}, err
 	}
-	return TokenCheck{
-		IsValid: inv.Status == StatusPending, IsExpired: inv.Status == StatusExpired,
-		InviteID: inv.ID, TenantID: inv.TenantID, Email: inv.Email, FirstName: inv.FirstName,
-		LastName: inv.LastName, Roles: inv.Roles, Status: inv.Status, ExpiresAt: inv.ExpiresAt,
-	}, nil
+	v := PublicView(inv)
+	if !v.IsValid { // an old link tells its status and nothing more
+		v = TokenCheck{IsExpired: v.IsExpired, InviteID: v.InviteID, Status: v.Status}
+	}
+	return v, nil
 }
 
 // History returns the lifecycle events of one invite of the actor's
@@ -370,6 +417,15 @@ func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
 func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) ([]Event, error) {
 	if err := validActor(actor); err != nil {
 		return nil, err
+	}
+	if s.cfg.Authorize != nil {
+		inv, err := s.readErr(s.store.Get(ctx, actor.TenantID, id))
+		if err != nil {
+			return nil, err
+		}
+		if err := s.authorize(ctx, actor, OpHistory, &inv); err != nil {
+			return nil, err
+		}
 	}
 	return s.store.History(ctx, actor.TenantID, id)
 }

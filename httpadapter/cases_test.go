@@ -106,6 +106,25 @@ func apiCases() []apiCase {
 	expire := func(e *env) { e.advance(envTTL + time.Second) }
 	matchEmail := func(e *env) { e.withService(func(c *invites.Config) { c.RequireEmailMatch = true }) }
 	random := "/0190d5a4-0000-7000-8000-000000000000"
+	// deny sets a Config.Authorize that refuses op to everyone but the
+	// invite's creator, after setup ran as alice.
+	deny := func(op invites.Op, c func(e *env) call) func(e *env) call {
+		return func(e *env) call {
+			out := c(e)
+			e.withService(func(cfg *invites.Config) {
+				cfg.Authorize = func(_ context.Context, a invites.Actor, o invites.Op, inv *invites.Invite) error {
+					if o == op && (inv == nil || inv.CreatedByUserID != a.UserID) {
+						return fmt.Errorf("only the creator may %s", o)
+					}
+					return nil
+				}
+			})
+			return out
+		}
+	}
+	// carolAdmin is carol (who may not grant admin) asking about alice's
+	// invite, which grants admin and member.
+	carolAdmin := invites.Actor{UserID: carol.UserID, TenantID: carol.TenantID, Roles: []string{"member"}}
 
 	cs := []apiCase{
 		// POST /
@@ -127,6 +146,8 @@ func apiCases() []apiCase {
 		}, 200, "", ""},
 		{"send no actor", post("/", sendBody(`{"email":"a@x.io"}`), nil), 401, CodeUnauthenticated, ""},
 		{"send actor without tenant", post("/", sendBody(`{"email":"a@x.io"}`), &bob), 401, CodeUnauthenticated, ""},
+		{"send empty roles", post("/", sendBody(`{"email":"a@x.io","roles":[]}`), &alice), 200, "", ""},
+		{"send not authorized", deny(invites.OpSend, post("/", sendBody(`{"email":"a@x.io"}`), &alice)), 403, CodeForbidden, ""},
 		{"send other tenant", post("/", `{"tenantId":"globex","userInvites":[{"email":"a@x.io"}]}`, &alice), 403, CodeForbidden, "tenantId"},
 		{"send other user", post("/", `{"createdByUserId":"u-gus","userInvites":[{"email":"a@x.io"}]}`, &alice), 403, CodeForbidden, "createdByUserId"},
 		{"send other user on item", post("/", sendBody(`{"email":"a@x.io"}`, `{"email":"b@x.io","createdByUserId":"u-gus"}`), &alice), 403, CodeForbidden, "userInvites[1].createdByUserId"},
@@ -205,6 +226,7 @@ func apiCases() []apiCase {
 		{"list too many values", get("/?email[valueIn]="+strings.Repeat("a,", invites.MaxFilterValues)+"a", &alice), 400,
 			CodeInvalidRequest, "email[valueIn]"},
 		{"list repeated filter", get("/?locale[like]=a&locale[like]=b", &alice), 400, CodeInvalidRequest, "locale[like]"},
+		{"list not authorized", deny(invites.OpList, get("/", &alice)), 403, CodeForbidden, ""},
 		{"list store down", failing(get("/", &alice)), 500, CodeInternal, ""},
 
 		// GET /{id}
@@ -217,6 +239,8 @@ func apiCases() []apiCase {
 		{"get other tenant", onInvite("GET", "/%s", "", &gus), 404, CodeNotFound, ""},
 		{"get unknown id", get(random, &alice), 404, CodeNotFound, ""},
 		{"get not a uuid", get("/not-a-uuid", &alice), 404, CodeNotFound, ""},
+		{"get not authorized", deny(invites.OpGet, onInvite("GET", "/%s", "", &carolAdmin)), 403, CodeForbidden, ""},
+		{"get authorized creator", deny(invites.OpGet, onInvite("GET", "/%s", "", &alice)), 200, "", ""},
 		{"get store down", failing(onInvite("GET", "/%s", "", &alice)), 500, CodeInternal, ""},
 
 		// PATCH /{id}
@@ -227,7 +251,9 @@ func apiCases() []apiCase {
 		{"update unknown field", onInvite("PATCH", "/%s", `{"status":"accepted"}`, &alice), 400, CodeInvalidRequest, "status"},
 		{"update wrong type", onInvite("PATCH", "/%s", `{"roles":"admin"}`, &alice), 400, CodeInvalidRequest, "roles"},
 		{"update no actor", onInvite("PATCH", "/%s", `{}`, nil), 401, CodeUnauthenticated, ""},
-		{"update forbidden role", onInvite("PATCH", "/%s", `{"roles":["owner"]}`, &alice), 403, CodeForbidden, "roles"},
+		{"update forbidden role", onInvite("PATCH", "/%s", `{"roles":["owner"]}`, &alice), 403, CodeForbiddenRole, "roles"},
+		{"update no roles", onInvite("PATCH", "/%s", `{"roles":[]}`, &carolAdmin), 200, "", ""},
+		{"update not authorized", deny(invites.OpUpdate, onInvite("PATCH", "/%s", `{"firstName":"X"}`, &carolAdmin)), 403, CodeForbidden, ""},
 		{"update other tenant", onInvite("PATCH", "/%s", `{"firstName":"X"}`, &gus), 404, CodeNotFound, ""},
 		{"update roles when accepted", onFinal("PATCH", "/%s", `{"roles":["member"]}`, invites.StatusAccepted), 409, CodeNotPending, ""},
 		{"update roles when expired", func(e *env) call {
@@ -274,6 +300,11 @@ func apiCases() []apiCase {
 			e.advance(envCooldown)
 			return call{method: "POST", path: path, as: &alice}
 		}, 429, CodeRateLimited, ""},
+		{"resend a role the actor may not grant", func(e *env) call {
+			path := at(e, "/%s/resend", "ann@x.io")
+			return call{method: "POST", path: path, as: &carolAdmin} // and too soon: 403 comes first
+		}, 403, CodeForbiddenRole, "roles"},
+		{"resend not authorized", deny(invites.OpResend, onInvite("POST", "/%s/resend", "", &carolAdmin)), 403, CodeForbidden, ""},
 		{"resend store down", failing(onInvite("POST", "/%s/resend", "", &alice)), 500, CodeInternal, ""},
 
 		// POST /{id}/cancel
@@ -281,6 +312,7 @@ func apiCases() []apiCase {
 		{"cancel no actor", onInvite("POST", "/%s/cancel", "", nil), 401, CodeUnauthenticated, ""},
 		{"cancel other tenant", onInvite("POST", "/%s/cancel", "", &gus), 404, CodeNotFound, ""},
 		{"cancel accepted", onFinal("POST", "/%s/cancel", "", invites.StatusAccepted), 409, CodeNotPending, ""},
+		{"cancel not authorized", deny(invites.OpCancel, onInvite("POST", "/%s/cancel", "", &carolAdmin)), 403, CodeForbidden, ""},
 		{"cancel store down", failing(onInvite("POST", "/%s/cancel", "", &alice)), 500, CodeInternal, ""},
 
 		// GET /{id}/events
@@ -296,6 +328,7 @@ func apiCases() []apiCase {
 			}
 			return call{method: "GET", path: "/" + inv.ID.String() + "/events", as: &alice}
 		}, 200, "", ""},
+		{"events not authorized", deny(invites.OpHistory, onInvite("GET", "/%s/events", "", &carolAdmin)), 403, CodeForbidden, ""},
 		{"events of a declined invite", onFinal("GET", "/%s/events", "", invites.StatusDeclined), 200, "", ""},
 		{"events of a canceled invite", onFinal("GET", "/%s/events", "", invites.StatusCanceled), 200, "", ""},
 		{"events of an expired invite", func(e *env) call {

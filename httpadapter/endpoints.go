@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
@@ -75,21 +74,6 @@ type (
 	}
 	tokenRequest struct {
 		Token string `json:"token"`
-	}
-	// publicInvite is what a token holder may see on the landing page:
-	// no ids of the invite or of users, no delivery state.
-	publicInvite struct {
-		// As in POST /check, so the landing page needs one call.
-		IsValid   bool           `json:"isValid"`
-		IsExpired bool           `json:"isExpired"`
-		Email     string         `json:"email"`
-		FirstName string         `json:"firstName"`
-		LastName  string         `json:"lastName"`
-		TenantID  string         `json:"tenantId"`
-		Locale    string         `json:"locale"`
-		Roles     []string       `json:"roles"`
-		Status    invites.Status `json:"status"`
-		ExpiresAt time.Time      `json:"expiresAt"`
 	}
 )
 
@@ -195,13 +179,20 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv, err := h.svc.Lookup(r.Context(), tok)
+	// The public view of Check, but a token of no invite is a 404.
+	v, err := h.svc.Check(r.Context(), tok)
+	if err == nil && v.Status == "" {
+		err = invites.ErrInvalidToken
+	}
+	return v, err
+}
+
+// public answers the holder of a token with its invite's public view.
+func public(inv invites.Invite, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return publicInvite{IsValid: inv.Status == invites.StatusPending, IsExpired: inv.Status == invites.StatusExpired,
-		Email: inv.Email, FirstName: inv.FirstName, LastName: inv.LastName, TenantID: inv.TenantID,
-		Locale: inv.Locale, Roles: inv.Roles, Status: inv.Status, ExpiresAt: inv.ExpiresAt}, nil
+	return invites.PublicView(inv), nil
 }
 
 // accept needs a user but no tenant: the invitee is not yet a member.
@@ -214,7 +205,7 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID, Email: actor.Email})
+	return public(h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID, Email: actor.Email}))
 }
 
 // check answers ROQ's checkUserInviteToken: an unknown token is a 200
@@ -245,5 +236,5 @@ func (h *handler) decline(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.Decline(r.Context(), tok)
+	return public(h.svc.Decline(r.Context(), tok))
 }

@@ -235,14 +235,14 @@ func (s *faultyStore) List(ctx context.Context, p invites.ListParams) ([]row, in
 	}
 	return s.Store.List(ctx, p)
 }
-func (s *faultyStore) Update(ctx context.Context, tenant string, id uuid.UUID, now time.Time, u invites.Update) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Update(ctx, tenant, id, now, u) })
+func (s *faultyStore) Update(ctx context.Context, tenant string, id uuid.UUID, now time.Time, u invites.Update, g invites.Guard) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Update(ctx, tenant, id, now, u, g) })
 }
-func (s *faultyStore) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Cancel(ctx, by, id, now) })
+func (s *faultyStore) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, g invites.Guard) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Cancel(ctx, by, id, now, g) })
 }
-func (s *faultyStore) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Resend(ctx, by, id, now, r) })
+func (s *faultyStore) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule, g invites.Guard) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Resend(ctx, by, id, now, r, g) })
 }
 func (s *faultyStore) History(ctx context.Context, tenant string, id uuid.UUID) ([]invites.Event, error) {
 	return guard(s, func() ([]invites.Event, error) { return s.Store.History(ctx, tenant, id) })

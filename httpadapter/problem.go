@@ -45,7 +45,8 @@ func (p *Problem) Error() string { return p.Detail }
 const (
 	CodeInvalidRequest       = "invalid_request"        // 400, Field names what
 	CodeUnauthenticated      = "unauthenticated"        // 401
-	CodeForbidden            = "forbidden"              // 403: another tenant's or user's name in a body, a role the actor may not grant
+	CodeForbidden            = "forbidden"              // 403: another tenant's or user's name in a body, or Config.Authorize said no
+	CodeForbiddenRole        = "forbidden_role"         // 403: a role the actor may not grant
 	CodeEmailMismatch        = "email_mismatch"         // 403: the accepting user's email is not the invite's
 	CodeNotFound             = "not_found"              // 404: no such invite in the actor's tenant, or no such route
 	CodeInvalidToken         = "invalid_token"          // 404
@@ -72,6 +73,7 @@ func problemFor(err error) *Problem {
 	var (
 		p    *Problem
 		in   *invites.InputError
+		no   *invites.ForbiddenError
 		np   *invites.NotPendingError
 		soon *invites.ResendTooSoonError
 	)
@@ -112,7 +114,14 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, invites.ErrEmailMismatch):
 		return problem(http.StatusForbidden, CodeEmailMismatch, "", "the invite is for another email address")
 	case errors.Is(err, invites.ErrForbiddenRole):
-		return problem(http.StatusForbidden, CodeForbidden, "roles", serviceText(err))
+		return problem(http.StatusForbidden, CodeForbiddenRole, "roles", serviceText(err))
+	case errors.As(err, &no):
+		// The host's reason stays in Problem.Err, for Config.Problem.
+		what := "this invite"
+		if no.Op == invites.OpSend || no.Op == invites.OpList {
+			what = "invites"
+		}
+		return problem(http.StatusForbidden, CodeForbidden, "", "the actor may not "+string(no.Op)+" "+what)
 	}
 	return problem(http.StatusInternalServerError, CodeInternal, "", "an internal error occurred")
 }

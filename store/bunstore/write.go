@@ -22,8 +22,30 @@ func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites
 	return getInvite(ctx, s.db, tenantID, id, "")
 }
 
+// vetted runs write, a change of one invite, after guard agreed to the
+// invite as it stands: a guarded write reads the invite under the lock of
+// a transaction (FOR UPDATE on PostgreSQL; SQLite's immediate
+// transaction excludes every other writer), so nothing changes it between
+// the guard's answer and the write. Unguarded, write runs alone, in a
+// transaction only on SQLite (see atomically).
+func (s *Store) vetted(ctx context.Context, tenantID string, id uuid.UUID, guard invites.Guard, write func(ctx context.Context, db bun.IDB) error) error {
+	if guard == nil {
+		return s.atomically(ctx, write)
+	}
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cur, err := getInvite(ctx, tx, tenantID, id, s.forUpdate)
+		if err != nil {
+			return err
+		}
+		if err := guard(ctx, cur); err != nil {
+			return err
+		}
+		return write(ctx, tx)
+	})
+}
+
 // Update implements invites.Store.
-func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update) (invites.Invite, error) {
+func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update, guard invites.Guard) (invites.Invite, error) {
 	set := []string{"updated_at = ?"}
 	args := []any{at(now)}
 	if u.FirstName != nil {
@@ -52,23 +74,31 @@ func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now t
 	if cond != "" {
 		args = append(args, at(now))
 	}
-	inv, err := scanInvite(s.db.QueryRowContext(ctx, "UPDATE invites SET "+strings.Join(set, ", ")+
-		" WHERE tenant_id = ? AND id = ?"+cond+" RETURNING "+inviteCols, args...))
-	if !errors.Is(err, sql.ErrNoRows) {
-		return inv, wrap(err)
-	}
-	cur, err := s.Get(ctx, tenantID, id)
+	var out invites.Invite
+	err := s.vetted(ctx, tenantID, id, guard, func(ctx context.Context, db bun.IDB) error {
+		inv, err := scanInvite(db.QueryRowContext(ctx, "UPDATE invites SET "+strings.Join(set, ", ")+
+			" WHERE tenant_id = ? AND id = ?"+cond+" RETURNING "+inviteCols, args...))
+		if !errors.Is(err, sql.ErrNoRows) {
+			out = inv
+			return err
+		}
+		cur, err := getInvite(ctx, db, tenantID, id, "")
+		if err != nil {
+			return err
+		}
+		return &invites.NotPendingError{Status: cur.StatusAt(now)}
+	})
 	if err != nil {
-		return invites.Invite{}, err
+		return invites.Invite{}, translate(err)
 	}
-	return invites.Invite{}, &invites.NotPendingError{Status: cur.StatusAt(now)}
+	return out, nil
 }
 
 // Cancel implements invites.Store. The token digest stays, so Lookup still
 // shows the link's invite, now canceled.
-func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time) (invites.Invite, error) {
+func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, guard invites.Guard) (invites.Invite, error) {
 	var out invites.Invite
-	err := s.atomically(ctx, func(ctx context.Context, db bun.IDB) error {
+	err := s.vetted(ctx, by.TenantID, id, guard, func(ctx context.Context, db bun.IDB) error {
 		inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
 			SET status = 'canceled', status_updated_at = ?, updated_at = ?
 			WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
@@ -93,16 +123,30 @@ func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 // the same address past its expiry is marked expired (it gives way, as to
 // Insert), then one conditional UPDATE renews the invite, and its reminder
 // supersedes any queued delivery. A live pending invite of the address
-// makes the UPDATE break the unique index: ErrAlreadyInvited. A quota is
-// checked last, against counts taken under its lock before the UPDATE.
-func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule) (invites.Invite, error) {
+// makes the UPDATE break the unique index: ErrAlreadyInvited. The guard
+// goes first, on the invite read under its row lock; a quota is checked
+// last, against counts taken under its lock before the UPDATE.
+func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule, guard invites.Guard) (invites.Invite, error) {
 	did, err := uuid.NewV7()
 	if err != nil {
 		return invites.Invite{}, err
 	}
 	var out invites.Invite
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		left, err := s.resendBudget(ctx, tx, by, id, now, r.Quota)
+		// The quota lock before the row's, in the order Insert takes them.
+		if err := s.lockQuotas(ctx, tx, r.Quota, by.TenantID); err != nil {
+			return err
+		}
+		cur, err := getInvite(ctx, tx, by.TenantID, id, s.forUpdate)
+		if err != nil {
+			return err
+		}
+		if guard != nil {
+			if err := guard(ctx, cur); err != nil {
+				return err
+			}
+		}
+		left, err := resendBudget(ctx, tx, by, cur, now, r.Quota)
 		if err != nil {
 			return err
 		}
@@ -148,21 +192,14 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 	return out, nil
 }
 
-// resendBudget takes the quota lock and says how many more sends q allows
-// by (and, when the invite is not pending at now, pending invites its
-// tenant): -1 for no bound.
-func (s *Store) resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, id uuid.UUID, now time.Time, q invites.Quota) (int, error) {
+// resendBudget says how many more sends q allows by (and, when the
+// invite cur is not pending at now, pending invites its tenant): -1 for
+// no bound. The caller holds the quota lock.
+func resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, cur invites.Invite, now time.Time, q invites.Quota) (int, error) {
 	if q == (invites.Quota{}) {
 		return -1, nil
 	}
-	if err := s.lockQuotas(ctx, tx, q, by.TenantID); err != nil {
-		return 0, err
-	}
 	left, err := sendsLeft(ctx, tx, q, by.TenantID, by.UserID, now)
-	if err != nil {
-		return 0, err
-	}
-	cur, err := getInvite(ctx, tx, by.TenantID, id, "")
 	if err != nil || cur.StatusAt(time.Time(at(now))) == invites.StatusPending {
 		return left, err
 	}

@@ -52,7 +52,7 @@ func TestDumpHoldsNoPlaintextToken(t *testing.T) {
 	s := New()
 	inv, tok1, dig1 := sent(t, s)
 	now := t0.Add(2 * time.Minute)
-	if _, err := s.Resend(context.Background(), as("t1"), inv.ID, now, invites.ResendRule{Max: 3, TTL: time.Hour}); err != nil {
+	if _, err := s.Resend(context.Background(), as("t1"), inv.ID, now, invites.ResendRule{Max: 3, TTL: time.Hour}, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, tok2, dig2 := mint(t, s, now)
@@ -119,7 +119,7 @@ func cancelWaiting(t *testing.T, s *Store, ctx context.Context, id uuid.UUID) ch
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		inv, err := s.Cancel(ctx, as("t1"), id, t0)
+		inv, err := s.Cancel(ctx, as("t1"), id, t0, nil)
 		if err == nil && inv.Status != invites.StatusCanceled {
 			t.Errorf("Cancel returned %+v", inv)
 		}
@@ -207,7 +207,7 @@ func TestPanickingHookFreesInvite(t *testing.T) {
 			panic("boom")
 		})
 	}()
-	got, err := s.Cancel(context.Background(), as("t1"), inv.ID, t0)
+	got, err := s.Cancel(context.Background(), as("t1"), inv.ID, t0, nil)
 	if err != nil || got.Status != invites.StatusCanceled {
 		t.Fatalf("Cancel after panic = %v, %v", got.Status, err)
 	}

@@ -143,14 +143,14 @@ func (s *Store) Get(_ context.Context, tenantID string, id uuid.UUID) (invites.I
 }
 
 // Update implements invites.Store.
-func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update) (invites.Invite, error) {
+func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update, guard invites.Guard) (invites.Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.find(tenantID, id)
 	if err != nil {
 		return invites.Invite{}, err
 	}
-	if err := s.waitInvite(ctx, id); err != nil {
+	if err := s.vet(ctx, r, guard); err != nil {
 		return invites.Invite{}, err
 	}
 	if u.Roles != nil {
@@ -181,14 +181,14 @@ func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now t
 
 // Cancel implements invites.Store. The digests stay indexed so Lookup
 // still shows the link's invite, now canceled.
-func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time) (invites.Invite, error) {
+func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, guard invites.Guard) (invites.Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.find(by.TenantID, id)
 	if err != nil {
 		return invites.Invite{}, err
 	}
-	if err := s.waitInvite(ctx, id); err != nil {
+	if err := s.vet(ctx, r, guard); err != nil {
 		return invites.Invite{}, err
 	}
 	switch r.inv.Status {
@@ -206,11 +206,14 @@ func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 
 // Resend implements invites.Store, refusing in the order its contract
 // lists.
-func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, rule invites.ResendRule) (invites.Invite, error) {
+func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, rule invites.ResendRule, guard invites.Guard) (invites.Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.find(by.TenantID, id)
 	if err != nil {
+		return invites.Invite{}, err
+	}
+	if err := s.vet(ctx, r, guard); err != nil {
 		return invites.Invite{}, err
 	}
 	err = s.waitIdle(ctx, func() []uuid.UUID {

@@ -155,7 +155,7 @@ func (c contenders) decline(digest []byte) *racer {
 
 func (c contenders) cancel(id uuid.UUID) *racer {
 	return &racer{name: "Cancel", wins: invites.StatusCanceled,
-		run: func() (invites.Invite, error) { return c.s.Cancel(c.t.Context(), as(tenantA), id, c.now) }}
+		run: func() (invites.Invite, error) { return c.s.Cancel(c.t.Context(), as(tenantA), id, c.now, nil) }}
 }
 
 func testRaceAcceptVsCancel(t *testing.T, newStore func(*testing.T) invites.Store) {
@@ -219,7 +219,7 @@ func cancelDuringHook(t *testing.T, s invites.Store, h *blockingHook) (id uuid.U
 	cancelDone := make(chan struct{})
 	wg.Go(func() {
 		defer close(cancelDone)
-		cancel.inv, cancel.err = s.Cancel(ctx, as(tenantA), p.inv.ID, now)
+		cancel.inv, cancel.err = s.Cancel(ctx, as(tenantA), p.inv.ID, now, nil)
 	})
 	select { // a store with row locks blocks Cancel until Accept ends
 	case <-cancelDone:
@@ -330,7 +330,7 @@ func testRaceResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 		errs := make([]error, racers)
 		fns := make([]func(), racers)
 		for i := range fns {
-			fns[i] = func() { _, errs[i] = s.Resend(ctx, as(tenantA), inv.ID, now, r) }
+			fns[i] = func() { _, errs[i] = s.Resend(ctx, as(tenantA), inv.ID, now, r, nil) }
 		}
 		race(fns...)
 		wins := 0
@@ -447,7 +447,7 @@ func testRaceAcceptVsResend(t *testing.T, newStore func(*testing.T) invites.Stor
 		digest := tokens[inv.ID][i%2] // half by the first attempt's token
 		fns = append(fns,
 			func() { _, accepts[i] = s.Accept(ctx, digest, "u", now, yieldHook) },
-			func() { _, resends[i] = s.Resend(ctx, as(tenantA), inv.ID, now, rule) })
+			func() { _, resends[i] = s.Resend(ctx, as(tenantA), inv.ID, now, rule, nil) })
 	}
 	race(fns...)
 	for i, inv := range invs {

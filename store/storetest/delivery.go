@@ -170,7 +170,7 @@ func testDeliverySetTokenCanceled(t *testing.T, newStore func(*testing.T) invite
 	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	if _, err := s.Cancel(ctx, as(tenantA), inv.ID, t0); err != nil {
+	if _, err := s.Cancel(ctx, as(tenantA), inv.ID, t0, nil); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
 	digest := newDigest(t)

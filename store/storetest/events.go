@@ -70,7 +70,7 @@ func testEventsLifecycle(t *testing.T, newStore func(*testing.T) invites.Store) 
 	t1 := t0.Add(time.Minute)
 	mintAll(t, s, t1)
 	t2 := t1.Add(2 * time.Minute)
-	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t2, rule); err != nil {
+	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t2, rule, nil); err != nil {
 		t.Fatalf("Resend: %v", err)
 	}
 	t3 := t2.Add(time.Minute)
@@ -97,7 +97,7 @@ func testEventsEndStates(t *testing.T, newStore func(*testing.T) invites.Store) 
 	if _, err := s.Decline(t.Context(), digests[declined.ID], t1); err != nil {
 		t.Fatalf("Decline: %v", err)
 	}
-	if _, err := s.Cancel(t.Context(), as(tenantA), canceled.ID, t1); err != nil {
+	if _, err := s.Cancel(t.Context(), as(tenantA), canceled.ID, t1, nil); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
 	if _, err := s.Accept(t.Context(), digests[hooked.ID], "joiner", t1, okHook); err != nil {
@@ -129,7 +129,7 @@ func testEventsExpireDue(t *testing.T, newStore func(*testing.T) invites.Store) 
 	b := insertOne(t, s, t0, newInvite(tenantB, "b@example.com", t0, short(2*time.Hour)))
 	live := insertOne(t, s, t0, newInvite(tenantA, "live@example.com", t0, short(5*time.Hour)))
 	done := insertOne(t, s, t0, newInvite(tenantA, "done@example.com", t0, short(time.Hour)))
-	if _, err := s.Cancel(t.Context(), as(tenantA), done.ID, t0); err != nil {
+	if _, err := s.Cancel(t.Context(), as(tenantA), done.ID, t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	now := t0.Add(3 * time.Hour)
@@ -174,7 +174,7 @@ func testEventsReinvite(t *testing.T, newStore func(*testing.T) invites.Store) {
 	history(t, s, tenantA, fresh.ID, ev{invites.EventCreated, "inviter", now})
 
 	other := insertOne(t, s, t0, newInvite(tenantA, "renew@example.com", t0, exp))
-	if _, err := s.Resend(t.Context(), as(tenantA), other.ID, now, rule); err != nil {
+	if _, err := s.Resend(t.Context(), as(tenantA), other.ID, now, rule, nil); err != nil {
 		t.Fatalf("Resend of an expired invite: %v", err)
 	}
 	history(t, s, tenantA, other.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventResent, "admin-" + tenantA, now})
@@ -210,13 +210,13 @@ func testEventsNoneOnRefusal(t *testing.T, newStore func(*testing.T) invites.Sto
 	boom := errors.New("host says no")
 	_, err := s.Accept(t.Context(), digests[inv.ID], "joiner", t0, func(context.Context, invites.Invite) error { return boom })
 	wantIs(t, "Accept with a failing hook", err, boom)
-	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t0, rule); !errors.Is(err, invites.ErrResendTooSoon) {
+	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t0, rule, nil); !errors.Is(err, invites.ErrResendTooSoon) {
 		t.Fatalf("Resend within the cooldown: %v", err)
 	}
 	if _, err := s.Decline(t.Context(), digests[inv.ID], t0); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Cancel(t.Context(), as(tenantA), inv.ID, t0)
+	_, err = s.Cancel(t.Context(), as(tenantA), inv.ID, t0, nil)
 	wantNotPending(t, "Cancel of a declined invite", err, invites.StatusDeclined)
 	history(t, s, tenantA, inv.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0}, ev{invites.EventDeclined, "", t0})
 }
@@ -266,7 +266,7 @@ func testEventsClaimInOrder(t *testing.T, newStore func(*testing.T) invites.Stor
 	a := insertOne(t, s, t0, newInvite(tenantA, "a@example.com", t0))
 	insertOne(t, s, t0, newInvite(tenantB, "b@example.com", t0))
 	mintAll(t, s, t0)
-	if _, err := s.Cancel(t.Context(), as(tenantA), a.ID, t0); err != nil {
+	if _, err := s.Cancel(t.Context(), as(tenantA), a.ID, t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	var seen []invites.EventType
@@ -349,7 +349,7 @@ func testRaceClaimEvents(t *testing.T, newStore func(*testing.T) invites.Store) 
 	}
 	mintAll(t, s, t0)
 	for _, id := range ids[:n/2] {
-		if _, err := s.Cancel(t.Context(), as(tenantA), id, t0); err != nil {
+		if _, err := s.Cancel(t.Context(), as(tenantA), id, t0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

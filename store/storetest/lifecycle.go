@@ -68,7 +68,7 @@ func prepare(t *testing.T, s invites.Store, email, st string) prepared {
 	case stDeclined:
 		_, err = s.Decline(ctx, p.digest, t0.Add(time.Minute))
 	case stCanceled:
-		_, err = s.Cancel(ctx, as(tenantA), inv.ID, t0.Add(time.Minute))
+		_, err = s.Cancel(ctx, as(tenantA), inv.ID, t0.Add(time.Minute), nil)
 	case stExpired:
 		p.now = t0.Add(ttl + time.Hour)
 	case stExpiredStored:
@@ -241,7 +241,7 @@ func testReturnsCopies(t *testing.T, newStore func(*testing.T) invites.Store) {
 	roles := []string{"x", "y"}
 	data := json.RawMessage(`{"k":"w"}`)
 	now := t0.Add(time.Minute)
-	upd, err := s.Update(ctx, tenantA, want.ID, now, invites.Update{Roles: roles, Data: data})
+	upd, err := s.Update(ctx, tenantA, want.ID, now, invites.Update{Roles: roles, Data: data}, nil)
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
@@ -280,7 +280,7 @@ func testUpdateFields(t *testing.T, newStore func(*testing.T) invites.Store) {
 	want := inv
 	for k, st := range steps {
 		now := t0.Add(time.Duration(k+1) * time.Minute)
-		got, err := s.Update(ctx, tenantA, inv.ID, now, st.u)
+		got, err := s.Update(ctx, tenantA, inv.ID, now, st.u, nil)
 		if err != nil {
 			t.Fatalf("Update %s: %v", st.name, err)
 		}
@@ -301,7 +301,7 @@ func testUpdateByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 			now := p.now.Add(time.Minute)
 
 			// Roles change only while pending: otherwise nothing changes.
-			_, err := s.Update(ctx, tenantA, p.inv.ID, now, invites.Update{FirstName: strp("Zed"), Roles: []string{"owner"}})
+			_, err := s.Update(ctx, tenantA, p.inv.ID, now, invites.Update{FirstName: strp("Zed"), Roles: []string{"owner"}}, nil)
 			if st == stPending {
 				if err != nil {
 					t.Fatalf("Update roles of a pending invite: %v", err)
@@ -319,7 +319,7 @@ func testUpdateByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 
 			// Names, locale and data change in any status.
 			got, err := s.Update(ctx, tenantA, p.inv.ID, now, invites.Update{
-				FirstName: strp("Zed"), Locale: strp("pt-BR"), Data: json.RawMessage(`{"z":1}`)})
+				FirstName: strp("Zed"), Locale: strp("pt-BR"), Data: json.RawMessage(`{"z":1}`)}, nil)
 			if err != nil {
 				t.Fatalf("Update names of a %s invite: %v", st, err)
 			}
@@ -341,9 +341,9 @@ func testUpdateByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testUpdateNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
-	_, err := s.Update(t.Context(), tenantB, inv.ID, t0, invites.Update{FirstName: strp("X")})
+	_, err := s.Update(t.Context(), tenantB, inv.ID, t0, invites.Update{FirstName: strp("X")}, nil)
 	wantIs(t, "Update of another tenant's invite", err, invites.ErrNotFound)
-	_, err = s.Update(t.Context(), tenantA, uuid.Must(uuid.NewV7()), t0, invites.Update{FirstName: strp("X")})
+	_, err = s.Update(t.Context(), tenantA, uuid.Must(uuid.NewV7()), t0, invites.Update{FirstName: strp("X")}, nil)
 	wantIs(t, "Update of a missing invite", err, invites.ErrNotFound)
 	checkInvite(t, "Get after a refused Update", get(t, s, tenantA, inv.ID), inv)
 }
@@ -356,7 +356,7 @@ func testCancelByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 			ctx := t.Context()
 			p := prepare(t, s, "cancel@x.com", st)
 			now := p.now.Add(time.Minute)
-			got, err := s.Cancel(ctx, as(tenantA), p.inv.ID, now)
+			got, err := s.Cancel(ctx, as(tenantA), p.inv.ID, now, nil)
 			switch st {
 			case stAccepted, stDeclined, stCanceled:
 				wantNotPending(t, "Cancel of a "+st+" invite", err, readAs(st))
@@ -371,7 +371,7 @@ func testCancelByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 			checkInvite(t, "Cancel result", got, want)
 			checkInvite(t, "Get after Cancel", get(t, s, tenantA, p.inv.ID), want)
 
-			_, err = s.Cancel(ctx, as(tenantA), p.inv.ID, now.Add(time.Minute))
+			_, err = s.Cancel(ctx, as(tenantA), p.inv.ID, now.Add(time.Minute), nil)
 			wantNotPending(t, "second Cancel", err, invites.StatusCanceled)
 			_, err = s.Accept(ctx, p.digest, "u", now.Add(time.Minute), okHook)
 			wantNotPending(t, "Accept after Cancel", err, invites.StatusCanceled)
@@ -388,9 +388,9 @@ func testCancelByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testCancelNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
-	_, err := s.Cancel(t.Context(), as(tenantB), inv.ID, t0)
+	_, err := s.Cancel(t.Context(), as(tenantB), inv.ID, t0, nil)
 	wantIs(t, "Cancel of another tenant's invite", err, invites.ErrNotFound)
-	_, err = s.Cancel(t.Context(), as(tenantA), uuid.Must(uuid.NewV7()), t0)
+	_, err = s.Cancel(t.Context(), as(tenantA), uuid.Must(uuid.NewV7()), t0, nil)
 	wantIs(t, "Cancel of a missing invite", err, invites.ErrNotFound)
 	checkInvite(t, "Get after a refused Cancel", get(t, s, tenantA, inv.ID), inv)
 }

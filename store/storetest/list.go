@@ -103,7 +103,7 @@ func buildListFixture(t *testing.T, s invites.Store) *listFixture {
 		t.Fatalf("fixture: Decline cat: %v", err)
 	}
 	for _, k := range []string{"dan", "gus"} {
-		if _, err := s.Cancel(ctx, as(tenantA), key(k), op); err != nil {
+		if _, err := s.Cancel(ctx, as(tenantA), key(k), op, nil); err != nil {
 			t.Fatalf("fixture: Cancel %s: %v", k, err)
 		}
 	}

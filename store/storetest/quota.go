@@ -58,7 +58,7 @@ func testQuotaPending(t *testing.T, newStore func(*testing.T) invites.Store) {
 	q := invites.Quota{MaxPending: 4}
 	stale := insertOne(t, s, t0, newInvite(tenantA, "stale@example.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Minute) }))
 	gone := insertOne(t, s, t0, newInvite(tenantA, "gone@example.com", t0))
-	if _, err := s.Cancel(t.Context(), as(tenantA), gone.ID, t0); err != nil {
+	if _, err := s.Cancel(t.Context(), as(tenantA), gone.ID, t0, nil); err != nil {
 		t.Fatal(err)
 	}
 	insertOK(t, s, t0, addresses(tenantB, "b", t0, 5)...)
@@ -74,7 +74,7 @@ func testQuotaPending(t *testing.T, newStore func(*testing.T) invites.Store) {
 	if got := get(t, s, tenantA, stale.ID); got.StatusAt(now) != invites.StatusExpired {
 		t.Fatalf("stale invite reads %s", got.StatusAt(now))
 	}
-	if _, err := s.Cancel(t.Context(), as(tenantA), held.ID, now); err != nil {
+	if _, err := s.Cancel(t.Context(), as(tenantA), held.ID, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := insertQ(t, s, now, q, newInvite(tenantA, "stale@example.com", now), newInvite(tenantA, "x@example.com", now)); got != "sq" {
@@ -118,11 +118,11 @@ func testQuotaResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 	admin := func(i *invites.Invite) { i.CreatedByUserID = as(tenantA).UserID }
 	a := insertOne(t, s, t0, newInvite(tenantA, "a@example.com", t0, admin))
 	now := t0.Add(2 * time.Minute)
-	if _, err := s.Resend(t.Context(), as(tenantA), a.ID, now, r); err != nil {
+	if _, err := s.Resend(t.Context(), as(tenantA), a.ID, now, r, nil); err != nil {
 		t.Fatalf("Resend within the quota: %v", err)
 	}
 	now = now.Add(2 * time.Minute)
-	_, err := s.Resend(t.Context(), as(tenantA), a.ID, now, r)
+	_, err := s.Resend(t.Context(), as(tenantA), a.ID, now, r, nil)
 	wantIs(t, "Resend over MaxSendsPerHour", err, invites.ErrQuotaExceeded)
 	if got := get(t, s, tenantA, a.ID); got.SendCount != 2 {
 		t.Fatalf("a refused Resend changed SendCount to %d", got.SendCount)
@@ -134,10 +134,10 @@ func testQuotaResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 	r.Quota = invites.Quota{MaxPending: 1}
 	exp := insertOne(t, s, t0, newInvite(tenantB, "exp@example.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Minute) }))
 	insertOne(t, s, now, newInvite(tenantB, "live@example.com", now))
-	_, err = s.Resend(t.Context(), as(tenantB), exp.ID, now, r)
+	_, err = s.Resend(t.Context(), as(tenantB), exp.ID, now, r, nil)
 	wantIs(t, "Resend of an expired invite into a full tenant", err, invites.ErrQuotaExceeded)
 	live := insertOne(t, s, t0, newInvite(tenantA+"-2", "p@example.com", t0))
-	if _, err := s.Resend(t.Context(), as(tenantA+"-2"), live.ID, now, r); err != nil {
+	if _, err := s.Resend(t.Context(), as(tenantA+"-2"), live.ID, now, r, nil); err != nil {
 		t.Fatalf("Resend of the one pending invite of a full tenant: %v (it takes no new place)", err)
 	}
 }
@@ -209,7 +209,7 @@ func testRaceQuotaSends(t *testing.T, newStore func(*testing.T) invites.Store) {
 			count(res[0].Invite.ID != uuid.Nil)
 		})
 		wg.Go(func() {
-			_, err := s.Resend(t.Context(), admin, olds[i].ID, t0, r)
+			_, err := s.Resend(t.Context(), admin, olds[i].ID, t0, r, nil)
 			if err != nil && !errors.Is(err, invites.ErrQuotaExceeded) {
 				t.Errorf("Resend: %v", err)
 			}

@@ -28,7 +28,7 @@ var rule = invites.ResendRule{Cooldown: time.Minute, Max: 3, TTL: 24 * time.Hour
 func resendOK(t *testing.T, s invites.Store, id uuid.UUID, now time.Time, r invites.ResendRule) invites.Invite {
 	t.Helper()
 	before := get(t, s, tenantA, id)
-	got, err := s.Resend(t.Context(), as(tenantA), id, now, r)
+	got, err := s.Resend(t.Context(), as(tenantA), id, now, r, nil)
 	if err != nil {
 		t.Fatalf("Resend at %s: %v", now, err)
 	}
@@ -106,7 +106,7 @@ func testResendExpiredStored(t *testing.T, newStore func(*testing.T) invites.Sto
 	s := newStore(t)
 	ctx := t.Context()
 	p := prepare(t, s, "twice@x.com", stExpiredStored)
-	_, err := s.Resend(ctx, as(tenantA), p.inv.ID, p.now, rule)
+	_, err := s.Resend(ctx, as(tenantA), p.inv.ID, p.now, rule, nil)
 	wantIs(t, "Resend of an expired invite whose address has a new pending invite", err, invites.ErrAlreadyInvited)
 	checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, p.inv.ID), p.inv)
 
@@ -114,7 +114,7 @@ func testResendExpiredStored(t *testing.T, newStore func(*testing.T) invites.Sto
 	if newer == uuid.Nil {
 		t.Fatalf("the newer invite of the address is not pending")
 	}
-	if _, err := s.Cancel(ctx, as(tenantA), newer, p.now); err != nil {
+	if _, err := s.Cancel(ctx, as(tenantA), newer, p.now, nil); err != nil {
 		t.Fatalf("Cancel of the newer invite: %v", err)
 	}
 	resendOK(t, s, p.inv.ID, p.now, rule)
@@ -150,7 +150,7 @@ func testResendRefusals(t *testing.T, newStore func(*testing.T) invites.Store) {
 			s := newStore(t)
 			ctx := t.Context()
 			p := prepare(t, s, "refuse@x.com", c.state)
-			_, err := s.Resend(ctx, as(tenantA), p.inv.ID, p.now, c.rule)
+			_, err := s.Resend(ctx, as(tenantA), p.inv.ID, p.now, c.rule, nil)
 			what := "Resend of a " + c.state + " invite"
 			switch c.want {
 			case invites.ErrNotPending:
@@ -181,7 +181,7 @@ func testResendRefusals(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testResendCooldownBoundary(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	p := prepare(t, s, "edge@x.com", stPending)
-	_, err := s.Resend(t.Context(), as(tenantA), p.inv.ID, t0.Add(rule.Cooldown-time.Microsecond), rule)
+	_, err := s.Resend(t.Context(), as(tenantA), p.inv.ID, t0.Add(rule.Cooldown-time.Microsecond), rule, nil)
 	var soon *invites.ResendTooSoonError
 	if !errors.As(err, &soon) || soon.RetryAfter != time.Microsecond {
 		t.Fatalf("Resend a microsecond before the cooldown ends: got %v, want *ResendTooSoonError{1µs}", err)
@@ -195,7 +195,7 @@ func testResendMax(t *testing.T, newStore func(*testing.T) invites.Store) {
 	r := invites.ResendRule{Cooldown: time.Minute, Max: 2, TTL: ttl}
 	resendOK(t, s, p.inv.ID, t0.Add(time.Minute), r)
 	resendOK(t, s, p.inv.ID, t0.Add(2*time.Minute), r)
-	_, err := s.Resend(t.Context(), as(tenantA), p.inv.ID, t0.Add(time.Hour), r)
+	_, err := s.Resend(t.Context(), as(tenantA), p.inv.ID, t0.Add(time.Hour), r, nil)
 	wantIs(t, "third Resend with Max 2", err, invites.ErrTooManyResends)
 	if got := get(t, s, tenantA, p.inv.ID); got.SendCount != 3 {
 		t.Fatalf("SendCount = %d after two resends, want 3", got.SendCount)
@@ -270,9 +270,9 @@ func testResendNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	now := t0.Add(time.Hour)
-	_, err := s.Resend(t.Context(), as(tenantB), inv.ID, now, rule)
+	_, err := s.Resend(t.Context(), as(tenantB), inv.ID, now, rule, nil)
 	wantIs(t, "Resend of another tenant's invite", err, invites.ErrNotFound)
-	_, err = s.Resend(t.Context(), as(tenantA), uuid.Must(uuid.NewV7()), now, rule)
+	_, err = s.Resend(t.Context(), as(tenantA), uuid.Must(uuid.NewV7()), now, rule, nil)
 	wantIs(t, "Resend of a missing invite", err, invites.ErrNotFound)
 	checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, inv.ID), inv)
 }
