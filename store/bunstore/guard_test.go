@@ -201,3 +201,14 @@ func TestRecoversWhenStandardStringsTurnOn(t *testing.T) {
 		t.Fatalf("Migrate once the setting is on: %v", err)
 	}
 }
+
+// asked makes s put its one question about standard_conforming_strings
+// now, so that a test logging s's statements sees only the call it
+// watches.
+func asked(t testing.TB, s *bunstore.Store) *bunstore.Store {
+	t.Helper()
+	if _, err := s.Get(t.Context(), "none", uuid.Nil); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Get: %v, want ErrNotFound", err)
+	}
+	return s
+}
