@@ -305,6 +305,24 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: path, as: &carolAdmin} // and too soon: 403 comes first
 		}, 403, CodeForbiddenRole, "roles"},
 		{"resend not authorized", deny(invites.OpResend, onInvite("POST", "/%s/resend", "", &carolAdmin)), 403, CodeForbidden, ""},
+		{"resend with {}", func(e *env) call {
+			path := at(e, "/%s/resend", "ann@x.io")
+			e.advance(envCooldown)
+			return call{method: "POST", path: path, body: ` {} `, as: &alice}
+		}, 200, "", ""},
+		{"resend no content type", func(e *env) call {
+			path := at(e, "/%s/resend", "ann@x.io")
+			e.advance(envCooldown)
+			return call{method: "POST", path: path, ctype: "-", as: &alice}
+		}, 415, CodeUnsupportedMediaType, ""},
+		{"resend form", func(e *env) call {
+			path := at(e, "/%s/resend", "ann@x.io")
+			e.advance(envCooldown)
+			return call{method: "POST", path: path, body: "a=1", ctype: "application/x-www-form-urlencoded", as: &alice}
+		}, 415, CodeUnsupportedMediaType, ""},
+		{"resend with a field", onInvite("POST", "/%s/resend", `{"roles":["admin"]}`, &alice), 400, CodeInvalidRequest, "roles"},
+		{"resend null body", onInvite("POST", "/%s/resend", `null`, &alice), 400, CodeInvalidRequest, ""},
+		{"resend body too large", onInvite("POST", "/%s/resend", bigUpdate, &alice), 413, CodeBodyTooLarge, ""},
 		{"resend store down", failing(onInvite("POST", "/%s/resend", "", &alice)), 500, CodeInternal, ""},
 
 		// POST /{id}/cancel
@@ -313,6 +331,16 @@ func apiCases() []apiCase {
 		{"cancel other tenant", onInvite("POST", "/%s/cancel", "", &gus), 404, CodeNotFound, ""},
 		{"cancel accepted", onFinal("POST", "/%s/cancel", "", invites.StatusAccepted), 409, CodeNotPending, ""},
 		{"cancel not authorized", deny(invites.OpCancel, onInvite("POST", "/%s/cancel", "", &carolAdmin)), 403, CodeForbidden, ""},
+		{"cancel with {}", onInvite("POST", "/%s/cancel", `{}`, &alice), 200, "", ""},
+		{"cancel text/plain", func(e *env) call {
+			return call{method: "POST", path: at(e, "/%s/cancel", "ann@x.io"), ctype: "text/plain", as: &alice}
+		}, 415, CodeUnsupportedMediaType, ""},
+		{"cancel multipart form", func(e *env) call {
+			return call{method: "POST", path: at(e, "/%s/cancel", "ann@x.io"), body: "--b--\r\n", ctype: "multipart/form-data; boundary=b", as: &alice}
+		}, 415, CodeUnsupportedMediaType, ""},
+		{"cancel not an object", onInvite("POST", "/%s/cancel", `[]`, &alice), 400, CodeInvalidRequest, ""},
+		{"cancel trailing data", onInvite("POST", "/%s/cancel", `{} {}`, &alice), 400, CodeInvalidRequest, ""},
+		{"cancel body too large", onInvite("POST", "/%s/cancel", bigUpdate, &alice), 413, CodeBodyTooLarge, ""},
 		{"cancel store down", failing(onInvite("POST", "/%s/cancel", "", &alice)), 500, CodeInternal, ""},
 
 		// GET /{id}/events

@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,11 +23,29 @@ import (
 // one value with no unknown fields and no trailing data. Each refusal is a
 // problem naming, where it can, the field at fault.
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := jsonOnly(r); err != nil {
+		return err
+	}
+	return strictJSON(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes), v)
+}
+
+// jsonOnly refuses a request that is not application/json. Every route
+// that changes state (or reads by token) asks for it, even those whose
+// body may be empty: a browser sends a cross-site POST of a form's media
+// types (urlencoded, multipart, text/plain) without asking, but one of
+// application/json only after a CORS preflight the host has to allow.
+func jsonOnly(r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "the body must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	return nil
+}
+
+// strictJSON decodes body into v: one value, no unknown fields, no
+// trailing data.
+func strictJSON(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -37,6 +56,34 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return decodeError(err)
 		}
 		return invalidRequest("", "the body has data after its JSON value")
+	}
+	return nil
+}
+
+// emptyRequest is the body of the routes that take none (resend, cancel).
+type emptyRequest struct{}
+
+// noBody reads the body of a route that takes none: application/json like
+// every state-changing route (see jsonOnly), and empty or {}; anything
+// else, null and unknown members included, is invalid_request, so a
+// client's mistake is not silently dropped.
+func (h *handler) noBody(w http.ResponseWriter, r *http.Request) error {
+	if err := jsonOnly(r); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var req *emptyRequest
+	if err := strictJSON(bytes.NewReader(body), &req); err != nil {
+		return err
+	}
+	if req == nil {
+		return invalidRequest("", "the body must be empty or {}")
 	}
 	return nil
 }

@@ -22,8 +22,8 @@
 //	GET   /               list: {"data":[Invite], "totalCount":N, "nextCursor":"..."}
 //	GET   /{id}           one invite
 //	PATCH /{id}           {firstName?, lastName?, locale?, data?, roles?}; "data":null clears the data
-//	POST  /{id}/resend    a new link and expiry
-//	POST  /{id}/cancel    withdraw
+//	POST  /{id}/resend    a new link and expiry; no body, or {}
+//	POST  /{id}/cancel    withdraw; no body, or {}
 //	GET   /{id}/events    {"data":[Event]}: the lifecycle events, oldest first
 //	POST  /lookup         {"token":...} -> the public view; no actor needed
 //	POST  /check          {"token":...} -> {isValid, isExpired, ...} (ROQ's checkUserInviteToken); no actor needed
@@ -34,6 +34,14 @@
 // Tokens travel only in request bodies, never in a URL, so they stay out
 // of access logs; the landing page of a link looks the token up by POST
 // and accepts only on a POST, since mail scanners follow links.
+//
+// Every POST and PATCH must be Content-Type application/json, resend and
+// cancel included, whose body is empty or {}: a browser sends a
+// cross-site form (urlencoded, multipart, text/plain) without a CORS
+// preflight, but application/json only after one, which the host's CORS
+// policy decides. A host whose Authenticate reads a cookie thus gets no
+// cross-site writes through a form; SameSite cookies are still worth
+// setting.
 //
 // The list takes status (comma-separated), email, search, createdByUserId,
 // createdAfter and createdBefore (RFC 3339), order (createdAt, updatedAt,
@@ -87,7 +95,7 @@
 //	410 expired
 //	413 batch_too_large         more items than invites.Config.MaxBatch
 //	413 body_too_large          more bytes than Config.MaxBodyBytes
-//	415 unsupported_media_type  a body that is not application/json
+//	415 unsupported_media_type  a POST or PATCH that is not application/json, even with no body
 //	429 resend_too_soon         with retryAfter and Retry-After
 //	429 too_many_resends
 //	429 rate_limited            over a send quota: a resend, or a batch none of whose items fits

@@ -148,6 +148,21 @@ func (h *handler) byID(f func(context.Context, invites.Actor, uuid.UUID) (invite
 	}
 }
 
+// command answers with f, a Service method that changes one invite of the
+// actor's tenant and takes no body (see noBody).
+func (h *handler) command(f func(context.Context, invites.Actor, uuid.UUID) (invites.Invite, error)) endpoint {
+	return func(w http.ResponseWriter, r *http.Request) (any, error) {
+		actor, id, err := h.target(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.noBody(w, r); err != nil {
+			return nil, err
+		}
+		return f(r.Context(), actor, id)
+	}
+}
+
 func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {
 	actor, id, err := h.target(r)
 	if err != nil {

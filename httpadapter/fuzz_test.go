@@ -30,6 +30,7 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, allowed ...int) {
 // bodyRoutes are the routes that decode a body, by the fuzzer's pick.
 var bodyRoutes = []struct{ method, path string }{
 	{"POST", "/"}, {"PATCH", "/{id}"}, {"POST", "/lookup"}, {"POST", "/accept"}, {"POST", "/decline"},
+	{"POST", "/{id}/resend"}, {"POST", "/{id}/cancel"},
 }
 
 // FuzzRequestBody sends any body to the routes that decode one.
@@ -42,7 +43,7 @@ func FuzzRequestBody(f *testing.F) {
 		`{"userInvites":[{"email":"a@x.io","data":"x"}]}`, `{"userInvites":[{"email":1e400}]}`,
 		`{"userInvites":[{"email":"\ud800@x.io"}]}`, `{"a":1} {"b":2}`, `{"userInvites":`, "\xff\xfe{}",
 		`{"roles":[null]}`, `{"firstName":{"nested":true}}`, `{"userInvites":[` + strings.Repeat("[", 200) + `]}`,
-		batchOf(envMaxBatch + 1),
+		batchOf(envMaxBatch + 1), "", " \n", `{"zz":1}`, `{}{}`,
 	} {
 		for i := range bodyRoutes {
 			f.Add(uint8(i), s)
@@ -54,7 +55,7 @@ func FuzzRequestBody(f *testing.F) {
 		rt := bodyRoutes[int(route)%len(bodyRoutes)]
 		path := strings.Replace(rt.path, "{id}", id, 1)
 		w := e.do(call{method: rt.method, path: path, body: body, ctype: "application/json", as: &alice})
-		checkAnswer(t, w, 200, 400, 403, 404, 409, 410, 413)
+		checkAnswer(t, w, 200, 400, 403, 404, 409, 410, 413, 429)
 	})
 }
 

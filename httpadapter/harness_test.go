@@ -117,8 +117,8 @@ func headerActor(r *http.Request) (invites.Actor, error) {
 	return a, nil
 }
 
-// call is one request: a JSON body is sent as application/json unless
-// ctype says otherwise ("-" for no Content-Type).
+// call is one request: a body, and any request but a GET, is sent as
+// application/json unless ctype says otherwise ("-" for no Content-Type).
 type call struct {
 	method, path string
 	body         string
@@ -132,7 +132,7 @@ func (c call) request() *http.Request {
 	case c.ctype == "-":
 	case c.ctype != "":
 		r.Header.Set("Content-Type", c.ctype)
-	case c.body != "":
+	case c.body != "" || c.method != http.MethodGet:
 		r.Header.Set("Content-Type", "application/json")
 	}
 	if a := c.as; a != nil {

@@ -27,12 +27,14 @@ type behaviour struct {
 // requestTypes are the bodies of the routes that read one; the probe in
 // learn checks that exactly these routes read a body.
 var requestTypes = map[string]reflect.Type{
-	"POST /{$}":     reflect.TypeFor[sendRequest](),
-	"PATCH /{id}":   reflect.TypeFor[updateRequest](),
-	"POST /lookup":  reflect.TypeFor[tokenRequest](),
-	"POST /check":   reflect.TypeFor[tokenRequest](),
-	"POST /accept":  reflect.TypeFor[tokenRequest](),
-	"POST /decline": reflect.TypeFor[tokenRequest](),
+	"POST /{$}":         reflect.TypeFor[sendRequest](),
+	"PATCH /{id}":       reflect.TypeFor[updateRequest](),
+	"POST /{id}/resend": reflect.TypeFor[emptyRequest](),
+	"POST /{id}/cancel": reflect.TypeFor[emptyRequest](),
+	"POST /lookup":      reflect.TypeFor[tokenRequest](),
+	"POST /check":       reflect.TypeFor[tokenRequest](),
+	"POST /accept":      reflect.TypeFor[tokenRequest](),
+	"POST /decline":     reflect.TypeFor[tokenRequest](),
 }
 
 func learn(t *testing.T) behaviour {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -109,6 +108,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-smtp", "mail.example"}, "-smtp"},
 		{[]string{"-postgres", "mysql://x"}, "postgres://"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
+		{[]string{"-host", "demo.example"}, "-host"},
 		{[]string{"-addr", "127.0.0.1:99999", "-db", filepath.Join(t.TempDir(), "d.db")}, "99999"},
 	} {
 		err := run(t.Context(), c.args, io.Discard)
@@ -159,12 +159,11 @@ func sendAccept(t *testing.T, d demo) {
 		t.Fatalf("landing = %d\n%s", code, body)
 	}
 	tok := strings.TrimPrefix(link, d.base+"/invite?token=")
-	form := url.Values{"token": {tok}}.Encode()
-	ctype := "application/x-www-form-urlencoded"
-	if code, body := do(t, "POST", d.base+"/invite/accept", ctype, form, "X-Demo-User", "ann"); code != 200 || !strings.Contains(body, "Invitation accepted") {
+	form, cookie := landingForm(t, link)
+	if code, body := do(t, "POST", d.base+"/invite/accept", formType, form.Encode(), "X-Demo-User", "ann", "Cookie", cookie); code != 200 || !strings.Contains(body, "Invitation accepted") {
 		t.Fatalf("accept = %d\n%s", code, body)
 	}
-	if code, body := do(t, "POST", d.base+"/invite/decline", ctype, form); code != 409 || !strings.Contains(body, "it was accepted") {
+	if code, body := do(t, "POST", d.base+"/invite/decline", formType, form.Encode(), "Cookie", cookie); code != 409 || !strings.Contains(body, "it was accepted") {
 		t.Fatalf("decline after accept = %d\n%s", code, body)
 	}
 	if code, body := do(t, "GET", d.base+"/invite?token=nope", "", ""); code != 404 || !strings.Contains(body, "Invalid link") {

@@ -7,7 +7,11 @@
 // Its authentication is a stand-in for the demo only (see auth.go): never
 // run it where anyone but you can reach it.
 //
-//	go run ./internal/demo [-addr 127.0.0.1:8080] [-db invites-demo.db] [-postgres DSN] [-smtp host:port]
+// It serves only requests whose Host names it (DNS rebinding), refuses
+// cross-origin writes, and its landing forms carry a CSRF token: see
+// guard.go.
+//
+//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port]
 package main
 
 import (
@@ -53,6 +57,7 @@ type options struct {
 	postgres string
 	smtp     string
 	from     string
+	hosts    []string
 }
 
 // shutdownTimeout bounds how long requests in flight may finish after a
@@ -68,9 +73,15 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN (postgres://...) to use instead of SQLite")
 	fs.StringVar(&o.smtp, "smtp", "", "send email by SMTP to host:port, in plain text without TLS (demo only: a local relay or test server), instead of printing it")
 	fs.StringVar(&o.from, "from", "Invites demo <invites@localhost>", "sender of the emails")
+	hostList := fs.String("host", "", "more Host values to serve (comma-separated host:port) beyond -addr and localhost, 127.0.0.1 and [::1] on its port; any other is refused")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	hs, err := parseHosts(*hostList)
+	if err != nil {
+		return o, err
+	}
+	o.hosts = hs
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
@@ -122,7 +133,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		ln.Close()
 		return err
 	}
-	h, err := newServer(svc, log)
+	allowed, err := allowedHosts(ln.Addr().String(), o.hosts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	h, err := newServer(svc, log, allowed)
 	if err != nil {
 		ln.Close()
 		return err

@@ -24,6 +24,7 @@ type landingView struct {
 	Actor   invites.Actor
 	Invite  invites.Invite
 	Token   string
+	CSRF    string // the forms' csrf field
 	Pending bool
 }
 
@@ -38,13 +39,16 @@ func (p *pages) landing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.render(w, http.StatusOK, "invite.html", landingView{
-		Actor: demoActor(r), Invite: inv, Token: tok, Pending: inv.Status == invites.StatusPending,
+		Actor: demoActor(r), Invite: inv, Token: tok, CSRF: p.csrf.issue(w, r, tok), Pending: inv.Status == invites.StatusPending,
 	})
 }
 
 // accept accepts the invite of the form's token as the demo user.
 func (p *pages) accept(w http.ResponseWriter, r *http.Request) {
 	noLeak(w)
+	if p.forged(w, r) {
+		return
+	}
 	inv, err := p.svc.Accept(r.Context(), r.PostFormValue("token"), invites.Acceptor{UserID: demoActor(r).UserID})
 	p.outcome(w, r, "accepted", inv, err)
 }
@@ -52,8 +56,22 @@ func (p *pages) accept(w http.ResponseWriter, r *http.Request) {
 // decline declines the invite of the form's token.
 func (p *pages) decline(w http.ResponseWriter, r *http.Request) {
 	noLeak(w)
+	if p.forged(w, r) {
+		return
+	}
 	inv, err := p.svc.Decline(r.Context(), r.PostFormValue("token"))
 	p.outcome(w, r, "declined", inv, err)
+}
+
+// forged answers 403 to a form without the csrf field its landing page
+// gave this browser for its token, and reports whether it did.
+func (p *pages) forged(w http.ResponseWriter, r *http.Request) bool {
+	if p.csrf.valid(r, r.PostFormValue("token")) {
+		return false
+	}
+	p.render(w, http.StatusForbidden, "outcome.html", outcomeView{Title: "Form refused",
+		Message: "This form did not come from the invitation page in this browser. Open the link in the email again."})
+	return true
 }
 
 // noLeak keeps a page whose URL or form holds a token out of caches and

@@ -18,13 +18,15 @@ type pages struct {
 	svc  *invites.Service
 	log  *slog.Logger
 	tmpl map[string]*template.Template
+	csrf *csrf
 }
 
 // newServer routes the API under /api/invites/ and the pages: / to send
 // invites and watch them, /invite the landing page of an email's link and
-// /invite/accept, /invite/decline its forms.
-func newServer(svc *invites.Service, log *slog.Logger) (http.Handler, error) {
-	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}}
+// /invite/accept, /invite/decline its forms; for the Host values allowed
+// only, and refusing cross-origin writes (see guard.go).
+func newServer(svc *invites.Service, log *slog.Logger, allowed hosts) (http.Handler, error) {
+	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}, csrf: newCSRF()}
 	for _, name := range []string{"send.html", "invite.html", "outcome.html"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
 		if err != nil {
@@ -42,5 +44,5 @@ func newServer(svc *invites.Service, log *slog.Logger) (http.Handler, error) {
 	mux.HandleFunc("GET /invite", p.landing)
 	mux.HandleFunc("POST /invite/accept", p.accept)
 	mux.HandleFunc("POST /invite/decline", p.decline)
-	return mux, nil
+	return hostCheck(allowed, http.NewCrossOriginProtection().Handler(mux)), nil
 }

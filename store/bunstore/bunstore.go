@@ -20,6 +20,20 @@
 // README) so it does not prepare each of them. On SQLite, open the database
 // with sqlitedb.Open, which sets WAL, a busy timeout and immediate
 // transactions, without which concurrent writers meet SQLITE_BUSY.
+//
+// # Security
+//
+// bun inlines every value into the SQL text, escaping a string for
+// PostgreSQL's standard_conforming_strings = on, its default since 9.1.
+// With it off a backslash in a literal is an escape, and a value (a name,
+// a search) can end its literal and rewrite the statement: read or write
+// another tenant's invites. Every connection of the pool must have it on;
+// that is a security requirement, not a tuning. The setting is per
+// session, and no check can see each connection a pool hands out: the
+// Store guards at its first use, asking once and then refusing every
+// method with ErrNonStandardStrings until the answer is on, and Migrate
+// and Rollback ask each time. Do not turn it off in postgresql.conf, for
+// the role or database, or in the connection string.
 package bunstore
 
 import (
@@ -27,6 +41,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
@@ -41,6 +56,9 @@ type Store struct {
 	// forUpdate locks the rows a read-then-write transaction reads. SQLite
 	// needs none: its immediate transactions exclude other writers whole.
 	forUpdate string
+	// conforming is set once PostgreSQL said standard_conforming_strings
+	// is on (see ready).
+	conforming atomic.Bool
 }
 
 var _ invites.Store = (*Store)(nil)

@@ -279,7 +279,7 @@ func TestInsertStatementsDoNotGrowWithTheBatch(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		migrated(t, db)
 		c := &statementCounter{}
-		store := bunstore.New(db.WithQueryHook(c))
+		store := asked(t, bunstore.New(db.WithQueryHook(c)))
 		counts := map[int]int{}
 		for _, n := range []int{1, 1000} {
 			c.take()

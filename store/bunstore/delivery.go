@@ -22,6 +22,9 @@ import (
 // passing over the rows another is taking; SQLite runs one writer at a
 // time, so the statement alone is enough.
 func (s *Store) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Delivery, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -93,6 +96,9 @@ func (s *Store) lockClaim(ctx context.Context, tx bun.Tx, d invites.Delivery) (c
 // SetToken implements invites.Store: the digest joins those of the
 // delivery's earlier attempts.
 func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte, expiresAt time.Time) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	if len(digest) == 0 {
 		return invites.Invite{}, errors.New("bunstore: empty token digest")
 	}
@@ -144,6 +150,9 @@ var deliveryEvent = map[invites.DeliveryStatus]invites.EventType{
 // CompleteDelivery implements invites.Store. The invite's UpdatedAt stays:
 // delivery progress is not an edit of the invite.
 func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invites.DeliveryOutcome) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	var set string
 	var args []any
 	switch o.Status {

@@ -117,6 +117,9 @@ func (s *Store) pick(query string, args ...any) with {
 
 // ExpireDue implements invites.Store.
 func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, error) {
+	if err := s.ready(ctx); err != nil {
+		return 0, err
+	}
 	if limit <= 0 {
 		return 0, nil
 	}
@@ -133,6 +136,9 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, e
 
 // History implements invites.Store.
 func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]invites.Event, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
 		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, id, tenantID)
 	if err != nil {
@@ -156,6 +162,9 @@ func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]i
 // invite is unhandled, leased or not: so one invite's events are told one
 // at a time, in order.
 func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Event, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -180,6 +189,9 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 
 // CompleteEvent implements invites.Store.
 func (s *Store) CompleteEvent(ctx context.Context, e invites.Event, retryAt time.Time) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	set, args := "handled = TRUE", []any{}
 	if !retryAt.IsZero() {
 		set, args = "due_at = ?", []any{at(retryAt)}

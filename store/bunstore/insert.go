@@ -34,6 +34,9 @@ const insertRetries = 8
 // outbox rows and write the events. A quota adds its lock, its counts
 // before the INSERT, and the removal of the invites beyond it.
 func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, q invites.Quota) ([]invites.InsertResult, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	if len(in) == 0 {
 		return nil, nil
 	}

@@ -21,6 +21,9 @@ import (
 // cost it a temporary sort (382 µs a page of 20 against 200 µs), and
 // PostgreSQL twice the planning.
 func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invite, int, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, 0, err
+	}
 	where, args := s.filters(p)
 
 	key := "created_at"

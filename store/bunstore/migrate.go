@@ -41,7 +41,7 @@ const (
 // is left as it is. Several processes may start at once: one migrates,
 // the others wait for its lock (until ctx ends).
 func Migrate(ctx context.Context, db *bun.DB) error {
-	m, err := migrator(db)
+	m, err := migrator(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func Migrate(ctx context.Context, db *bun.DB) error {
 // Rollback undoes the last Migrate that changed anything. It deletes the
 // invites tables and their rows when it undoes the first migration.
 func Rollback(ctx context.Context, db *bun.DB) error {
-	m, err := migrator(db)
+	m, err := migrator(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -64,11 +64,16 @@ func Rollback(ctx context.Context, db *bun.DB) error {
 	})
 }
 
-func migrator(db *bun.DB) (*migrate.Migrator, error) {
+// migrator refuses a PostgreSQL session that would misread bun's quoting
+// (see ErrNonStandardStrings) before anything is written.
+func migrator(ctx context.Context, db *bun.DB) (*migrate.Migrator, error) {
 	dir := "sqlite"
 	switch db.Dialect().Name() {
 	case dialect.PG:
 		dir = "postgres"
+		if err := checkStrings(ctx, db); err != nil {
+			return nil, err
+		}
 	case dialect.SQLite:
 	default:
 		return nil, fmt.Errorf("bunstore: unsupported dialect %s (PostgreSQL or SQLite)", db.Dialect().Name())

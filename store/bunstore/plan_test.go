@@ -66,7 +66,7 @@ func TestListPlansUseTheTenantIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := &queryLog{}
-	store := bunstore.New(db.WithQueryHook(log))
+	store := asked(t, bunstore.New(db.WithQueryHook(log)))
 	now := time.Date(2030, 1, 1, 6, 0, 0, 0, time.UTC)
 	after := &invites.Cursor{Time: now, Text: "pending", ID: [16]byte{1}}
 	for _, c := range []struct {

@@ -19,6 +19,9 @@ import (
 
 // Get implements invites.Store.
 func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	return getInvite(ctx, s.db, tenantID, id, "")
 }
 
@@ -46,6 +49,9 @@ func (s *Store) vetted(ctx context.Context, tenantID string, id uuid.UUID, guard
 
 // Update implements invites.Store.
 func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u invites.Update, guard invites.Guard) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	set := []string{"updated_at = ?"}
 	args := []any{at(now)}
 	if u.FirstName != nil {
@@ -97,6 +103,9 @@ func (s *Store) Update(ctx context.Context, tenantID string, id uuid.UUID, now t
 // Cancel implements invites.Store. The token digest stays, so Lookup still
 // shows the link's invite, now canceled.
 func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, guard invites.Guard) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	var out invites.Invite
 	err := s.vetted(ctx, by.TenantID, id, guard, func(ctx context.Context, db bun.IDB) error {
 		inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
@@ -127,6 +136,9 @@ func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 // goes first, on the invite read under its row lock; a quota is checked
 // last, against counts taken under its lock before the UPDATE.
 func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule, guard invites.Guard) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	did, err := uuid.NewV7()
 	if err != nil {
 		return invites.Invite{}, err
@@ -228,6 +240,9 @@ func resendRefusal(ctx context.Context, tx bun.Tx, tenantID string, id uuid.UUID
 
 // Lookup implements invites.Store.
 func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	if len(digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
 	}
@@ -240,6 +255,9 @@ func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, erro
 // UPDATE; with one, the UPDATE and the hook share a transaction, whose row
 // lock makes any Cancel, Decline or second Accept wait for the hook.
 func (s *Store) Accept(ctx context.Context, digest []byte, userID string, now time.Time, hook func(context.Context, invites.Invite) error) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	if hook == nil {
 		var out invites.Invite
 		err := s.atomically(ctx, func(ctx context.Context, db bun.IDB) (err error) {
@@ -268,6 +286,9 @@ func (s *Store) Accept(ctx context.Context, digest []byte, userID string, now ti
 
 // Decline implements invites.Store.
 func (s *Store) Decline(ctx context.Context, digest []byte, now time.Time) (invites.Invite, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, err
+	}
 	var out invites.Invite
 	err := s.atomically(ctx, func(ctx context.Context, db bun.IDB) (err error) {
 		out, err = s.finish(ctx, db, digest, now, invites.StatusDeclined, "")

@@ -1,0 +1,215 @@
+package bunstore_test
+
+import (
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testdb"
+	"github.com/invitekit/invites/store/bunstore"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// nonStandardPool opens a pool of its own on db's schema whose every
+// connection runs with standard_conforming_strings off, a per-session
+// setting, so no other test's connections see it. mode is pgx's
+// default_query_exec_mode: with simple_protocol pgx itself refuses a query
+// (not an Exec) in such a session; with exec it sends bun's text as it is.
+func nonStandardPool(t *testing.T, db *bun.DB, mode string) *bun.DB {
+	t.Helper()
+	var schema string
+	if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := testdb.WithParams(testdb.PostgresDSN(t), "search_path", schema,
+		"standard_conforming_strings", "off", "default_query_exec_mode", mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqldb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := bun.NewDB(sqldb, pgdialect.New())
+	off.SetMaxOpenConns(2)
+	t.Cleanup(func() { off.Close() })
+	return off
+}
+
+// refusal checks that err refuses the session, naming the setting:
+// ErrNonStandardStrings, or in simple_protocol mode pgx's own refusal of
+// the check's query.
+func refusal(t *testing.T, mode, what string, err error) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), "standard_conforming_strings") ||
+		(mode != "simple_protocol" && !errors.Is(err, bunstore.ErrNonStandardStrings)) {
+		t.Errorf("%s with standard_conforming_strings off = %v, want a refusal naming the setting", what, err)
+	}
+}
+
+// With standard_conforming_strings off, backslashes in bun's inlined
+// string literals are escapes, and a value can end its literal: Migrate
+// and every Store method refuse to run, and write nothing.
+func TestRefusesNonStandardStrings(t *testing.T) {
+	for _, mode := range []string{"exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			refusesNonStandardStrings(t, mode)
+		})
+	}
+}
+
+func refusesNonStandardStrings(t *testing.T, mode string) {
+	ctx := t.Context()
+	db := testdb.Postgres(t)
+	off := nonStandardPool(t, db, mode)
+
+	refusal(t, mode, "Migrate", bunstore.Migrate(ctx, off))
+	var table *string
+	if err := db.QueryRowContext(ctx, "SELECT to_regclass('invites')::text").Scan(&table); err != nil || table != nil {
+		t.Fatalf("the refused Migrate made the invites table (%v, %v)", table, err)
+	}
+
+	good := migrated(t, db)
+	res, err := good.Insert(ctx, base, []invites.Invite{pendingInvite("acme", "kate@example.com")}, invites.Quota{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := res[0].Invite
+	claims, err := good.ClaimDeliveries(ctx, base, 1, time.Minute)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("ClaimDeliveries: %v, %d", err, len(claims))
+	}
+	digest := []byte("a token digest of 32 bytes......")
+	if _, err := good.SetToken(ctx, claims[0], digest, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := good.ClaimEvents(ctx, base, 10, time.Minute)
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("ClaimEvents: %v, %d", err, len(evs))
+	}
+	tables := []string{"invites", "invites_events", "invites_deliveries", "invites_tokens"}
+	before := map[string]int{}
+	for _, tbl := range tables {
+		before[tbl] = countRows(t, db, "SELECT count(*) FROM "+tbl)
+	}
+
+	// A name that, with backslashes as escapes, ends its literal.
+	evil := `x\', tenant_id = 'other`
+	by := invites.Actor{TenantID: "acme", UserID: "inviter"}
+	later := base.Add(time.Hour)
+	calls := map[string]func(s *bunstore.Store) error{
+		"Insert": func(s *bunstore.Store) error {
+			in := pendingInvite("acme", "evil@example.com")
+			in.FirstName = evil
+			_, err := s.Insert(ctx, base, []invites.Invite{in}, invites.Quota{})
+			return err
+		},
+		"Get": func(s *bunstore.Store) error { _, err := s.Get(ctx, "acme", inv.ID); return err },
+		"List": func(s *bunstore.Store) error {
+			_, _, err := s.List(ctx, invites.ListParams{TenantID: "acme", Now: later, Query: invites.Query{Search: evil, Limit: 10}})
+			return err
+		},
+		"Update": func(s *bunstore.Store) error {
+			_, err := s.Update(ctx, "acme", inv.ID, later, invites.Update{FirstName: &evil}, nil)
+			return err
+		},
+		"Cancel": func(s *bunstore.Store) error { _, err := s.Cancel(ctx, by, inv.ID, later, nil); return err },
+		"Resend": func(s *bunstore.Store) error {
+			_, err := s.Resend(ctx, by, inv.ID, later, invites.ResendRule{Max: 5, TTL: time.Hour}, nil)
+			return err
+		},
+		"Lookup":  func(s *bunstore.Store) error { _, err := s.Lookup(ctx, digest); return err },
+		"Accept":  func(s *bunstore.Store) error { _, err := s.Accept(ctx, digest, "kate", later, nil); return err },
+		"Decline": func(s *bunstore.Store) error { _, err := s.Decline(ctx, digest, later); return err },
+		"ClaimDeliveries": func(s *bunstore.Store) error {
+			_, err := s.ClaimDeliveries(ctx, later, 10, time.Minute)
+			return err
+		},
+		"SetToken": func(s *bunstore.Store) error {
+			_, err := s.SetToken(ctx, claims[0], []byte("another digest of 32 bytes......"), later)
+			return err
+		},
+		"CompleteDelivery": func(s *bunstore.Store) error {
+			return s.CompleteDelivery(ctx, claims[0], invites.DeliveryOutcome{Status: invites.DeliverySent, At: later})
+		},
+		"ExpireDue": func(s *bunstore.Store) error { _, err := s.ExpireDue(ctx, base.Add(48*time.Hour), 10); return err },
+		"History":   func(s *bunstore.Store) error { _, err := s.History(ctx, "acme", inv.ID); return err },
+		"ClaimEvents": func(s *bunstore.Store) error {
+			_, err := s.ClaimEvents(ctx, later, 10, time.Minute)
+			return err
+		},
+		"CompleteEvent": func(s *bunstore.Store) error { return s.CompleteEvent(ctx, evs[0], time.Time{}) },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			// A Store of its own: each method checks, not only the first
+			// one called.
+			refusal(t, mode, name, call(bunstore.New(off)))
+		})
+	}
+	for _, tbl := range tables {
+		if n := countRows(t, db, "SELECT count(*) FROM "+tbl); n != before[tbl] {
+			t.Errorf("%s has %d rows after the refused calls, want %d", tbl, n, before[tbl])
+		}
+	}
+	var first, tenant string
+	if err := db.QueryRowContext(ctx, "SELECT first_name, tenant_id FROM invites WHERE id = ?", inv.ID).Scan(&first, &tenant); err != nil {
+		t.Fatal(err)
+	}
+	if first != "" || tenant != "acme" {
+		t.Errorf("the invite became %q of %q after the refused calls", first, tenant)
+	}
+
+	// The same reads and writes with the setting on work, and store the
+	// values as given.
+	for _, name := range []string{"Insert", "Get", "List", "Update", "Lookup", "History"} {
+		if err := calls[name](good); err != nil {
+			t.Errorf("%s with standard_conforming_strings on = %v", name, err)
+		}
+	}
+	got, err := good.Get(ctx, "acme", inv.ID)
+	if err != nil || got.FirstName != evil || got.TenantID != "acme" {
+		t.Fatalf("with the setting on, Update stored %q in %q (%v), want the name as given", got.FirstName, got.TenantID, err)
+	}
+}
+
+// A refusal is not remembered: once the session's setting is on, the same
+// Store runs.
+func TestRecoversWhenStandardStringsTurnOn(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := testdb.Postgres(t)
+	migrated(t, db)
+	off := nonStandardPool(t, db, "exec")
+	off.SetMaxOpenConns(1) // one session, so SET reaches the Store's queries
+	s := bunstore.New(off)
+	id := uuid.New()
+	_, err := s.Get(ctx, "acme", id)
+	refusal(t, "exec", "Get", err)
+	if _, err := off.ExecContext(ctx, "SET standard_conforming_strings = on"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "acme", id); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Get once the setting is on = %v, want ErrNotFound", err)
+	}
+	if err := bunstore.Migrate(ctx, off); err != nil {
+		t.Fatalf("Migrate once the setting is on: %v", err)
+	}
+}
+
+// asked makes s put its one question about standard_conforming_strings
+// now, so that a test logging s's statements sees only the call it
+// watches.
+func asked(t testing.TB, s *bunstore.Store) *bunstore.Store {
+	t.Helper()
+	if _, err := s.Get(t.Context(), "none", uuid.Nil); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Get: %v, want ErrNotFound", err)
+	}
+	return s
+}
