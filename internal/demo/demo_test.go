@@ -154,7 +154,7 @@ func sendAccept(t *testing.T, d demo) {
 	id := sent.Success[0].ID.String()
 
 	link := d.link(t, "ann@example.com")
-	if code, body := do(t, "GET", link, "", ""); code != 200 || !strings.Contains(body, "demo-admin</strong> invited") ||
+	if code, body := do(t, "GET", link, "", ""); code != 200 || !strings.Contains(body, "ann@example.com</strong> is invited") ||
 		!strings.Contains(body, `id="accept"`) {
 		t.Fatalf("landing = %d\n%s", code, body)
 	}
@@ -165,6 +165,10 @@ func sendAccept(t *testing.T, d demo) {
 	}
 	if code, body := do(t, "POST", d.base+"/invite/decline", formType, form.Encode(), "Cookie", cookie); code != 409 || !strings.Contains(body, "it was accepted") {
 		t.Fatalf("decline after accept = %d\n%s", code, body)
+	}
+	// The used link tells its status, not who was invited.
+	if code, body := do(t, "GET", link, "", ""); code != 200 || strings.Contains(body, "ann@example.com") || !strings.Contains(body, "status-accepted") {
+		t.Fatalf("landing of the used link = %d\n%s", code, body)
 	}
 	if code, body := do(t, "GET", d.base+"/invite?token=nope", "", ""); code != 404 || !strings.Contains(body, "Invalid link") {
 		t.Fatalf("landing of a bad token = %d\n%s", code, body)

@@ -19,13 +19,13 @@ func (p *pages) send(w http.ResponseWriter, r *http.Request) {
 	p.render(w, http.StatusOK, "send.html", struct{ Actor invites.Actor }{demoActor(r)})
 }
 
-// landingView is what the landing page shows of an invite.
+// landingView is what the landing page shows of an invite: its public
+// view, whole only while the invite is pending.
 type landingView struct {
-	Actor   invites.Actor
-	Invite  invites.Invite
-	Token   string
-	CSRF    string // the forms' csrf field
-	Pending bool
+	Actor  invites.Actor
+	Invite invites.TokenCheck
+	Token  string
+	CSRF   string // the forms' csrf field
 }
 
 // landing is the page an email's link opens: it only looks the token up,
@@ -33,13 +33,16 @@ type landingView struct {
 func (p *pages) landing(w http.ResponseWriter, r *http.Request) {
 	noLeak(w)
 	tok := r.URL.Query().Get("token")
-	inv, err := p.svc.Lookup(r.Context(), tok)
+	view, err := p.svc.Check(r.Context(), tok)
+	if err == nil && view.Status == "" {
+		err = invites.ErrInvalidToken
+	}
 	if err != nil {
-		p.outcome(w, r, "", inv, err)
+		p.outcome(w, r, "", invites.Invite{}, err)
 		return
 	}
 	p.render(w, http.StatusOK, "invite.html", landingView{
-		Actor: demoActor(r), Invite: inv, Token: tok, CSRF: p.csrf.issue(w, r, tok), Pending: inv.Status == invites.StatusPending,
+		Actor: demoActor(r), Invite: view, Token: tok, CSRF: p.csrf.issue(w, r, tok),
 	})
 }
 
