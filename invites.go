@@ -160,12 +160,23 @@ type Acceptor struct {
 
 // NewInvite is one item of a Send batch.
 type NewInvite struct {
-	Email     string
+	// Email is a bare address (no display name) of at most MaxEmailBytes:
+	// its local part at most MaxLocalPartBytes and in Unicode NFKC, its
+	// domain an IDNA2008 name of two labels or more, not localhost nor an
+	// IP address, and no control, format (bidi, zero-width), U+FFFD or
+	// non-ASCII space character anywhere. It is stored with the local part
+	// as given and the domain canonical (Ann@BÜCHER.de is stored as
+	// Ann@bücher.de) and compared by NormalizeEmail.
+	Email string
+	// FirstName and LastName are at most MaxNameRunes characters, without
+	// control, format (bidi, zero-width) or line separator characters.
 	FirstName string
 	LastName  string
 	// Locale is a BCP 47 tag; empty means Config.DefaultLocale.
 	Locale string
-	// Data is a JSON object kept with the invite; nil means none.
+	// Data is a JSON object kept with the invite; nil means none. It is at
+	// most MaxDataBytes, nested at most MaxDataDepth deep, and holds no NUL
+	// and no lone UTF-16 surrogate escape, so every store keeps it alike.
 	Data json.RawMessage
 	// Roles granted on accept; nil or empty means the actor's own roles.
 	Roles []string
