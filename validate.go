@@ -13,7 +13,7 @@ import (
 )
 
 // Limits on input, checked at the edge so nothing oversized is stored.
-// MaxEmailBytes is RFC 5321's limit on an address (see validEmail for the
+// MaxEmailBytes is RFC 5321's limit on an address (NewInvite.Email has the
 // rest of the rule); MaxDataBytes and MaxDataDepth bound NewInvite.Data
 // and Update.Data, the data object itself being at depth 1.
 const (
