@@ -29,7 +29,12 @@
 // *NotPendingError naming the winner's status. Every call of an actor is
 // scoped to its tenant: another tenant's invite is ErrNotFound. There is at
 // most one pending invite per tenant and address (NormalizeEmail); a Send
-// that meets one reports the item as CodeAlreadyInvited. An item without
+// that meets one reports the item as CodeAlreadyInvited. An address must
+// keep RFC 5321's limits and have an IDNA2008 domain of two labels or
+// more (no IP literal, no localhost, no invisible characters); it is
+// stored with its domain in canonical form, and two addresses are the same
+// only when NormalizeEmail says so, which never folds a look-alike (the
+// Kelvin sign) into a letter. An item without
 // roles gets the actor's; granting a role the actor lacks is refused unless
 // Config.CanGrant allows it.
 //

@@ -37,8 +37,10 @@ type ValueFilter struct {
 // are text a user reads. In a pattern % matches any run of characters, _
 // any one character, and a backslash makes the next character literal
 // (`\%`, `\_`, `\\`), so a plain substring s is "%" + escaped s + "%".
-// Like is case-sensitive; ILike compares strings.ToLower of both sides (of
-// NormalizeEmail for email), the fold every store computes in Go.
+// Like is case-sensitive; ILike compares strings.ToLower of the pattern
+// with strings.ToLower of a name, or with NormalizeEmail of the email
+// (which lower-cases only ASCII letters in the local part), the folds
+// every store computes in Go.
 type StringFilter struct {
 	ValueFilter
 	Like  string

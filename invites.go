@@ -97,9 +97,46 @@ func (i Invite) StatusAt(now time.Time) Status {
 // EmailNorm is the invite's email as compared for uniqueness.
 func (i Invite) EmailNorm() string { return NormalizeEmail(i.Email) }
 
-// NormalizeEmail is the one definition of "the same address": trimmed and
-// lower-cased, in Go so every store agrees byte for byte.
-func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+// NormalizeEmail is the one definition of "the same address", used for
+// uniqueness, Query.Email, the email filter and Config.RequireEmailMatch,
+// in Go so every store agrees byte for byte. Two addresses are the same
+// when they are equal after:
+//
+//   - trimming surrounding white space;
+//   - lower-casing the ASCII letters A-Z of the local part, and nothing
+//     else in it: RFC 5321 lets a local part be case-sensitive but calls
+//     relying on it an interoperability problem, so hosts treat ASCII case
+//     as one mailbox; Unicode case mappings are not that safe (the Kelvin
+//     sign lower-cases to k, İ to i), so a non-ASCII character compares
+//     only with itself;
+//   - mapping the domain to its canonical U-label form (lower-cased,
+//     A-labels decoded, IDNA2008 lookup mapping), which DNS resolves
+//     alike; a domain that is not a valid name folds its ASCII letters
+//     only.
+//
+// The rule never makes two different mailboxes equal: at worst two
+// spellings of one mailbox (Émile@ and émile@) stay two addresses, two
+// invites rather than one invite accepted by the wrong user. So under
+// RequireEmailMatch an acceptor with \u212Aate@x.io (Kelvin sign) is not
+// kate@x.io. Send stores only addresses validEmail accepts, whose local
+// part is NFKC, so such look-alikes are refused there.
+func NormalizeEmail(email string) string {
+	e := strings.TrimSpace(email)
+	at := strings.LastIndexByte(e, '@')
+	if at < 0 {
+		return asciiLower(e)
+	}
+	domain := asciiLower(e[at+1:])
+	// An ASCII domain without A-labels maps to itself lower-cased, valid
+	// or not: only the others need IDNA (which memstore's lists would
+	// otherwise pay for on every row).
+	if !isASCII(domain) || strings.Contains(domain, "xn--") {
+		if uni, _, err := canonicalDomain(e[at+1:]); err == nil {
+			domain = uni
+		}
+	}
+	return asciiLower(e[:at]) + "@" + domain
+}
 
 // Actor is the authenticated user of the host acting on its tenant's invites.
 type Actor struct {
@@ -137,12 +174,23 @@ const (
 
 // NewInvite is one item of a Send batch.
 type NewInvite struct {
-	Email     string
+	// Email is a bare address (no display name) of at most MaxEmailBytes:
+	// its local part at most MaxLocalPartBytes and in Unicode NFKC, its
+	// domain an IDNA2008 name of two labels or more, not localhost nor an
+	// IP address, and no control, format (bidi, zero-width), U+FFFD or
+	// non-ASCII space character anywhere. It is stored with the local part
+	// as given and the domain canonical (Ann@BÜCHER.de is stored as
+	// Ann@bücher.de) and compared by NormalizeEmail.
+	Email string
+	// FirstName and LastName are at most MaxNameRunes characters, without
+	// control, format (bidi, zero-width) or line separator characters.
 	FirstName string
 	LastName  string
 	// Locale is a BCP 47 tag; empty means Config.DefaultLocale.
 	Locale string
-	// Data is a JSON object kept with the invite; nil means none.
+	// Data is a JSON object kept with the invite; nil means none. It is at
+	// most MaxDataBytes, nested at most MaxDataDepth deep, and holds no NUL
+	// and no lone UTF-16 surrogate escape, so every store keeps it alike.
 	Data json.RawMessage
 	// Roles granted on accept; nil means the actor's own roles, and a
 	// non-nil empty slice none.

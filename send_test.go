@@ -83,7 +83,7 @@ func TestSendFields(t *testing.T) {
 		t.Fatalf("Send = %+v, %v", res, err)
 	}
 	a, b := res.Success[0], res.Success[1]
-	if a.Email != "Ann@Example.com" || a.Locale != "fr-CA" || string(a.Data) != `{"a":1}` || a.TenantID != "acme" ||
+	if a.Email != "Ann@example.com" || a.Locale != "fr-CA" || string(a.Data) != `{"a":1}` || a.TenantID != "acme" ||
 		a.CreatedByUserID != "u-admin" || a.SendCount != 1 || !a.CreatedAt.Equal(t0) || a.ID.Version() != 7 {
 		t.Errorf("first invite = %+v", a)
 	}

@@ -3,42 +3,29 @@ package invites
 import (
 	"bytes"
 	"encoding/json"
-	"net/mail"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/language"
 )
 
 // Limits on input, checked at the edge so nothing oversized is stored.
+// MaxEmailBytes is RFC 5321's limit on an address (NewInvite.Email has the
+// rest of the rule); MaxDataBytes and MaxDataDepth bound NewInvite.Data
+// and Update.Data, the data object itself being at depth 1.
 const (
 	MaxEmailBytes = 254
 	MaxNameRunes  = 200
 	MaxDataBytes  = 16 << 10
+	MaxDataDepth  = 32
 	MaxRoles      = 50
 	MaxRoleBytes  = 100
 	MaxIDBytes    = 255 // tenant and user ids
 	MaxSearch     = 200
 )
-
-func validEmail(email string) (string, error) {
-	e := strings.TrimSpace(email)
-	switch {
-	case e == "":
-		return "", invalid("email", "is empty")
-	case len(e) > MaxEmailBytes:
-		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
-	case strings.ContainsAny(e, "\r\n"):
-		return "", invalid("email", "contains a line break")
-	}
-	a, err := mail.ParseAddress(e)
-	if err != nil || a.Name != "" || a.Address != e {
-		return "", invalid("email", "is not a bare email address")
-	}
-	return e, nil
-}
 
 func validName(field, s string) error {
 	if !utf8.ValidString(s) {
@@ -47,10 +34,20 @@ func validName(field, s string) error {
 	if utf8.RuneCountInString(s) > MaxNameRunes {
 		return invalid(field, "is longer than %d characters", MaxNameRunes)
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return invalid(field, "contains a control character")
+	if strings.IndexFunc(s, hiddenInName) >= 0 {
+		return invalid(field, "contains a control, format (bidi or zero-width) or line separator character")
 	}
 	return nil
+}
+
+// hiddenInName reports the characters that no name, id or role may hold:
+// controls; format characters (Unicode Cf: the bidi overrides, isolates
+// and marks U+202A-202E, U+2066-2069, U+200E, U+200F and U+061C, the
+// zero-width U+200B-200D, U+2060 and U+FEFF, soft hyphens, tags), which
+// are invisible and can reorder or disguise the text around them on a
+// page; and the line and paragraph separators U+2028 and U+2029.
+func hiddenInName(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // validID checks an id of the host (tenant, user): present, bounded, printable.
@@ -76,6 +73,11 @@ func parseLocale(s string) (string, error) {
 }
 
 // validData returns the object compacted, or nil for none (empty or null).
+// Beyond valid JSON it refuses what some store cannot hold, so every store
+// keeps the same data: invalid UTF-8, NUL characters (\u0000) and lone
+// UTF-16 surrogate escapes (\ud800 without its pair), which PostgreSQL's
+// jsonb and text refuse while encoding/json turns the last into U+FFFD;
+// and arrays or objects nested more than MaxDataDepth deep.
 func validData(d json.RawMessage) (json.RawMessage, error) {
 	t := bytes.TrimSpace(d)
 	if len(t) == 0 || string(t) == "null" {
@@ -87,14 +89,11 @@ func validData(d json.RawMessage) (json.RawMessage, error) {
 	if t[0] != '{' || !json.Valid(t) {
 		return nil, invalid("data", "is not a JSON object")
 	}
-	// PostgreSQL's jsonb, like its text, holds neither: refuse them here
-	// rather than fail in the store.
 	if !utf8.Valid(t) {
 		return nil, invalid("data", "is not valid UTF-8")
 	}
-	var v any
-	if err := json.Unmarshal(t, &v); err != nil || hasNUL(v) {
-		return nil, invalid("data", "contains a NUL character")
+	if err := scanData(t); err != nil {
+		return nil, err
 	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, t); err != nil {
@@ -103,21 +102,69 @@ func validData(d json.RawMessage) (json.RawMessage, error) {
 	return b.Bytes(), nil
 }
 
-// hasNUL reports whether a decoded JSON value has a NUL in a key or string.
-func hasNUL(v any) bool {
-	switch v := v.(type) {
-	case string:
-		return strings.ContainsRune(v, 0)
-	case []any:
-		return slices.ContainsFunc(v, hasNUL)
-	case map[string]any:
-		for k, e := range v {
-			if strings.ContainsRune(k, 0) || hasNUL(e) {
-				return true
+// scanData walks valid JSON once, tracking only strings, their escapes and
+// brackets, and refuses nesting deeper than MaxDataDepth and \u escapes
+// of NUL or of a surrogate that is not a high one followed at once by a
+// low one. Keys are strings too, so they are checked alike.
+func scanData(t []byte) error {
+	depth, inString := 0, false
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case !inString:
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				if depth++; depth > MaxDataDepth {
+					return invalid("data", "nests arrays and objects more than %d deep", MaxDataDepth)
+				}
+			case '}', ']':
+				depth--
+			}
+		case c == '"':
+			inString = false
+		case c == '\\':
+			i++ // the escaped byte: \" does not end the string
+			r, ok := escapedRune(t, i)
+			if !ok {
+				continue
+			}
+			i += 4
+			switch {
+			case r == 0:
+				return invalid("data", "contains a NUL character")
+			case utf16.IsSurrogate(r):
+				if lo, ok := escapedRune(t, i+2); r < 0xdc00 && ok && t[i+1] == '\\' && 0xdc00 <= lo && lo <= 0xdfff {
+					i += 6
+					continue
+				}
+				return invalid("data", "contains a lone UTF-16 surrogate escape")
 			}
 		}
 	}
-	return false
+	return nil
+}
+
+// escapedRune reads the \uXXXX escape whose u is at t[i], if it is one.
+func escapedRune(t []byte, i int) (rune, bool) {
+	if i+4 >= len(t) || t[i] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range t[i+1 : i+5] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // validText checks a filter of a list: bounded, valid UTF-8, no control

@@ -44,6 +44,16 @@ func FuzzRequestBody(f *testing.F) {
 		`{"userInvites":[{"email":"\ud800@x.io"}]}`, `{"a":1} {"b":2}`, `{"userInvites":`, "\xff\xfe{}",
 		`{"roles":[null]}`, `{"firstName":{"nested":true}}`, `{"userInvites":[` + strings.Repeat("[", 200) + `]}`,
 		batchOf(envMaxBatch + 1), "", " \n", `{"zz":1}`, `{}{}`,
+		// Addresses, names and data the validation refuses or canonicalizes.
+		sendBody(`{"email":"\u212Aate@x.io"}`, `{"email":"KATE@X.IO"}`, `{"email":"a@[1.2.3.4]"}`, `{"email":"a@[IPv6:::1]"}`,
+			`{"email":"a@localhost"}`, `{"email":"a@io"}`, `{"email":"a@127.0.0.1"}`, `{"email":"b@bücher.de"}`,
+			`{"email":"B@XN--BCHER-KVA.DE"}`, `{"email":"ＡＢ@x.io"}`, `{"email":"a\u200b@x.io"}`, `{"email":"a@x\u00ad.io"}`),
+		sendBody(`{"email":"`+strings.Repeat("a", 65)+`@x.io"}`, `{"email":"a@`+strings.Repeat("b.", 126)+`io"}`),
+		sendBody(`{"email":"n@x.io","firstName":"\u202Eevil","lastName":"a\u2028b"}`, `{"email":"m@x.io","roles":["a\u2066"]}`),
+		sendBody(`{"email":"d@x.io","data":{"a":"\ud800"}}`, `{"email":"e@x.io","data":{"\udc00":1}}`,
+			`{"email":"f@x.io","data":{"a":"\ud83d\u0041","b":"\ud83d\ude00","c":"\\ud800"}}`,
+			`{"email":"g@x.io","data":{"a":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}}`),
+		`{"firstName":"\u2067x","data":{"a":"\udfff"}}`, `{"data":` + strings.Repeat(`{"a":`, 33) + `1` + strings.Repeat("}", 33) + `}`,
 	} {
 		for i := range bodyRoutes {
 			f.Add(uint8(i), s)

@@ -1,0 +1,145 @@
+package invites
+
+import (
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxLocalPartBytes is RFC 5321's limit on the part of an address before
+// the @.
+const MaxLocalPartBytes = 64
+
+// domains converts the domain of an address. It is the IDNA2008 lookup
+// profile (RFC 5891 section 5, with UTS #46's non-transitional mapping):
+// a domain is typed by people, so case, width and NFC variants of one name
+// must map to it (BÜCHER.de, bücher.de and xn--bcher-kva.de are one
+// domain, as a resolver sees them), and the mapping's result must then pass
+// what registration demands: valid IDNA2008 labels (CheckHyphens,
+// CheckJoiners), letters, digits and hyphens only (StrictDomainName), the
+// Bidi rule, and DNS lengths (VerifyDNSLength: labels of at most 63
+// octets, a name of at most 253, no empty label). The Registration profile
+// would refuse the uppercase and A-label input people paste, and
+// transitional mapping would turn ß into ss, another domain under
+// IDNA2008.
+var domains = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true), idna.Transitional(false))
+
+// validEmail returns the address as stored: the local part as given, the
+// domain in its canonical form (canonicalDomain). An address must be bare
+// (no display name, comment or line break, as net/mail parses it); its
+// local part at most MaxLocalPartBytes octets, in NFKC (so no Kelvin sign,
+// fullwidth letter or decomposed accent stands for another character);
+// its domain a name of at least two labels that passes IDNA2008, not
+// localhost, not an IP address or literal; the whole at most MaxEmailBytes
+// octets as given, as stored and with an A-label domain; and nowhere a
+// character of hiddenInEmail.
+func validEmail(email string) (string, error) {
+	e := strings.TrimSpace(email)
+	switch {
+	case e == "":
+		return "", invalid("email", "is empty")
+	case len(e) > MaxEmailBytes:
+		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
+	case !utf8.ValidString(e):
+		return "", invalid("email", "is not valid UTF-8")
+	case strings.ContainsAny(e, "\r\n"):
+		return "", invalid("email", "contains a line break")
+	case strings.IndexFunc(e, hiddenInEmail) >= 0:
+		return "", invalid("email", "contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Name != "" || a.Address != e {
+		return "", invalid("email", "is not a bare email address")
+	}
+	at := strings.LastIndexByte(e, '@')
+	local, domain := e[:at], e[at+1:]
+	if len(local) > MaxLocalPartBytes {
+		return "", invalid("email", "has a local part longer than %d bytes", MaxLocalPartBytes)
+	}
+	if !norm.NFKC.IsNormalString(local) {
+		return "", invalid("email", "has a local part not in Unicode NFKC (such as a fullwidth letter, the Kelvin sign or a decomposed accent)")
+	}
+	uni, ascii, err := canonicalDomain(domain)
+	if err != nil {
+		return "", err
+	}
+	stored := local + "@" + uni
+	if len(stored) > MaxEmailBytes || len(local)+1+len(ascii) > MaxEmailBytes {
+		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
+	}
+	return stored, nil
+}
+
+// canonicalDomain returns the domain's U-label form, as stored and
+// compared, and its A-label form, as DNS and SMTP without SMTPUTF8 carry
+// it. The stored form is the Unicode one, lower-cased by the mapping: it
+// is what people typed and read (a list shows bücher.de, and Search finds
+// it), while the A-label is one call away (idna.ToASCII) for a Mailer
+// whose server lacks SMTPUTF8.
+func canonicalDomain(domain string) (uni, ascii string, err error) {
+	switch {
+	case strings.HasPrefix(domain, "["):
+		return "", "", invalid("email", "has an IP address literal for a domain")
+	case strings.IndexFunc(domain, hiddenInEmail) >= 0:
+		// IDNA's mapping would drop some (U+200B, U+00AD): refuse rather
+		// than let an invisible character stand for nothing.
+		return "", "", invalid("email", "contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
+	}
+	ascii, err = domains.ToASCII(domain)
+	if err != nil {
+		return "", "", invalid("email", "has a domain that is not a valid IDNA2008 name")
+	}
+	if uni, err = domains.ToUnicode(ascii); err != nil {
+		return "", "", invalid("email", "has a domain that is not a valid IDNA2008 name")
+	}
+	dot := strings.LastIndexByte(ascii, '.')
+	switch tld := ascii[dot+1:]; {
+	case dot < 0:
+		return "", "", invalid("email", "has a domain of one label (such as localhost)")
+	case tld == "localhost":
+		return "", "", invalid("email", "has a localhost domain")
+	case strings.Trim(tld, "0123456789") == "":
+		// No top-level domain is all digits (RFC 3696 section 2), and
+		// "1.2.3.4" would be read as an IP address by some resolvers.
+		return "", "", invalid("email", "has an IP address for a domain")
+	}
+	return uni, ascii, nil
+}
+
+// hiddenInEmail reports the characters no address may hold: those of
+// hiddenInName, every space but U+0020 (which only a quoted local part may
+// hold), and U+FFFD, which stands for text that did not decode (JSON's
+// "\ud800" arrives as it), so that two different bad inputs are not one
+// address.
+func hiddenInEmail(r rune) bool {
+	return hiddenInName(r) || r == utf8.RuneError || r != ' ' && unicode.IsSpace(r)
+}
+
+// asciiLower lower-cases the ASCII letters of s and leaves every other
+// byte alone.
+func asciiLower(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' })
+	if i < 0 {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
