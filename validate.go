@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf16"
@@ -77,7 +78,8 @@ func parseLocale(s string) (string, error) {
 // keeps the same data: invalid UTF-8, NUL characters (\u0000) and lone
 // UTF-16 surrogate escapes (\ud800 without its pair), which PostgreSQL's
 // jsonb and text refuse while encoding/json turns the last into U+FFFD;
-// and arrays or objects nested more than MaxDataDepth deep.
+// arrays or objects nested more than MaxDataDepth deep; and numbers a
+// float64 cannot hold (as JavaScript reads them too).
 func validData(d json.RawMessage) (json.RawMessage, error) {
 	t := bytes.TrimSpace(d)
 	if len(t) == 0 || string(t) == "null" {
@@ -120,6 +122,15 @@ func scanData(t []byte) error {
 				}
 			case '}', ']':
 				depth--
+			case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+				n := i + 1
+				for n < len(t) && bytes.IndexByte([]byte("0123456789+-.eE"), t[n]) >= 0 {
+					n++
+				}
+				if !finiteNumber(t[i:n]) {
+					return invalid("data", "has a number beyond the range of a 64-bit float")
+				}
+				i = n - 1
 			}
 		case c == '"':
 			inString = false
@@ -143,6 +154,22 @@ func scanData(t []byte) error {
 		}
 	}
 	return nil
+}
+
+// finiteNumber reports whether a JSON number is a float64 short of
+// overflow and, unless it is zero, of underflow: PostgreSQL's jsonb
+// refuses numbers past its numeric's range (1e999999) and would write out
+// one within it (1e131071) as 131,072 digits on every read.
+func finiteNumber(num []byte) bool {
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err != nil {
+		return false
+	}
+	if f == 0 {
+		mant, _, _ := bytes.Cut(bytes.ToLower(num), []byte("e"))
+		return bytes.Trim(mant, "-0.") == nil || len(bytes.Trim(mant, "-0.")) == 0
+	}
+	return true
 }
 
 // escapedRune reads the \uXXXX escape whose u is at t[i], if it is one.

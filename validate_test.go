@@ -42,6 +42,9 @@ func TestSendRefusesHiddenCharactersAndBadData(t *testing.T) {
 		{"pair reversed", invites.NewInvite{Data: []byte(`{"a":"\ude00\ud83d"}`)}, invites.CodeInvalidData},
 		{"two highs", invites.NewInvite{Data: []byte(`{"a":"\ud83d\ud83d\ude00"}`)}, invites.CodeInvalidData},
 		{"too deep", invites.NewInvite{Data: nestedData(invites.MaxDataDepth + 1)}, invites.CodeInvalidData},
+		{"number past PostgreSQL's numeric", invites.NewInvite{Data: []byte(`{"a":1e999999}`)}, invites.CodeInvalidData},
+		{"number past a float64", invites.NewInvite{Data: []byte(`{"a":[-1.5e309]}`)}, invites.CodeInvalidData},
+		{"number below a float64", invites.NewInvite{Data: []byte(`{"a":{"b":1e-400}}`)}, invites.CodeInvalidData},
 		{"too deep in objects", invites.NewInvite{Data: []byte(strings.Repeat(`{"a":`, invites.MaxDataDepth+1) + "1" + strings.Repeat("}", invites.MaxDataDepth+1))}, invites.CodeInvalidData},
 	}
 	h := newHarness(t)
@@ -74,6 +77,7 @@ func TestSendKeepsGoodNamesAndData(t *testing.T) {
 		{"surrogate pair", invites.NewInvite{Data: []byte(`{"\ud83d\ude00": "\uD83D\uDE00"}`)}, `{"\ud83d\ude00":"\uD83D\uDE00"}`},
 		{"escaped backslash", invites.NewInvite{Data: []byte(`{"a":"\\ud800"}`)}, `{"a":"\\ud800"}`},
 		{"deepest allowed", invites.NewInvite{Data: nestedData(invites.MaxDataDepth)}, string(nestedData(invites.MaxDataDepth))},
+		{"numbers within a float64", invites.NewInvite{Data: []byte(`{"a":[1.7e308,-0.0,0e999,5e-324,12.5,-3]}`)}, `{"a":[1.7e308,-0.0,0e999,5e-324,12.5,-3]}`},
 		{"brackets in strings", invites.NewInvite{Data: []byte(`{"a":"[[[[{{{{\"]]"}`)}, `{"a":"[[[[{{{{\"]]"}`},
 	}
 	h := newHarness(t)
