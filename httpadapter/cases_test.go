@@ -48,6 +48,17 @@ func failing(c func(e *env) call) func(e *env) call {
 	}
 }
 
+// unavailable sets the store answering invites.ErrUnavailable after c's
+// setup ran, with a short Config.ListTimeout for List to run into.
+func unavailable(c func(e *env) call) func(e *env) call {
+	return func(e *env) call {
+		out := c(e)
+		e.withService(func(c *invites.Config) { c.ListTimeout = 10 * time.Millisecond })
+		e.store.down.Store(true)
+		return out
+	}
+}
+
 // members is an IsMember for whom only emails are members.
 func members(emails ...string) func(context.Context, string, []string) ([]bool, error) {
 	return func(_ context.Context, _ string, asked []string) ([]bool, error) {
@@ -149,6 +160,7 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: "/", body: "email=a@x.io", ctype: "application/x-www-form-urlencoded", as: &alice}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"send store down", failing(post("/", sendBody(`{"email":"a@x.io"}`), &alice)), 500, CodeInternal, ""},
+		{"send store unavailable", unavailable(post("/", sendBody(`{"email":"a@x.io"}`), &alice)), 503, CodeUnavailable, ""},
 		{"send partly over quota", func(e *env) call {
 			e.withService(func(c *invites.Config) { c.MaxPendingPerTenant = 2 })
 			e.invite(alice, "old@x.io")
@@ -204,8 +216,17 @@ func apiCases() []apiCase {
 		{"list lone escape", get("/?lastName[iLike]=x%5C", &alice), 400, CodeInvalidRequest, "lastName[iLike]"},
 		{"list too many values", get("/?email[valueIn]="+strings.Repeat("a,", invites.MaxFilterValues)+"a", &alice), 400,
 			CodeInvalidRequest, "email[valueIn]"},
+		{"list too many statuses", get("/?status="+strings.Repeat("pending,", invites.MaxFilterValues)+"pending", &alice), 400,
+			CodeInvalidRequest, "status"},
+		{"list too many values not in", get("/?status[valueNotIn]="+strings.Repeat(",", invites.MaxFilterValues), &alice), 400,
+			CodeInvalidRequest, "status[valueNotIn]"},
+		{"list offset too deep", get(fmt.Sprintf("/?offset=%d", invites.MaxOffset+1), &alice), 400, CodeInvalidRequest, "offset"},
+		{"list offset of max int", get("/?offset=9223372036854775807", &alice), 400, CodeInvalidRequest, "offset"},
+		{"list too many parameters", get("/?"+strings.Repeat("&", len(listParams)), &alice), 400, CodeInvalidRequest, ""},
+		{"list query too long", get("/?search="+strings.Repeat("a", maxQueryBytes), &alice), 400, CodeInvalidRequest, ""},
 		{"list repeated filter", get("/?locale[like]=a&locale[like]=b", &alice), 400, CodeInvalidRequest, "locale[like]"},
 		{"list store down", failing(get("/", &alice)), 500, CodeInternal, ""},
+		{"list store unavailable", unavailable(get("/", &alice)), 503, CodeUnavailable, ""},
 
 		// GET /{id}
 		{"get", onInvite("GET", "/%s", "", &alice), 200, "", ""},
@@ -218,6 +239,7 @@ func apiCases() []apiCase {
 		{"get unknown id", get(random, &alice), 404, CodeNotFound, ""},
 		{"get not a uuid", get("/not-a-uuid", &alice), 404, CodeNotFound, ""},
 		{"get store down", failing(onInvite("GET", "/%s", "", &alice)), 500, CodeInternal, ""},
+		{"get store unavailable", unavailable(onInvite("GET", "/%s", "", &alice)), 503, CodeUnavailable, ""},
 
 		// PATCH /{id}
 		{"update", onInvite("PATCH", "/%s", `{"firstName":"Anne","lastName":"Lee","locale":"fr","data":{"k":1},"roles":["member"]}`, &alice), 200, "", ""},
@@ -240,6 +262,7 @@ func apiCases() []apiCase {
 			return call{method: "PATCH", path: at(e, "/%s", "ann@x.io"), body: `{}`, ctype: "text/plain", as: &alice}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"update store down", failing(onInvite("PATCH", "/%s", `{}`, &alice)), 500, CodeInternal, ""},
+		{"update store unavailable", unavailable(onInvite("PATCH", "/%s", `{}`, &alice)), 503, CodeUnavailable, ""},
 
 		// POST /{id}/resend
 		{"resend", func(e *env) call {
@@ -275,6 +298,7 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: path, as: &alice}
 		}, 429, CodeRateLimited, ""},
 		{"resend store down", failing(onInvite("POST", "/%s/resend", "", &alice)), 500, CodeInternal, ""},
+		{"resend store unavailable", unavailable(onInvite("POST", "/%s/resend", "", &alice)), 503, CodeUnavailable, ""},
 
 		// POST /{id}/cancel
 		{"cancel", onInvite("POST", "/%s/cancel", "", &alice), 200, "", ""},
@@ -282,6 +306,7 @@ func apiCases() []apiCase {
 		{"cancel other tenant", onInvite("POST", "/%s/cancel", "", &gus), 404, CodeNotFound, ""},
 		{"cancel accepted", onFinal("POST", "/%s/cancel", "", invites.StatusAccepted), 409, CodeNotPending, ""},
 		{"cancel store down", failing(onInvite("POST", "/%s/cancel", "", &alice)), 500, CodeInternal, ""},
+		{"cancel store unavailable", unavailable(onInvite("POST", "/%s/cancel", "", &alice)), 503, CodeUnavailable, ""},
 
 		// GET /{id}/events
 		{"events of a resent, accepted invite", func(e *env) call {
@@ -314,6 +339,7 @@ func apiCases() []apiCase {
 		{"events other tenant", onInvite("GET", "/%s/events", "", &gus), 404, CodeNotFound, ""},
 		{"events unknown id", get(random+"/events", &alice), 404, CodeNotFound, ""},
 		{"events store down", failing(onInvite("GET", "/%s/events", "", &alice)), 500, CodeInternal, ""},
+		{"events store unavailable", unavailable(onInvite("GET", "/%s/events", "", &alice)), 503, CodeUnavailable, ""},
 
 		// POST /check
 		{"check pending", func(e *env) call {
@@ -331,6 +357,7 @@ func apiCases() []apiCase {
 		{"check body too large", post("/check", bigToken, nil), 413, CodeBodyTooLarge, ""},
 		{"check not json", func(*env) call { return call{method: "POST", path: "/check", body: strayToken, ctype: "text/plain"} }, 415, CodeUnsupportedMediaType, ""},
 		{"check store down", failing(byToken("/check", nil, nil)), 500, CodeInternal, ""},
+		{"check store unavailable", unavailable(byToken("/check", nil, nil)), 503, CodeUnavailable, ""},
 
 		// POST /lookup
 		{"lookup pending", byToken("/lookup", nil, nil), 200, "", ""},
@@ -345,6 +372,7 @@ func apiCases() []apiCase {
 		{"lookup body too large", post("/lookup", bigToken, nil), 413, CodeBodyTooLarge, ""},
 		{"lookup not json", func(*env) call { return call{method: "POST", path: "/lookup", body: strayToken, ctype: "text/json"} }, 415, CodeUnsupportedMediaType, ""},
 		{"lookup store down", failing(byToken("/lookup", nil, nil)), 500, CodeInternal, ""},
+		{"lookup store unavailable", unavailable(byToken("/lookup", nil, nil)), 503, CodeUnavailable, ""},
 
 		// POST /accept
 		{"accept", byToken("/accept", &bob, nil), 200, "", ""},
@@ -359,6 +387,7 @@ func apiCases() []apiCase {
 		{"accept body too large", post("/accept", bigToken, &bob), 413, CodeBodyTooLarge, ""},
 		{"accept not json", func(*env) call { return call{method: "POST", path: "/accept", body: strayToken, ctype: "-", as: &bob} }, 415, CodeUnsupportedMediaType, ""},
 		{"accept store down", failing(byToken("/accept", &bob, nil)), 500, CodeInternal, ""},
+		{"accept store unavailable", unavailable(byToken("/accept", &bob, nil)), 503, CodeUnavailable, ""},
 
 		// POST /decline
 		{"decline", byToken("/decline", nil, nil), 200, "", ""},
@@ -371,6 +400,7 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: "/decline", body: strayToken, ctype: "application/jsonx"}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"decline store down", failing(byToken("/decline", nil, nil)), 500, CodeInternal, ""},
+		{"decline store unavailable", unavailable(byToken("/decline", nil, nil)), 503, CodeUnavailable, ""},
 
 		// GET /openapi.yaml, and requests no route takes
 		{"openapi", get("/openapi.yaml", nil), 200, "", ""},
