@@ -133,7 +133,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, e
 
 // History implements invites.Store.
 func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]invites.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
 		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, id, tenantID)
 	if err != nil {
 		return nil, wrap(err)

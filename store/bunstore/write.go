@@ -19,7 +19,7 @@ import (
 
 // Get implements invites.Store.
 func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites.Invite, error) {
-	return getInvite(ctx, s.db, tenantID, id, "")
+	return getInvite(ctx, s.reader, tenantID, id, "")
 }
 
 // Update implements invites.Store.
@@ -194,7 +194,7 @@ func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, erro
 	if len(digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
 	}
-	inv, err := scanInvite(s.db.QueryRowContext(ctx,
+	inv, err := scanInvite(s.reader.QueryRowContext(ctx,
 		"SELECT "+inviteCols+" FROM invites WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)", digest))
 	return inv, notFound(err, invites.ErrInvalidToken)
 }
