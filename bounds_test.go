@@ -60,6 +60,8 @@ func TestListBoundsEveryList(t *testing.T) {
 		{invites.Query{Where: invites.Filter{Status: invites.StatusFilter{ValueIn: over}}}, "status[valueIn]"},
 		{invites.Query{Offset: invites.MaxOffset + 1}, "offset"},
 		{invites.Query{Offset: int(^uint(0) >> 1)}, "offset"},
+		{invites.Query{CreatedAfter: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "createdAfter"},
+		{invites.Query{CreatedBefore: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}, "createdBefore"},
 	} {
 		_, err := h.svc.List(ctx, admin, c.q)
 		var ie *invites.InputError

@@ -92,6 +92,16 @@ func checkQuery(q Query) (ListParams, error) {
 			return p, err
 		}
 	}
+	for _, t := range []struct {
+		field string
+		t     time.Time
+	}{{"createdAfter", q.CreatedAfter}, {"createdBefore", q.CreatedBefore}} {
+		// RFC 3339's four-digit years: SQLite's times are text, on which
+		// year 10000 would sort before 2030.
+		if !t.t.IsZero() && (t.t.Year() < 1 || t.t.Year() > 9999) {
+			return p, invalid(t.field, "must be a time between the years 1 and 9999")
+		}
+	}
 	var err error
 	if p.Where, err = checkFilter(q.Where); err != nil {
 		return p, err
