@@ -247,6 +247,8 @@ func apiCases() []apiCase {
 		{"update names when final", onFinal("PATCH", "/%s", `{"firstName":"Anne"}`, invites.StatusAccepted), 200, "", ""},
 		{"update bad locale", onInvite("PATCH", "/%s", `{"locale":"!!"}`, &alice), 400, CodeInvalidRequest, "locale"},
 		{"update unknown field", onInvite("PATCH", "/%s", `{"status":"accepted"}`, &alice), 400, CodeInvalidRequest, "status"},
+		{"update too many roles", onInvite("PATCH", "/%s", `{"roles":[`+strings.Repeat(`"member",`, invites.MaxRoles)+`"member"]}`, &alice), 400,
+			CodeInvalidRequest, "roles"},
 		{"update wrong type", onInvite("PATCH", "/%s", `{"roles":"admin"}`, &alice), 400, CodeInvalidRequest, "roles"},
 		{"update no actor", onInvite("PATCH", "/%s", `{}`, nil), 401, CodeUnauthenticated, ""},
 		{"update forbidden role", onInvite("PATCH", "/%s", `{"roles":["owner"]}`, &alice), 403, CodeForbidden, "roles"},
