@@ -77,6 +77,11 @@ type Config struct {
 	DeliveryLease time.Duration
 	// SendTimeout bounds one Mailer.Send. Default 30 seconds.
 	SendTimeout time.Duration
+	// ListTimeout bounds one List in the store, so a list whose filters
+	// scan a large tenant (patterns, search) cannot hold the database;
+	// past it List answers an error wrapping ErrUnavailable. Default 5
+	// seconds.
+	ListTimeout time.Duration
 	// MaxAttempts is how often a delivery is tried before it fails. Default 8.
 	MaxAttempts int
 	// RetryBase is the wait after the first failed attempt; it doubles per
@@ -112,6 +117,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.PollInterval, 5*time.Second)
 	def(&c.DeliveryLease, 2*time.Minute)
 	def(&c.SendTimeout, 30*time.Second)
+	def(&c.ListTimeout, 5*time.Second)
 	def(&c.RetryBase, 30*time.Second)
 	def(&c.RetryMax, time.Hour)
 	defInt(&c.MaxBatch, 1000)

@@ -32,6 +32,9 @@ var (
 	// ErrStaleDelivery answers a worker whose delivery was superseded,
 	// whose invite left pending, or whose lease another worker took over.
 	ErrStaleDelivery = errors.New("invites: stale delivery")
+	// ErrUnavailable says the store could not answer in time, or at all:
+	// nothing is wrong with the request, so retry it later.
+	ErrUnavailable = errors.New("invites: store unavailable")
 )
 
 // NotPendingError is ErrNotPending with the status the invite is in.

@@ -63,16 +63,19 @@ type StatusFilter struct {
 	ValueNotIn []Status
 }
 
-// MaxFilterValues bounds a ValueIn or ValueNotIn list, so one request
-// cannot make a statement of unbounded size.
+// MaxFilterValues bounds a ValueIn or ValueNotIn list (and
+// Query.Statuses), repeats counted, so one request cannot make a statement
+// of unbounded size nor a scan that compares each row with a long list.
 const MaxFilterValues = 100
 
 // checkFilter refuses what no store should be asked: oversized lists,
 // text no stored value can hold, unknown statuses, patterns ending in a
-// lone escape. Errors name the operator as the HTTP API spells it.
-func checkFilter(f Filter) error {
+// lone escape. Errors name the operator as the HTTP API spells it. It
+// returns f with its lists' repeats dropped (in new slices: the caller's
+// stay as they were).
+func checkFilter(f Filter) (Filter, error) {
 	if err := checkIDs("id", f.ID); err != nil {
-		return err
+		return f, err
 	}
 	for _, sf := range []struct {
 		name string
@@ -87,7 +90,7 @@ func checkFilter(f Filter) error {
 		{"acceptedByUserId", StringFilter{ValueFilter: f.AcceptedByUserID}, MaxIDBytes},
 	} {
 		if err := checkString(sf.name, sf.f, sf.max); err != nil {
-			return err
+			return f, err
 		}
 	}
 	s := f.Status
@@ -96,15 +99,38 @@ func checkFilter(f Filter) error {
 		list []Status
 	}{{"equalTo", nonZero(s.EqualTo)}, {"notEqualTo", nonZero(s.NotEqualTo)}, {"valueIn", s.ValueIn}, {"valueNotIn", s.ValueNotIn}} {
 		if len(st.list) > MaxFilterValues {
-			return invalid("status["+st.op+"]", "has more than %d values", MaxFilterValues)
+			return f, invalid("status["+st.op+"]", "has more than %d values", MaxFilterValues)
 		}
 		for _, v := range st.list {
 			if !v.Valid() {
-				return invalid("status["+st.op+"]", "unknown status %q", v)
+				return f, invalid("status["+st.op+"]", "unknown status %q", v)
 			}
 		}
 	}
-	return nil
+	f.ID.ValueIn, f.ID.ValueNotIn = unique(f.ID.ValueIn), unique(f.ID.ValueNotIn)
+	f.Status.ValueIn, f.Status.ValueNotIn = unique(f.Status.ValueIn), unique(f.Status.ValueNotIn)
+	for _, v := range []*ValueFilter{&f.Email.ValueFilter, &f.FirstName.ValueFilter, &f.LastName.ValueFilter,
+		&f.Locale.ValueFilter, &f.CreatedByUserID, &f.AcceptedByUserID} {
+		v.ValueIn, v.ValueNotIn = unique(v.ValueIn), unique(v.ValueNotIn)
+	}
+	return f, nil
+}
+
+// unique returns list without repeats, in first order, in a new slice.
+// Lists are bounded before they get here, so the map stays small.
+func unique[T comparable](list []T) []T {
+	if list == nil {
+		return nil
+	}
+	seen := make(map[T]bool, len(list))
+	out := make([]T, 0, len(list))
+	for _, v := range list {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func nonZero[T comparable](v T) []T {

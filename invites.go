@@ -266,7 +266,7 @@ type Order struct {
 // fields do not filter.
 type Query struct {
 	// Statuses matches the status as read now, so StatusExpired finds
-	// pending invites past their expiry.
+	// pending invites past their expiry. At most MaxFilterValues.
 	Statuses        []Status
 	Email           string // the same address, as NormalizeEmail compares
 	Search          string // case-insensitive substring of email, first or last name
@@ -276,7 +276,7 @@ type Query struct {
 	Where           Filter    // ROQ's per-field operators, ANDed with the above
 	Order           Order     // default createdAt ascending
 	Limit           int       // default 20, max 100
-	Offset          int
+	Offset          int       // max MaxOffset; walk further with Cursor
 	// Cursor is a Page.NextCursor of the same query and order; it cannot
 	// be combined with Offset.
 	Cursor string
@@ -305,6 +305,9 @@ type ListParams struct {
 	Query
 	// After is the keyset position of Query.Cursor, nil for the first page.
 	After *Cursor
+	// Timeout is Config.ListTimeout: how long the list may run (see
+	// Store.List); zero means no bound.
+	Timeout time.Duration
 }
 
 // MessageKind tells an invitation from a reminder.
@@ -424,7 +427,10 @@ type Store interface {
 	// filters, p.Where's operators among them (see Filter). Status filters
 	// and order by status use StatusAt(p.Now). Text orders are the byte
 	// order of OrderText (COLLATE "C" in SQL); Search takes % and _
-	// literally.
+	// literally. The Service bounds ctx by p.Timeout; a store that can
+	// also bound the statement on the database server (so the server stops
+	// scanning, whatever the driver does on cancel) does, and answers an
+	// error wrapping ErrUnavailable when that bound stopped it.
 	List(ctx context.Context, p ListParams) ([]Invite, int, error)
 
 	// Update applies u. Roles change only while the invite is pending and

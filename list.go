@@ -4,17 +4,25 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Page sizes of List.
+// Page sizes of List, and the deepest offset: a store reads every row it
+// skips, so deeper pages are walked with Page.NextCursor, which seeks.
 const (
 	DefaultLimit = 20
 	MaxLimit     = 100
+	MaxOffset    = 10_000
 )
+
+// errListTimeout is the cause of a List stopped by Config.ListTimeout,
+// told apart from the caller's own deadline or cancel.
+var errListTimeout = errors.New("invites: list timeout")
 
 // List returns one page of the actor's tenant's invites matching q.
 func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) {
@@ -29,11 +37,16 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) 
 	if err != nil {
 		return Page{}, err
 	}
-	p.TenantID, p.Now = actor.TenantID, now
+	p.TenantID, p.Now, p.Timeout = actor.TenantID, now, s.cfg.ListTimeout
 	limit := p.Limit
 	p.Limit++ // one more tells whether a next page exists
-	rows, total, err := s.store.List(ctx, p)
+	lctx, cancel := context.WithTimeoutCause(ctx, p.Timeout, errListTimeout)
+	defer cancel()
+	rows, total, err := s.store.List(lctx, p)
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(context.Cause(lctx), errListTimeout) && !errors.Is(err, ErrUnavailable) {
+			err = fmt.Errorf("%w: the list ran past %s: %w", ErrUnavailable, p.Timeout, err)
+		}
 		return Page{}, err
 	}
 	page := Page{Invites: make([]Invite, 0, min(len(rows), limit)), TotalCount: total}
@@ -49,11 +62,15 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) 
 
 func checkQuery(q Query) (ListParams, error) {
 	p := ListParams{Query: q}
+	if len(q.Statuses) > MaxFilterValues {
+		return p, invalid("status", "has more than %d values", MaxFilterValues)
+	}
 	for _, st := range q.Statuses {
 		if !st.Valid() {
 			return p, invalid("status", "unknown status %q", st)
 		}
 	}
+	p.Statuses = unique(q.Statuses)
 	switch q.Order.Field {
 	case "":
 		p.Order.Field = OrderCreatedAt
@@ -67,8 +84,8 @@ func checkQuery(q Query) (ListParams, error) {
 	case q.Limit < 0 || q.Limit > MaxLimit:
 		return p, invalid("limit", "must be between 1 and %d", MaxLimit)
 	}
-	if q.Offset < 0 {
-		return p, invalid("offset", "must not be negative")
+	if q.Offset < 0 || q.Offset > MaxOffset {
+		return p, invalid("offset", "must be between 0 and %d (walk further with the cursor)", MaxOffset)
 	}
 	for _, f := range []struct {
 		field, value string
@@ -78,7 +95,18 @@ func checkQuery(q Query) (ListParams, error) {
 			return p, err
 		}
 	}
-	if err := checkFilter(q.Where); err != nil {
+	for _, t := range []struct {
+		field string
+		t     time.Time
+	}{{"createdAfter", q.CreatedAfter}, {"createdBefore", q.CreatedBefore}} {
+		// RFC 3339's four-digit years: SQLite's times are text, on which
+		// year 10000 would sort before 2030.
+		if !t.t.IsZero() && (t.t.Year() < 1 || t.t.Year() > 9999) {
+			return p, invalid(t.field, "must be a time between the years 1 and 9999")
+		}
+	}
+	var err error
+	if p.Where, err = checkFilter(q.Where); err != nil {
 		return p, err
 	}
 	if q.Cursor != "" {

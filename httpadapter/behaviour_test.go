@@ -332,3 +332,16 @@ func TestWireInviteIsMarshalJSON(t *testing.T) {
 		}
 	}
 }
+
+// A list the store cannot finish within Config.ListTimeout is a 503 that
+// says when to retry, not a 500.
+func TestSlowListIsUnavailable(t *testing.T) {
+	e := newEnv(t)
+	e.withService(func(c *invites.Config) { c.ListTimeout = 10 * time.Millisecond })
+	e.store.down.Store(true)
+	w := e.do(call{method: "GET", path: "/?email[iLike]=%25x%25", as: &alice})
+	p := decodeProblem(t, w)
+	if w.Code != 503 || p.Code != CodeUnavailable || w.Header().Get("Retry-After") != "5" || p.RetryAfter != 5 {
+		t.Errorf("%d Retry-After %q, %+v", w.Code, w.Header().Get("Retry-After"), p)
+	}
+}

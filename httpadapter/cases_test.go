@@ -48,6 +48,17 @@ func failing(c func(e *env) call) func(e *env) call {
 	}
 }
 
+// unavailable sets the store answering invites.ErrUnavailable after c's
+// setup ran, with a short Config.ListTimeout for List to run into.
+func unavailable(c func(e *env) call) func(e *env) call {
+	return func(e *env) call {
+		out := c(e)
+		e.withService(func(c *invites.Config) { c.ListTimeout = 10 * time.Millisecond })
+		e.store.down.Store(true)
+		return out
+	}
+}
+
 // members is an IsMember for whom only emails are members.
 func members(emails ...string) func(context.Context, string, []string) ([]bool, error) {
 	return func(_ context.Context, _ string, asked []string) ([]bool, error) {
@@ -170,6 +181,7 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: "/", body: "email=a@x.io", ctype: "application/x-www-form-urlencoded", as: &alice}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"send store down", failing(post("/", sendBody(`{"email":"a@x.io"}`), &alice)), 500, CodeInternal, ""},
+		{"send store unavailable", unavailable(post("/", sendBody(`{"email":"a@x.io"}`), &alice)), 503, CodeUnavailable, ""},
 		{"send partly over quota", func(e *env) call {
 			e.withService(func(c *invites.Config) { c.MaxPendingPerTenant = 2 })
 			e.invite(alice, "old@x.io")
@@ -225,9 +237,18 @@ func apiCases() []apiCase {
 		{"list lone escape", get("/?lastName[iLike]=x%5C", &alice), 400, CodeInvalidRequest, "lastName[iLike]"},
 		{"list too many values", get("/?email[valueIn]="+strings.Repeat("a,", invites.MaxFilterValues)+"a", &alice), 400,
 			CodeInvalidRequest, "email[valueIn]"},
+		{"list too many statuses", get("/?status="+strings.Repeat("pending,", invites.MaxFilterValues)+"pending", &alice), 400,
+			CodeInvalidRequest, "status"},
+		{"list too many values not in", get("/?status[valueNotIn]="+strings.Repeat(",", invites.MaxFilterValues), &alice), 400,
+			CodeInvalidRequest, "status[valueNotIn]"},
+		{"list offset too deep", get(fmt.Sprintf("/?offset=%d", invites.MaxOffset+1), &alice), 400, CodeInvalidRequest, "offset"},
+		{"list offset of max int", get("/?offset=9223372036854775807", &alice), 400, CodeInvalidRequest, "offset"},
+		{"list too many parameters", get("/?"+strings.Repeat("&", len(listParams)), &alice), 400, CodeInvalidRequest, ""},
+		{"list query too long", get("/?search="+strings.Repeat("a", maxQueryBytes), &alice), 400, CodeInvalidRequest, ""},
 		{"list repeated filter", get("/?locale[like]=a&locale[like]=b", &alice), 400, CodeInvalidRequest, "locale[like]"},
 		{"list not authorized", deny(invites.OpList, get("/", &alice)), 403, CodeForbidden, ""},
 		{"list store down", failing(get("/", &alice)), 500, CodeInternal, ""},
+		{"list store unavailable", unavailable(get("/", &alice)), 503, CodeUnavailable, ""},
 
 		// GET /{id}
 		{"get", onInvite("GET", "/%s", "", &alice), 200, "", ""},
@@ -242,6 +263,7 @@ func apiCases() []apiCase {
 		{"get not authorized", deny(invites.OpGet, onInvite("GET", "/%s", "", &carolAdmin)), 403, CodeForbidden, ""},
 		{"get authorized creator", deny(invites.OpGet, onInvite("GET", "/%s", "", &alice)), 200, "", ""},
 		{"get store down", failing(onInvite("GET", "/%s", "", &alice)), 500, CodeInternal, ""},
+		{"get store unavailable", unavailable(onInvite("GET", "/%s", "", &alice)), 503, CodeUnavailable, ""},
 
 		// PATCH /{id}
 		{"update", onInvite("PATCH", "/%s", `{"firstName":"Anne","lastName":"Lee","locale":"fr","data":{"k":1},"roles":["member"]}`, &alice), 200, "", ""},
@@ -252,6 +274,8 @@ func apiCases() []apiCase {
 		{"update data too deep", onInvite("PATCH", "/%s", `{"data":`+strings.Repeat(`{"a":`, 33)+`1`+strings.Repeat(`}`, 33)+`}`, &alice), 400, CodeInvalidRequest, "data"},
 		{"update bidi override", onInvite("PATCH", "/%s", `{"lastName":"\u202Eevil"}`, &alice), 400, CodeInvalidRequest, "lastName"},
 		{"update unknown field", onInvite("PATCH", "/%s", `{"status":"accepted"}`, &alice), 400, CodeInvalidRequest, "status"},
+		{"update too many roles", onInvite("PATCH", "/%s", `{"roles":[`+strings.Repeat(`"member",`, invites.MaxRoles)+`"member"]}`, &alice), 400,
+			CodeInvalidRequest, "roles"},
 		{"update wrong type", onInvite("PATCH", "/%s", `{"roles":"admin"}`, &alice), 400, CodeInvalidRequest, "roles"},
 		{"update no actor", onInvite("PATCH", "/%s", `{}`, nil), 401, CodeUnauthenticated, ""},
 		{"update forbidden role", onInvite("PATCH", "/%s", `{"roles":["owner"]}`, &alice), 403, CodeForbiddenRole, "roles"},
@@ -269,6 +293,7 @@ func apiCases() []apiCase {
 			return call{method: "PATCH", path: at(e, "/%s", "ann@x.io"), body: `{}`, ctype: "text/plain", as: &alice}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"update store down", failing(onInvite("PATCH", "/%s", `{}`, &alice)), 500, CodeInternal, ""},
+		{"update store unavailable", unavailable(onInvite("PATCH", "/%s", `{}`, &alice)), 503, CodeUnavailable, ""},
 
 		// POST /{id}/resend
 		{"resend", func(e *env) call {
@@ -327,6 +352,7 @@ func apiCases() []apiCase {
 		{"resend null body", onInvite("POST", "/%s/resend", `null`, &alice), 400, CodeInvalidRequest, ""},
 		{"resend body too large", onInvite("POST", "/%s/resend", bigUpdate, &alice), 413, CodeBodyTooLarge, ""},
 		{"resend store down", failing(onInvite("POST", "/%s/resend", "", &alice)), 500, CodeInternal, ""},
+		{"resend store unavailable", unavailable(onInvite("POST", "/%s/resend", "", &alice)), 503, CodeUnavailable, ""},
 
 		// POST /{id}/cancel
 		{"cancel", onInvite("POST", "/%s/cancel", "", &alice), 200, "", ""},
@@ -345,6 +371,7 @@ func apiCases() []apiCase {
 		{"cancel trailing data", onInvite("POST", "/%s/cancel", `{} {}`, &alice), 400, CodeInvalidRequest, ""},
 		{"cancel body too large", onInvite("POST", "/%s/cancel", bigUpdate, &alice), 413, CodeBodyTooLarge, ""},
 		{"cancel store down", failing(onInvite("POST", "/%s/cancel", "", &alice)), 500, CodeInternal, ""},
+		{"cancel store unavailable", unavailable(onInvite("POST", "/%s/cancel", "", &alice)), 503, CodeUnavailable, ""},
 
 		// GET /{id}/events
 		{"events of a resent, accepted invite", func(e *env) call {
@@ -378,6 +405,7 @@ func apiCases() []apiCase {
 		{"events other tenant", onInvite("GET", "/%s/events", "", &gus), 404, CodeNotFound, ""},
 		{"events unknown id", get(random+"/events", &alice), 404, CodeNotFound, ""},
 		{"events store down", failing(onInvite("GET", "/%s/events", "", &alice)), 500, CodeInternal, ""},
+		{"events store unavailable", unavailable(onInvite("GET", "/%s/events", "", &alice)), 503, CodeUnavailable, ""},
 
 		// POST /check
 		{"check pending", func(e *env) call {
@@ -395,6 +423,7 @@ func apiCases() []apiCase {
 		{"check body too large", post("/check", bigToken, nil), 413, CodeBodyTooLarge, ""},
 		{"check not json", func(*env) call { return call{method: "POST", path: "/check", body: strayToken, ctype: "text/plain"} }, 415, CodeUnsupportedMediaType, ""},
 		{"check store down", failing(byToken("/check", nil, nil)), 500, CodeInternal, ""},
+		{"check store unavailable", unavailable(byToken("/check", nil, nil)), 503, CodeUnavailable, ""},
 
 		// POST /lookup
 		{"lookup pending", byToken("/lookup", nil, nil), 200, "", ""},
@@ -409,6 +438,7 @@ func apiCases() []apiCase {
 		{"lookup body too large", post("/lookup", bigToken, nil), 413, CodeBodyTooLarge, ""},
 		{"lookup not json", func(*env) call { return call{method: "POST", path: "/lookup", body: strayToken, ctype: "text/json"} }, 415, CodeUnsupportedMediaType, ""},
 		{"lookup store down", failing(byToken("/lookup", nil, nil)), 500, CodeInternal, ""},
+		{"lookup store unavailable", unavailable(byToken("/lookup", nil, nil)), 503, CodeUnavailable, ""},
 
 		// POST /accept
 		{"accept", byToken("/accept", &bob, nil), 200, "", ""},
@@ -423,6 +453,7 @@ func apiCases() []apiCase {
 		{"accept body too large", post("/accept", bigToken, &bob), 413, CodeBodyTooLarge, ""},
 		{"accept not json", func(*env) call { return call{method: "POST", path: "/accept", body: strayToken, ctype: "-", as: &bob} }, 415, CodeUnsupportedMediaType, ""},
 		{"accept store down", failing(byToken("/accept", &bob, nil)), 500, CodeInternal, ""},
+		{"accept store unavailable", unavailable(byToken("/accept", &bob, nil)), 503, CodeUnavailable, ""},
 
 		// POST /decline
 		{"decline", byToken("/decline", nil, nil), 200, "", ""},
@@ -435,6 +466,7 @@ func apiCases() []apiCase {
 			return call{method: "POST", path: "/decline", body: strayToken, ctype: "application/jsonx"}
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"decline store down", failing(byToken("/decline", nil, nil)), 500, CodeInternal, ""},
+		{"decline store unavailable", unavailable(byToken("/decline", nil, nil)), 503, CodeUnavailable, ""},
 
 		// GET /openapi.yaml, and requests no route takes
 		{"openapi", get("/openapi.yaml", nil), 200, "", ""},

@@ -145,12 +145,24 @@ var listParams = append([]string{
 	"order", "limit", "offset", "cursor",
 }, filterParams()...)
 
+// maxQueryBytes bounds the query string of GET /: room for a list of
+// invites.MaxFilterValues long addresses, percent-encoded, beside the rest.
+const maxQueryBytes = 64 << 10
+
 // parseQuery reads the list query strictly: known parameters only, each at
 // most once; an empty value is no filter, but for a field[op] filter.
 // Values the Service checks (statuses, order field, limit range, cursor,
-// filters) it refuses itself, naming the same parameter.
+// filters) it refuses itself, naming the same parameter. What no query may
+// hold (more bytes than maxQueryBytes, more parameters than there are,
+// lists longer than invites.MaxFilterValues) is refused before it is split.
 func parseQuery(raw string) (invites.Query, error) {
 	var q invites.Query
+	if len(raw) > maxQueryBytes {
+		return q, invalidRequest("", fmt.Sprintf("the query string is longer than %d bytes", maxQueryBytes))
+	}
+	if strings.Count(raw, "&") >= len(listParams) {
+		return q, invalidRequest("", fmt.Sprintf("the query string has more than %d parameters", len(listParams)))
+	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
 		return q, invalidRequest("", "the query string is malformed")
@@ -181,6 +193,9 @@ func setParam(q *invites.Query, name, v string) error {
 	var err error
 	switch name {
 	case "status":
+		if err := checkListLen(name, v); err != nil {
+			return err
+		}
 		for s := range strings.SplitSeq(v, ",") {
 			q.Statuses = append(q.Statuses, invites.Status(s))
 		}

@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -39,6 +40,9 @@ func setFilter(w *invites.Filter, name, v string) error {
 	field, op, _ := strings.Cut(strings.TrimSuffix(name, "]"), "[")
 	list := []string{v}
 	if op == "valueIn" || op == "valueNotIn" {
+		if err := checkListLen(name, v); err != nil {
+			return err
+		}
 		list = strings.Split(v, ",")
 	}
 	switch field {
@@ -77,6 +81,16 @@ func setFilter(w *invites.Filter, name, v string) error {
 		default:
 			setValue(&sf.ValueFilter, op, list)
 		}
+	}
+	return nil
+}
+
+// checkListLen refuses a comma-separated list of more than
+// invites.MaxFilterValues values before it is split, as the Service would
+// after, so a long one costs no slice.
+func checkListLen(name, v string) error {
+	if strings.Count(v, ",") >= invites.MaxFilterValues {
+		return invalidRequest(name, fmt.Sprintf("%s has more than %d values", name, invites.MaxFilterValues))
 	}
 	return nil
 }

@@ -2,9 +2,12 @@ package httpadapter
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/invitekit/invites"
 )
 
 // checkAnswer holds any answer to what every answer must be: never a 500,
@@ -54,6 +57,8 @@ func FuzzRequestBody(f *testing.F) {
 			`{"email":"f@x.io","data":{"a":"\ud83d\u0041","b":"\ud83d\ude00","c":"\\ud800"}}`,
 			`{"email":"g@x.io","data":{"a":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}}`),
 		`{"firstName":"\u2067x","data":{"a":"\udfff"}}`, `{"data":` + strings.Repeat(`{"a":`, 33) + `1` + strings.Repeat("}", 33) + `}`,
+		`{"roles":["member","member"]}`, `{"roles":[` + strings.Repeat(`"r",`, invites.MaxRoles) + `"r"]}`,
+		sendBody(`{"email":"a@x.io","roles":[` + strings.Repeat(`"r",`, invites.MaxRoles) + `"r"]}`),
 	} {
 		for i := range bodyRoutes {
 			f.Add(uint8(i), s)
@@ -80,6 +85,13 @@ func FuzzListQuery(f *testing.F) {
 		"email[iLike]=%25@acme.com&status[valueIn]=pending,expired", "id[equalTo]=0190d5a4-0000-7000-8000-000000000000",
 		"acceptedByUserId[equalTo]=", "lastName[like]=%5C%25%5C_%5C%5C", "firstName[iLike]=%5C", "order=-locale&locale[valueIn]=de,",
 		"status[equalTo]=", "email[nope]=x", "[equalTo]=x", "email[=x", "email]=x", "id[valueIn]=,", "createdByUserId[valueNotIn]=" + strings.Repeat(",", 200),
+		// Every list at and past its bound, repeats counted; the deepest
+		// offset and past it; more parameters than there are; a query too long.
+		"status=" + strings.Repeat("pending,", invites.MaxFilterValues-1) + "expired", "status=" + strings.Repeat("pending,", 150),
+		"status[valueNotIn]=" + strings.Repeat(",", invites.MaxFilterValues), "email[valueIn]=" + strings.Repeat("a@x.io,", invites.MaxFilterValues),
+		"id[valueNotIn]=" + strings.Repeat("0190d5a4-0000-7000-8000-000000000000,", invites.MaxFilterValues-1) + "0190d5a4-0000-7000-8000-000000000000",
+		fmt.Sprintf("offset=%d", invites.MaxOffset), fmt.Sprintf("offset=%d", invites.MaxOffset+1), "offset=-9223372036854775808",
+		strings.Repeat("&", len(listParams)), strings.Repeat("limit=1&", 60), "search=" + strings.Repeat("a", maxQueryBytes+1),
 	} {
 		f.Add(s)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -205,18 +206,26 @@ func decodeProblem(t testing.TB, w *httptest.ResponseRecorder) Problem {
 }
 
 // faultyStore is memstore whose invite methods fail while fail is set,
-// with an error whose text must never reach a client.
+// with an error whose text must never reach a client, and answer
+// invites.ErrUnavailable while down is set (List by running until its
+// context ends, as a scan of a large tenant would).
 type faultyStore struct {
 	*memstore.Store
-	fail atomic.Bool
+	fail, down atomic.Bool
 }
 
-var errStoreDown = errors.New("dial tcp 10.1.2.3:5432: connection refused")
+var (
+	errStoreDown   = errors.New("dial tcp 10.1.2.3:5432: connection refused")
+	errUnavailable = fmt.Errorf("%w: canceling statement due to statement timeout", invites.ErrUnavailable)
+)
 
 func guard[T any](s *faultyStore, f func() (T, error)) (T, error) {
+	var zero T
 	if s.fail.Load() {
-		var zero T
 		return zero, errStoreDown
+	}
+	if s.down.Load() {
+		return zero, errUnavailable
 	}
 	return f()
 }
@@ -232,6 +241,10 @@ func (s *faultyStore) Get(ctx context.Context, tenant string, id uuid.UUID) (row
 func (s *faultyStore) List(ctx context.Context, p invites.ListParams) ([]row, int, error) {
 	if s.fail.Load() {
 		return nil, 0, errStoreDown
+	}
+	if s.down.Load() {
+		<-ctx.Done()
+		return nil, 0, ctx.Err()
 	}
 	return s.Store.List(ctx, p)
 }

@@ -30,8 +30,8 @@ type Problem struct {
 	// InviteStatus is the status the invite is in, for not_pending. (The
 	// member "status" is the HTTP status in RFC 9457.)
 	InviteStatus invites.Status `json:"inviteStatus,omitempty"`
-	// RetryAfter is the wait in whole seconds for resend_too_soon, also
-	// sent as the Retry-After header.
+	// RetryAfter is the wait in whole seconds for resend_too_soon and
+	// unavailable, also sent as the Retry-After header.
 	RetryAfter int `json:"retryAfter,omitempty"`
 
 	// Err is the error answered, for Config.Problem; never written.
@@ -61,7 +61,11 @@ const (
 	CodeTooManyResends       = "too_many_resends"       // 429
 	CodeRateLimited          = "rate_limited"           // 429: over a send quota
 	CodeInternal             = "internal"               // 500
+	CodeUnavailable          = "unavailable"            // 503, with Retry-After: the store did not answer in time
 )
+
+// unavailableRetry is the Retry-After of CodeUnavailable, in seconds.
+const unavailableRetry = 5
 
 func problem(status int, code, field, detail string) *Problem {
 	return &Problem{Status: status, Code: code, Field: field, Detail: detail}
@@ -113,6 +117,10 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusTooManyRequests, CodeRateLimited, "", serviceText(err))
 	case errors.Is(err, invites.ErrEmailMismatch):
 		return problem(http.StatusForbidden, CodeEmailMismatch, "", "the invite is for another email address")
+	case errors.Is(err, invites.ErrUnavailable):
+		p := problem(http.StatusServiceUnavailable, CodeUnavailable, "", "the store could not answer in time; retry later")
+		p.RetryAfter = unavailableRetry
+		return p
 	case errors.Is(err, invites.ErrForbiddenRole):
 		return problem(http.StatusForbidden, CodeForbiddenRole, "roles", serviceText(err))
 	case errors.As(err, &no):

@@ -108,6 +108,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	reader, err := openReader(o, db)
+	if err != nil {
+		return err
+	}
+	if reader != db {
+		defer reader.Close()
+	}
 
 	m, closeMailer, err := newMailer(o, stdout)
 	if err != nil {
@@ -120,7 +127,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	svc, err := invites.New(bunstore.New(db), m, invites.Config{
+	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
 		Tokens: token.Issuer{},
 		AcceptURL: func(t invites.Token) string {
 			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
@@ -197,6 +204,16 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		return nil, fmt.Errorf("migrating: %w", err)
 	}
 	return db, nil
+}
+
+// openReader is the pool of the store's pure reads: on SQLite a read pool
+// beside the single writer, so a long list does not hold up every other
+// read; on PostgreSQL db itself.
+func openReader(o options, db *bun.DB) (*bun.DB, error) {
+	if o.postgres != "" {
+		return db, nil
+	}
+	return sqlitedb.OpenReader(o.db)
 }
 
 // newMailer is the console writer on stdout, or SMTP without TLS with

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -124,5 +125,28 @@ func SQLiteAt(tb testing.TB, path string) *bun.DB {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	sqlitePaths.Store(db, path)
+	tb.Cleanup(func() { sqlitePaths.Delete(db) })
 	return db
+}
+
+// sqlitePaths maps each database SQLiteAt opened to its file, for Reader.
+var sqlitePaths sync.Map
+
+// Reader returns the pool for bunstore.WithReader beside db, as a host
+// wires it: for a database of SQLite or SQLiteAt, a read pool of
+// sqlitedb.OpenReader on its file, closed when tb ends; for any other,
+// db itself.
+func Reader(tb testing.TB, db *bun.DB) *bun.DB {
+	tb.Helper()
+	path, ok := sqlitePaths.Load(db)
+	if !ok {
+		return db
+	}
+	r, err := sqlitedb.OpenReader(path.(string))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
 }

@@ -52,7 +52,10 @@ import (
 // use as far as its bun.IDB is: a *bun.DB is; a bun.Tx is not.
 type Store struct {
 	db bun.IDB
-	pg bool
+	// reader runs the pure reads (Get, List, Lookup, History): db, or the
+	// pool of WithReader.
+	reader bun.IDB
+	pg     bool
 	// forUpdate locks the rows a read-then-write transaction reads. SQLite
 	// needs none: its immediate transactions exclude other writers whole.
 	forUpdate string
@@ -63,14 +66,30 @@ type Store struct {
 
 var _ invites.Store = (*Store)(nil)
 
+// Option changes how New builds a Store.
+type Option func(*Store)
+
+// WithReader runs the Store's pure reads (Get, List, Lookup, History) on
+// r, and everything that writes on the db of New. On SQLite, where one
+// connection writes, r is the read pool of sqlitedb.OpenReader on the same
+// file, so a long list of one tenant does not stall another's Get.
+//
+// r must see every write db committed the moment it commits: the same
+// database, not a replica that lags. Use it with a *bun.DB only: a Store on
+// a bun.Tx must read that transaction's own writes, which r cannot see.
+func WithReader(r bun.IDB) Option { return func(s *Store) { s.reader = r } }
+
 // New returns a Store on db, which must be PostgreSQL or SQLite with the
 // tables of Migrate. On a bun.Tx the Store joins that transaction: its
 // writes commit or roll back with it, and its own transactions become
 // savepoints.
-func New(db bun.IDB) *Store {
-	s := &Store{db: db}
+func New(db bun.IDB, opts ...Option) *Store {
+	s := &Store{db: db, reader: db}
 	if db.Dialect().Name() == dialect.PG {
 		s.pg, s.forUpdate = true, " FOR UPDATE"
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	return s
 }
@@ -104,8 +123,11 @@ func notFound(err error, as error) error {
 }
 
 func wrap(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
+	case isQueryCanceled(err):
+		return fmt.Errorf("bunstore: %w: %w", invites.ErrUnavailable, err)
 	}
 	return fmt.Errorf("bunstore: %w", err)
 }

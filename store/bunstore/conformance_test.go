@@ -10,13 +10,14 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// migrated returns a Store on db after migrating it.
+// migrated returns a Store on db after migrating it, reading through
+// testdb.Reader as a host would on SQLite.
 func migrated(t testing.TB, db *bun.DB) *bunstore.Store {
 	t.Helper()
 	if err := bunstore.Migrate(t.Context(), db); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	return bunstore.New(db)
+	return bunstore.New(db, bunstore.WithReader(testdb.Reader(t, db)))
 }
 
 func TestConformanceSQLite(t *testing.T) {

@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/invitekit/invites"
@@ -23,7 +22,25 @@ func translate(err error) error {
 		errors.As(err, &np), errors.As(err, &soon):
 		return err
 	}
-	return fmt.Errorf("bunstore: %w", err)
+	return wrap(err)
+}
+
+// isQueryCanceled tells PostgreSQL's query_canceled (SQLSTATE 57014): a
+// statement stopped by statement_timeout, List's or the host's own.
+func isQueryCanceled(err error) bool { return sqlState(err) == "57014" }
+
+// sqlState is the SQLSTATE of a PostgreSQL error, for the drivers bun is
+// used with: pgx (SQLState) and bun's pgdriver (Field); "" for others.
+func sqlState(err error) string {
+	var pgx interface{ SQLState() string }
+	if errors.As(err, &pgx) {
+		return pgx.SQLState()
+	}
+	var pgdriver interface{ Field(byte) string }
+	if errors.As(err, &pgdriver) {
+		return pgdriver.Field('C')
+	}
+	return ""
 }
 
 // isUniqueViolation tells a broken unique index from other failures, for

@@ -139,7 +139,7 @@ func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]i
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
 		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, id, tenantID)
 	if err != nil {
 		return nil, wrap(err)

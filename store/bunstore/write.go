@@ -22,7 +22,7 @@ func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites
 	if err := s.ready(ctx); err != nil {
 		return invites.Invite{}, err
 	}
-	return getInvite(ctx, s.db, tenantID, id, "")
+	return getInvite(ctx, s.reader, tenantID, id, "")
 }
 
 // vetted runs write, a change of one invite, after guard agreed to the
@@ -246,7 +246,7 @@ func (s *Store) Lookup(ctx context.Context, digest []byte) (invites.Invite, erro
 	if len(digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
 	}
-	inv, err := scanInvite(s.db.QueryRowContext(ctx,
+	inv, err := scanInvite(s.reader.QueryRowContext(ctx,
 		"SELECT "+inviteCols+" FROM invites WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)", digest))
 	return inv, notFound(err, invites.ErrInvalidToken)
 }

@@ -20,6 +20,7 @@ func (s *Store) List(_ context.Context, p invites.ListParams) ([]invites.Invite,
 
 	email := invites.NormalizeEmail(p.Email)
 	search := strings.ToLower(p.Search)
+	p.Where = prepare(p.Where)
 	var rows []*record
 	for _, id := range s.byTenant[p.TenantID] {
 		r := s.invites[id]

@@ -22,6 +22,7 @@ var listCases = []testCase{
 	{"List/Where", testListWhere},
 	{"List/WhereLimits", testListWhereLimits},
 	{"List/FoldedOrders", testListFoldedOrders},
+	{"List/AtBounds", testListAtBounds},
 }
 
 // listNow is when the list fixture is read: eve and kim have expired.
