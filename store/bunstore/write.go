@@ -148,9 +148,9 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 	return out, nil
 }
 
-// resendBudget takes the quota lock and says how many more sends q allows
-// by (and, when the invite is not pending at now, pending invites its
-// tenant): -1 for no bound.
+// resendBudget takes the quota locks and says how many more sends q
+// allows by and the invite's address (and, when the invite is not pending
+// at now, pending invites its tenant): -1 for no bound.
 func (s *Store) resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, id uuid.UUID, now time.Time, q invites.Quota) (int, error) {
 	if q == (invites.Quota{}) {
 		return -1, nil
@@ -158,10 +158,28 @@ func (s *Store) resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, i
 	if err := s.lockQuotas(ctx, tx, q, by.TenantID); err != nil {
 		return 0, err
 	}
-	left, err := sendsLeft(ctx, tx, q, by.TenantID, by.UserID, now)
+	if err := s.lockAddresses(ctx, tx, q, anInvite, by.TenantID, id); err != nil {
+		return 0, err
+	}
+	addr, err := addressesLeft(ctx, tx, q, now, anInvite, by.TenantID, id)
 	if err != nil {
 		return 0, err
 	}
+	left := -1
+	if q.MaxSendsPerAddressPerDay > 0 {
+		left = q.MaxSendsPerAddressPerDay
+		for _, n := range addr { // the invite's one address, if it had sends
+			left = n
+		}
+	}
+	if !tenantQuota(q) {
+		return left, nil
+	}
+	sends, err := sendsLeft(ctx, tx, q, by.TenantID, by.UserID, now)
+	if err != nil {
+		return 0, err
+	}
+	left = fewest(left, sends)
 	cur, err := getInvite(ctx, tx, by.TenantID, id, "")
 	if err != nil || cur.StatusAt(time.Time(at(now))) == invites.StatusPending {
 		return left, err
