@@ -159,6 +159,13 @@ func apiCases() []apiCase {
 			e.invite(alice, "old@x.io")
 			return call{method: "POST", path: "/", body: sendBody(`{"email":"a@x.io"}`, `{"email":"b@x.io"}`), as: &alice}
 		}, 429, CodeRateLimited, ""},
+		{"send to an address over its daily limit", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxSendsPerAddressPerDay = 1 })
+			if _, err := e.svc.Cancel(context.Background(), alice, e.invite(alice, "ann@x.io").ID); err != nil {
+				e.t.Fatal(err)
+			}
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"ann@x.io"}`), as: &alice}
+		}, 200, "", ""},
 		{"send to a member", func(e *env) call {
 			e.withService(func(c *invites.Config) { c.IsMember = members("m@x.io") })
 			return call{method: "POST", path: "/", body: sendBody(`{"email":"m@x.io"}`, `{"email":"n@x.io"}`), as: &alice}
@@ -270,6 +277,15 @@ func apiCases() []apiCase {
 		}, 429, CodeTooManyResends, ""},
 		{"resend over quota", func(e *env) call {
 			e.withService(func(c *invites.Config) { c.MaxSendsPerInviterPerHour = 1 })
+			path := at(e, "/%s/resend", "ann@x.io")
+			e.advance(envCooldown)
+			return call{method: "POST", path: path, as: &alice}
+		}, 429, CodeRateLimited, ""},
+		{"resend over the address limit", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxSendsPerAddressPerDay = 2 })
+			if _, err := e.svc.Cancel(context.Background(), alice, e.invite(alice, "ann@x.io").ID); err != nil {
+				e.t.Fatal(err)
+			}
 			path := at(e, "/%s/resend", "ann@x.io")
 			e.advance(envCooldown)
 			return call{method: "POST", path: path, as: &alice}
