@@ -59,6 +59,11 @@ type Config struct {
 	// MaxSendsPerInviterPerHour bounds the sends and resends of one user
 	// in any hour. Default off.
 	MaxSendsPerInviterPerHour int
+	// MaxSendsPerAddressPerDay bounds the emails one address gets from the
+	// tenant in the 24 hours up to now: the first send and each resend of
+	// all its invites, canceled or ended ones too, so cancel-and-send-again
+	// cannot flood an inbox. Default 10; -1 turns it off.
+	MaxSendsPerAddressPerDay int
 	// OnEvent is told of every lifecycle event by Run, after the change
 	// committed: at least once, in order per invite, retried with the
 	// delivery backoff while it fails. Events written while it is nil wait
@@ -144,6 +149,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxPendingPerTenant < 0 || c.MaxSendsPerInviterPerHour < 0 {
 		return c, errors.New("invites: Config quotas must not be negative")
+	}
+	switch {
+	case c.MaxSendsPerAddressPerDay == 0:
+		c.MaxSendsPerAddressPerDay = 10
+	case c.MaxSendsPerAddressPerDay < -1:
+		return c, errors.New("invites: Config.MaxSendsPerAddressPerDay must be positive, or -1 for off")
 	}
 	if c.SendTimeout >= c.DeliveryLease {
 		return c, errors.New("invites: Config.SendTimeout must be below DeliveryLease")

@@ -63,7 +63,12 @@
 // Config.MaxSendsPerInviterPerHour are quotas the Store enforces atomically
 // (a per-tenant lock on PostgreSQL): the items beyond them get
 // CodeQuotaExceeded, and a batch none of whose items fits, or a Resend
-// over them, is ErrQuotaExceeded.
+// over them, is ErrQuotaExceeded. Config.MaxSendsPerAddressPerDay, on by
+// default (10), bounds the emails one address gets from a tenant in a day
+// across all its invites, so cancel-and-send-again cannot flood an inbox:
+// an item over it gets CodeAddressLimit (its own item error, even alone
+// in its batch), and a Resend over it is ErrQuotaExceeded. The Store
+// enforces it atomically too, with a lock per address on PostgreSQL.
 //
 // # Events
 //

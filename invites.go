@@ -238,6 +238,7 @@ const (
 	CodeAlreadyInvited   = "already_invited"
 	CodeAlreadyMember    = "already_member"
 	CodeQuotaExceeded    = "quota_exceeded"
+	CodeAddressLimit     = "address_limit"
 )
 
 // OrderField is a field a list can be ordered by.
@@ -413,7 +414,9 @@ type Store interface {
 	// expired. (A store marking an invite expired dates StatusUpdatedAt
 	// and the EventExpired at its ExpiresAt.) An invite whose address still has a pending invite is not
 	// stored: its result carries that invite's ID in Existing. Of the rest,
-	// those beyond what q allows at now are not stored either: OverQuota.
+	// one whose address q.MaxSendsPerAddressPerDay allows no more sends is
+	// not stored (AddressLimited), and those beyond what the rest of q
+	// allows at now are not stored either: OverQuota.
 	// Results are in the order of invites. The caller has removed
 	// duplicates. Each stored invite gets an EventCreated by its
 	// CreatedByUserID, each row marked expired an EventExpired.
@@ -452,8 +455,9 @@ type Store interface {
 	// (see Guard; a nil guard allows); *NotPendingError; ErrTooManyResends when SendCount-1 >= r.Max;
 	// *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
 	// ErrAlreadyInvited when the address has another pending invite;
-	// ErrQuotaExceeded when r.Quota allows no more sends by by (or, for an
-	// invite not pending at now, no more pending invites).
+	// ErrQuotaExceeded when r.Quota allows no more sends by by or to the
+	// invite's address (or, for an invite not pending at now, no more
+	// pending invites).
 	Resend(ctx context.Context, by Actor, id uuid.UUID, now time.Time, r ResendRule, guard Guard) (Invite, error)
 
 	// Lookup returns the invite whose token has this digest, whatever its
@@ -569,13 +573,21 @@ type Quota struct {
 	// MaxSendsPerHour bounds one user's sends (EventCreated and
 	// EventResent by that user) in the hour up to now.
 	MaxSendsPerHour int
+	// MaxSendsPerAddressPerDay bounds the sends to one address of a tenant
+	// (EventCreated and EventResent of every invite of that tenant and
+	// NormalizeEmail) in the 24 hours up to now. A store serializes it per
+	// address, not per tenant, so it costs no tenant-wide lock.
+	MaxSendsPerAddressPerDay int
 }
 
 // InsertResult is one invite's outcome of Store.Insert.
 type InsertResult struct {
-	Invite    Invite    // the stored invite, when Existing is zero and not OverQuota
+	Invite    Invite    // the stored invite, when none of the fields below is set
 	Existing  uuid.UUID // the pending invite that blocked it
-	OverQuota bool      // not stored: the Quota allowed no more
+	OverQuota bool      // not stored: the tenant's or the creator's Quota allowed no more
+	// AddressLimited: not stored, the address has had
+	// Quota.MaxSendsPerAddressPerDay sends.
+	AddressLimited bool
 }
 
 // ResendRule bounds resends.

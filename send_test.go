@@ -133,9 +133,10 @@ func TestNewConfig(t *testing.T) {
 	}
 	h := newHarness(t)
 	for name, cfg := range map[string]invites.Config{
-		"no tokens":     {AcceptURL: func(invites.Token) string { return "" }},
-		"no accept url": {Tokens: badIssuer{}},
-		"bad locale":    {Tokens: badIssuer{}, AcceptURL: func(invites.Token) string { return "" }, DefaultLocale: "??"},
+		"no tokens":              {AcceptURL: func(invites.Token) string { return "" }},
+		"no accept url":          {Tokens: badIssuer{}},
+		"bad locale":             {Tokens: badIssuer{}, AcceptURL: func(invites.Token) string { return "" }, DefaultLocale: "??"},
+		"address limit below -1": {Tokens: badIssuer{}, AcceptURL: func(invites.Token) string { return "" }, MaxSendsPerAddressPerDay: -2},
 	} {
 		if _, err := invites.New(h.store, h.mail, cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)

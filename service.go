@@ -52,8 +52,10 @@ func (s *Service) changed(inv Invite, err error) (Invite, error) {
 // Send invites a batch of addresses to the actor's tenant. Each item stands
 // alone: a bad or duplicate item, a member's address or one over a quota is
 // an ItemError and the rest go on. The error is only for a bad actor, an
-// empty or oversized batch, a batch none of whose items fits a quota
-// (ErrQuotaExceeded), Config.IsMember, or the store.
+// empty or oversized batch, a batch none of whose items fits the tenant's
+// or the inviter's quota (ErrQuotaExceeded; an address over
+// MaxSendsPerAddressPerDay stays the item's CodeAddressLimit), Config.IsMember,
+// or the store.
 func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (SendResult, error) {
 	if err := validActor(actor); err != nil {
 		return SendResult{}, err
@@ -121,6 +123,8 @@ func (s *Service) collect(res *SendResult, items []NewInvite, index []int, out [
 		switch {
 		case r.Existing != uuid.Nil:
 			item.Code, item.Message, item.InviteID = CodeAlreadyInvited, "the address already has a pending invite", r.Existing
+		case r.AddressLimited:
+			item.Code, item.Message = CodeAddressLimit, "the address has had the most emails a tenant may send it in a day"
 		case r.OverQuota:
 			item.Code, item.Message = CodeQuotaExceeded, "over the tenant's or the inviter's send quota"
 			over++
@@ -163,7 +167,8 @@ func (s *Service) dropMembers(ctx context.Context, tenantID string, items []NewI
 }
 
 func (s *Service) quota() Quota {
-	return Quota{MaxPending: s.cfg.MaxPendingPerTenant, MaxSendsPerHour: s.cfg.MaxSendsPerInviterPerHour}
+	return Quota{MaxPending: s.cfg.MaxPendingPerTenant, MaxSendsPerHour: s.cfg.MaxSendsPerInviterPerHour,
+		MaxSendsPerAddressPerDay: max(s.cfg.MaxSendsPerAddressPerDay, 0)} // -1, off, is 0 to a store
 }
 
 // prepare validates one item and builds its row, or names the item error.

@@ -18,10 +18,15 @@ import (
 
 func TestSendAnswersEachItem(t *testing.T) {
 	e := newEnv(t)
+	e.withService(func(c *invites.Config) { c.MaxSendsPerAddressPerDay = 1 })
 	e.invite(alice, "old@x.io")
+	if _, err := e.svc.Cancel(t.Context(), alice, e.invite(alice, "gone@x.io").ID); err != nil {
+		t.Fatal(err)
+	}
 	w := e.do(call{method: "POST", path: "/", as: &alice, body: sendBody(
 		`{"email":"ann@x.io","firstName":"Ann","locale":"de-AT","data":{"team":"a"}}`,
-		`{"email":"nope"}`, `{"email":"ANN@x.io"}`, `{"email":"old@x.io"}`, `{"email":"f@x.io","roles":["owner"]}`)})
+		`{"email":"nope"}`, `{"email":"ANN@x.io"}`, `{"email":"old@x.io"}`, `{"email":"f@x.io","roles":["owner"]}`,
+		`{"email":"gone@x.io"}`)})
 	var res struct {
 		Success []map[string]any
 		Errors  []invites.ItemError
@@ -40,7 +45,7 @@ func TestSendAnswersEachItem(t *testing.T) {
 	for _, ie := range res.Errors {
 		got = append(got, fmt.Sprintf("%d:%s", ie.Index, ie.Code))
 	}
-	want := []string{"1:invalid_email", "2:duplicate_in_batch", "3:already_invited", "4:forbidden_role"}
+	want := []string{"1:invalid_email", "2:duplicate_in_batch", "3:already_invited", "4:forbidden_role", "5:address_limit"}
 	if !slices.Equal(got, want) {
 		t.Errorf("item errors %v, want %v", got, want)
 	}

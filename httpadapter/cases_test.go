@@ -192,6 +192,13 @@ func apiCases() []apiCase {
 			e.invite(alice, "old@x.io")
 			return call{method: "POST", path: "/", body: sendBody(`{"email":"a@x.io"}`, `{"email":"b@x.io"}`), as: &alice}
 		}, 429, CodeRateLimited, ""},
+		{"send to an address over its daily limit", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxSendsPerAddressPerDay = 1 })
+			if _, err := e.svc.Cancel(context.Background(), alice, e.invite(alice, "ann@x.io").ID); err != nil {
+				e.t.Fatal(err)
+			}
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"ann@x.io"}`), as: &alice}
+		}, 200, "", ""},
 		{"send to a member", func(e *env) call {
 			e.withService(func(c *invites.Config) { c.IsMember = members("m@x.io") })
 			return call{method: "POST", path: "/", body: sendBody(`{"email":"m@x.io"}`, `{"email":"n@x.io"}`), as: &alice}
@@ -351,6 +358,15 @@ func apiCases() []apiCase {
 		{"resend with a field", onInvite("POST", "/%s/resend", `{"roles":["admin"]}`, &alice), 400, CodeInvalidRequest, "roles"},
 		{"resend null body", onInvite("POST", "/%s/resend", `null`, &alice), 400, CodeInvalidRequest, ""},
 		{"resend body too large", onInvite("POST", "/%s/resend", bigUpdate, &alice), 413, CodeBodyTooLarge, ""},
+		{"resend over the address limit", func(e *env) call {
+			e.withService(func(c *invites.Config) { c.MaxSendsPerAddressPerDay = 2 })
+			if _, err := e.svc.Cancel(context.Background(), alice, e.invite(alice, "ann@x.io").ID); err != nil {
+				e.t.Fatal(err)
+			}
+			path := at(e, "/%s/resend", "ann@x.io")
+			e.advance(envCooldown)
+			return call{method: "POST", path: path, as: &alice}
+		}, 429, CodeRateLimited, ""},
 		{"resend store down", failing(onInvite("POST", "/%s/resend", "", &alice)), 500, CodeInternal, ""},
 		{"resend store unavailable", unavailable(onInvite("POST", "/%s/resend", "", &alice)), 503, CodeUnavailable, ""},
 

@@ -98,7 +98,7 @@
 //	415 unsupported_media_type  a POST or PATCH that is not application/json, even with no body
 //	429 resend_too_soon         with retryAfter and Retry-After
 //	429 too_many_resends
-//	429 rate_limited            over a send quota: a resend, or a batch none of whose items fits
+//	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits
 //	500 internal                nothing of the cause; Config.Logger gets it
 //
 // Config.Problem may rewrite a problem before it is written, for instance

@@ -31,7 +31,7 @@ const insertRetries = 8
 // the batch's addresses, insert every invite with ON CONFLICT DO NOTHING
 // (on PostgreSQL, with the outbox rows and events of those stored), read
 // the pending invites that blocked the rest, and (on SQLite) queue the
-// outbox rows and write the events. A quota adds its lock, its counts
+// outbox rows and write the events. A quota adds its locks, its counts
 // before the INSERT, and the removal of the invites beyond it.
 func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, q invites.Quota) ([]invites.InsertResult, error) {
 	if err := s.ready(ctx); err != nil {
@@ -85,13 +85,16 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
 		}
+		if err := s.lockAddresses(ctx, tx, q, "?", addressTable(keys)); err != nil {
+			return err
+		}
 		if _, err := expireWhere(ctx, tx, now, with{}, "(tenant_id, email_norm) IN ?", keys); err != nil {
 			return err
 		}
 		var b quotaBudget
 		if q != (invites.Quota{}) {
 			var err error
-			if b, err = budget(ctx, tx, q, rows, now); err != nil {
+			if b, err = budget(ctx, tx, q, rows, addressTable(keys), now); err != nil {
 				return err
 			}
 		}

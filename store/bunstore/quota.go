@@ -14,12 +14,17 @@ import (
 // tenant's quota lock: on PostgreSQL a transaction-scoped advisory lock,
 // so two senders to one tenant count one after the other, never both
 // before either wrote; SQLite's immediate transactions already run one at
-// a time. Without a quota no lock is taken.
+// a time. Without a tenant or inviter quota no tenant lock is taken (the
+// address limit takes its own locks: see addrlimit.go).
+
+// tenantQuota reports whether q bounds the tenant or the inviter, which
+// the tenant's quota lock serializes.
+func tenantQuota(q invites.Quota) bool { return q.MaxPending > 0 || q.MaxSendsPerHour > 0 }
 
 // lockQuotas takes the quota locks of tenants, in sorted order so two
 // batches never wait on each other in a circle.
 func (s *Store) lockQuotas(ctx context.Context, tx bun.IDB, q invites.Quota, tenants ...string) error {
-	if !s.pg || q == (invites.Quota{}) {
+	if !s.pg || !tenantQuota(q) {
 		return nil
 	}
 	tenants = slices.Clone(tenants)
@@ -67,13 +72,23 @@ func fewest(a, b int) int {
 
 // quotaBudget is what a quota allows a batch, counted before its INSERT.
 type quotaBudget struct {
+	q       invites.Quota
 	pending map[string]int // tenant -> invites left, -1 unbounded
 	sends   map[[2]string]int
+	address map[[2]string]int // (tenant, email_norm) -> sends left, see addressLeft
 }
 
-// budget counts what q leaves each tenant and creator of rows at now.
-func budget(ctx context.Context, tx bun.IDB, q invites.Quota, rows []invites.Invite, now time.Time) (quotaBudget, error) {
-	b := quotaBudget{pending: map[string]int{}, sends: map[[2]string]int{}}
+// budget counts what q leaves each tenant, creator and address (keys) of
+// rows at now.
+func budget(ctx context.Context, tx bun.IDB, q invites.Quota, rows []invites.Invite, keys addressTable, now time.Time) (quotaBudget, error) {
+	b := quotaBudget{q: q, pending: map[string]int{}, sends: map[[2]string]int{}}
+	var err error
+	if b.address, err = addressesLeft(ctx, tx, q, now, "?", keys); err != nil {
+		return b, err
+	}
+	if !tenantQuota(q) {
+		return b, nil
+	}
 	for _, r := range rows {
 		var err error
 		if _, ok := b.pending[r.TenantID]; !ok {
@@ -91,11 +106,18 @@ func budget(ctx context.Context, tx bun.IDB, q invites.Quota, rows []invites.Inv
 	return b, nil
 }
 
-// take uses one invite of r's budget, and reports false if none is left.
-func (b quotaBudget) take(r invites.Invite) bool {
+// take uses one invite of r's budget, or says why it cannot: the address
+// limit first, then the other quotas.
+func (b quotaBudget) take(r invites.Invite) (addressLimited, overQuota bool) {
+	if addressLeft(b.q, b.address, [2]string{r.TenantID, r.EmailNorm()}) == 0 {
+		return true, false
+	}
+	if !tenantQuota(b.q) {
+		return false, false
+	}
 	k := [2]string{r.TenantID, r.CreatedByUserID}
 	if b.pending[r.TenantID] == 0 || b.sends[k] == 0 {
-		return false
+		return false, true
 	}
 	if b.pending[r.TenantID] > 0 {
 		b.pending[r.TenantID]--
@@ -103,22 +125,24 @@ func (b quotaBudget) take(r invites.Invite) bool {
 	if b.sends[k] > 0 {
 		b.sends[k]--
 	}
-	return true
+	return false, false
 }
 
 // dropOverQuota deletes the stored invites (stored, in batch order) beyond
-// the budget, with their outbox rows and events, marks them OverQuota, and
-// returns the ones kept.
+// the budget, with their outbox rows and events, marks them
+// AddressLimited or OverQuota, and returns the ones kept. The caller has
+// removed duplicates, so an address has one invite in the batch.
 func dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invites.Invite, stored []int, res []invites.InsertResult) ([]int, error) {
 	var kept []int
 	var over []uuid.UUID
 	for _, i := range stored {
-		if b.take(rows[i]) {
+		addr, quota := b.take(rows[i])
+		if !addr && !quota {
 			kept = append(kept, i)
 			continue
 		}
 		over = append(over, rows[i].ID)
-		res[i] = invites.InsertResult{OverQuota: true}
+		res[i] = invites.InsertResult{AddressLimited: addr, OverQuota: quota}
 	}
 	if len(over) == 0 {
 		return kept, nil

@@ -145,8 +145,11 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 	}
 	var out invites.Invite
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		// The quota lock before the row's, in the order Insert takes them.
+		// The quota locks before the row's, in the order Insert takes them.
 		if err := s.lockQuotas(ctx, tx, r.Quota, by.TenantID); err != nil {
+			return err
+		}
+		if err := s.lockAddresses(ctx, tx, r.Quota, anInvite, by.TenantID, id); err != nil {
 			return err
 		}
 		cur, err := getInvite(ctx, tx, by.TenantID, id, s.forUpdate)
@@ -204,19 +207,33 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 	return out, nil
 }
 
-// resendBudget says how many more sends q allows by (and, when the
-// invite cur is not pending at now, pending invites its tenant): -1 for
-// no bound. The caller holds the quota lock.
+// resendBudget says how many more sends q allows by and cur's address
+// (and, when cur is not pending at now, pending invites its tenant): -1
+// for no bound. The caller holds the quota locks.
 func resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, cur invites.Invite, now time.Time, q invites.Quota) (int, error) {
 	if q == (invites.Quota{}) {
 		return -1, nil
 	}
-	left, err := sendsLeft(ctx, tx, q, by.TenantID, by.UserID, now)
+	addr, err := addressesLeft(ctx, tx, q, now, anInvite, by.TenantID, cur.ID)
+	if err != nil {
+		return 0, err
+	}
+	left := -1
+	if q.MaxSendsPerAddressPerDay > 0 {
+		left = q.MaxSendsPerAddressPerDay
+		for _, n := range addr { // the invite's one address, if it had sends
+			left = n
+		}
+	}
+	if !tenantQuota(q) {
+		return left, nil
+	}
+	sends, err := sendsLeft(ctx, tx, q, by.TenantID, by.UserID, now)
 	if err != nil || cur.StatusAt(time.Time(at(now))) == invites.StatusPending {
-		return left, err
+		return fewest(left, sends), err
 	}
 	pend, err := pendingLeft(ctx, tx, q, by.TenantID, now)
-	return fewest(left, pend), err
+	return fewest(fewest(left, sends), pend), err
 }
 
 // resendRefusal says, in the order of the Store contract, why Resend's

@@ -145,6 +145,25 @@ func (s *Store) sendsLeft(tenantID, user string, now time.Time, q invites.Quota)
 	return max(q.MaxSendsPerHour-n, 0)
 }
 
+// addressLeft is how many more sends q lets the address of tenantID and
+// email have in the 24 hours up to now, or -1 for no bound: it reads the
+// events of that address's invites only.
+func (s *Store) addressLeft(tenantID, email string, now time.Time, q invites.Quota) int {
+	if q.MaxSendsPerAddressPerDay <= 0 {
+		return -1
+	}
+	n := 0
+	since := now.Add(-24 * time.Hour)
+	for _, id := range s.byEmail[pendingKey(tenantID, email)] {
+		for _, ev := range s.history[id] {
+			if ev.e.At.After(since) && (ev.e.Type == invites.EventCreated || ev.e.Type == invites.EventResent) {
+				n++
+			}
+		}
+	}
+	return max(q.MaxSendsPerAddressPerDay-n, 0)
+}
+
 // fewest is the lower of two bounds, where -1 is none.
 func fewest(a, b int) int {
 	if a < 0 || (b >= 0 && b < a) {

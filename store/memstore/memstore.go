@@ -29,6 +29,7 @@ type Store struct {
 	invites  map[uuid.UUID]*record
 	byTenant map[string][]uuid.UUID // insertion order, for List
 	pending  map[string]uuid.UUID   // tenant+"\x00"+NormalizeEmail -> pending invite
+	byEmail  map[string][]uuid.UUID // tenant+"\x00"+NormalizeEmail -> every invite, for the address limit
 	digests  map[string]uuid.UUID   // string(digest) -> invite
 
 	deliveries map[uuid.UUID]*delivery
@@ -68,6 +69,7 @@ func New() *Store {
 		invites:    map[uuid.UUID]*record{},
 		byTenant:   map[string][]uuid.UUID{},
 		pending:    map[string]uuid.UUID{},
+		byEmail:    map[string][]uuid.UUID{},
 		digests:    map[string]uuid.UUID{},
 		deliveries: map[uuid.UUID]*delivery{},
 		latest:     map[uuid.UUID]uuid.UUID{},

@@ -56,6 +56,10 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 			res[i].Existing = h.inv.ID
 			continue
 		}
+		if s.addressLeft(inv.TenantID, inv.Email, now, q) == 0 {
+			res[i].AddressLimited = true
+			continue
+		}
 		user := inv.TenantID + "\x00" + inv.CreatedByUserID
 		if _, ok := pendLeft[inv.TenantID]; !ok {
 			pendLeft[inv.TenantID] = s.pendingLeft(inv.TenantID, now, q)
@@ -91,7 +95,9 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 		}
 		s.invites[r.inv.ID] = r
 		s.byTenant[r.inv.TenantID] = append(s.byTenant[r.inv.TenantID], r.inv.ID)
-		s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = r.inv.ID
+		k := pendingKey(r.inv.TenantID, r.inv.Email)
+		s.pending[k] = r.inv.ID
+		s.byEmail[k] = append(s.byEmail[k], r.inv.ID)
 		s.queue(r, dids[i], invites.KindInvitation, now)
 		s.emit(r, invites.EventCreated, r.inv.CreatedByUserID, now)
 		res[i].Invite = clone(r.inv)
@@ -243,7 +249,8 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 	if h != nil && h != r && now.Before(h.inv.ExpiresAt) {
 		return invites.Invite{}, invites.ErrAlreadyInvited
 	}
-	left := s.sendsLeft(by.TenantID, by.UserID, now, rule.Quota)
+	left := fewest(s.sendsLeft(by.TenantID, by.UserID, now, rule.Quota),
+		s.addressLeft(r.inv.TenantID, r.inv.Email, now, rule.Quota))
 	if r.inv.StatusAt(now) != invites.StatusPending {
 		left = fewest(left, s.pendingLeft(by.TenantID, now, rule.Quota))
 	}

@@ -20,7 +20,8 @@ var quotaCases = []testCase{
 }
 
 // insertQ is Insert under q; it returns which items were stored, blocked
-// by a pending invite, or over the quota, as "s", "b" or "q".
+// by a pending invite, over the quota, or over the address limit, as "s",
+// "b", "q" or "a".
 func insertQ(t *testing.T, s invites.Store, now time.Time, q invites.Quota, invs ...invites.Invite) string {
 	t.Helper()
 	res, err := s.Insert(t.Context(), now, invs, q)
@@ -29,15 +30,18 @@ func insertQ(t *testing.T, s invites.Store, now time.Time, q invites.Quota, invs
 	}
 	out := ""
 	for i, r := range res {
+		none := r.Existing == uuid.Nil && r.Invite.ID == uuid.Nil
 		switch {
-		case r.OverQuota && r.Existing == uuid.Nil && r.Invite.ID == uuid.Nil:
+		case none && r.OverQuota && !r.AddressLimited:
 			out += "q"
-		case r.Existing != uuid.Nil && !r.OverQuota:
+		case none && r.AddressLimited && !r.OverQuota:
+			out += "a"
+		case r.Existing != uuid.Nil && r.Invite.ID == uuid.Nil && !r.OverQuota && !r.AddressLimited:
 			out += "b"
-		case r.Invite.ID == invs[i].ID:
+		case r.Invite.ID == invs[i].ID && r.Existing == uuid.Nil && !r.OverQuota && !r.AddressLimited:
 			out += "s"
 		default:
-			t.Fatalf("Insert result %d is none of stored, blocked, over quota: %+v", i, r)
+			t.Fatalf("Insert result %d is none of stored, blocked, over quota, over the address limit: %+v", i, r)
 		}
 	}
 	return out
