@@ -46,17 +46,7 @@ func (p addressTable) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error)
 		b = gen.Dialect().AppendString(b, string(js))
 		return append(b, "::jsonb) AS r)"...), nil
 	}
-	b = append(b, "(SELECT column1 AS t, column2 AS n FROM (VALUES "...)
-	for i, kv := range p {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, '(')
-		b = gen.Dialect().AppendString(b, kv[0])
-		b = append(b, ", "...)
-		b = gen.Dialect().AppendString(b, kv[1])
-		b = append(b, ')')
-	}
+	b = appendTuples(gen, append(b, "(SELECT column1 AS t, column2 AS n FROM (VALUES "...), p)
 	return append(b, "))"...), nil
 }
 

@@ -163,6 +163,22 @@ func (r *roleList) Scan(src any) error {
 // JSON literal, which it plans far faster than thousands of literals.
 type pairs [][2]string
 
+// appendTuples writes each pair as a tuple of quoted strings,
+// comma-separated: ('t1', 'a@x.io'), ('t1', 'b@x.io').
+func appendTuples(gen schema.QueryGen, b []byte, p [][2]string) []byte {
+	for i, kv := range p {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, '(')
+		b = gen.Dialect().AppendString(b, kv[0])
+		b = append(b, ", "...)
+		b = gen.Dialect().AppendString(b, kv[1])
+		b = append(b, ')')
+	}
+	return b
+}
+
 // pgShortPairs is the longest list PostgreSQL gets as row literals.
 const pgShortPairs = 16
 
@@ -182,17 +198,7 @@ func (p pairs) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error) {
 		}
 		open = "("
 	}
-	b = append(b, open...)
-	for i, kv := range p {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, '(')
-		b = gen.Dialect().AppendString(b, kv[0])
-		b = append(b, ", "...)
-		b = gen.Dialect().AppendString(b, kv[1])
-		b = append(b, ')')
-	}
+	b = appendTuples(gen, append(b, open...), p)
 	return append(b, ')'), nil
 }
 
