@@ -35,8 +35,9 @@
 // stored with its domain in canonical form, and two addresses are the same
 // only when NormalizeEmail says so, which never folds a look-alike (the
 // Kelvin sign) into a letter. An item without
-// roles gets the actor's; granting a role the actor lacks is refused unless
-// Config.CanGrant allows it.
+// roles (nil) gets the actor's, and an empty list none; granting a role,
+// by Send, Update or a Resend that renews it, is refused unless
+// Config.CanGrant allows it. Config.Authorize may refuse any operation.
 //
 // Tokens are 256-bit random strings (package token). Only their SHA-256
 // digest is stored, a token is minted when its email is sent (so the link

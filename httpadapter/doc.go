@@ -27,8 +27,8 @@
 //	GET   /{id}/events    {"data":[Event]}: the lifecycle events, oldest first
 //	POST  /lookup         {"token":...} -> the public view; no actor needed
 //	POST  /check          {"token":...} -> {isValid, isExpired, ...} (ROQ's checkUserInviteToken); no actor needed
-//	POST  /accept         {"token":...}; the actor (a user, no tenant needed) becomes acceptedByUserId
-//	POST  /decline        {"token":...}; no actor needed
+//	POST  /accept         {"token":...} -> the public view; the actor (a user, no tenant needed) becomes acceptedByUserId
+//	POST  /decline        {"token":...} -> the public view; no actor needed
 //	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
 //
 // Tokens travel only in request bodies, never in a URL, so they stay out
@@ -63,7 +63,9 @@
 // The public view of lookup has isValid and isExpired (as check answers
 // them), email, firstName, lastName, tenantId, locale (for the landing
 // page's language), roles, status and expiresAt: no ids of the invite or
-// its users, no delivery state; check shows no ids either.
+// its users, no delivery state; check, accept and decline answer the same
+// view. Lookup and check of an invite no longer pending show only
+// isValid, isExpired and status.
 //
 // A check of an unknown or malformed token is a 200 with isValid false and
 // nothing else, so a landing page can tell "expired, ask for a new one"

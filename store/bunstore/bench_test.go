@@ -158,11 +158,7 @@ func rawExpire(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Inv
 // rawAddressLimit takes the address locks of rows and counts each
 // address's sends of the last day, as Insert does under an address limit.
 func rawAddressLimit(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	keys := make([][2]string, len(rows))
-	for i, r := range rows {
-		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
-	}
-	js, err := json.Marshal(keys)
+	js, err := addressJSON(rows)
 	if err != nil {
 		return err
 	}
@@ -195,11 +191,7 @@ func rawAddressLimit(ctx context.Context, tx pgx.Tx, now time.Time, rows []invit
 }
 
 func rawExpireJSON(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	keys := make([][2]string, len(rows))
-	for i, r := range rows {
-		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
-	}
-	js, err := json.Marshal(keys)
+	js, err := addressJSON(rows)
 	if err != nil {
 		return err
 	}
@@ -477,4 +469,13 @@ func BenchmarkListDeepCursor(b *testing.B) {
 	b.ReportMetric(float64(m1.Microseconds())/1000, "page1-median-ms")
 	b.ReportMetric(float64(m500.Microseconds())/1000, "page500-median-ms")
 	b.ReportMetric(float64(m500)/float64(m1), "page500/page1")
+}
+
+// addressJSON is the (tenant, address) pairs of rows as one JSON array.
+func addressJSON(rows []invites.Invite) ([]byte, error) {
+	keys := make([][2]string, len(rows))
+	for i, r := range rows {
+		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
+	}
+	return json.Marshal(keys)
 }
