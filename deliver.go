@@ -6,144 +6,108 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
+
+// The delivery engine. Run wakes on a send (or every PollInterval) and
+// makes a pass: it claims due deliveries a batch at a time, their tokens
+// minted in the claim's own commit; DeliveryWorkers senders take them off
+// a queue, and one recorder writes their outcomes in groups, as many as
+// have finished, in a commit that need not wait for its flush. The next
+// claim goes out while half a batch still waits, so the senders never run
+// dry waiting for the slowest email of a batch. A pass holds at most two
+// of the store's connections at once: the claimer's, which also renews
+// the leases of what is in flight, and the recorder's.
+
+// wakeDelay is how long Run lets further sends join a pass it was woken
+// for, so a burst of single sends is claimed as one batch.
+const wakeDelay = 5 * time.Millisecond
 
 // Run delivers queued email, marks invites expired and hands events to
 // Config.OnEvent until ctx ends, then returns nil. It wakes at once when
 // this process queues a delivery and every PollInterval for those queued by
-// others or due for retry. Several Runs, in one process or many, share the
-// work: the Store hands each delivery and event to one of them.
+// others or due for retry; after a failed pass it tries again within a
+// second or two, not a whole PollInterval. Several Runs, in one process or
+// many, share the work: the Store hands each delivery and event to one of
+// them.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var retry time.Duration
 	for {
+		tick := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+			tick = true
 		case <-s.wake:
+			select {
+			case <-ctx.Done():
+			case <-time.After(wakeDelay):
+			}
+			select { // the wakes of the delay are this pass's
+			case <-s.wake:
+			default:
+			}
 		}
-		if _, err := s.DeliverPending(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.ErrorContext(ctx, "invites: delivery pass failed", "err", err)
+		_, err := s.DeliverPending(ctx)
+		s.health.report(ctx, s.cfg.Logger, "delivery", err)
+		if tick {
+			_, xerr := s.ExpireDue(ctx)
+			s.health.report(ctx, s.cfg.Logger, "expiry", xerr)
+			err = errors.Join(err, xerr)
 		}
-		if _, err := s.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.ErrorContext(ctx, "invites: expiry pass failed", "err", err)
+		_, eerr := s.DispatchEvents(ctx)
+		s.health.report(ctx, s.cfg.Logger, "event", eerr)
+		next := s.cfg.PollInterval
+		if err = errors.Join(err, eerr); err != nil && ctx.Err() == nil {
+			retry = min(max(2*retry, 100*time.Millisecond), 2*time.Second, s.cfg.PollInterval)
+			next = retry
+		} else {
+			retry = 0
 		}
-		if _, err := s.DispatchEvents(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.ErrorContext(ctx, "invites: event pass failed", "err", err)
+		t.Reset(next)
+	}
+}
+
+// health logs a worker's failures: an outage of the store once, when it
+// starts and when it ends, any other failure each time.
+type health struct{ down atomic.Bool }
+
+func (h *health) report(ctx context.Context, log *slog.Logger, what string, err error) {
+	switch {
+	case ctx.Err() != nil:
+	case err == nil:
+		if h.down.CompareAndSwap(true, false) {
+			log.InfoContext(ctx, "invites: the store is back; the worker goes on")
 		}
-		t.Reset(s.cfg.PollInterval)
+	case errors.Is(err, ErrUnavailable):
+		if h.down.CompareAndSwap(false, true) {
+			log.ErrorContext(ctx, "invites: the store is unavailable; the worker retries until it is back", "err", err)
+		}
+	default:
+		log.ErrorContext(ctx, "invites: "+what+" pass failed", "err", err)
 	}
 }
 
 // DeliverPending makes one pass over the outbox: it claims due deliveries
-// batch by batch until none is left, sends each, and records the outcome.
+// batch by batch until none is left, sends each, and records the outcomes.
 // It returns how many emails went out. A failed send is not an error here:
 // it is recorded on the delivery and retried later.
 func (s *Service) DeliverPending(ctx context.Context) (int, error) {
-	var sent atomic.Int64
-	for ctx.Err() == nil {
-		batch, err := s.store.ClaimDeliveries(ctx, s.cfg.Now(), s.cfg.DeliveryBatch, s.cfg.DeliveryLease)
-		if err != nil {
-			return int(sent.Load()), err
-		}
-		if len(batch) == 0 {
-			break
-		}
-		next := make(chan Delivery)
-		var wg sync.WaitGroup
-		for range min(s.cfg.DeliveryWorkers, len(batch)) {
-			wg.Go(func() {
-				for d := range next {
-					if s.deliver(ctx, d) {
-						sent.Add(1)
-					}
-				}
-			})
-		}
-		for _, d := range batch {
-			next <- d
-		}
-		close(next)
-		wg.Wait()
-		if len(batch) < s.cfg.DeliveryBatch {
-			break
-		}
+	p := &pass{
+		s:       s,
+		ctx:     ctx,
+		jobs:    make(chan job, 2*s.cfg.DeliveryBatch),
+		results: make(chan DeliveryOutcome, 2*s.cfg.DeliveryBatch),
+		changed: make(chan struct{}, 1),
+		flying:  map[uuid.UUID]*flight{},
 	}
-	return int(sent.Load()), nil
-}
-
-// deliver mints the link of d, sends it, and records the outcome. It
-// reports whether the email went out.
-func (s *Service) deliver(ctx context.Context, d Delivery) bool {
-	log := s.cfg.Logger.With("delivery", d.ID, "invite", d.InviteID, "attempt", d.Attempt)
-	if ctx.Err() != nil {
-		s.handBack(ctx, log, d, "worker stopped before sending")
-		return false
-	}
-	tok, digest, err := s.cfg.Tokens.New()
-	if err != nil {
-		log.ErrorContext(ctx, "invites: minting a token failed", "err", err)
-		return false // the lease runs out and another pass tries again
-	}
-	inv, err := s.store.SetToken(ctx, d, digest, s.cfg.Now().Add(s.cfg.TTL))
-	if errors.Is(err, ErrStaleDelivery) {
-		log.DebugContext(ctx, "invites: delivery no longer wanted")
-		return false
-	}
-	if err != nil && ctx.Err() != nil {
-		s.handBack(ctx, log, d, "worker stopped before sending")
-		return false
-	}
-	if err != nil {
-		log.ErrorContext(ctx, "invites: storing the token failed", "err", err)
-		return false
-	}
-	msg := Message{ID: d.ID.String(), Kind: d.Kind, Invite: inv, Token: tok, AcceptURL: s.cfg.AcceptURL(tok)}
-	sendCtx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
-	err = s.mailer.Send(sendCtx, msg)
-	cancel()
-
-	now := s.cfg.Now()
-	o := DeliveryOutcome{Status: DeliverySent, At: now}
-	if err != nil {
-		// A mailer or server may echo the message; its token goes no further.
-		err = scrubbed{err, strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)}
-	}
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		s.handBack(ctx, log, d, "worker stopped during send")
-		return false
-	case errors.Is(err, ErrPermanent) || d.Attempt >= s.cfg.MaxAttempts:
-		o.Status, o.Error = DeliveryFailed, err.Error()
-		log.WarnContext(ctx, "invites: delivery failed for good", "err", err)
-	default:
-		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), now.Add(s.backoff(d.Attempt))
-		log.InfoContext(ctx, "invites: delivery will be retried", "err", err, "retryAt", o.RetryAt)
-	}
-	s.record(ctx, log, d, o)
-	return o.Status == DeliverySent
-}
-
-// handBack returns the claim of a stopping worker at once, rather than
-// leave the delivery to wait out its lease.
-func (s *Service) handBack(ctx context.Context, log *slog.Logger, d Delivery, why string) {
-	now := s.cfg.Now()
-	s.record(ctx, log, d, DeliveryOutcome{Status: DeliveryQueued, RetryAt: now, Error: why, At: now})
-}
-
-// record stores o even when ctx has ended, so a stopping worker leaves no
-// claim behind.
-func (s *Service) record(ctx context.Context, log *slog.Logger, d Delivery, o DeliveryOutcome) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := s.store.CompleteDelivery(rctx, d, o); err != nil {
-		log.WarnContext(ctx, "invites: recording the delivery outcome failed", "err", err)
-	}
+	return p.run()
 }
 
 // backoff is the wait after attempt failed: RetryBase doubling per attempt
@@ -166,3 +130,12 @@ type scrubbed struct {
 
 func (e scrubbed) Error() string { return e.text }
 func (e scrubbed) Unwrap() error { return e.err }
+
+// scrub takes tok out of err's text: a mailer or server may echo the
+// message, and its token goes no further.
+func scrub(err error, tok Token) error {
+	if err == nil {
+		return nil
+	}
+	return scrubbed{err, strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)}
+}

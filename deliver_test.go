@@ -120,7 +120,13 @@ func TestDeliveryLeaseReclaim(t *testing.T) {
 	h := newHarness(t)
 	inv := h.send(admin, "lease@example.com")[0]
 	// A worker claims and dies without recording anything.
-	if _, err := h.store.ClaimDeliveries(ctx, h.clock(), 10, 2*time.Minute); err != nil {
+	_, digest, err := token.Issuer{}.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.ClaimDeliveries(ctx, invites.ClaimParams{
+		Now: h.clock(), Limit: 1, Lease: 2 * time.Minute, Digests: [][]byte{digest}, ExpiresAt: h.clock().Add(time.Hour),
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if h.deliver() != 0 {
@@ -210,14 +216,22 @@ func TestStoppedWorkerReleasesUnstartedClaims(t *testing.T) {
 	}
 }
 
-// ctxStore refuses SetToken once ctx has ended, as a SQL store does.
+// ctxStore refuses the outbox's work once ctx has ended, as a SQL store
+// does.
 type ctxStore struct{ invites.Store }
 
-func (c ctxStore) SetToken(ctx context.Context, d invites.Delivery, digest []byte, exp time.Time) (invites.Invite, error) {
+func (c ctxStore) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
 	if err := ctx.Err(); err != nil {
-		return invites.Invite{}, err
+		return nil, err
 	}
-	return c.Store.SetToken(ctx, d, digest, exp)
+	return c.Store.ClaimDeliveries(ctx, p)
+}
+
+func (c ctxStore) CompleteDeliveries(ctx context.Context, os []invites.DeliveryOutcome) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return c.Store.CompleteDeliveries(ctx, os)
 }
 
 // Nothing the worker logs, at any level and on any path, carries a token.
@@ -259,8 +273,8 @@ type claimSignal struct {
 	passes chan<- struct{}
 }
 
-func (c claimSignal) ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Delivery, error) {
-	ds, err := c.Store.ClaimDeliveries(ctx, now, limit, lease)
+func (c claimSignal) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
+	ds, err := c.Store.ClaimDeliveries(ctx, p)
 	select {
 	case c.passes <- struct{}{}:
 	default:

@@ -375,8 +375,38 @@ type Delivery struct {
 	Attempt int
 }
 
+// ClaimParams is what ClaimDeliveries takes.
+type ClaimParams struct {
+	Now   time.Time
+	Limit int
+	// Lease is how long the claim holds from Now unless renewed.
+	Lease time.Duration
+	// Digests holds the digest of a fresh token for each delivery the claim
+	// may take, at least Limit of them: the i-th Claim returned gets
+	// Digests[i].
+	Digests [][]byte
+	// ExpiresAt is the new expiry of each claimed invite: a link lives TTL
+	// from when its email goes out.
+	ExpiresAt time.Time
+}
+
+// Claim is a delivery leased to one worker, with its invite as the new
+// token left it.
+type Claim struct {
+	Delivery
+	Invite Invite
+}
+
+// RenewParams is what RenewDeliveries takes.
+type RenewParams struct {
+	Now        time.Time
+	Lease      time.Duration
+	Deliveries []Delivery
+}
+
 // DeliveryOutcome is how one attempt of a delivery ended.
 type DeliveryOutcome struct {
+	Delivery Delivery
 	// Status is DeliverySent, DeliveryFailed (final), or DeliveryQueued to
 	// retry at RetryAt.
 	Status  DeliveryStatus
@@ -476,31 +506,37 @@ type Store interface {
 	// Decline is Accept's twin to declined, without a hook or user.
 	Decline(ctx context.Context, digest []byte, now time.Time) (Invite, error)
 
-	// ClaimDeliveries leases up to limit queued deliveries due at now
-	// (never claimed, or whose lease has run out), adding one to Attempt and
-	// holding them until now+lease. Two callers never get one delivery
-	// while its lease runs.
-	ClaimDeliveries(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Delivery, error)
-
-	// SetToken adds the digest of a new token to d's invite and sets
-	// ExpiresAt to expiresAt (even if the stored pending invite is past its
-	// old expiry), only while the invite is pending, d is its latest
-	// delivery and d's claim (Attempt) still holds; it returns the invite.
-	// Otherwise ErrStaleDelivery; the delivery is dropped unless only the
-	// claim lapsed, since then another worker holds it.
+	// ClaimDeliveries leases up to p.Limit queued deliveries due at p.Now
+	// (never claimed, or whose lease has run out), adding one to Attempt
+	// and holding them until Now+Lease, and in the same commit gives each
+	// the token of its digest in p.Digests: the digest joins those of the
+	// invite (Lookup finds it) and the invite's ExpiresAt becomes
+	// p.ExpiresAt, even for a pending invite past its old expiry. The
+	// token is durable before the Claim is returned, since its email may
+	// leave at once. A delivery whose invite is no longer pending, or that
+	// is not its invite's latest, is dropped instead, and not returned.
+	// Two callers never get one delivery while its lease runs; a store may
+	// pass over deliveries whose invite another write holds.
 	//
 	// The tokens of earlier attempts of the same delivery stay valid: an
 	// attempt that failed may still have reached the inbox, and a receiver
 	// that drops the retry as a duplicate (same Message.ID) keeps that
 	// first email's link. Resend forgets them all.
-	SetToken(ctx context.Context, d Delivery, digest []byte, expiresAt time.Time) (Invite, error)
+	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claim, error)
 
-	// CompleteDelivery records the outcome of d's attempt on the delivery
-	// and on the invite's DeliveryStatus and DeliveryError (as long as d is
-	// its latest delivery), with an EventSent or, when it failed for good,
-	// EventDeliveryFailed. It answers ErrStaleDelivery, changing nothing,
-	// when d's claim no longer holds.
-	CompleteDelivery(ctx context.Context, d Delivery, o DeliveryOutcome) error
+	// RenewDeliveries extends to Now+Lease the lease of each of
+	// p.Deliveries whose claim (Attempt) still holds, and returns the IDs
+	// of those whose claim does not.
+	RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUID, error)
+
+	// CompleteDeliveries records each outcome of an attempt on its
+	// delivery and on the invite's DeliveryStatus and DeliveryError (as
+	// long as the delivery is its latest), with an EventSent or, when it
+	// failed for good, EventDeliveryFailed. An outcome whose claim no
+	// longer holds changes nothing. Losing the outcomes to a crash can
+	// only make the emails go again, never lose them, so a store may
+	// commit them without waiting for durability.
+	CompleteDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
 
 	// ExpireDue stores expired on up to limit pending invites whose
 	// ExpiresAt is not after now, StatusUpdatedAt and the EventExpired at

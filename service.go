@@ -19,6 +19,9 @@ type Service struct {
 	cfg    Config
 	// wake nudges Run when this process queues a delivery.
 	wake chan struct{}
+	// health remembers whether Run's last pass found the store away, so an
+	// outage is logged once.
+	health health
 }
 
 // New returns a Service on store that sends email through mailer.

@@ -307,7 +307,7 @@ func BenchmarkAccept(b *testing.B) {
 	pool := rawPool(b, db)
 	ctx := b.Context()
 	// Two invites per iteration, one for each side, each with its latest
-	// token's digest, as SetToken leaves them.
+	// token's digest, as a claim leaves them.
 	if _, err := db.ExecContext(ctx, `WITH ins AS (INSERT INTO invites (id, tenant_id, email, email_norm, locale,
 		status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status, latest_delivery_id,
 		created_by_user_id, created_at, updated_at, token_digest)

@@ -165,7 +165,7 @@ func TestStoreJoinsHostTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = outside.Get(ctx, "acme", id)
-			claims, cerr := outside.ClaimDeliveries(ctx, base, 10, time.Minute)
+			claims, cerr := outside.ClaimDeliveries(ctx, claimAt(t, base, 10, time.Minute))
 			if cerr != nil {
 				t.Fatal(cerr)
 			}
@@ -316,7 +316,7 @@ func TestClaimAcrossConnections(t *testing.T) {
 		for _, s := range []*bunstore.Store{store, bunstore.New(other), store, bunstore.New(other)} {
 			wg.Go(func() {
 				for {
-					ds, err := s.ClaimDeliveries(ctx, base, 7, time.Hour)
+					ds, err := s.ClaimDeliveries(ctx, claimAt(t, base, 7, time.Hour))
 					if err != nil {
 						t.Errorf("ClaimDeliveries: %v", err)
 						return
@@ -338,6 +338,21 @@ func TestClaimAcrossConnections(t *testing.T) {
 			t.Fatalf("workers claimed %d deliveries, %d distinct; want each of %d exactly once", len(got), len(slices.Compact(got)), n)
 		}
 	})
+}
+
+// claimAt is a claim of up to limit deliveries at now, with a fresh token
+// digest for each.
+func claimAt(t *testing.T, now time.Time, limit int, lease time.Duration) invites.ClaimParams {
+	t.Helper()
+	p := invites.ClaimParams{Now: now, Limit: limit, Lease: lease, ExpiresAt: now.Add(time.Hour)}
+	for range limit {
+		_, digest, err := token.Issuer{}.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Digests = append(p.Digests, digest)
+	}
+	return p
 }
 
 // reopen opens a second pool on the database of db.

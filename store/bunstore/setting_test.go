@@ -81,13 +81,11 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	inv := res[0].Invite
-	claims, err := good.ClaimDeliveries(ctx, base, 1, time.Minute)
+	digest := []byte("a token digest of 32 bytes......")
+	claims, err := good.ClaimDeliveries(ctx, invites.ClaimParams{Now: base, Limit: 1, Lease: time.Minute,
+		Digests: [][]byte{digest}, ExpiresAt: base.Add(time.Hour)})
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("ClaimDeliveries: %v, %d", err, len(claims))
-	}
-	digest := []byte("a token digest of 32 bytes......")
-	if _, err := good.SetToken(ctx, claims[0], digest, base.Add(time.Hour)); err != nil {
-		t.Fatal(err)
 	}
 	evs, err := good.ClaimEvents(ctx, base, 10, time.Minute)
 	if err != nil || len(evs) == 0 {
@@ -128,15 +126,15 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 		"Accept":  func(s *bunstore.Store) error { _, err := s.Accept(ctx, digest, "kate", later, nil); return err },
 		"Decline": func(s *bunstore.Store) error { _, err := s.Decline(ctx, digest, later); return err },
 		"ClaimDeliveries": func(s *bunstore.Store) error {
-			_, err := s.ClaimDeliveries(ctx, later, 10, time.Minute)
+			_, err := s.ClaimDeliveries(ctx, claimAt(t, later, 10, time.Minute))
 			return err
 		},
-		"SetToken": func(s *bunstore.Store) error {
-			_, err := s.SetToken(ctx, claims[0], []byte("another digest of 32 bytes......"), later)
+		"RenewDeliveries": func(s *bunstore.Store) error {
+			_, err := s.RenewDeliveries(ctx, invites.RenewParams{Now: later, Lease: time.Minute, Deliveries: []invites.Delivery{claims[0].Delivery}})
 			return err
 		},
-		"CompleteDelivery": func(s *bunstore.Store) error {
-			return s.CompleteDelivery(ctx, claims[0], invites.DeliveryOutcome{Status: invites.DeliverySent, At: later})
+		"CompleteDeliveries": func(s *bunstore.Store) error {
+			return s.CompleteDeliveries(ctx, []invites.DeliveryOutcome{{Delivery: claims[0].Delivery, Status: invites.DeliverySent, At: later}})
 		},
 		"ExpireDue": func(s *bunstore.Store) error { _, err := s.ExpireDue(ctx, base.Add(48*time.Hour), 10); return err },
 		"History":   func(s *bunstore.Store) error { _, err := s.History(ctx, "acme", inv.ID); return err },

@@ -12,18 +12,22 @@ import (
 	"github.com/invitekit/invites"
 )
 
-// ClaimDeliveries implements invites.Store. It only touches deliveries, so
-// it does not wait for a busy invite.
-func (s *Store) ClaimDeliveries(_ context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Delivery, error) {
-	if limit <= 0 {
+// ClaimDeliveries implements invites.Store. A delivery whose invite is
+// busy (its Accept hook runs) is passed over, as SKIP LOCKED does in SQL,
+// so a claim never waits.
+func (s *Store) ClaimDeliveries(_ context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
+	if p.Limit <= 0 {
 		return nil, nil
+	}
+	if len(p.Digests) < p.Limit {
+		return nil, fmt.Errorf("memstore: %d token digests for a claim of %d", len(p.Digests), p.Limit)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var due []*delivery
 	for id := range s.active {
 		d := s.deliveries[id]
-		if d.nextAttempt.After(now) || d.leaseUntil.After(now) {
+		if d.nextAttempt.After(p.Now) || d.leaseUntil.After(p.Now) || s.anyBusy([]uuid.UUID{d.d.InviteID}) {
 			continue
 		}
 		due = append(due, d)
@@ -34,103 +38,115 @@ func (s *Store) ClaimDeliveries(_ context.Context, now time.Time, limit int, lea
 		}
 		return bytes.Compare(a.d.ID[:], b.d.ID[:])
 	})
-	out := make([]invites.Delivery, 0, min(limit, len(due)))
-	for _, d := range due[:min(limit, len(due))] {
+	var wanted, unwanted []*delivery
+	for _, d := range due[:min(p.Limit, len(due))] {
+		r := s.invites[d.d.InviteID]
+		if s.latest[r.inv.ID] != d.d.ID || r.inv.Status != invites.StatusPending {
+			unwanted = append(unwanted, d)
+			continue
+		}
+		wanted = append(wanted, d)
+	}
+	// Check every digest before changing anything: the claim is whole or
+	// not at all.
+	seen := map[string]bool{}
+	for _, digest := range p.Digests[:len(wanted)] {
+		if _, taken := s.digests[string(digest)]; taken || seen[string(digest)] || len(digest) == 0 {
+			return nil, errors.New("memstore: token digest empty or already in use")
+		}
+		seen[string(digest)] = true
+	}
+	for _, d := range unwanted {
+		delete(s.active, d.d.ID) // nobody wants this email any more
+	}
+	out := make([]invites.Claim, 0, len(wanted))
+	for i, d := range wanted {
+		r := s.invites[d.d.InviteID]
 		d.d.Attempt++
-		d.leaseUntil = now.Add(lease)
-		out = append(out, d.d)
+		d.leaseUntil = p.Now.Add(p.Lease)
+		r.digests = append(r.digests, bytes.Clone(p.Digests[i]))
+		s.digests[string(p.Digests[i])] = r.inv.ID
+		r.inv.ExpiresAt = p.ExpiresAt
+		out = append(out, invites.Claim{Delivery: d.d, Invite: clone(r.inv)})
 	}
 	return out, nil
 }
 
-// claim returns the stored delivery of d while d's claim holds (the
-// delivery is still queued and nobody claimed it since), else
-// ErrStaleDelivery. It waits first for d's invite, should it be busy.
-func (s *Store) claim(ctx context.Context, d invites.Delivery) (*delivery, *record, error) {
-	err := s.waitIdle(ctx, func() []uuid.UUID {
-		if sd, ok := s.deliveries[d.ID]; ok {
-			return []uuid.UUID{sd.d.InviteID}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
+// held returns the stored delivery of d while d's claim holds (the
+// delivery is still queued and nobody claimed it since).
+func (s *Store) held(d invites.Delivery) (*delivery, bool) {
 	sd, ok := s.deliveries[d.ID]
 	if !ok {
-		return nil, nil, invites.ErrStaleDelivery
+		return nil, false
 	}
 	if _, act := s.active[d.ID]; !act || sd.d.Attempt != d.Attempt {
-		return nil, nil, invites.ErrStaleDelivery
+		return nil, false
 	}
-	return sd, s.invites[sd.d.InviteID], nil
+	return sd, true
 }
 
-// SetToken implements invites.Store. The invite's expiry at now does not
-// matter: minting renews ExpiresAt. A delivery reclaimed by another worker
-// (Attempt moved on) is left to that worker rather than dropped. The
-// digests of earlier attempts stay.
-func (s *Store) SetToken(ctx context.Context, d invites.Delivery, digest []byte, expiresAt time.Time) (invites.Invite, error) {
-	if len(digest) == 0 {
-		return invites.Invite{}, errors.New("memstore: empty token digest")
-	}
+// RenewDeliveries implements invites.Store.
+func (s *Store) RenewDeliveries(_ context.Context, p invites.RenewParams) ([]uuid.UUID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sd, r, err := s.claim(ctx, d)
-	if err != nil {
-		return invites.Invite{}, err
+	var lost []uuid.UUID
+	for _, d := range p.Deliveries {
+		sd, ok := s.held(d)
+		if !ok {
+			lost = append(lost, d.ID)
+			continue
+		}
+		sd.leaseUntil = p.Now.Add(p.Lease)
 	}
-	if s.latest[r.inv.ID] != sd.d.ID || r.inv.Status != invites.StatusPending {
-		delete(s.active, sd.d.ID)
-		return invites.Invite{}, invites.ErrStaleDelivery
-	}
-	if other, taken := s.digests[string(digest)]; taken && other != r.inv.ID {
-		return invites.Invite{}, fmt.Errorf("memstore: token digest already in use")
-	}
-	if _, taken := s.digests[string(digest)]; !taken {
-		r.digests = append(r.digests, bytes.Clone(digest))
-		s.digests[string(digest)] = r.inv.ID
-	}
-	r.inv.ExpiresAt = expiresAt
-	return clone(r.inv), nil
+	return lost, nil
 }
 
-// CompleteDelivery implements invites.Store. The invite's UpdatedAt is left
+// CompleteDeliveries implements invites.Store. It waits for the invites
+// of the outcomes, should one be busy. The invite's UpdatedAt is left
 // alone: delivery progress is not an edit of the invite.
-func (s *Store) CompleteDelivery(ctx context.Context, d invites.Delivery, o invites.DeliveryOutcome) error {
-	switch o.Status {
-	case invites.DeliverySent, invites.DeliveryFailed, invites.DeliveryQueued:
-	default:
-		return fmt.Errorf("memstore: unknown delivery outcome %q", o.Status)
+func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []invites.DeliveryOutcome) error {
+	for _, o := range outcomes {
+		switch o.Status {
+		case invites.DeliverySent, invites.DeliveryFailed, invites.DeliveryQueued:
+		default:
+			return fmt.Errorf("memstore: unknown delivery outcome %q", o.Status)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sd, r, err := s.claim(ctx, d)
+	err := s.waitIdle(ctx, func() []uuid.UUID {
+		ids := make([]uuid.UUID, 0, len(outcomes))
+		for _, o := range outcomes {
+			if sd, ok := s.deliveries[o.Delivery.ID]; ok {
+				ids = append(ids, sd.d.InviteID)
+			}
+		}
+		return ids
+	})
 	if err != nil {
 		return err
 	}
-	latest := s.latest[r.inv.ID] == sd.d.ID
-	switch o.Status {
-	case invites.DeliverySent:
-		delete(s.active, sd.d.ID)
-		if latest {
-			r.inv.DeliveryStatus = invites.DeliverySent
-			r.inv.DeliveryError = ""
+	for _, o := range outcomes {
+		sd, ok := s.held(o.Delivery)
+		if !ok {
+			continue
 		}
-		s.emit(r, invites.EventSent, "", o.At)
-	case invites.DeliveryFailed:
-		delete(s.active, sd.d.ID)
-		if latest {
-			r.inv.DeliveryStatus = invites.DeliveryFailed
-			r.inv.DeliveryError = o.Error
+		r := s.invites[sd.d.InviteID]
+		latest := s.latest[r.inv.ID] == sd.d.ID
+		msg := o.Error
+		switch o.Status {
+		case invites.DeliverySent:
+			delete(s.active, sd.d.ID)
+			msg = ""
+			s.emit(r, invites.EventSent, "", o.At)
+		case invites.DeliveryFailed:
+			delete(s.active, sd.d.ID)
+			s.emit(r, invites.EventDeliveryFailed, "", o.At)
+		case invites.DeliveryQueued:
+			sd.nextAttempt, sd.leaseUntil = o.RetryAt, time.Time{}
 		}
-		s.emit(r, invites.EventDeliveryFailed, "", o.At)
-	case invites.DeliveryQueued:
-		sd.nextAttempt = o.RetryAt
-		sd.leaseUntil = time.Time{}
 		if latest {
-			r.inv.DeliveryStatus = invites.DeliveryQueued
-			r.inv.DeliveryError = o.Error
+			r.inv.DeliveryStatus, r.inv.DeliveryError = o.Status, msg
 		}
 	}
 	return nil

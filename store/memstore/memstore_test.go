@@ -33,18 +33,17 @@ func sent(t *testing.T, s *Store) (invites.Invite, invites.Token, []byte) {
 
 func mint(t *testing.T, s *Store, now time.Time) (invites.Invite, invites.Token, []byte) {
 	t.Helper()
-	ds, err := s.ClaimDeliveries(context.Background(), now, 10, time.Minute)
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("ClaimDeliveries = %v, %v", ds, err)
-	}
 	tok, dig, err := token.Issuer{}.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := s.SetToken(context.Background(), ds[0], dig, now.Add(time.Hour))
-	if err != nil {
-		t.Fatalf("SetToken: %v", err)
+	cs, err := s.ClaimDeliveries(context.Background(), invites.ClaimParams{
+		Now: now, Limit: 1, Lease: time.Minute, Digests: [][]byte{dig}, ExpiresAt: now.Add(time.Hour),
+	})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("ClaimDeliveries = %v, %v", cs, err)
 	}
+	inv := cs[0].Invite
 	return inv, tok, dig
 }
 

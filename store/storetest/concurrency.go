@@ -363,13 +363,17 @@ func testRaceClaimDeliveries(t *testing.T, newStore func(*testing.T) invites.Sto
 		batch[i] = newInvite(tenantA, fmt.Sprintf("w%03d@x.com", i), t0)
 	}
 	insertOK(t, s, t0, batch...)
-	claimed := make([][]invites.Delivery, workers)
+	claimed := make([][]invites.Claim, workers)
 	errs := make([]error, workers)
 	fns := make([]func(), workers)
 	for w := range fns {
 		fns[w] = func() {
 			for {
-				ds, err := s.ClaimDeliveries(ctx, t0, 10, time.Hour)
+				digests := make([][]byte, 10)
+				for i := range digests {
+					digests[i] = newDigest(t)
+				}
+				ds, err := s.ClaimDeliveries(ctx, invites.ClaimParams{Now: t0, Limit: 10, Lease: time.Hour, Digests: digests, ExpiresAt: t0.Add(ttl)})
 				if err != nil || len(ds) == 0 {
 					errs[w] = err
 					return
@@ -431,12 +435,8 @@ func testRaceAcceptVsResend(t *testing.T, newStore func(*testing.T) invites.Stor
 			t.Fatalf("attempt %d: claimed %d deliveries, want %d", attempt, len(ds), n)
 		}
 		for _, d := range ds {
-			digest := newDigest(t)
-			if _, err := s.SetToken(ctx, d, digest, at.Add(ttl)); err != nil {
-				t.Fatalf("SetToken: %v", err)
-			}
-			tokens[d.InviteID] = append(tokens[d.InviteID], digest)
-			complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: at, Error: "421"})
+			tokens[d.InviteID] = append(tokens[d.InviteID], d.digest)
+			complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: at, Error: "421"})
 		}
 	}
 	now := t0.Add(2 * time.Minute)

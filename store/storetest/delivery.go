@@ -13,49 +13,75 @@ var deliveryCases = []testCase{
 	{"Delivery/Limit", testDeliveryLimit},
 	{"Delivery/DueTime", testDeliveryDueTime},
 	{"Delivery/Lease", testDeliveryLease},
-	{"Delivery/SetTokenCanceled", testDeliverySetTokenCanceled},
-	{"Delivery/SetTokenRenewsExpiry", testDeliverySetTokenRenewsExpiry},
+	{"Delivery/Renew", testDeliveryRenew},
+	{"Delivery/ClaimTokens", testDeliveryClaimTokens},
+	{"Delivery/ClaimDigestsShort", testDeliveryClaimDigestsShort},
+	{"Delivery/ClaimDropsCanceled", testDeliveryClaimDropsCanceled},
+	{"Delivery/ClaimRenewsExpiry", testDeliveryClaimRenewsExpiry},
 	{"Delivery/CompleteSent", testDeliveryCompleteSent},
 	{"Delivery/CompleteRetry", testDeliveryCompleteRetry},
 	{"Delivery/RetryReleasesLease", testDeliveryRetryReleasesLease},
 	{"Delivery/CompleteFailed", testDeliveryCompleteFailed},
+	{"Delivery/CompleteMany", testDeliveryCompleteMany},
 }
 
-// claim calls ClaimDeliveries and fails the test on an error.
-func claim(t *testing.T, s invites.Store, now time.Time, limit int, lease time.Duration) []invites.Delivery {
+// claimed is a Claim and the digest of the token it took.
+type claimed struct {
+	invites.Claim
+	digest []byte
+}
+
+// claim claims as a worker does, a fresh digest offered per delivery and
+// ExpiresAt now+ttl, and fails the test on an error.
+func claim(t *testing.T, s invites.Store, now time.Time, limit int, lease time.Duration) []claimed {
 	t.Helper()
-	ds, err := s.ClaimDeliveries(t.Context(), now, limit, lease)
+	digests := make([][]byte, limit)
+	for i := range digests {
+		digests[i] = newDigest(t)
+	}
+	cs, err := s.ClaimDeliveries(t.Context(), invites.ClaimParams{
+		Now: now, Limit: limit, Lease: lease, Digests: digests, ExpiresAt: now.Add(ttl),
+	})
 	if err != nil {
 		t.Fatalf("ClaimDeliveries(now %s, limit %d): %v", now, limit, err)
 	}
-	if len(ds) > limit {
-		t.Fatalf("ClaimDeliveries(limit %d) returned %d deliveries", limit, len(ds))
+	if len(cs) > limit {
+		t.Fatalf("ClaimDeliveries(limit %d) returned %d deliveries", limit, len(cs))
 	}
-	return ds
+	out := make([]claimed, len(cs))
+	for i, c := range cs {
+		if c.Invite.ID != c.InviteID {
+			t.Fatalf("claim %+v carries invite %s", c.Delivery, c.Invite.ID)
+		}
+		out[i] = claimed{c, digests[i]}
+	}
+	return out
 }
 
 // claimOne claims at now and fails unless exactly one delivery, of invite
 // id at attempt, comes back.
-func claimOne(t *testing.T, s invites.Store, now time.Time, lease time.Duration, id uuid.UUID, attempt int) invites.Delivery {
+func claimOne(t *testing.T, s invites.Store, now time.Time, lease time.Duration, id uuid.UUID, attempt int) claimed {
 	t.Helper()
-	ds := claim(t, s, now, 100, lease)
-	if len(ds) != 1 || ds[0].InviteID != id || ds[0].Attempt != attempt {
-		t.Fatalf("ClaimDeliveries at %s = %+v, want one delivery of invite %s at Attempt %d", now, ds, id, attempt)
+	cs := claim(t, s, now, 100, lease)
+	if len(cs) != 1 || cs[0].InviteID != id || cs[0].Attempt != attempt {
+		t.Fatalf("ClaimDeliveries at %s = %+v, want one delivery of invite %s at Attempt %d", now, cs, id, attempt)
 	}
-	return ds[0]
+	return cs[0]
 }
 
 func claimNone(t *testing.T, s invites.Store, now time.Time, why string) {
 	t.Helper()
-	if ds := claim(t, s, now, 100, lease); len(ds) != 0 {
-		t.Fatalf("ClaimDeliveries at %s = %+v, want none: %s", now, ds, why)
+	if cs := claim(t, s, now, 100, lease); len(cs) != 0 {
+		t.Fatalf("ClaimDeliveries at %s = %+v, want none: %s", now, cs, why)
 	}
 }
 
+// complete records o as the outcome of d.
 func complete(t *testing.T, s invites.Store, d invites.Delivery, o invites.DeliveryOutcome) {
 	t.Helper()
-	if err := s.CompleteDelivery(t.Context(), d, o); err != nil {
-		t.Fatalf("CompleteDelivery(%+v, %+v): %v", d, o, err)
+	o.Delivery = d
+	if err := s.CompleteDeliveries(t.Context(), []invites.DeliveryOutcome{o}); err != nil {
+		t.Fatalf("CompleteDeliveries(%+v, %+v): %v", d, o, err)
 	}
 }
 
@@ -76,24 +102,26 @@ func testDeliveryInsertQueuesOne(t *testing.T, newStore func(*testing.T) invites
 		t.Fatalf("Insert of A@x.com: Existing = %s, want %s", res[2].Existing, a.ID)
 	}
 	want := map[uuid.UUID]string{a.ID: tenantA, res[0].Invite.ID: tenantA, res[1].Invite.ID: tenantB}
-	ds := claim(t, s, t0, 100, lease)
-	if len(ds) != len(want) {
-		t.Fatalf("ClaimDeliveries = %+v, want one delivery per stored invite (%d), none for the blocked one", ds, len(want))
+	cs := claim(t, s, t0, 100, lease)
+	if len(cs) != len(want) {
+		t.Fatalf("ClaimDeliveries = %+v, want one delivery per stored invite (%d), none for the blocked one", cs, len(want))
 	}
 	seen := map[uuid.UUID]bool{}
-	for _, d := range ds {
-		tenant, ok := want[d.InviteID]
+	for _, c := range cs {
+		tenant, ok := want[c.InviteID]
 		switch {
 		case !ok:
-			t.Fatalf("claimed %+v of an invite that was not stored", d)
-		case seen[d.InviteID]:
-			t.Fatalf("claimed two deliveries of invite %s", d.InviteID)
-		case d.ID == uuid.Nil || d.ID == d.InviteID:
-			t.Fatalf("delivery %+v: ID must be its own, non-nil", d)
-		case d.TenantID != tenant || d.Kind != invites.KindInvitation || d.Attempt != 1:
-			t.Fatalf("delivery %+v: want TenantID %s, Kind %s, Attempt 1", d, tenant, invites.KindInvitation)
+			t.Fatalf("claimed %+v of an invite that was not stored", c.Delivery)
+		case seen[c.InviteID]:
+			t.Fatalf("claimed two deliveries of invite %s", c.InviteID)
+		case c.ID == uuid.Nil || c.ID == c.InviteID:
+			t.Fatalf("delivery %+v: ID must be its own, non-nil", c.Delivery)
+		case c.TenantID != tenant || c.Kind != invites.KindInvitation || c.Attempt != 1:
+			t.Fatalf("delivery %+v: want TenantID %s, Kind %s, Attempt 1", c.Delivery, tenant, invites.KindInvitation)
+		case c.Invite.TenantID != tenant || c.Invite.Status != invites.StatusPending:
+			t.Fatalf("claim of %s carries invite %+v", c.InviteID, c.Invite)
 		}
-		seen[d.InviteID] = true
+		seen[c.InviteID] = true
 	}
 	claimNone(t, s, t0, "all are leased")
 }
@@ -107,15 +135,15 @@ func testDeliveryLimit(t *testing.T, newStore func(*testing.T) invites.Store) {
 	insertOK(t, s, t0, batch...)
 	seen := map[uuid.UUID]bool{}
 	for i, want := range []int{2, 2, 1, 0} {
-		ds := claim(t, s, t0, 2, lease)
-		if len(ds) != want {
-			t.Fatalf("claim %d with limit 2 of 5: got %d deliveries, want %d", i+1, len(ds), want)
+		cs := claim(t, s, t0, 2, lease)
+		if len(cs) != want {
+			t.Fatalf("claim %d with limit 2 of 5: got %d deliveries, want %d", i+1, len(cs), want)
 		}
-		for _, d := range ds {
-			if seen[d.ID] {
-				t.Fatalf("delivery %s claimed twice within its lease", d.ID)
+		for _, c := range cs {
+			if seen[c.ID] {
+				t.Fatalf("delivery %s claimed twice within its lease", c.ID)
 			}
-			seen[d.ID] = true
+			seen[c.ID] = true
 		}
 	}
 }
@@ -136,68 +164,109 @@ func testDeliveryLease(t *testing.T, newStore func(*testing.T) invites.Store) {
 	now := t0.Add(lease + time.Second)
 	d2 := claimOne(t, s, now, lease, inv.ID, 2)
 	if d2.ID != d1.ID || d2.Kind != d1.Kind {
-		t.Fatalf("reclaimed %+v, want the same delivery as %+v", d2, d1)
+		t.Fatalf("reclaimed %+v, want the same delivery as %+v", d2.Delivery, d1.Delivery)
 	}
 
-	// The first worker's claim no longer holds.
-	stale := newDigest(t)
-	_, err := s.SetToken(ctx, d1, stale, now.Add(ttl))
-	wantIs(t, "SetToken with the lapsed claim", err, invites.ErrStaleDelivery)
-	_, err = s.Lookup(ctx, stale)
-	wantIs(t, "Lookup of the token a stale SetToken offered", err, invites.ErrInvalidToken)
-	err = s.CompleteDelivery(ctx, d1, invites.DeliveryOutcome{Status: invites.DeliverySent})
-	wantIs(t, "CompleteDelivery with the lapsed claim", err, invites.ErrStaleDelivery)
+	// The first worker's claim no longer holds: its outcome changes nothing
+	// and its renewal says so.
+	complete(t, s, d1.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryQueued, "")
+	lost, err := s.RenewDeliveries(ctx, invites.RenewParams{Now: now, Lease: lease, Deliveries: []invites.Delivery{d1.Delivery, d2.Delivery}})
+	if err != nil || len(lost) != 1 || lost[0] != d1.ID {
+		t.Fatalf("RenewDeliveries of the lapsed and the current claim = %v, %v; want the lapsed one lost", lost, err)
+	}
 
-	// The second worker's claim does.
-	digest := newDigest(t)
-	got, err := s.SetToken(ctx, d2, digest, now.Add(ttl))
-	if err != nil {
-		t.Fatalf("SetToken with the current claim after a stale one was refused: %v", err)
+	// The second worker's claim does hold; both attempts' links work.
+	for i, digest := range [][]byte{d1.digest, d2.digest} {
+		if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
+			t.Fatalf("Lookup of attempt %d's token: invite %s, error %v", i+1, got.ID, err)
+		}
 	}
-	if got.ID != inv.ID || !sameTime(got.ExpiresAt, now.Add(ttl)) {
-		t.Fatalf("SetToken returned invite %s with ExpiresAt %s, want %s, %s", got.ID, got.ExpiresAt, inv.ID, now.Add(ttl))
-	}
-	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
-		t.Fatalf("Lookup after SetToken: invite %s, error %v", got.ID, err)
-	}
-	complete(t, s, d2, invites.DeliveryOutcome{Status: invites.DeliverySent})
+	complete(t, s, d2.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
 }
 
-func testDeliverySetTokenCanceled(t *testing.T, newStore func(*testing.T) invites.Store) {
+func testDeliveryRenew(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
-	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	if _, err := s.Cancel(ctx, as(tenantA), inv.ID, t0, nil); err != nil {
+	now := t0.Add(lease - time.Second)
+	lost, err := s.RenewDeliveries(t.Context(), invites.RenewParams{Now: now, Lease: lease, Deliveries: []invites.Delivery{d.Delivery}})
+	if err != nil || len(lost) != 0 {
+		t.Fatalf("RenewDeliveries of a claim that holds = %v, %v; want none lost", lost, err)
+	}
+	claimNone(t, s, t0.Add(lease+time.Second), "the renewed lease runs past the first")
+	claimNone(t, s, now.Add(lease-time.Microsecond), "the renewed lease runs until now+lease")
+	claimOne(t, s, now.Add(lease), lease, inv.ID, 2)
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
+	lost, err = s.RenewDeliveries(t.Context(), invites.RenewParams{Now: now, Lease: lease, Deliveries: []invites.Delivery{d.Delivery}})
+	if err != nil || len(lost) != 1 {
+		t.Fatalf("RenewDeliveries of a reclaimed delivery = %v, %v; want it lost", lost, err)
+	}
+}
+
+// A claim gives each delivery its token and renews its invite's expiry.
+func testDeliveryClaimTokens(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	invs := insertOK(t, s, t0, newInvite(tenantA, "a@x.com", t0), newInvite(tenantA, "b@x.com", t0), newInvite(tenantB, "c@x.com", t0))
+	now := t0.Add(time.Hour)
+	cs := claim(t, s, now, 10, lease)
+	if len(cs) != len(invs) {
+		t.Fatalf("claimed %d of %d", len(cs), len(invs))
+	}
+	for _, c := range cs {
+		if !sameTime(c.Invite.ExpiresAt, now.Add(ttl)) {
+			t.Fatalf("claimed invite %s: ExpiresAt %s, want %s", c.InviteID, c.Invite.ExpiresAt, now.Add(ttl))
+		}
+		got, err := s.Lookup(ctx, c.digest)
+		if err != nil || got.ID != c.InviteID {
+			t.Fatalf("Lookup of the digest claimed for invite %s: invite %s, error %v", c.InviteID, got.ID, err)
+		}
+		checkInvite(t, "Lookup after the claim", got, c.Invite)
+	}
+}
+
+// A claim short of digests is refused whole.
+func testDeliveryClaimDigestsShort(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
+	_, err := s.ClaimDeliveries(t.Context(), invites.ClaimParams{Now: t0, Limit: 2, Lease: lease, Digests: [][]byte{newDigest(t)}, ExpiresAt: t0.Add(ttl)})
+	if err == nil {
+		t.Fatal("ClaimDeliveries with fewer digests than Limit succeeded")
+	}
+	claimOne(t, s, t0, lease, inv.ID, 1)
+}
+
+func testDeliveryClaimDropsCanceled(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	invs := insertOK(t, s, t0, newInvite(tenantA, "a@x.com", t0), newInvite(tenantA, "b@x.com", t0))
+	if _, err := s.Cancel(ctx, as(tenantA), invs[0].ID, t0, nil); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
-	digest := newDigest(t)
-	_, err := s.SetToken(ctx, d, digest, t0.Add(ttl))
-	wantIs(t, "SetToken for a canceled invite", err, invites.ErrStaleDelivery)
-	_, err = s.Lookup(ctx, digest)
-	wantIs(t, "Lookup of the refused token", err, invites.ErrInvalidToken)
-	claimNone(t, s, t0.Add(time.Hour), "the delivery of a canceled invite is dropped by SetToken")
+	cs := claim(t, s, t0, 10, lease)
+	if len(cs) != 1 || cs[0].InviteID != invs[1].ID {
+		t.Fatalf("claimed %+v, want only the pending invite's delivery", cs)
+	}
+	complete(t, s, cs[0].Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: t0})
+	claimNone(t, s, t0.Add(time.Hour), "the delivery of a canceled invite is dropped by the claim")
+	if got := get(t, s, tenantA, invs[0].ID); got.Status != invites.StatusCanceled {
+		t.Fatalf("the claim changed the canceled invite to %s", got.Status)
+	}
 }
 
 // A worker that was down past an invite's expiry still sends it: minting
 // renews ExpiresAt, so the invite never expires before its email went out.
-func testDeliverySetTokenRenewsExpiry(t *testing.T, newStore func(*testing.T) invites.Store) {
+func testDeliveryClaimRenewsExpiry(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
-	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "late@x.com", t0))
 	now := inv.ExpiresAt.Add(24 * time.Hour)
-	d := claimOne(t, s, now, lease, inv.ID, 1)
-	digest := newDigest(t)
-	got, err := s.SetToken(ctx, d, digest, now.Add(ttl))
-	if err != nil {
-		t.Fatalf("SetToken for a pending invite past its first ExpiresAt: %v", err)
+	c := claimOne(t, s, now, lease, inv.ID, 1)
+	if c.Invite.StatusAt(now) != invites.StatusPending || !sameTime(c.Invite.ExpiresAt, now.Add(ttl)) {
+		t.Fatalf("after the claim: reads as %s with ExpiresAt %s; want pending until %s", c.Invite.StatusAt(now), c.Invite.ExpiresAt, now.Add(ttl))
 	}
-	if got.StatusAt(now) != invites.StatusPending || !sameTime(got.ExpiresAt, now.Add(ttl)) {
-		t.Fatalf("after SetToken: reads as %s with ExpiresAt %s; want pending until %s", got.StatusAt(now), got.ExpiresAt, now.Add(ttl))
-	}
-	if _, err := s.Accept(ctx, digest, "u", now, okHook); err != nil {
+	if _, err := s.Accept(t.Context(), c.digest, "u", now, okHook); err != nil {
 		t.Fatalf("Accept with the renewed token: %v", err)
 	}
 }
@@ -206,10 +275,7 @@ func testDeliveryCompleteSent(t *testing.T, newStore func(*testing.T) invites.St
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	if _, err := s.SetToken(t.Context(), d, newDigest(t), t0.Add(ttl)); err != nil {
-		t.Fatalf("SetToken: %v", err)
-	}
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliverySent})
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
 	claimNone(t, s, t0.Add(30*24*time.Hour), "a sent delivery is done")
 }
@@ -219,12 +285,8 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	first := newDigest(t)
-	if _, err := s.SetToken(ctx, d, first, t0.Add(ttl)); err != nil {
-		t.Fatalf("SetToken: %v", err)
-	}
 	retryAt := t0.Add(5 * time.Minute)
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: retryAt, Error: "421 try later"})
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: retryAt, Error: "421 try later"})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryQueued, "421 try later")
 	claimNone(t, s, t0.Add(2*time.Minute), "the lease ran out but RetryAt has not come")
 	claimNone(t, s, retryAt.Add(-time.Microsecond), "RetryAt has not come")
@@ -233,25 +295,20 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 		t.Fatalf("the retry claimed delivery %s, want %s", d2.ID, d.ID)
 	}
 	// The stale first attempt cannot overwrite the retry.
-	err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "late"})
-	wantIs(t, "CompleteDelivery of the first attempt after the retry claimed it", err, invites.ErrStaleDelivery)
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "late"})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryQueued, "421 try later")
 
-	digest := newDigest(t)
-	if _, err := s.SetToken(ctx, d2, digest, retryAt.Add(ttl)); err != nil {
-		t.Fatalf("SetToken of the retry: %v", err)
-	}
-	complete(t, s, d2, invites.DeliveryOutcome{Status: invites.DeliverySent})
+	complete(t, s, d2.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
-	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
+	if got, err := s.Lookup(ctx, d2.digest); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup of the retry's token: invite %s, error %v", got.ID, err)
 	}
 	// The failed first attempt may have reached the inbox, and a receiver
 	// may drop the retry as its duplicate: the first link still works.
-	if got, err := s.Accept(ctx, first, "u", retryAt, okHook); err != nil || got.ID != inv.ID {
+	if got, err := s.Accept(ctx, d.digest, "u", retryAt, okHook); err != nil || got.ID != inv.ID {
 		t.Fatalf("Accept with the first attempt's token after the retry: invite %s, error %v", got.ID, err)
 	}
-	if got, err := s.Lookup(ctx, digest); err != nil || got.Status != invites.StatusAccepted {
+	if got, err := s.Lookup(ctx, d2.digest); err != nil || got.Status != invites.StatusAccepted {
 		t.Fatalf("Lookup of the retry's token after accepting by the first: %v, %v; want accepted", got.Status, err)
 	}
 }
@@ -263,7 +320,7 @@ func testDeliveryRetryReleasesLease(t *testing.T, newStore func(*testing.T) invi
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, time.Hour, inv.ID, 1)
 	now := t0.Add(time.Second)
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: now, Error: "worker stopped"})
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: now, Error: "worker stopped"})
 	claimOne(t, s, now, lease, inv.ID, 2)
 }
 
@@ -271,13 +328,50 @@ func testDeliveryCompleteFailed(t *testing.T, newStore func(*testing.T) invites.
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	if _, err := s.SetToken(t.Context(), d, newDigest(t), t0.Add(ttl)); err != nil {
-		t.Fatalf("SetToken: %v", err)
-	}
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 no such user"})
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 no such user"})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliveryFailed, "550 no such user")
 	claimNone(t, s, t0.Add(30*24*time.Hour), "a failed delivery is final")
 	if got := get(t, s, tenantA, inv.ID); got.Status != invites.StatusPending {
 		t.Fatalf("a failed delivery changed the invite's Status to %s", got.Status)
 	}
+}
+
+// One call records the outcomes of many claims, of every kind, and skips
+// the one whose claim lapsed.
+func testDeliveryCompleteMany(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	invs := insertOK(t, s, t0, newInvite(tenantA, "a@x.com", t0), newInvite(tenantA, "b@x.com", t0),
+		newInvite(tenantB, "c@x.com", t0), newInvite(tenantA, "d@x.com", t0))
+	cs := claim(t, s, t0, 10, lease)
+	byInvite := map[uuid.UUID]claimed{}
+	for _, c := range cs {
+		byInvite[c.InviteID] = c
+	}
+	// The last invite's claim lapses and another worker holds it.
+	stale := byInvite[invs[3].ID]
+	complete(t, s, stale.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: t0, Error: "handed back"})
+	now := t0.Add(time.Second)
+	again := claimOne(t, s, now, lease, invs[3].ID, 2)
+
+	outcomes := []invites.DeliveryOutcome{
+		{Delivery: byInvite[invs[0].ID].Delivery, Status: invites.DeliverySent, At: now},
+		{Delivery: byInvite[invs[1].ID].Delivery, Status: invites.DeliveryFailed, Error: "550 gone", At: now},
+		{Delivery: byInvite[invs[2].ID].Delivery, Status: invites.DeliveryQueued, RetryAt: now.Add(time.Hour), Error: "421 later", At: now},
+		{Delivery: stale.Delivery, Status: invites.DeliverySent, At: now},
+	}
+	if err := s.CompleteDeliveries(t.Context(), outcomes); err != nil {
+		t.Fatalf("CompleteDeliveries of four outcomes: %v", err)
+	}
+	wantDelivery(t, s, tenantA, invs[0].ID, invites.DeliverySent, "")
+	wantDelivery(t, s, tenantA, invs[1].ID, invites.DeliveryFailed, "550 gone")
+	wantDelivery(t, s, tenantB, invs[2].ID, invites.DeliveryQueued, "421 later")
+	wantDelivery(t, s, tenantA, invs[3].ID, invites.DeliveryQueued, "handed back")
+	created := func(i int) ev { return ev{invites.EventCreated, invs[i].CreatedByUserID, t0} }
+	history(t, s, tenantA, invs[0].ID, created(0), ev{invites.EventSent, "", now})
+	history(t, s, tenantA, invs[1].ID, created(1), ev{invites.EventDeliveryFailed, "", now})
+	history(t, s, tenantB, invs[2].ID, created(2))
+	history(t, s, tenantA, invs[3].ID, created(3))
+	claimNone(t, s, now.Add(lease-time.Second), "the retry is not due, the stale one's reclaim holds")
+	complete(t, s, again.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
+	wantDelivery(t, s, tenantA, invs[3].ID, invites.DeliverySent, "")
 }

@@ -113,10 +113,10 @@ func testEventsDeliveryFailed(t *testing.T, newStore func(*testing.T) invites.St
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "bounce@example.com", t0))
 	d := claimOne(t, s, t0, lease, inv.ID, 1)
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: t0.Add(time.Minute), Error: "421", At: t0})
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: t0.Add(time.Minute), Error: "421", At: t0})
 	t1 := t0.Add(time.Minute)
 	d = claimOne(t, s, t1, lease, inv.ID, 2)
-	complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 no such user", At: t1})
+	complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 no such user", At: t1})
 	history(t, s, tenantA, inv.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventDeliveryFailed, "", t1})
 }
 

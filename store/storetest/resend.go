@@ -51,12 +51,8 @@ func testResendSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 	for attempt := 1; attempt <= 2; attempt++ {
 		at := t0.Add(time.Duration(attempt) * time.Second)
 		d := claimOne(t, s, at, time.Second, inv.ID, attempt)
-		digest := newDigest(t)
-		if _, err := s.SetToken(ctx, d, digest, at.Add(ttl)); err != nil {
-			t.Fatalf("SetToken of attempt %d: %v", attempt, err)
-		}
-		old = append(old, digest)
-		complete(t, s, d, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: at.Add(time.Second), Error: "421"})
+		old = append(old, d.digest)
+		complete(t, s, d.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: at.Add(time.Second), Error: "421"})
 	}
 	now := t0.Add(2 * time.Minute)
 	resendOK(t, s, inv.ID, now, rule)
@@ -68,17 +64,11 @@ func testResendSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 		wantIs(t, fmt.Sprintf("Accept of token %d from before the Resend", i+1), err, invites.ErrInvalidToken)
 	}
 
-	ds, err := s.ClaimDeliveries(ctx, now, 100, lease)
-	if err != nil {
-		t.Fatalf("ClaimDeliveries: %v", err)
-	}
+	ds := claim(t, s, now, 100, lease)
 	if len(ds) != 1 || ds[0].InviteID != inv.ID || ds[0].Kind != invites.KindReminder || ds[0].TenantID != tenantA {
 		t.Fatalf("ClaimDeliveries after a Resend = %+v, want one %s delivery of invite %s", ds, invites.KindReminder, inv.ID)
 	}
-	digest := newDigest(t)
-	if _, err := s.SetToken(ctx, ds[0], digest, now.Add(ttl)); err != nil {
-		t.Fatalf("SetToken of the reminder: %v", err)
-	}
+	digest := ds[0].digest
 	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup of the reminder's token: invite %s, error %v; want %s", got.ID, err, inv.ID)
 	}
@@ -202,62 +192,34 @@ func testResendMax(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 }
 
-// A Resend before the first delivery ran supersedes it: the worker that
-// claims the invitation gets ErrStaleDelivery, the reminder goes out.
+// A Resend before the first delivery ran supersedes it: the claim drops
+// the invitation and hands out the reminder.
 func testResendSupersedesQueued(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
-	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "q@x.com", t0))
 	now := t0.Add(rule.Cooldown)
 	resendOK(t, s, inv.ID, now, rule)
-	ds, err := s.ClaimDeliveries(ctx, now, 100, lease)
-	if err != nil {
-		t.Fatalf("ClaimDeliveries: %v", err)
+	cs := claim(t, s, now, 100, lease)
+	if len(cs) != 1 || cs[0].InviteID != inv.ID || cs[0].Kind != invites.KindReminder {
+		t.Fatalf("claimed %+v after one Resend, want the reminder only", cs)
 	}
-	var reminders int
-	for _, d := range ds {
-		if d.InviteID != inv.ID {
-			t.Fatalf("claimed delivery %+v of an unknown invite", d)
-		}
-		_, err := s.SetToken(ctx, d, newDigest(t), now.Add(ttl))
-		switch d.Kind {
-		case invites.KindReminder:
-			reminders++
-			if err != nil {
-				t.Fatalf("SetToken of the reminder: %v", err)
-			}
-		case invites.KindInvitation:
-			wantIs(t, "SetToken of the superseded invitation", err, invites.ErrStaleDelivery)
-		default:
-			t.Fatalf("claimed delivery of kind %q", d.Kind)
-		}
-	}
-	if reminders != 1 {
-		t.Fatalf("claimed %d reminders after one Resend, want 1 (claimed %+v)", reminders, ds)
-	}
-	if ds, err := s.ClaimDeliveries(ctx, now.Add(time.Hour), 100, lease); err != nil || len(ds) != 1 || ds[0].Kind != invites.KindReminder {
-		t.Fatalf("ClaimDeliveries after the lease = %+v, %v; want only the reminder again (the invitation is dropped)", ds, err)
+	if cs := claim(t, s, now.Add(time.Hour), 100, lease); len(cs) != 1 || cs[0].Kind != invites.KindReminder {
+		t.Fatalf("ClaimDeliveries after the lease = %+v; want only the reminder again (the invitation is dropped)", cs)
 	}
 }
 
-// A Resend while the invitation is in a worker's hands: the worker can no
-// longer set a token, and its outcome does not mark the reminder sent.
+// A Resend while the invitation is in a worker's hands: the old link dies,
+// and the worker's outcome does not mark the reminder sent.
 func testResendSupersedesInFlight(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "f@x.com", t0))
-	ds, err := s.ClaimDeliveries(ctx, t0, 100, time.Hour)
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("ClaimDeliveries = %+v, %v; want the invitation", ds, err)
-	}
+	first := claimOne(t, s, t0, time.Hour, inv.ID, 1)
 	now := t0.Add(rule.Cooldown)
 	resendOK(t, s, inv.ID, now, rule)
-	_, err = s.SetToken(ctx, ds[0], newDigest(t), now.Add(ttl))
-	wantIs(t, "SetToken of the invitation superseded while claimed", err, invites.ErrStaleDelivery)
-	err = s.CompleteDelivery(ctx, ds[0], invites.DeliveryOutcome{Status: invites.DeliverySent})
-	if err != nil && !errors.Is(err, invites.ErrStaleDelivery) {
-		t.Fatalf("CompleteDelivery of the superseded invitation: %v, want nil or ErrStaleDelivery", err)
-	}
+	_, err := s.Lookup(ctx, first.digest)
+	wantIs(t, "Lookup of the superseded invitation's token", err, invites.ErrInvalidToken)
+	complete(t, s, first.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
 	if got := get(t, s, tenantA, inv.ID); got.DeliveryStatus != invites.DeliveryQueued {
 		t.Fatalf("DeliveryStatus = %s after the superseded invitation completed, want queued (the reminder has not gone out)", got.DeliveryStatus)
 	}

@@ -192,33 +192,15 @@ func newDigest(t *testing.T) []byte {
 }
 
 // mintAll does what the delivery worker does with every delivery due at
-// now: it claims them, sets a fresh token on each one still wanted (those
-// answering ErrStaleDelivery are skipped), and completes them as sent. It
-// returns the digest set per invite.
+// now: it claims them with a fresh token each and completes them as sent.
+// It returns the digest set per invite.
 func mintAll(t *testing.T, s invites.Store, now time.Time) map[uuid.UUID][]byte {
 	t.Helper()
-	ctx := t.Context()
-	ds, err := s.ClaimDeliveries(ctx, now, 10000, lease)
-	if err != nil {
-		t.Fatalf("ClaimDeliveries(%s): %v", now, err)
-	}
-	out := make(map[uuid.UUID][]byte, len(ds))
-	for _, d := range ds {
-		digest := newDigest(t)
-		inv, err := s.SetToken(ctx, d, digest, now.Add(ttl))
-		if errors.Is(err, invites.ErrStaleDelivery) {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("SetToken(delivery %s of invite %s): %v", d.ID, d.InviteID, err)
-		}
-		if inv.ID != d.InviteID {
-			t.Fatalf("SetToken(delivery of invite %s) returned invite %s", d.InviteID, inv.ID)
-		}
-		if err := s.CompleteDelivery(ctx, d, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now}); err != nil {
-			t.Fatalf("CompleteDelivery(delivery %s, sent): %v", d.ID, err)
-		}
-		out[d.InviteID] = digest
+	cs := claim(t, s, now, 1000, lease)
+	out := make(map[uuid.UUID][]byte, len(cs))
+	for _, c := range cs {
+		complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
+		out[c.InviteID] = c.digest
 	}
 	return out
 }

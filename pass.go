@@ -1,0 +1,315 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// recordGroup bounds how many outcomes one CompleteDeliveries writes.
+const recordGroup = 500
+
+// recordBackoff is the first wait before recording outcomes again after
+// the store failed; it doubles up to a second, for at most recordTries
+// tries (about eight seconds, a database restart's worth), or three when
+// the worker is stopping.
+const (
+	recordBackoff = 50 * time.Millisecond
+	recordTries   = 12
+)
+
+// pass is one DeliverPending: a claimer (this goroutine), senders and a
+// recorder joined by two queues.
+type pass struct {
+	s   *Service
+	ctx context.Context
+
+	jobs    chan job             // claimed, waiting for a sender
+	results chan DeliveryOutcome // sent or handed back, waiting for the recorder
+	changed chan struct{}        // a sender took a job or an outcome landed
+
+	mu     sync.Mutex
+	flying map[uuid.UUID]*flight // claimed and not yet recorded, by delivery ID
+
+	sent atomic.Int64
+}
+
+// flight is a claim in this process: what its lease is known to be.
+type flight struct {
+	d     Delivery
+	until time.Time // the lease's end as last claimed or renewed
+	lost  bool      // a renewal found another worker holds it now
+}
+
+type job struct {
+	c   Claim
+	tok Token
+}
+
+func (p *pass) run() (int, error) {
+	var senders, recorder sync.WaitGroup
+	for range p.s.cfg.DeliveryWorkers {
+		senders.Go(func() {
+			for j := range p.jobs {
+				p.signal()
+				p.deliver(j)
+			}
+		})
+	}
+	recorder.Go(p.record)
+	err := p.feed()
+	close(p.jobs)
+	senders.Wait()
+	close(p.results)
+	recorder.Wait()
+	if errors.Is(err, context.Canceled) && p.ctx.Err() != nil {
+		err = nil // a stopping worker is not a failed pass
+	}
+	return int(p.sent.Load()), err
+}
+
+func (p *pass) signal() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// feed claims while the senders have less than half a batch waiting, until
+// a claim comes back empty or fails, renewing the leases in flight, and
+// returns once every claim has landed.
+func (p *pass) feed() error {
+	renew := time.NewTicker(p.s.cfg.DeliveryLease / 3)
+	defer renew.Stop()
+	var err error
+	done := p.ctx.Done()
+	claiming := true
+	for {
+		if claiming && len(p.jobs) <= p.s.cfg.DeliveryBatch/2 {
+			var n int
+			n, err = p.claim()
+			claiming = err == nil && n > 0
+			continue
+		}
+		if !claiming && p.inFlight() == 0 {
+			return err
+		}
+		select {
+		case <-done:
+			claiming, done = false, nil
+		case <-p.changed:
+		case <-renew.C:
+			p.renew()
+		}
+	}
+}
+
+func (p *pass) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.flying)
+}
+
+// claim takes a batch with its tokens and queues it for the senders.
+func (p *pass) claim() (int, error) {
+	if p.ctx.Err() != nil {
+		return 0, nil
+	}
+	cfg := &p.s.cfg
+	n := cfg.DeliveryBatch
+	toks := make([]Token, n)
+	digests := make([][]byte, n)
+	for i := range n {
+		var err error
+		if toks[i], digests[i], err = cfg.Tokens.New(); err != nil {
+			return 0, err
+		}
+	}
+	now := cfg.Now()
+	claims, err := p.s.store.ClaimDeliveries(p.ctx, ClaimParams{
+		Now: now, Limit: n, Lease: cfg.DeliveryLease, Digests: digests, ExpiresAt: now.Add(cfg.TTL),
+	})
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	for _, c := range claims {
+		p.flying[c.ID] = &flight{d: c.Delivery, until: now.Add(cfg.DeliveryLease)}
+	}
+	p.mu.Unlock()
+	for i, c := range claims {
+		p.jobs <- job{c, toks[i]}
+	}
+	return len(claims), nil
+}
+
+// renew extends the leases in flight, and marks those another worker took
+// over so they are not sent twice.
+func (p *pass) renew() {
+	p.mu.Lock()
+	ds := make([]Delivery, 0, len(p.flying))
+	for _, f := range p.flying {
+		if !f.lost {
+			ds = append(ds, f.d)
+		}
+	}
+	p.mu.Unlock()
+	if len(ds) == 0 {
+		return
+	}
+	cfg := &p.s.cfg
+	now := cfg.Now()
+	lost, err := p.s.store.RenewDeliveries(p.ctx, RenewParams{Now: now, Lease: cfg.DeliveryLease, Deliveries: ds})
+	if err != nil {
+		if p.ctx.Err() == nil {
+			cfg.Logger.WarnContext(p.ctx, "invites: renewing delivery leases failed", "err", err)
+		}
+		return
+	}
+	gone := make(map[uuid.UUID]bool, len(lost))
+	for _, id := range lost {
+		gone[id] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range ds {
+		if f, ok := p.flying[d.ID]; ok {
+			if gone[d.ID] {
+				f.lost = true
+			} else {
+				f.until = now.Add(cfg.DeliveryLease)
+			}
+		}
+	}
+}
+
+// holds reports whether this process still holds d's claim.
+func (p *pass) holds(d Delivery) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.flying[d.ID]
+	return f != nil && !f.lost && p.s.cfg.Now().Before(f.until)
+}
+
+// land forgets the flights of ds: their outcomes are recorded, or left to
+// the lease.
+func (p *pass) land(ds ...Delivery) {
+	p.mu.Lock()
+	for _, d := range ds {
+		delete(p.flying, d.ID)
+	}
+	p.mu.Unlock()
+	p.signal()
+}
+
+// deliver sends the email of j and queues its outcome.
+func (p *pass) deliver(j job) {
+	cfg := &p.s.cfg
+	d := j.c.Delivery
+	log := cfg.Logger.With("delivery", d.ID, "invite", d.InviteID, "attempt", d.Attempt)
+	if p.ctx.Err() != nil {
+		p.results <- handBack(cfg.Now(), d, "worker stopped before sending")
+		return
+	}
+	if !p.holds(d) {
+		log.WarnContext(p.ctx, "invites: lease lost before sending; the email is left to the worker holding it")
+		p.land(d)
+		return
+	}
+	msg := Message{ID: d.ID.String(), Kind: d.Kind, Invite: j.c.Invite, Token: j.tok, AcceptURL: cfg.AcceptURL(j.tok)}
+	sendCtx, cancel := context.WithTimeout(p.ctx, cfg.SendTimeout)
+	err := scrub(p.s.mailer.Send(sendCtx, msg), j.tok)
+	cancel()
+
+	now := cfg.Now()
+	o := DeliveryOutcome{Delivery: d, Status: DeliverySent, At: now}
+	switch {
+	case err == nil:
+		p.sent.Add(1)
+	case p.ctx.Err() != nil:
+		o = handBack(now, d, "worker stopped during send")
+	case errors.Is(err, ErrPermanent) || d.Attempt >= cfg.MaxAttempts:
+		o.Status, o.Error = DeliveryFailed, err.Error()
+		log.WarnContext(p.ctx, "invites: delivery failed for good", "err", err)
+	default:
+		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), now.Add(p.s.backoff(d.Attempt))
+		log.InfoContext(p.ctx, "invites: delivery will be retried", "err", err, "retryAt", o.RetryAt)
+	}
+	p.results <- o
+}
+
+// handBack is the outcome that returns the claim of a stopping worker at
+// once, rather than leave the delivery to wait out its lease.
+func handBack(now time.Time, d Delivery, why string) DeliveryOutcome {
+	return DeliveryOutcome{Delivery: d, Status: DeliveryQueued, RetryAt: now, Error: why, At: now}
+}
+
+// record writes outcomes as they come, each group all that finished
+// while the last was being written.
+func (p *pass) record() {
+	group := make([]DeliveryOutcome, 0, recordGroup)
+	for o := range p.results {
+		group = append(group[:0], o)
+	drain:
+		for len(group) < recordGroup {
+			select {
+			case o, ok := <-p.results:
+				if !ok {
+					break drain
+				}
+				group = append(group, o)
+			default:
+				break drain
+			}
+		}
+		p.flush(group)
+	}
+}
+
+// flush stores one group of outcomes, even when the pass's ctx has ended
+// (so a stopping worker leaves no claim behind). While the store fails it
+// tries again, with backoff, as long as the group's leases allow: an
+// outcome given up on sends its email again after the lease.
+func (p *pass) flush(group []DeliveryOutcome) {
+	cfg := &p.s.cfg
+	ds := make([]Delivery, len(group))
+	for i, o := range group {
+		ds[i] = o.Delivery
+	}
+	defer p.land(ds...)
+	wait := recordBackoff
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
+		err := p.s.store.CompleteDeliveries(ctx, group)
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == recordTries || p.ctx.Err() != nil && try >= 3 || !p.leaseLeft(ds, wait) {
+			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they go again after their lease",
+				"err", err, "deliveries", len(group))
+			return
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// leaseLeft reports whether every claim of ds still holds for a while
+// past wait, so recording may be tried again without another worker
+// sending the same email meanwhile.
+func (p *pass) leaseLeft(ds []Delivery, wait time.Duration) bool {
+	edge := p.s.cfg.Now().Add(wait + p.s.cfg.DeliveryLease/6)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range ds {
+		if f := p.flying[d.ID]; f == nil || f.lost || !edge.Before(f.until) {
+			return false
+		}
+	}
+	return true
+}
