@@ -385,9 +385,12 @@ type ClaimParams struct {
 	// may take, at least Limit of them: the i-th Claim returned gets
 	// Digests[i].
 	Digests [][]byte
-	// ExpiresAt is the new expiry of each claimed invite: a link lives TTL
-	// from when its email goes out.
-	ExpiresAt time.Time
+	// ExpiresAt is the new expiry of each claimed invite whose ExpiresAt is
+	// before RenewBefore, so a link lives about TTL from when its email
+	// goes out, however long it waited; the others keep theirs, so the
+	// claim need not write the invite.
+	ExpiresAt   time.Time
+	RenewBefore time.Time
 }
 
 // Claim is a delivery leased to one worker, with its invite as the new
@@ -510,8 +513,8 @@ type Store interface {
 	// (never claimed, or whose lease has run out), adding one to Attempt
 	// and holding them until Now+Lease, and in the same commit gives each
 	// the token of its digest in p.Digests: the digest joins those of the
-	// invite (Lookup finds it) and the invite's ExpiresAt becomes
-	// p.ExpiresAt, even for a pending invite past its old expiry. The
+	// invite (Lookup finds it), and an ExpiresAt before p.RenewBefore
+	// becomes p.ExpiresAt, even for a pending invite past it. The
 	// token is durable before the Claim is returned, since its email may
 	// leave at once. A delivery whose invite is no longer pending, or that
 	// is not its invite's latest, is dropped instead, and not returned.

@@ -22,6 +22,11 @@ const (
 	recordTries   = 12
 )
 
+// renewSlack sets how short of TTL a link may live before the claim
+// renews its invite's expiry: by a hundredth of it (about 100 minutes of
+// a week), so a claim soon after the send writes nothing to the invite.
+const renewSlack = 100
+
 // pass is one DeliverPending: a claimer (this goroutine), senders and a
 // recorder joined by two queues.
 type pass struct {
@@ -131,7 +136,8 @@ func (p *pass) claim() (int, error) {
 	}
 	now := cfg.Now()
 	claims, err := p.s.store.ClaimDeliveries(p.ctx, ClaimParams{
-		Now: now, Limit: n, Lease: cfg.DeliveryLease, Digests: digests, ExpiresAt: now.Add(cfg.TTL),
+		Now: now, Limit: n, Lease: cfg.DeliveryLease, Digests: digests,
+		ExpiresAt: now.Add(cfg.TTL), RenewBefore: now.Add(cfg.TTL - cfg.TTL/renewSlack),
 	})
 	if err != nil {
 		return 0, err

@@ -310,13 +310,13 @@ func BenchmarkAccept(b *testing.B) {
 	// token's digest, as a claim leaves them.
 	if _, err := db.ExecContext(ctx, `WITH ins AS (INSERT INTO invites (id, tenant_id, email, email_norm, locale,
 		status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status, latest_delivery_id,
-		created_by_user_id, created_at, updated_at, token_digest)
+		created_by_user_id, created_at, updated_at)
 		SELECT gen_random_uuid(), 'acme', 'u' || g || '@x.com', 'u' || g || '@x.com', 'en', 'pending',
-			now(), now() + interval '1 day', 1, now(), 'sent', gen_random_uuid(), 'admin', now(), now(),
-			sha256(convert_to('tok' || g, 'UTF8'))
+			now(), now() + interval '1 day', 1, now(), 'sent', gen_random_uuid(), 'admin', now(), now()
 		FROM generate_series(0, ? - 1) AS g
-		RETURNING id, latest_delivery_id, token_digest)
-		INSERT INTO invites_tokens (digest, invite_id, delivery_id) SELECT token_digest, id, latest_delivery_id FROM ins`,
+		RETURNING id, latest_delivery_id, email)
+		INSERT INTO invites_tokens (digest, invite_id, delivery_id)
+		SELECT sha256(convert_to('tok' || split_part(substr(email, 2), '@', 1), 'UTF8')), id, latest_delivery_id FROM ins`,
 		2*(warmup+b.N)); err != nil {
 		b.Fatal(err)
 	}
@@ -342,7 +342,8 @@ func BenchmarkAccept(b *testing.B) {
 		)
 		err := pool.QueryRow(ctx, `WITH u AS (UPDATE invites
 			SET status = $1, accepted_by_user_id = $2, status_updated_at = $3, updated_at = $3
-			WHERE token_digest = $4 AND status = 'pending' AND expires_at > $3
+			WHERE (id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = $4)
+				AND status = 'pending' AND expires_at > $3
 			RETURNING id, tenant_id, email, first_name, last_name, locale, data, roles, status, status_updated_at,
 				expires_at, send_count, last_sent_at, delivery_status, delivery_error, created_by_user_id,
 				accepted_by_user_id, created_at, updated_at),

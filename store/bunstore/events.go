@@ -100,6 +100,11 @@ func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, w with, cond st
 type with struct {
 	sql  string
 	args []any
+	// in is the condition that a row's id is one of those picked. On
+	// PostgreSQL it is an array, so the update finds them by primary key:
+	// with IN (SELECT ...) the planner hashes the picked ids and scans the
+	// whole table for them.
+	in string
 }
 
 // pick is the WITH clause naming "picked" the ids query selects, which
@@ -109,10 +114,13 @@ type with struct {
 // each row it updates, and SKIP LOCKED then passes over the rows the
 // statement itself just changed, taking more than the limit.
 func (s *Store) pick(query string, args ...any) with {
+	w := with{"WITH picked AS MATERIALIZED (" + query, args, "id IN (SELECT id FROM picked)"}
 	if s.pg {
-		query += " FOR UPDATE SKIP LOCKED"
+		w.sql += " FOR UPDATE SKIP LOCKED"
+		w.in = "id = ANY(ARRAY(SELECT id FROM picked))"
 	}
-	return with{"WITH picked AS MATERIALIZED (" + query + ")", args}
+	w.sql += ")"
+	return w
 }
 
 // ExpireDue implements invites.Store.
@@ -126,9 +134,8 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, e
 	var n int
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		n, err = expireWhere(ctx, tx, now,
-			s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(now), limit),
-			"id IN (SELECT id FROM picked)")
+		w := s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(now), limit)
+		n, err = expireWhere(ctx, tx, now, w, w.in)
 		return err
 	})
 	return n, wrap(err)
@@ -173,7 +180,7 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 				WHERE p.invite_id = e.invite_id AND p.id < e.id AND `+unhandled("p")+`)
 			ORDER BY e.due_at, e.id LIMIT ?`, at(now), limit)
 	rows, err := s.db.QueryContext(ctx, w.sql+`
-		UPDATE invites_events SET attempt = attempt + 1, due_at = ? WHERE id IN (SELECT id FROM picked)
+		UPDATE invites_events SET attempt = attempt + 1, due_at = ? WHERE `+w.in+`
 		RETURNING id, invite_id, tenant_id, type, actor_id, at, attempt`,
 		append(w.args, at(now.Add(lease)))...)
 	if err != nil {

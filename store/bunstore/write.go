@@ -173,7 +173,7 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 		}
 		inv, err := scanInvite(tx.QueryRowContext(ctx, `UPDATE invites SET status = 'pending',
 			status_updated_at = ?, updated_at = ?, send_count = send_count + 1, last_sent_at = ?,
-			expires_at = ?, token_digest = NULL, delivery_status = 'queued', delivery_error = '',
+			expires_at = ?, delivery_status = 'queued', delivery_error = '',
 			latest_delivery_id = ?
 			WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
 			AND send_count <= ? AND last_sent_at <= ?
@@ -315,13 +315,11 @@ func (s *Store) Decline(ctx context.Context, digest []byte, now time.Time) (invi
 }
 
 // finish moves the invite of digest from pending (unexpired at now) to
-// status in one conditional UPDATE: by the invite's latest token, the
-// link a user clicks nearly always, or else by a token of an earlier
-// attempt of the same delivery. The second matches the token's delivery
-// against the invite's latest as well as its id: on PostgreSQL a Resend
-// that commits while the UPDATE waits for the row changes both the latest
-// token and the latest delivery, and the UPDATE's recheck of the row then
-// fails, as it must. The event goes with the UPDATE (see updateWithEvent),
+// status in one conditional UPDATE, by a token of any attempt of the
+// invite's latest delivery. It matches the token's delivery against the
+// invite's latest as well as its id: on PostgreSQL a Resend that commits
+// while the UPDATE waits for the row changes the latest delivery, and the
+// UPDATE's recheck of the row then fails, as it must. The event goes with the UPDATE (see updateWithEvent),
 // so on SQLite db must be a transaction.
 func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.Time, status invites.Status, userID string) (invites.Invite, error) {
 	if len(digest) == 0 {
@@ -335,23 +333,19 @@ func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.
 	if status == invites.StatusAccepted {
 		typ = invites.EventAccepted
 	}
-	for _, match := range []string{
-		"token_digest = ?",
-		"(id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = ?)",
-	} {
-		inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
-			SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
-			WHERE `+match+` AND status = 'pending' AND expires_at > ?
-			RETURNING `+inviteCols, []any{string(status), by, at(now), at(now), digest, at(now)}, typ, userID, now)
-		if !errors.Is(err, sql.ErrNoRows) {
-			return inv, wrap(err)
-		}
+	inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
+		SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
+		WHERE (id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = ?)
+		AND status = 'pending' AND expires_at > ?
+		RETURNING `+inviteCols, []any{string(status), by, at(now), at(now), digest, at(now)}, typ, userID, now)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return inv, wrap(err)
 	}
 	var (
 		cur string
 		exp ts
 	)
-	err := db.QueryRowContext(ctx, `SELECT status, expires_at FROM invites
+	err = db.QueryRowContext(ctx, `SELECT status, expires_at FROM invites
 		WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)`, digest).Scan(&cur, &exp)
 	if err != nil {
 		return invites.Invite{}, notFound(err, invites.ErrInvalidToken)

@@ -66,7 +66,9 @@ func (s *Store) ClaimDeliveries(_ context.Context, p invites.ClaimParams) ([]inv
 		d.leaseUntil = p.Now.Add(p.Lease)
 		r.digests = append(r.digests, bytes.Clone(p.Digests[i]))
 		s.digests[string(p.Digests[i])] = r.inv.ID
-		r.inv.ExpiresAt = p.ExpiresAt
+		if r.inv.ExpiresAt.Before(p.RenewBefore) {
+			r.inv.ExpiresAt = p.ExpiresAt
+		}
 		out = append(out, invites.Claim{Delivery: d.d, Invite: clone(r.inv)})
 	}
 	return out, nil

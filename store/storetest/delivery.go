@@ -18,6 +18,7 @@ var deliveryCases = []testCase{
 	{"Delivery/ClaimDigestsShort", testDeliveryClaimDigestsShort},
 	{"Delivery/ClaimDropsCanceled", testDeliveryClaimDropsCanceled},
 	{"Delivery/ClaimRenewsExpiry", testDeliveryClaimRenewsExpiry},
+	{"Delivery/ClaimKeepsFreshExpiry", testDeliveryClaimKeepsFreshExpiry},
 	{"Delivery/CompleteSent", testDeliveryCompleteSent},
 	{"Delivery/CompleteRetry", testDeliveryCompleteRetry},
 	{"Delivery/RetryReleasesLease", testDeliveryRetryReleasesLease},
@@ -32,7 +33,8 @@ type claimed struct {
 }
 
 // claim claims as a worker does, a fresh digest offered per delivery and
-// ExpiresAt now+ttl, and fails the test on an error.
+// every invite's ExpiresAt renewed to now+ttl, and fails the test on an
+// error.
 func claim(t *testing.T, s invites.Store, now time.Time, limit int, lease time.Duration) []claimed {
 	t.Helper()
 	digests := make([][]byte, limit)
@@ -40,7 +42,7 @@ func claim(t *testing.T, s invites.Store, now time.Time, limit int, lease time.D
 		digests[i] = newDigest(t)
 	}
 	cs, err := s.ClaimDeliveries(t.Context(), invites.ClaimParams{
-		Now: now, Limit: limit, Lease: lease, Digests: digests, ExpiresAt: now.Add(ttl),
+		Now: now, Limit: limit, Lease: lease, Digests: digests, ExpiresAt: now.Add(ttl), RenewBefore: now.Add(ttl),
 	})
 	if err != nil {
 		t.Fatalf("ClaimDeliveries(now %s, limit %d): %v", now, limit, err)
@@ -268,6 +270,28 @@ func testDeliveryClaimRenewsExpiry(t *testing.T, newStore func(*testing.T) invit
 	}
 	if _, err := s.Accept(t.Context(), c.digest, "u", now, okHook); err != nil {
 		t.Fatalf("Accept with the renewed token: %v", err)
+	}
+}
+
+// An invite whose ExpiresAt is not before RenewBefore keeps it.
+func testDeliveryClaimKeepsFreshExpiry(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	invs := insertOK(t, s, t0, newInvite(tenantA, "fresh@x.com", t0),
+		newInvite(tenantA, "short@x.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Hour) }))
+	now := t0.Add(time.Minute)
+	cs, err := s.ClaimDeliveries(t.Context(), invites.ClaimParams{Now: now, Limit: 2, Lease: lease,
+		Digests: [][]byte{newDigest(t), newDigest(t)}, ExpiresAt: now.Add(ttl), RenewBefore: now.Add(ttl - time.Hour)})
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("ClaimDeliveries = %+v, %v; want both", cs, err)
+	}
+	want := map[uuid.UUID]time.Time{invs[0].ID: invs[0].ExpiresAt, invs[1].ID: now.Add(ttl)}
+	for _, c := range cs {
+		if !sameTime(c.Invite.ExpiresAt, want[c.InviteID]) {
+			t.Fatalf("claimed %s with ExpiresAt %s, want %s", c.Invite.Email, c.Invite.ExpiresAt, want[c.InviteID])
+		}
+		if got := get(t, s, tenantA, c.InviteID); !sameTime(got.ExpiresAt, want[c.InviteID]) {
+			t.Fatalf("%s stored with ExpiresAt %s after the claim, want %s", got.Email, got.ExpiresAt, want[c.InviteID])
+		}
 	}
 }
 

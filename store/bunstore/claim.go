@@ -1,0 +1,253 @@
+package bunstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+)
+
+// ClaimDeliveries implements invites.Store: on PostgreSQL in one
+// statement, whatever the batch size, where FOR NO KEY UPDATE SKIP LOCKED
+// lets several workers claim side by side, each passing over the rows
+// another is taking and the invites another write holds; on SQLite, which
+// runs one writer at a time, in one transaction of a few statements. The
+// invite is written only to renew an expiry that ran short.
+func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	if len(p.Digests) < p.Limit {
+		return nil, fmt.Errorf("bunstore: %d token digests for a claim of %d", len(p.Digests), p.Limit)
+	}
+	if slices.ContainsFunc(p.Digests[:p.Limit], func(d []byte) bool { return len(d) == 0 }) {
+		return nil, errors.New("bunstore: empty token digest")
+	}
+	var (
+		out []invites.Claim
+		err error
+	)
+	if s.pg {
+		out, err = s.claimPG(ctx, p)
+	} else {
+		err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			out, err = claimSQLite(ctx, tx, p)
+			return err
+		})
+	}
+	if isUniqueViolation(err) {
+		err = fmt.Errorf("token digest already in use: %w", err)
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// pgClaim picks due deliveries with their invites locked, drops those
+// nobody wants any more (the invite is no longer pending, or the delivery
+// is not its latest), leases the rest, numbers them in id order to give
+// the n-th the n-th digest, renews the expiries that ran short, and
+// returns each with its invite as read before that renewal. The updates
+// find their rows through arrays: with IN (SELECT ...) or a join the
+// planner may hash the picked ids and scan the whole table.
+var pgClaim = `WITH picked AS MATERIALIZED (
+		SELECT d.id, i.status = 'pending' AND i.latest_delivery_id = d.id AS wanted, i.expires_at < ? AS renew
+		FROM invites_deliveries d JOIN invites i ON i.id = d.invite_id
+		WHERE d.state = 'queued' AND d.due_at <= ? ORDER BY d.due_at, d.id LIMIT ?
+		FOR NO KEY UPDATE SKIP LOCKED),
+	claimed AS (
+		UPDATE invites_deliveries d SET attempt = d.attempt + 1, due_at = ?,
+			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
+		WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
+		RETURNING d.id, d.invite_id, d.tenant_id, d.kind, d.attempt, d.state),
+	numbered AS MATERIALIZED (
+		SELECT c.id, c.invite_id, c.tenant_id, c.kind, c.attempt, p.renew, row_number() OVER (ORDER BY c.id) AS n
+		FROM claimed c JOIN picked p ON p.id = c.id WHERE c.state = 'queued'),
+	tokens AS (
+		INSERT INTO invites_tokens (digest, invite_id, delivery_id)
+		SELECT g.digest, x.invite_id, x.id FROM numbered x JOIN unnest(%s) WITH ORDINALITY AS g(digest, n) ON g.n = x.n),
+	renewed AS (
+		UPDATE invites SET expires_at = ? WHERE id = ANY(ARRAY(SELECT invite_id FROM numbered WHERE renew)))
+	SELECT x.id, x.tenant_id, x.kind, x.attempt, x.renew, i.*
+	FROM numbered x, LATERAL (SELECT ` + inviteCols + ` FROM invites WHERE id = x.invite_id) i
+	ORDER BY x.n`
+
+func (s *Store) claimPG(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
+	args := []any{at(p.RenewBefore), at(p.Now), p.Limit, at(p.Now.Add(p.Lease))}
+	for _, d := range p.Digests[:p.Limit] {
+		args = append(args, d)
+	}
+	args = append(args, at(p.ExpiresAt))
+	q := fmt.Sprintf(pgClaim, values("ARRAY[", "?", p.Limit)+"]::bytea[]")
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []invites.Claim
+	for rows.Next() {
+		var (
+			c     invites.Claim
+			kind  string
+			renew bool
+		)
+		inv, err := scanInvite(prefixed{rows, []any{&c.ID, &c.TenantID, &kind, &c.Attempt, &renew}})
+		if err != nil {
+			return nil, err
+		}
+		c.InviteID, c.Kind, c.Invite = inv.ID, invites.MessageKind(kind), inv
+		if renew {
+			c.Invite.ExpiresAt = time.Time(at(p.ExpiresAt))
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// prefixed scans columns before an invite's: dest first, then the
+// invite's own.
+type prefixed struct {
+	r    scanner
+	dest []any
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.r.Scan(append(p.dest, dest...)...) }
+
+// claimSQLite is ClaimDeliveries in the transaction tx, statement by
+// statement.
+func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.Claim, error) {
+	ds, err := leaseDue(ctx, tx, p)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(ds))
+	for i, d := range ds {
+		ids[i] = d.InviteID
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, latest_delivery_id, expires_at < ? FROM invites
+		WHERE id IN (?) AND status = 'pending'`, at(p.RenewBefore), bun.List(ids))
+	if err != nil {
+		return nil, err
+	}
+	live := map[uuid.UUID]bool{} // latest delivery of a pending invite
+	var renew []uuid.UUID
+	for rows.Next() {
+		var (
+			id     uuid.UUID
+			latest uuid.NullUUID
+			short  bool
+		)
+		if err := rows.Scan(&id, &latest, &short); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		live[latest.UUID] = latest.Valid
+		if short {
+			renew = append(renew, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var (
+		wanted  []invites.Delivery
+		dropped []uuid.UUID
+		tokens  []any
+	)
+	for _, d := range ds {
+		if !live[d.ID] {
+			dropped = append(dropped, d.ID)
+			continue
+		}
+		tokens = append(tokens, p.Digests[len(wanted)], d.InviteID, d.ID)
+		wanted = append(wanted, d)
+	}
+	if len(dropped) > 0 {
+		if _, err := tx.ExecContext(ctx, "UPDATE invites_deliveries SET state = 'dropped' WHERE id IN (?)", bun.List(dropped)); err != nil {
+			return nil, err
+		}
+	}
+	if len(wanted) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.ExecContext(ctx, values("INSERT INTO invites_tokens (digest, invite_id, delivery_id) VALUES ",
+		"(?, ?, ?)", len(wanted)), tokens...); err != nil {
+		return nil, err
+	}
+	if len(renew) > 0 {
+		if _, err := tx.ExecContext(ctx, "UPDATE invites SET expires_at = ? WHERE id IN (?)",
+			at(p.ExpiresAt), bun.List(renew)); err != nil {
+			return nil, err
+		}
+	}
+	invs, err := invitesByID(ctx, tx, wanted)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]invites.Claim, len(wanted))
+	for i, d := range wanted {
+		out[i] = invites.Claim{Delivery: d, Invite: invs[d.InviteID]}
+	}
+	return out, nil
+}
+
+// leaseDue leases up to p.Limit due deliveries, sorted by ID.
+func leaseDue(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.Delivery, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, due_at = ?
+		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?)
+		RETURNING id, invite_id, tenant_id, kind, attempt`, at(p.Now.Add(p.Lease)), at(p.Now), p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []invites.Delivery
+	for rows.Next() {
+		var (
+			d    invites.Delivery
+			kind string
+		)
+		if err := rows.Scan(&d.ID, &d.InviteID, &d.TenantID, &kind, &d.Attempt); err != nil {
+			return nil, err
+		}
+		d.Kind = invites.MessageKind(kind)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b invites.Delivery) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return out, nil
+}
+
+// invitesByID reads the invites of ds.
+func invitesByID(ctx context.Context, tx bun.Tx, ds []invites.Delivery) (map[uuid.UUID]invites.Invite, error) {
+	ids := make([]uuid.UUID, len(ds))
+	for i, d := range ds {
+		ids[i] = d.InviteID
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT "+inviteCols+" FROM invites WHERE id IN (?)", bun.List(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]invites.Invite, len(ds))
+	for rows.Next() {
+		inv, err := scanInvite(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[inv.ID] = inv
+	}
+	return out, rows.Err()
+}
