@@ -109,6 +109,7 @@ func copyFile(t *testing.T, from, to string) {
 // into a throwaway module that replaces this one with the work tree, and
 // runs testdata/lifecycle_test.go.txt through it against the handler.
 func TestGoClient(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("generates and builds a client")
 	}
@@ -155,6 +156,7 @@ func TestGoClient(t *testing.T) {
 // openapi-fetch, with tsc. The packages come pinned from
 // testdata/ts/package-lock.json.
 func TestTypeScriptClient(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("installs npm packages")
 	}
