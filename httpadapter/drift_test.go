@@ -69,7 +69,7 @@ func TestSpecDriftIsCaught(t *testing.T) {
 			"bounced is in the spec's enum but never answered"},
 		{"an answered code is missing from an enum",
 			func(d map[string]any) {
-				s := at(schemas(d), "Problem", "properties", "code")
+				s := at(schemas(d), "ProblemCode")
 				s["enum"] = slices.DeleteFunc(s["enum"].([]any), func(v any) bool { return v == CodeExpired })
 			}, nil,
 			"= expired is not one of the spec's"},
@@ -96,6 +96,21 @@ func TestSpecDriftIsCaught(t *testing.T) {
 				r["content"] = map[string]any{"application/json": at(r, "content", "application/problem+json")}
 			}, nil,
 			"answered application/problem+json, the spec says application/json"},
+		{"a 405 is missing from an operation",
+			func(d map[string]any) { delete(at(d, "paths", "/{id}", "patch", "responses"), "405") }, nil,
+			"PATCH /{id} answered 405, which the spec does not list"},
+		{"the Allow header is missing from the spec",
+			func(d map[string]any) { delete(at(d, "components", "responses", "MethodNotAllowed"), "headers") }, nil,
+			"GET /{id} 405 answered header Allow, which the spec does not list"},
+		{"a public route asks for security",
+			func(d map[string]any) { delete(at(d, "paths", "/check", "post"), "security") }, nil,
+			"POST /check needs no actor, but the spec asks for security"},
+		{"an authenticated route asks for none",
+			func(d map[string]any) { at(d, "paths", "/accept", "post")["security"] = []any{} }, nil,
+			"POST /accept authenticates (401), but the spec asks for no security"},
+		{"the security scheme is not declared",
+			func(d map[string]any) { delete(at(d, "components"), "securitySchemes") }, nil,
+			"POST /{$} asks for security scheme hostAuth, which the spec does not declare"},
 		{"a body the spec does not describe",
 			func(d map[string]any) { delete(at(d, "paths", "/lookup", "post"), "requestBody") }, nil,
 			"POST /lookup reads a body the spec does not describe"},

@@ -51,16 +51,36 @@ func learn(t *testing.T) behaviour {
 		if reads != (requestTypes[rt.pattern] != nil) {
 			t.Fatalf("%s reads a body: %v, but requestTypes says %v", rt.pattern, reads, !reads)
 		}
+		// Every path answers PUT, which no route takes, with 405: the spec
+		// lists it on each of the path's operations.
+		b.exchanges = append(b.exchanges, exchanges(e.h, call{method: "PUT", path: path, as: &alice}.request())...)
 	}
 	for _, c := range apiCases() {
 		e := newEnv(t)
-		r := c.call(e).request()
-		route := e.h.match(r)
-		w := httptest.NewRecorder()
-		e.h.ServeHTTP(w, r)
-		b.exchanges = append(b.exchanges, exchange{route: route, status: w.Code, header: w.Header(), body: w.Body.Bytes()})
+		b.exchanges = append(b.exchanges, exchanges(e.h, c.call(e).request())...)
 	}
 	return b
+}
+
+// exchanges sends r through h. A 405 is the answer of every route of the
+// path, those its Allow header names.
+func exchanges(h *handler, r *http.Request) []exchange {
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	x := exchange{route: h.match(r), status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	if x.status != http.StatusMethodNotAllowed {
+		return []exchange{x}
+	}
+	var xs []exchange
+	for _, m := range strings.Split(x.header.Get("Allow"), ", ") {
+		other := r.Clone(r.Context())
+		other.Method = m
+		if route := h.match(other); route != "" && strings.HasPrefix(route, m+" ") {
+			x.route = route
+			xs = append(xs, x)
+		}
+	}
+	return xs
 }
 
 // TestOpenAPIMatchesHandler holds openapi.yaml and the handler to each
@@ -74,7 +94,7 @@ func TestOpenAPIMatchesHandler(t *testing.T) {
 }
 
 // watchedHeaders are the response headers the spec must describe.
-var watchedHeaders = []string{"Retry-After"}
+var watchedHeaders = []string{"Retry-After", "Allow"}
 
 func compareSpec(raw []byte, b behaviour) []string {
 	d, err := parseSpec(raw)
@@ -101,6 +121,7 @@ func compareSpec(raw []byte, b behaviour) []string {
 				c.errorf("%s: %v", route, err)
 				continue
 			}
+			c.compareSecurity(route, op)
 			c.compareParams(route, path, op, b.query[route])
 			c.compareRequest(route, op, b.bodies[route])
 			c.compareResponses(route, op, b.exchanges, declared, enums, headers)
@@ -110,7 +131,7 @@ func compareSpec(raw []byte, b behaviour) []string {
 	for _, x := range b.exchanges {
 		switch {
 		case x.route == "":
-			// 404 and 405 of no route: no operation, but a Problem.
+			// 404 of no route: no operation, but a Problem.
 			var v any
 			_ = json.Unmarshal(x.body, &v)
 			c.walk(fmt.Sprintf("no route %d", x.status), v, problem)
@@ -197,6 +218,33 @@ func (c *walker) compareResponses(route string, op operation, xs []exchange, dec
 			}
 			c.walk(at, v, parts)
 		}
+	}
+}
+
+// compareSecurity holds an operation's security to its 401: the routes
+// that authenticate list 401 (compareResponses holds that to the handler),
+// and only they may ask for a scheme, one the document declares.
+func (c *walker) compareSecurity(route string, op operation) {
+	reqs := c.doc.Security
+	if op.Security != nil {
+		reqs = *op.Security
+	}
+	needs := len(reqs) > 0
+	for _, req := range reqs {
+		if len(req) == 0 { // {} makes the others optional
+			needs = false
+		}
+		for name := range req {
+			if c.doc.Components.SecuritySchemes[name] == nil {
+				c.errorf("%s asks for security scheme %s, which the spec does not declare", route, name)
+			}
+		}
+	}
+	switch authenticates := op.Responses["401"] != nil; {
+	case authenticates && !needs:
+		c.errorf("%s authenticates (401), but the spec asks for no security", route)
+	case !authenticates && needs:
+		c.errorf("%s needs no actor, but the spec asks for security", route)
 	}
 }
 

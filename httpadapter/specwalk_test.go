@@ -22,16 +22,20 @@ import (
 type (
 	document struct {
 		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Security   []map[string][]string                 `json:"security"`
 		Components struct {
-			Schemas    map[string]*schema    `json:"schemas"`
-			Responses  map[string]*response  `json:"responses"`
-			Parameters map[string]*parameter `json:"parameters"`
+			Schemas         map[string]*schema         `json:"schemas"`
+			Responses       map[string]*response       `json:"responses"`
+			Parameters      map[string]*parameter      `json:"parameters"`
+			SecuritySchemes map[string]json.RawMessage `json:"securitySchemes"`
 		} `json:"components"`
 	}
 	operation struct {
 		Parameters  []*parameter         `json:"parameters"`
 		RequestBody *response            `json:"requestBody"` // content is all the test reads
 		Responses   map[string]*response `json:"responses"`
+		// Security is the document's when absent; [] is none.
+		Security *[]map[string][]string `json:"security"`
 	}
 	parameter struct {
 		Ref  string `json:"$ref"`

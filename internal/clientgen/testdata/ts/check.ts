@@ -1,0 +1,73 @@
+// Type-checked, never run: the calls a host makes through openapi-fetch
+// with the types openapi-typescript generates from the served document
+// (schema.d.ts, written next to this file by clientgen_test.go). In
+// mistakes, each expected error is one the types must refuse: if they let
+// it through, tsc reports the directive as unused and the check fails.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+type Invite = components["schemas"]["Invite"];
+type ProblemCode = components["schemas"]["ProblemCode"];
+
+const api = createClient<paths>({
+  baseUrl: "https://app.example/api/invites/",
+  headers: { Authorization: "Bearer alice" },
+});
+
+export async function lifecycle(): Promise<Invite | undefined> {
+  const sent = await api.POST("/", {
+    body: { userInvites: [{ email: "ann@acme.com", firstName: "Ann", data: { team: "core" } }, { email: "nope" }] },
+  });
+  if (sent.error) {
+    const code: ProblemCode = sent.error.code;
+    console.log(code, sent.error.detail);
+    return undefined;
+  }
+  for (const e of sent.data.errors) {
+    const itemCode: "invalid_email" | ProblemCode | "already_member" | "quota_exceeded" | "address_limit" |
+      "invalid_name" | "invalid_locale" | "invalid_data" | "invalid_roles" | "duplicate_in_batch" = e.code;
+    console.log(e.index, itemCode);
+  }
+  const ann: Invite = sent.data.success[0];
+
+  const page = await api.GET("/", {
+    params: { query: { "email[iLike]": "%@acme.com", "status[valueIn]": "pending,expired", order: "-email", limit: 1 } },
+  });
+  const next: string | undefined = page.data?.nextCursor;
+  await api.GET("/", { params: { query: { cursor: next, order: "-email", limit: 1 } } });
+
+  // null clears the data; leaving it out leaves it as it is.
+  const updated = await api.PATCH("/{id}", { params: { path: { id: ann.id } }, body: { data: null } });
+  const data: { [key: string]: unknown } | null | undefined = updated.data?.data;
+  console.log(data);
+  await api.PATCH("/{id}", { params: { path: { id: ann.id } }, body: { lastName: "Lee", data: { team: "ops" } } });
+
+  const accepted = await api.POST("/accept", { body: { token: "from-the-link" } });
+  if (accepted.error) {
+    switch (accepted.error.code) {
+      case "not_pending":
+      case "expired":
+      case "invalid_token":
+        break;
+    }
+    return undefined;
+  }
+  const status: components["schemas"]["Status"] | undefined = accepted.data.status;
+  console.log(status, accepted.data.isValid);
+  return ann;
+}
+
+export async function mistakes(id: string): Promise<void> {
+  // @ts-expect-error data is an object or null
+  await api.PATCH("/{id}", { params: { path: { id } }, body: { data: "core" } });
+  // @ts-expect-error no such order
+  await api.GET("/", { params: { query: { order: "nickname" } } });
+  // @ts-expect-error accept takes a token
+  await api.POST("/accept", { body: {} });
+  const res = await api.POST("/decline", { body: { token: "t" } });
+  if (res.error) {
+    // @ts-expect-error the code is one of the document's
+    const c: "no_such_code" = res.error.code;
+    console.log(c);
+  }
+}
