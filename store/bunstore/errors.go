@@ -36,10 +36,15 @@ func translate(err error) error {
 // (a network error, EOF, a driver's bad or closed connection); and the
 // server refusing for now: SQLSTATE class 08 (connection exception), 57P
 // (shutting down or starting up) and 53 (out of connections, memory or
-// disk). The caller's own cancel or deadline is none of them.
+// disk). The caller's own cancel or deadline is none of them, but a
+// deadline that ended a connection attempt is the driver's connect_timeout
+// (or the caller's, met while the database did not answer): unavailable.
 func unavailable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		return strings.Contains(err.Error(), "failed to connect to") // pgx's *pgconn.ConnectError
 	}
 	switch code := sqlState(err); {
 	case code == "57014", strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), strings.HasPrefix(code, "53"):

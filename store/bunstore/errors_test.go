@@ -20,7 +20,8 @@ import (
 // A database that cannot answer is ErrUnavailable, with the driver's error
 // kept in the chain; a request the database refused is not.
 func TestUnavailableClassification(t *testing.T) {
-	refused := dialClosedPort(t)
+	refused := connectErr(t, closedPort(t), "")
+	silent := connectErr(t, silentPort(t), "&connect_timeout=1")
 	pg := func(code string) error { return &pgconn.PgError{Severity: "FATAL", Code: code, Message: "m"} }
 	for _, c := range []struct {
 		name string
@@ -37,6 +38,7 @@ func TestUnavailableClassification(t *testing.T) {
 		{"out of memory 53200", pg("53200"), true},
 		{"query canceled 57014", fmt.Errorf("ERROR: %w", pg("57014")), true},
 		{"connection refused (pgconn.ConnectError)", refused, true},
+		{"connect_timeout (pgconn.ConnectError)", silent, true},
 		{"reset mid-query", fmt.Errorf("failed to receive message: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), true},
 		{"EOF", fmt.Errorf("failed to receive message: %w", io.EOF), true},
 		{"unexpected EOF", fmt.Errorf("failed to receive message: %w", io.ErrUnexpectedEOF), true},
@@ -72,25 +74,51 @@ func TestUnavailableClassification(t *testing.T) {
 	}
 }
 
-// dialClosedPort returns pgx's error for a server that is not listening.
-func dialClosedPort(t *testing.T) error {
+// closedPort returns an address nothing listens on.
+func closedPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
 	ln.Close()
+	return ln.Addr().String()
+}
+
+// silentPort returns an address that accepts connections and never
+// answers, as a server behind a lost network.
+func silentPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// connectErr returns pgx's error connecting to addr with params.
+func connectErr(t *testing.T, addr, params string) error {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	conn, err := pgconn.Connect(ctx, "postgres://u@"+addr+"/db?sslmode=disable")
+	conn, err := pgconn.Connect(ctx, "postgres://u@"+addr+"/db?sslmode=disable"+params)
 	if err == nil {
 		conn.Close(ctx)
-		t.Fatalf("connected to the closed port %s", addr)
+		t.Fatalf("connected to %s", addr)
 	}
 	var ce *pgconn.ConnectError
 	if !errors.As(err, &ce) {
-		t.Fatalf("dialing a closed port = %T %v, want a *pgconn.ConnectError", err, err)
+		t.Fatalf("connecting to %s = %T %v, want a *pgconn.ConnectError", addr, err, err)
 	}
 	return err
 }
