@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,5 +349,38 @@ func TestSlowListIsUnavailable(t *testing.T) {
 	p := decodeProblem(t, w)
 	if w.Code != 503 || p.Code != CodeUnavailable || w.Header().Get("Retry-After") != "5" || p.RetryAfter != 5 {
 		t.Errorf("%d Retry-After %q, %+v", w.Code, w.Header().Get("Retry-After"), p)
+	}
+}
+
+// An outage of the store is logged once, however many requests meet it
+// at once, and its end once, at the next success; the next outage is
+// logged again. Every request of it is a 503 with Retry-After.
+func TestOutageLoggedOnce(t *testing.T) {
+	e := newEnv(t)
+	inv := e.invite(alice, "ann@x.io")
+	get := call{method: "GET", path: "/" + inv.ID.String(), as: &alice}
+	for outage := 1; outage <= 2; outage++ {
+		e.store.down.Store(true)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if w := e.do(get); w.Code != 503 || w.Header().Get("Retry-After") == "" {
+					t.Errorf("during the outage: %d Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+				}
+			})
+		}
+		wg.Wait()
+		e.store.down.Store(false)
+		for range 3 {
+			if w := e.do(get); w.Code != 200 {
+				t.Fatalf("after the outage: %d %s", w.Code, w.Body)
+			}
+		}
+		logs := e.logs.String()
+		down, back := strings.Count(logs, "the store is unavailable"), strings.Count(logs, "the store answers again")
+		if down != outage || back != outage || !strings.Contains(logs, errUnavailable.Error()) {
+			t.Fatalf("after outage %d: %d unavailable lines and %d recovery lines, want %d each (and the cause):\n%s",
+				outage, down, back, outage, logs)
+		}
 	}
 }

@@ -102,6 +102,8 @@
 //	429 too_many_resends
 //	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits
 //	500 internal                nothing of the cause; Config.Logger gets it
+//	503 unavailable             with retryAfter and Retry-After: the store timed out or its database is
+//	                            unreachable; Config.Logger gets the first of an outage and the recovery
 //
 // Config.Problem may rewrite a problem before it is written, for instance
 // to set type URIs or to give an error of the host's own OnAccept hook a

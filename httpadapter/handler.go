@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/invitekit/invites"
 )
@@ -23,8 +24,10 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; a larger one is answered 413
 	// body_too_large before it is read whole. Default 1 MiB.
 	MaxBodyBytes int64
-	// Logger gets the errors behind 500 responses, which show none of it.
-	// Default slog.Default().
+	// Logger gets the errors behind 500 responses, which show none of it,
+	// and the start and end of an outage of the store: the first 503
+	// unavailable with its cause, and the next success. Default
+	// slog.Default().
 	Logger *slog.Logger
 	// Problem, when set, may change a problem before it is written: set
 	// Type URIs, or turn the host's own errors (from Config.OnAccept, say;
@@ -48,6 +51,9 @@ type handler struct {
 	mux *http.ServeMux
 	// methods are those some route answers, to tell 405 from 404.
 	methods []string
+	// down is set from the first answer of ErrUnavailable to the next
+	// success, so an outage is logged once, not per request.
+	down atomic.Bool
 }
 
 // New returns the handler of every route, to mount under any prefix with
@@ -146,6 +152,9 @@ func (h *handler) serve(f endpoint) http.Handler {
 		if err != nil {
 			h.fail(w, r, err)
 			return
+		}
+		if h.down.Load() && h.down.CompareAndSwap(true, false) {
+			h.cfg.Logger.InfoContext(r.Context(), "httpadapter: the store answers again", "method", r.Method, "route", r.Pattern)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {

@@ -139,10 +139,15 @@ func problemFor(err error) *Problem {
 func serviceText(err error) string { return strings.TrimPrefix(err.Error(), "invites: ") }
 
 // fail writes the problem of err. A 500 is logged with its cause, but
-// never with the request body, which may hold a token.
+// never with the request body, which may hold a token; an unavailable
+// store is logged once per outage (see handler.down).
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	p.Err = err
+	if errors.Is(err, invites.ErrUnavailable) && h.down.CompareAndSwap(false, true) {
+		h.cfg.Logger.WarnContext(r.Context(), "httpadapter: the store is unavailable; answering 503 until it is back",
+			"method", r.Method, "route", r.Pattern, "err", err)
+	}
 	if p.Status == http.StatusInternalServerError {
 		ctx := r.Context()
 		level := slog.LevelError

@@ -1,7 +1,8 @@
 // Package testdb gives tests and benchmarks databases of their own: a
 // fresh PostgreSQL schema per test on the server named by
-// INVITES_TEST_POSTGRES_DSN, or a fresh SQLite file, each removed when the
-// test ends, so tests that use them can run in parallel.
+// INVITES_TEST_POSTGRES_DSN (directly or through PgBouncer, see
+// EnvPooled), or a fresh SQLite file, each removed when the test ends, so
+// tests that use them can run in parallel.
 package testdb
 
 import (
@@ -68,7 +69,9 @@ func OpenPostgres(dsn string) (*bun.DB, error) {
 }
 
 // Postgres returns a database whose search_path is a new, empty schema,
-// dropped when tb ends; it skips tb without a test server.
+// dropped when tb ends; it skips tb without a test server. Behind a pooler
+// (EnvPooled) the schema has a role of its own whose search_path it is,
+// and the pool logs in as that role.
 func Postgres(tb testing.TB) *bun.DB {
 	tb.Helper()
 	dsn := PostgresDSN(tb)
@@ -78,26 +81,84 @@ func Postgres(tb testing.TB) *bun.DB {
 		tb.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		tb.Fatalf("testdb: creating schema: %v", err)
+	create := []string{"CREATE SCHEMA " + schema}
+	drop := []string{"DROP SCHEMA " + schema + " CASCADE"}
+	if pooled() {
+		create = []string{
+			"CREATE ROLE " + schema + " LOGIN",
+			"CREATE SCHEMA " + schema + " AUTHORIZATION " + schema,
+			"ALTER ROLE " + schema + " SET search_path = " + schema,
+		}
+		// The pooler keeps the role's server connections open: end them,
+		// or they would hold the server's connections long after the test.
+		drop = append([]string{"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '" + schema + "'"},
+			append(drop, "DROP ROLE "+schema)...)
 	}
 	tb.Cleanup(func() {
 		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			tb.Errorf("testdb: dropping schema %s: %v", schema, err)
+		for _, q := range drop {
+			if _, err := admin.ExecContext(ctx, q); err != nil {
+				tb.Errorf("testdb: dropping schema %s: %s: %v", schema, q, err)
+			}
 		}
 	})
+	for _, q := range create {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			tb.Fatalf("testdb: creating schema: %s: %v", q, err)
+		}
+	}
 	return PostgresSchema(tb, schema)
+}
+
+// EnvPooled, set to anything but "", says the DSN of EnvPostgres reaches
+// PostgreSQL through a pooler in transaction mode, such as PgBouncer,
+// which shares server connections among clients and so cannot carry a
+// search_path given at login: each test's schema then gets a role of its
+// own whose search_path it is (the pooler keeps a pool per role).
+const EnvPooled = "INVITES_TEST_POSTGRES_POOLED"
+
+func pooled() bool { return os.Getenv(EnvPooled) != "" }
+
+// SchemaDSN returns the DSN of the test server for a session whose
+// search_path is schema, one Postgres made: the search_path parameter,
+// or behind a pooler the schema's role as the user.
+func SchemaDSN(tb testing.TB, schema string) string {
+	tb.Helper()
+	dsn := PostgresDSN(tb)
+	if !pooled() {
+		dsn, err := WithParams(dsn, "search_path", schema)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("testdb: %s is not a postgres:// URL: %v", EnvPostgres, err)
+	}
+	u.User = url.User(schema)
+	return u.String()
 }
 
 // PostgresSchema opens another pool on the test server whose search_path
 // is schema, closed when tb ends.
 func PostgresSchema(tb testing.TB, schema string) *bun.DB {
 	tb.Helper()
-	dsn, err := WithParams(PostgresDSN(tb), "search_path", schema)
-	if err != nil {
-		tb.Fatal(err)
+	return PostgresVia(tb, schema, "")
+}
+
+// PostgresVia is PostgresSchema reaching the server at addr (host:port),
+// a proxy in front of it say, instead of the DSN's host; "" keeps it.
+func PostgresVia(tb testing.TB, schema, addr string) *bun.DB {
+	tb.Helper()
+	dsn := SchemaDSN(tb, schema)
+	if addr != "" {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		u.Host = addr
+		dsn = u.String()
 	}
 	db, err := OpenPostgres(dsn)
 	if err != nil {
@@ -109,6 +170,29 @@ func PostgresSchema(tb testing.TB, schema string) *bun.DB {
 	db.SetMaxIdleConns(8) // database/sql keeps 2 by default: the rest would reconnect per query
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// PostgresAddr returns the host:port of the test server's DSN.
+func PostgresAddr(tb testing.TB) string {
+	tb.Helper()
+	u, err := url.Parse(PostgresDSN(tb))
+	if err != nil {
+		tb.Fatalf("testdb: %s is not a postgres:// URL: %v", EnvPostgres, err)
+	}
+	if u.Port() == "" {
+		return u.Hostname() + ":5432"
+	}
+	return u.Host
+}
+
+// Schema returns the schema of db's session, a database of Postgres.
+func Schema(tb testing.TB, db *bun.DB) string {
+	tb.Helper()
+	var schema string
+	if err := db.QueryRowContext(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
+		tb.Fatal(err)
+	}
+	return schema
 }
 
 // SQLite returns a database in a new file under tb.TempDir.

@@ -122,11 +122,15 @@ func notFound(err error, as error) error {
 	return wrap(err)
 }
 
+// wrap names the store on err, and marks it ErrUnavailable when the
+// database could not answer (see unavailable), keeping err in the chain.
 func wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case isQueryCanceled(err):
+	case errors.Is(err, invites.ErrUnavailable):
+		return err
+	case unavailable(err):
 		return fmt.Errorf("bunstore: %w: %w", invites.ErrUnavailable, err)
 	}
 	return fmt.Errorf("bunstore: %w", err)

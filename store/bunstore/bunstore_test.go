@@ -365,11 +365,7 @@ func reopen(t *testing.T, db *bun.DB) *bun.DB {
 		}
 		return testdb.SQLiteAt(t, file)
 	}
-	var schema string
-	if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	return testdb.PostgresSchema(t, schema)
+	return testdb.PostgresSchema(t, testdb.Schema(t, db))
 }
 
 // Text that SQL or JSON quoting could mangle comes back as it went in:

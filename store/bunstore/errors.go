@@ -1,7 +1,11 @@
 package bunstore
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/invitekit/invites"
@@ -19,15 +23,39 @@ func translate(err error) error {
 		errors.Is(err, invites.ErrExpired), errors.Is(err, invites.ErrTooManyResends),
 		errors.Is(err, invites.ErrAlreadyInvited), errors.Is(err, invites.ErrStaleDelivery),
 		errors.Is(err, invites.ErrQuotaExceeded), errors.Is(err, invites.ErrEmailMismatch),
-		errors.As(err, &np), errors.As(err, &soon):
+		errors.Is(err, invites.ErrUnavailable), errors.As(err, &np), errors.As(err, &soon):
 		return err
 	}
 	return wrap(err)
 }
 
-// isQueryCanceled tells PostgreSQL's query_canceled (SQLSTATE 57014): a
-// statement stopped by statement_timeout, List's or the host's own.
-func isQueryCanceled(err error) bool { return sqlState(err) == "57014" }
+// unavailable tells the failures that say the database could not answer,
+// not that the request was wrong: worth a retry once it is back. They are
+// a statement stopped by statement_timeout (List's or the host's own,
+// query_canceled 57014); a connection that could not be made or was lost
+// (a network error, EOF, a driver's bad or closed connection); and the
+// server refusing for now: SQLSTATE class 08 (connection exception), 57P
+// (shutting down or starting up) and 53 (out of connections, memory or
+// disk). The caller's own cancel or deadline is none of them, but a
+// deadline that ended a connection attempt is the driver's connect_timeout
+// (or the caller's, met while the database did not answer): unavailable.
+func unavailable(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		return strings.Contains(err.Error(), "failed to connect to") // pgx's *pgconn.ConnectError
+	}
+	switch code := sqlState(err); {
+	case code == "57014", strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), strings.HasPrefix(code, "53"):
+		return true
+	case code != "":
+		return false // the server answered: the request, not the connection, failed
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, driver.ErrBadConn) || strings.Contains(err.Error(), "conn closed") // pgconn.ErrConnClosed
+}
 
 // sqlState is the SQLSTATE of a PostgreSQL error, for the drivers bun is
 // used with: pgx (SQLState) and bun's pgdriver (Field); "" for others.

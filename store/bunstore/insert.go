@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -355,7 +354,7 @@ func getInvite(ctx context.Context, db bun.IDB, tenantID string, id uuid.UUID, l
 		return invites.Invite{}, invites.ErrNotFound
 	}
 	if err != nil {
-		return invites.Invite{}, fmt.Errorf("bunstore: %w", err)
+		return invites.Invite{}, wrap(err)
 	}
 	return inv, nil
 }

@@ -35,7 +35,7 @@ func (s *Store) ready(ctx context.Context) error {
 func checkStrings(ctx context.Context, db bun.IDB) error {
 	var v string
 	if err := db.QueryRowContext(ctx, "SHOW standard_conforming_strings").Scan(&v); err != nil {
-		return fmt.Errorf("bunstore: reading standard_conforming_strings: %w", err)
+		return wrap(fmt.Errorf("reading standard_conforming_strings: %w", err))
 	}
 	if v != "on" {
 		return ErrNonStandardStrings

@@ -22,11 +22,7 @@ import (
 // (not an Exec) in such a session; with exec it sends bun's text as it is.
 func nonStandardPool(t *testing.T, db *bun.DB, mode string) *bun.DB {
 	t.Helper()
-	var schema string
-	if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	dsn, err := testdb.WithParams(testdb.PostgresDSN(t), "search_path", schema,
+	dsn, err := testdb.WithParams(testdb.SchemaDSN(t, testdb.Schema(t, db)),
 		"standard_conforming_strings", "off", "default_query_exec_mode", mode)
 	if err != nil {
 		t.Fatal(err)
