@@ -247,7 +247,7 @@ func TestInternalErrorsStayInside(t *testing.T) {
 	e.store.fail.Store(true)
 	w := e.do(call{method: "POST", path: "/accept", body: `{"token":"` + tok + `"}`, as: &bob})
 	p := decodeProblem(t, w)
-	if w.Code != 500 || p.Detail != "an internal error occurred" || strings.Contains(w.Body.String(), tok) {
+	if w.Code != 500 || p.Detail != "An internal error occurred." || strings.Contains(w.Body.String(), tok) {
 		t.Errorf("%d %s", w.Code, w.Body)
 	}
 	logs := e.logs.String()

@@ -85,7 +85,7 @@
 // "status" for the HTTP status) and retryAfter (also the Retry-After
 // header):
 //
-//	400 invalid_request         malformed JSON, unknown field, wrong type, trailing data, bad value
+//	400 invalid_request         malformed JSON, unknown field (names are case-sensitive), wrong type, trailing data, bad value
 //	401 unauthenticated         Authenticate found no actor
 //	403 forbidden               another tenant or user named in a body; a role the actor may not grant
 //	403 email_mismatch          invites.Config.RequireEmailMatch and the actor's Email is not the invite's

@@ -184,7 +184,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) (string, error) 
 		return "", err
 	}
 	if req.Token == "" {
-		return "", invalidRequest("token", "token is required")
+		return "", invalidRequest("token", "token is required.")
 	}
 	return req.Token, nil
 }

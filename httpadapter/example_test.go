@@ -66,5 +66,5 @@ func Example() {
 	// item 1 invalid_email
 	// 200 true
 	// 404 application/problem+json
-	// {"type":"about:blank","title":"Not Found","status":404,"detail":"no such invite","code":"not_found"}
+	// {"type":"about:blank","title":"Not Found","status":404,"detail":"No such invite.","code":"not_found"}
 }

@@ -121,7 +121,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "the method is not allowed here"))
+	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "The method is not allowed here."))
 }
 
 // match returns the pattern of the route that takes r, or "" for none. A
@@ -134,7 +134,7 @@ func (h *handler) match(r *http.Request) string {
 	return pattern
 }
 
-var errNoRoute = problem(http.StatusNotFound, CodeNotFound, "", "no such route")
+var errNoRoute = problem(http.StatusNotFound, CodeNotFound, "", "No such route.")
 
 // endpoint answers a request with a value for a 200 JSON response, or an
 // error for a problem. It takes w only for http.MaxBytesReader.
@@ -174,12 +174,12 @@ func write(w http.ResponseWriter, status int, contentType string, body []byte) {
 func (h *handler) actor(r *http.Request, needTenant bool) (invites.Actor, error) {
 	a, err := h.cfg.Authenticate(r)
 	if err != nil || a.UserID == "" || (needTenant && a.TenantID == "") {
-		return invites.Actor{}, problem(http.StatusUnauthorized, CodeUnauthenticated, "", "the request carries no authenticated actor")
+		return invites.Actor{}, problem(http.StatusUnauthorized, CodeUnauthenticated, "", "The request carries no authenticated actor.")
 	}
 	return a, nil
 }
 
 // forbidden answers a body that speaks for another tenant or user than the actor.
 func forbidden(field string) error {
-	return problem(http.StatusForbidden, CodeForbidden, field, field+" is not the actor's")
+	return problem(http.StatusForbidden, CodeForbidden, field, field+" is not the actor's.")
 }
