@@ -36,6 +36,7 @@ func Example() {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", api))
+	mux.Handle("/api/invites", http.StripPrefix("/api/invites", api)) // POST /api/invites too
 
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))

@@ -101,6 +101,9 @@ func (h *handler) routes() []route {
 // ServeMux would write plain text or redirect (a redirect would lose the
 // prefix the host stripped).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "" { // the prefix itself, without its slash: POST /api/invites
+		r = withPath(r, "/")
+	}
 	if h.match(r) != "" {
 		h.mux.ServeHTTP(w, r)
 		return
@@ -122,6 +125,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "The method is not allowed here."))
+}
+
+// withPath is a shallow copy of r for path p, as http.StripPrefix makes.
+func withPath(r *http.Request, p string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	return r2
 }
 
 // match returns the pattern of the route that takes r, or "" for none. A
