@@ -9,18 +9,35 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/invitekit/invites/internal/testdb"
 )
 
 // chromium finds a Chromium to drive, or skips: .ci/run installs one and
 // fails on the skip message.
 func chromium(t *testing.T) string {
+	p, skipped := findChromium()
+	if skipped != "" {
+		t.Skip(skipped)
+	}
+	return p
+}
+
+// findChromium is the path of a Chromium, or says that the browser tests
+// skip and how to run them.
+func findChromium() (path, skipped string) {
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p
+			return p, ""
 		}
 	}
-	t.Skip("chromium tests skipped: no chromium in PATH (apt-get install chromium)")
-	return ""
+	return "", "chromium tests skipped: no chromium in PATH (apt-get install chromium)"
+}
+
+// TestMain says once, even without -v, which of the tests will skip.
+func TestMain(m *testing.M) {
+	_, skipped := findChromium()
+	testdb.Main(m, testdb.PostgresSkipped(), skipped)
 }
 
 // browse starts the demo on a fresh SQLite file and a headless Chromium
