@@ -17,9 +17,11 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -96,12 +98,23 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 // run serves the demo until ctx ends, then shuts the server and the
 // delivery worker down. It prints "listening on http://ADDR" once it
 // accepts connections; the emails of the console mailer go to stdout too.
+// With -h it prints the usage and returns nil.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	o, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
+
+	// The address first: a port in use is told before any file is made.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %s: %w", o.addr, err)
+	}
+	defer ln.Close() // Serve closes it too; this is for an early return
 
 	db, err := openDB(ctx, o)
 	if err != nil {
@@ -122,10 +135,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer closeMailer()
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
 		Tokens: token.Issuer{},
@@ -137,17 +146,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Logger:       log,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	allowed, err := allowedHosts(ln.Addr().String(), o.hosts)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	h, err := newServer(svc, log, allowed)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -194,7 +200,17 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		}
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
-		var err error
+		// SQLite says "out of memory (14)" of a file it cannot create:
+		// open it first for the system's own words.
+		f, err := os.OpenFile(o.db, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("-db %s: cannot create or open the SQLite file: %w", o.db, err)
+		}
+		f.Close()
 		if db, err = sqlitedb.Open(o.db); err != nil {
 			return nil, err
 		}
