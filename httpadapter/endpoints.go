@@ -49,7 +49,7 @@ type (
 		Locale    string          `json:"locale"`
 		Data      json.RawMessage `json:"data"`
 		Roles     []string        `json:"roles"`
-		// The seeds put createdByUserId on each item.
+		// ROQ's clients put createdByUserId on each item.
 		CreatedByUserID string `json:"createdByUserId"`
 	}
 	sendResponse struct {

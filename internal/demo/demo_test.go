@@ -142,7 +142,8 @@ func sendAccept(t *testing.T, d demo) {
 	if code, body := do(t, "GET", d.base+"/", "", ""); code != 200 || !strings.Contains(body, "Send invites") {
 		t.Fatalf("GET / = %d\n%s", code, body)
 	}
-	code, body := do(t, "POST", d.base+"/api/invites/", "application/json",
+	// Without the trailing slash, as a newcomer types it.
+	code, body := do(t, "POST", d.base+"/api/invites", "application/json",
 		`{"userInvites":[{"email":"ann@example.com","roles":["member"]},{"email":"not an address"}]}`)
 	var sent struct {
 		Success []invites.Invite
