@@ -72,8 +72,7 @@ type Invite struct {
 }
 
 // MarshalJSON writes the shape of ROQ's User Invites API: acceptedByUserId
-// is null until the
-// invite is accepted.
+// is null until the invite is accepted.
 func (i Invite) MarshalJSON() ([]byte, error) {
 	type plain Invite // no methods: no recursion
 	var by *string
