@@ -155,7 +155,7 @@ func sendAccept(t *testing.T, d demo) {
 	id := sent.Success[0].ID.String()
 
 	link := d.link(t, "ann@example.com")
-	if code, body := do(t, "GET", link, "", ""); code != 200 || !strings.Contains(body, "ann@example.com</strong> is invited") ||
+	if code, body := do(t, "GET", link, "", ""); code != 200 || !strings.Contains(body, "ann@example.com</bdi></strong> is invited") ||
 		!strings.Contains(body, `id="accept"`) {
 		t.Fatalf("landing = %d\n%s", code, body)
 	}
@@ -164,7 +164,7 @@ func sendAccept(t *testing.T, d demo) {
 	if code, body := do(t, "POST", d.base+"/invite/accept", formType, form.Encode(), "X-Demo-User", "ann", "Cookie", cookie); code != 200 || !strings.Contains(body, "Invitation accepted") {
 		t.Fatalf("accept = %d\n%s", code, body)
 	}
-	if code, body := do(t, "POST", d.base+"/invite/decline", formType, form.Encode(), "Cookie", cookie); code != 409 || !strings.Contains(body, "it was accepted") {
+	if code, body := do(t, "POST", d.base+"/invite/decline", formType, form.Encode(), "Cookie", cookie); code != 409 || !strings.Contains(body, "already been accepted") {
 		t.Fatalf("decline after accept = %d\n%s", code, body)
 	}
 	// The used link tells its status, not who was invited.

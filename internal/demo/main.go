@@ -11,7 +11,7 @@
 // cross-origin writes, and its landing forms carry a CSRF token: see
 // guard.go.
 //
-//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port]
+//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port] [-ttl 2m] [-cooldown 5s]
 package main
 
 import (
@@ -60,6 +60,8 @@ type options struct {
 	smtp     string
 	from     string
 	hosts    []string
+	ttl      time.Duration // 0: the library's default
+	cooldown time.Duration // 0: the library's default
 }
 
 // shutdownTimeout bounds how long requests in flight may finish after a
@@ -75,6 +77,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN (postgres://...) to use instead of SQLite")
 	fs.StringVar(&o.smtp, "smtp", "", "send email by SMTP to host:port, in plain text without TLS (demo only: a local relay or test server), instead of printing it")
 	fs.StringVar(&o.from, "from", "Invites demo <invites@localhost>", "sender of the emails")
+	fs.DurationVar(&o.ttl, "ttl", 0, "how long a link is valid, such as 2m to watch one expire (default 7 days)")
+	fs.DurationVar(&o.cooldown, "cooldown", 0, "the least time between two sends of an invite, such as 5s (default 1 minute)")
 	hostList := fs.String("host", "", "more Host values to serve (comma-separated host:port) beyond -addr and localhost, 127.0.0.1 and [::1] on its port; any other is refused")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -141,9 +145,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		AcceptURL: func(t invites.Token) string {
 			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
 		},
-		CanGrant:     canGrant,
-		PollInterval: time.Second,
-		Logger:       log,
+		TTL:            o.ttl,
+		ResendCooldown: o.cooldown,
+		CanGrant:       canGrant,
+		PollInterval:   time.Second,
+		Logger:         log,
 	})
 	if err != nil {
 		return err
