@@ -3,6 +3,7 @@ package invites
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -86,4 +87,16 @@ func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
 
 func invalid(field, format string, args ...any) error {
 	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// message is err, an item's refusal by prepare, as ItemError.Message: a
+// sentence without the package's prefix, from an InputError's field and
+// reason or from the words grantable wraps ErrForbiddenRole with.
+func message(err error) string {
+	var in *InputError
+	if errors.As(err, &in) {
+		return in.Field + " " + in.Reason + "."
+	}
+	why := strings.TrimPrefix(err.Error(), ErrForbiddenRole.Error()+": ")
+	return strings.ToUpper(why[:1]) + why[1:] + "."
 }

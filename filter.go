@@ -103,7 +103,7 @@ func checkFilter(f Filter) (Filter, error) {
 		}
 		for _, v := range st.list {
 			if !v.Valid() {
-				return f, invalid("status["+st.op+"]", "unknown status %q", v)
+				return f, invalid("status["+st.op+"]", "has an unknown status %q", v)
 			}
 		}
 	}

@@ -71,8 +71,8 @@ type Invite struct {
 	UpdatedAt      time.Time      `json:"updatedAt"`
 }
 
-// MarshalJSON writes the seeds' shape: acceptedByUserId is null until the
-// invite is accepted.
+// MarshalJSON writes the shape of ROQ's User Invites API: acceptedByUserId
+// is null until the invite is accepted.
 func (i Invite) MarshalJSON() ([]byte, error) {
 	type plain Invite // no methods: no recursion
 	var by *string

@@ -67,7 +67,7 @@ func checkQuery(q Query) (ListParams, error) {
 	}
 	for _, st := range q.Statuses {
 		if !st.Valid() {
-			return p, invalid("status", "unknown status %q", st)
+			return p, invalid("status", "has an unknown status %q", st)
 		}
 	}
 	p.Statuses = unique(q.Statuses)
@@ -76,16 +76,16 @@ func checkQuery(q Query) (ListParams, error) {
 		p.Order.Field = OrderCreatedAt
 	case OrderCreatedAt, OrderUpdatedAt, OrderEmail, OrderStatus, OrderFirstName, OrderLastName, OrderLocale:
 	default:
-		return p, invalid("order", "cannot order by %q", q.Order.Field)
+		return p, invalid("order", "cannot be %q: order by createdAt, updatedAt, email, status, firstName, lastName or locale, with a leading - for descending", q.Order.Field)
 	}
 	switch {
 	case q.Limit == 0:
 		p.Limit = DefaultLimit
 	case q.Limit < 0 || q.Limit > MaxLimit:
-		return p, invalid("limit", "must be between 1 and %d", MaxLimit)
+		return p, invalid("limit", "must be a whole number from 1 to %d", MaxLimit)
 	}
 	if q.Offset < 0 || q.Offset > MaxOffset {
-		return p, invalid("offset", "must be between 0 and %d (walk further with the cursor)", MaxOffset)
+		return p, invalid("offset", "must be a whole number from 0 to %d (walk further with the cursor)", MaxOffset)
 	}
 	for _, f := range []struct {
 		field, value string

@@ -70,7 +70,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 		return SendResult{}, invalid("userInvites", "is empty")
 	}
 	if len(items) > s.cfg.MaxBatch {
-		return SendResult{}, fmt.Errorf("%w: %d items, at most %d", ErrBatchTooLarge, len(items), s.cfg.MaxBatch)
+		return SendResult{}, fmt.Errorf("%w: the batch has %d items, more than the %d allowed", ErrBatchTooLarge, len(items), s.cfg.MaxBatch)
 	}
 	now := s.cfg.Now()
 	res := SendResult{Success: []Invite{}, Errors: []ItemError{}}
@@ -83,13 +83,13 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 			return SendResult{}, err // not the item's fault
 		}
 		if err != nil {
-			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: code, Message: err.Error()})
+			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: code, Message: message(err)})
 			continue
 		}
 		norm := NormalizeEmail(inv.Email)
 		if j, dup := first[norm]; dup {
 			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: CodeDuplicateInBatch,
-				Message: fmt.Sprintf("the same address as item %d", j)})
+				Message: fmt.Sprintf("The address is the same as that of item %d.", j)})
 			continue
 		}
 		first[norm] = i
@@ -125,11 +125,11 @@ func (s *Service) collect(res *SendResult, items []NewInvite, index []int, out [
 		item := ItemError{Index: index[k], Email: items[index[k]].Email}
 		switch {
 		case r.Existing != uuid.Nil:
-			item.Code, item.Message, item.InviteID = CodeAlreadyInvited, "the address already has a pending invite", r.Existing
+			item.Code, item.Message, item.InviteID = CodeAlreadyInvited, "The address already has a pending invite.", r.Existing
 		case r.AddressLimited:
-			item.Code, item.Message = CodeAddressLimit, "the address has had the most emails a tenant may send it in a day"
+			item.Code, item.Message = CodeAddressLimit, "The address has had the most emails a tenant may send it in a day."
 		case r.OverQuota:
-			item.Code, item.Message = CodeQuotaExceeded, "over the tenant's or the inviter's send quota"
+			item.Code, item.Message = CodeQuotaExceeded, "The tenant's or the inviter's send quota is used up."
 			over++
 		default:
 			res.Success = append(res.Success, s.read(r.Invite, now))
@@ -161,7 +161,7 @@ func (s *Service) dropMembers(ctx context.Context, tenantID string, items []NewI
 	for i, r := range rows {
 		if member[i] {
 			res.Errors = append(res.Errors, ItemError{Index: index[i], Email: items[index[i]].Email,
-				Code: CodeAlreadyMember, Message: "the address is already a member of the tenant"})
+				Code: CodeAlreadyMember, Message: "The address is already a member of the tenant."})
 			continue
 		}
 		keep, kept = append(keep, r), append(kept, index[i])
@@ -245,7 +245,7 @@ func (s *Service) guard(actor Actor, op Op) Guard {
 func (s *Service) grantable(actor Actor, roles []string) error {
 	for _, r := range roles {
 		if !s.cfg.CanGrant(actor, r) {
-			return fmt.Errorf("%w: %q", ErrForbiddenRole, r)
+			return fmt.Errorf("%w: the actor may not grant the role %q", ErrForbiddenRole, r)
 		}
 	}
 	return nil

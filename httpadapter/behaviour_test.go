@@ -248,7 +248,7 @@ func TestInternalErrorsStayInside(t *testing.T) {
 	e.store.fail.Store(true)
 	w := e.do(call{method: "POST", path: "/accept", body: `{"token":"` + tok + `"}`, as: &bob})
 	p := decodeProblem(t, w)
-	if w.Code != 500 || p.Detail != "an internal error occurred" || strings.Contains(w.Body.String(), tok) {
+	if w.Code != 500 || p.Detail != "An internal error occurred." || strings.Contains(w.Body.String(), tok) {
 		t.Errorf("%d %s", w.Code, w.Body)
 	}
 	logs := e.logs.String()
@@ -281,11 +281,13 @@ func TestProblemHook(t *testing.T) {
 	}
 }
 
-// Mounted under a prefix, every route answers below it.
+// Mounted under a prefix, every route answers below it, and the prefix
+// without its slash as the collection.
 func TestMountedUnderPrefix(t *testing.T) {
 	e := newEnv(t)
 	host := http.NewServeMux()
 	host.Handle("/api/invites/", http.StripPrefix("/api/invites", e.h))
+	host.Handle("/api/invites", http.StripPrefix("/api/invites", e.h))
 	srv := httptest.NewServer(host)
 	defer srv.Close()
 	e.invite(alice, "ann@x.io")
@@ -294,6 +296,9 @@ func TestMountedUnderPrefix(t *testing.T) {
 		want int
 	}{
 		{call{method: "GET", path: "/api/invites/", as: &alice}, 200},
+		{call{method: "GET", path: "/api/invites", as: &alice}, 200},
+		{call{method: "POST", path: "/api/invites", as: &alice, body: sendBody(`{"email":"bo@x.io"}`)}, 200},
+		{call{method: "PUT", path: "/api/invites", as: &alice}, 405},
 		{call{method: "GET", path: "/api/invites/openapi.yaml"}, 200},
 		{call{method: "POST", path: "/api/invites/lookup", body: tokenBody(e, "ann@x.io")}, 200},
 		{call{method: "GET", path: "/api/invites/nowhere/x"}, 404},

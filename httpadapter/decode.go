@@ -20,13 +20,18 @@ import (
 )
 
 // decode reads r's body into v strictly: JSON only, within MaxBodyBytes,
-// one value with no unknown fields and no trailing data. Each refusal is a
-// problem naming, where it can, the field at fault.
+// one value with no unknown fields, no trailing data, and every member
+// named exactly as the API spells it. Each refusal is a problem naming,
+// where it can, the field at fault.
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := jsonOnly(r); err != nil {
 		return err
 	}
-	return strictJSON(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes), v)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	return strictJSON(body, v)
 }
 
 // jsonOnly refuses a request that is not application/json. Every route
@@ -37,27 +42,91 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) error {
 func jsonOnly(r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "the body must be application/json")
+		return problem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "", "The body must be application/json.")
 	}
 	return nil
 }
 
 // strictJSON decodes body into v: one value, no unknown fields, no
-// trailing data.
-func strictJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+// trailing data, no member whose name matches a field only when case is
+// ignored (see exactNames).
+func strictJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var big *http.MaxBytesError
-		if errors.As(err, &big) {
-			return decodeError(err)
+		return invalidRequest("", "The body has data after its JSON value.")
+	}
+	return exactNames(body, reflect.TypeOf(v), "")
+}
+
+// exactNames refuses a member of raw, a JSON value decoded into a t, whose
+// name matches a field of t only case-insensitively: encoding/json takes
+// "Email" for email, and a client that sends it should learn the spelling
+// rather than depend on that. The members of a json.RawMessage (data) are
+// the client's own and not looked at. Members are checked in name order,
+// so the same body is refused for the same member every time.
+func exactNames(raw []byte, t reflect.Type, at string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return nil // null: nothing to check
 		}
-		return invalidRequest("", "the body has data after its JSON value")
+		fields := jsonFields(t)
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			path := name
+			if at != "" {
+				path = at + "." + name
+			}
+			ft, ok := fields[name]
+			if !ok {
+				return invalidRequest(path, misspelled(fields, path, name))
+			}
+			if err := exactNames(members[name], ft, path); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		for i, it := range items {
+			if err := exactNames(it, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// jsonFields maps the JSON names of t's fields to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := make(map[string]reflect.Type, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = f.Type
+		}
+	}
+	return out
+}
+
+// misspelled is the detail of a member name that is no field of fields,
+// naming the field it matches but for case.
+func misspelled(fields map[string]reflect.Type, path, name string) string {
+	for f := range fields {
+		if strings.EqualFold(f, name) {
+			return fmt.Sprintf("%s is not a known field: names are case-sensitive, and this one is spelled %s.", path, f)
+		}
+	}
+	return path + " is not a known field."
 }
 
 // emptyRequest is the body of the routes that take none (resend, cancel).
@@ -79,11 +148,11 @@ func (h *handler) noBody(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	var req *emptyRequest
-	if err := strictJSON(bytes.NewReader(body), &req); err != nil {
+	if err := strictJSON(body, &req); err != nil {
 		return err
 	}
 	if req == nil {
-		return invalidRequest("", "the body must be empty or {}")
+		return invalidRequest("", "The body must be empty or {}.")
 	}
 	return nil
 }
@@ -101,25 +170,25 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &big):
 		return problem(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "",
-			fmt.Sprintf("the body is larger than %d bytes", big.Limit))
+			fmt.Sprintf("The body is larger than %d bytes.", big.Limit))
 	case errors.Is(err, io.EOF):
-		return invalidRequest("", "the body is empty")
+		return invalidRequest("", "The body is empty.")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return invalidRequest("", "the body ends inside its JSON value")
+		return invalidRequest("", "The body ends inside its JSON value.")
 	case errors.As(err, &syntax):
-		return invalidRequest("", fmt.Sprintf("the body is not valid JSON (at byte %d)", syntax.Offset))
+		return invalidRequest("", fmt.Sprintf("The body is not valid JSON (at byte %d).", syntax.Offset))
 	case errors.As(err, &typ) && typ.Field == "":
-		return invalidRequest("", "the body must be a JSON object")
+		return invalidRequest("", "The body must be a JSON object.")
 	case errors.As(err, &typ):
-		return invalidRequest(typ.Field, fmt.Sprintf("%s must be %s", typ.Field, jsonKind(typ.Type)))
+		return invalidRequest(typ.Field, fmt.Sprintf("%s must be %s.", typ.Field, jsonKind(typ.Type)))
 	}
 	// encoding/json has no type for this one; its text is stable.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if n, err := strconv.Unquote(name); err == nil {
-			return invalidRequest(n, fmt.Sprintf("%s is not a known field", n))
+			return invalidRequest(n, n+" is not a known field.")
 		}
 	}
-	return invalidRequest("", "the body cannot be read")
+	return invalidRequest("", "The body cannot be read.")
 }
 
 // jsonKind names the JSON a Go type takes, for a wrong-type message.
@@ -158,21 +227,21 @@ const maxQueryBytes = 64 << 10
 func parseQuery(raw string) (invites.Query, error) {
 	var q invites.Query
 	if len(raw) > maxQueryBytes {
-		return q, invalidRequest("", fmt.Sprintf("the query string is longer than %d bytes", maxQueryBytes))
+		return q, invalidRequest("", fmt.Sprintf("The query string is longer than %d bytes.", maxQueryBytes))
 	}
 	if strings.Count(raw, "&") >= len(listParams) {
-		return q, invalidRequest("", fmt.Sprintf("the query string has more than %d parameters", len(listParams)))
+		return q, invalidRequest("", fmt.Sprintf("The query string has more than %d parameters.", len(listParams)))
 	}
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
-		return q, invalidRequest("", "the query string is malformed")
+		return q, invalidRequest("", "The query string is malformed.")
 	}
 	for _, name := range slices.Sorted(maps.Keys(vals)) { // the first bad one, every time
 		if !slices.Contains(listParams, name) {
-			return q, invalidRequest(name, name+" is not a known query parameter")
+			return q, invalidRequest(name, name+" is not a known query parameter.")
 		}
 		if len(vals[name]) > 1 {
-			return q, invalidRequest(name, name+" is given more than once")
+			return q, invalidRequest(name, name+" is given more than once.")
 		}
 		set := setParam
 		if strings.HasSuffix(name, "]") {
@@ -189,7 +258,7 @@ func setParam(q *invites.Query, name, v string) error {
 	if v == "" {
 		return nil
 	}
-	bad := func(want string) error { return invalidRequest(name, name+" must be "+want) }
+	bad := func(want string) error { return invalidRequest(name, name+" must be "+want+".") }
 	var err error
 	switch name {
 	case "status":
@@ -224,7 +293,7 @@ func setParam(q *invites.Query, name, v string) error {
 		}
 	case "offset":
 		if q.Offset, err = strconv.Atoi(v); err != nil || q.Offset < 0 {
-			return bad("a whole number, 0 or more")
+			return bad(fmt.Sprintf("a whole number from 0 to %d (walk further with the cursor)", invites.MaxOffset))
 		}
 	case "cursor":
 		q.Cursor = v

@@ -3,7 +3,10 @@
 // server. The host says who the actor is (Config.Authenticate); the
 // handler holds every request to that actor's tenant.
 //
-// Mount it under any prefix with http.StripPrefix:
+// Mount it under any prefix with http.StripPrefix, on the prefix with and
+// without its trailing slash, so that POST /api/invites sends a batch as
+// POST /api/invites/ does (ServeMux would answer it with an empty
+// redirect, which most clients do not follow with the body):
 //
 //	h := httpadapter.New(svc, httpadapter.Config{
 //		Authenticate: func(r *http.Request) (invites.Actor, error) {
@@ -15,6 +18,7 @@
 //		},
 //	})
 //	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", h))
+//	mux.Handle("/api/invites", http.StripPrefix("/api/invites", h))
 //
 // # Routes
 //
@@ -85,7 +89,7 @@
 // "status" for the HTTP status) and retryAfter (also the Retry-After
 // header):
 //
-//	400 invalid_request         malformed JSON, unknown field, wrong type, trailing data, bad value
+//	400 invalid_request         malformed JSON, unknown field (names are case-sensitive), wrong type, trailing data, bad value
 //	401 unauthenticated         Authenticate found no actor
 //	403 forbidden               another tenant or user named in a body; a role the actor may not grant
 //	403 email_mismatch          invites.Config.RequireEmailMatch and the actor's Email is not the invite's

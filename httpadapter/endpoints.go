@@ -49,7 +49,7 @@ type (
 		Locale    string          `json:"locale"`
 		Data      json.RawMessage `json:"data"`
 		Roles     []string        `json:"roles"`
-		// The seeds put createdByUserId on each item.
+		// ROQ's clients put createdByUserId on each item.
 		CreatedByUserID string `json:"createdByUserId"`
 	}
 	sendResponse struct {
@@ -184,7 +184,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request) (string, error) 
 		return "", err
 	}
 	if req.Token == "" {
-		return "", invalidRequest("token", "token is required")
+		return "", invalidRequest("token", "token is required.")
 	}
 	return req.Token, nil
 }

@@ -36,6 +36,7 @@ func Example() {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", api))
+	mux.Handle("/api/invites", http.StripPrefix("/api/invites", api)) // POST /api/invites too
 
 	do := func(method, path, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
@@ -66,5 +67,5 @@ func Example() {
 	// item 1 invalid_email
 	// 200 true
 	// 404 application/problem+json
-	// {"type":"about:blank","title":"Not Found","status":404,"detail":"no such invite","code":"not_found"}
+	// {"type":"about:blank","title":"Not Found","status":404,"detail":"No such invite.","code":"not_found"}
 }

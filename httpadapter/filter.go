@@ -51,7 +51,7 @@ func setFilter(w *invites.Filter, name, v string) error {
 		for i, s := range list {
 			id, err := uuid.Parse(s)
 			if err != nil || id == uuid.Nil {
-				return invalidRequest(name, name+" must be invite ids (UUIDs), comma-separated for a list")
+				return invalidRequest(name, name+" must be invite ids (UUIDs), comma-separated for a list.")
 			}
 			ids[i] = id
 		}
@@ -60,7 +60,7 @@ func setFilter(w *invites.Filter, name, v string) error {
 		sts := make([]invites.Status, len(list))
 		for i, s := range list {
 			if s == "" {
-				return invalidRequest(name, name+" must be statuses, comma-separated for a list")
+				return invalidRequest(name, name+" must be statuses, comma-separated for a list.")
 			}
 			sts[i] = invites.Status(s) // the Service refuses unknown ones, naming name
 		}
@@ -90,7 +90,7 @@ func setFilter(w *invites.Filter, name, v string) error {
 // after, so a long one costs no slice.
 func checkListLen(name, v string) error {
 	if strings.Count(v, ",") >= invites.MaxFilterValues {
-		return invalidRequest(name, fmt.Sprintf("%s has more than %d values", name, invites.MaxFilterValues))
+		return invalidRequest(name, fmt.Sprintf("%s has more than %d values.", name, invites.MaxFilterValues))
 	}
 	return nil
 }

@@ -107,6 +107,9 @@ func (h *handler) routes() []route {
 // ServeMux would write plain text or redirect (a redirect would lose the
 // prefix the host stripped).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "" { // the prefix itself, without its slash: POST /api/invites
+		r = withPath(r, "/")
+	}
 	if h.match(r) != "" {
 		h.mux.ServeHTTP(w, r)
 		return
@@ -127,7 +130,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "the method is not allowed here"))
+	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "The method is not allowed here."))
+}
+
+// withPath is a shallow copy of r for path p, as http.StripPrefix makes.
+func withPath(r *http.Request, p string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = p, ""
+	r2.URL = &u
+	return r2
 }
 
 // match returns the pattern of the route that takes r, or "" for none. A
@@ -140,7 +153,7 @@ func (h *handler) match(r *http.Request) string {
 	return pattern
 }
 
-var errNoRoute = problem(http.StatusNotFound, CodeNotFound, "", "no such route")
+var errNoRoute = problem(http.StatusNotFound, CodeNotFound, "", "No such route.")
 
 // endpoint answers a request with a value for a 200 JSON response, or an
 // error for a problem. It takes w only for http.MaxBytesReader.
@@ -183,12 +196,12 @@ func write(w http.ResponseWriter, status int, contentType string, body []byte) {
 func (h *handler) actor(r *http.Request, needTenant bool) (invites.Actor, error) {
 	a, err := h.cfg.Authenticate(r)
 	if err != nil || a.UserID == "" || (needTenant && a.TenantID == "") {
-		return invites.Actor{}, problem(http.StatusUnauthorized, CodeUnauthenticated, "", "the request carries no authenticated actor")
+		return invites.Actor{}, problem(http.StatusUnauthorized, CodeUnauthenticated, "", "The request carries no authenticated actor.")
 	}
 	return a, nil
 }
 
 // forbidden answers a body that speaks for another tenant or user than the actor.
 func forbidden(field string) error {
-	return problem(http.StatusForbidden, CodeForbidden, field, field+" is not the actor's")
+	return problem(http.StatusForbidden, CodeForbidden, field, field+" is not the actor's.")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -72,7 +73,8 @@ func problem(status int, code, field, detail string) *Problem {
 }
 
 // problemFor maps an error of the Service (or of decoding) to its problem.
-// Details are fixed texts or the Service's own words, never a store's.
+// Details are sentences: fixed texts or the Service's own words, never a
+// store's, and never with a Go package's prefix.
 func problemFor(err error) *Problem {
 	var (
 		p    *Problem
@@ -86,57 +88,84 @@ func problemFor(err error) *Problem {
 		c := *p
 		return &c
 	case errors.As(err, &in):
-		return problem(http.StatusBadRequest, CodeInvalidRequest, in.Field, in.Field+" "+in.Reason)
+		return problem(http.StatusBadRequest, CodeInvalidRequest, in.Field, in.Field+" "+in.Reason+".")
 	case errors.Is(err, invites.ErrInvalidInput):
-		return problem(http.StatusBadRequest, CodeInvalidRequest, "", "the request is not valid")
+		return problem(http.StatusBadRequest, CodeInvalidRequest, "", "The request is not valid.")
 	case errors.Is(err, invites.ErrNotFound):
-		return problem(http.StatusNotFound, CodeNotFound, "", "no such invite")
+		return problem(http.StatusNotFound, CodeNotFound, "", "No such invite.")
 	case errors.Is(err, invites.ErrInvalidToken):
-		return problem(http.StatusNotFound, CodeInvalidToken, "", "the token is not valid")
+		return problem(http.StatusNotFound, CodeInvalidToken, "", "The token is not valid.")
 	case errors.As(err, &np):
-		p := problem(http.StatusConflict, CodeNotPending, "", "the invite is "+string(np.Status)+", not pending")
+		p := problem(http.StatusConflict, CodeNotPending, "", "The invite is "+string(np.Status)+", not pending.")
 		p.InviteStatus = np.Status
 		return p
 	case errors.Is(err, invites.ErrNotPending):
-		return problem(http.StatusConflict, CodeNotPending, "", "the invite is not pending")
+		return problem(http.StatusConflict, CodeNotPending, "", "The invite is not pending.")
 	case errors.Is(err, invites.ErrAlreadyInvited):
-		return problem(http.StatusConflict, CodeAlreadyInvited, "", "the address has another pending invite")
+		return problem(http.StatusConflict, CodeAlreadyInvited, "", "The address has another pending invite.")
 	case errors.Is(err, invites.ErrExpired):
-		return problem(http.StatusGone, CodeExpired, "", "the invite has expired")
+		return problem(http.StatusGone, CodeExpired, "", "The invite has expired.")
 	case errors.Is(err, invites.ErrBatchTooLarge):
-		return problem(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, "", serviceText(err))
+		return problem(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, "",
+			serviceText(err, invites.ErrBatchTooLarge, "The batch has more items than allowed."))
 	case errors.As(err, &soon):
-		p := problem(http.StatusTooManyRequests, CodeResendTooSoon, "", "the invite was sent too recently")
-		p.RetryAfter = max(1, int(math.Ceil(soon.RetryAfter.Seconds())))
+		wait := max(1, int(math.Ceil(soon.RetryAfter.Seconds())))
+		p := problem(http.StatusTooManyRequests, CodeResendTooSoon, "",
+			fmt.Sprintf("The invite was sent too recently: it may be resent in %s.", seconds(wait)))
+		p.RetryAfter = wait
 		return p
 	case errors.Is(err, invites.ErrResendTooSoon):
-		return problem(http.StatusTooManyRequests, CodeResendTooSoon, "", "the invite was sent too recently")
+		return problem(http.StatusTooManyRequests, CodeResendTooSoon, "", "The invite was sent too recently.")
 	case errors.Is(err, invites.ErrTooManyResends):
-		return problem(http.StatusTooManyRequests, CodeTooManyResends, "", "the invite was resent too often")
+		return problem(http.StatusTooManyRequests, CodeTooManyResends, "", "The invite has been resent as often as allowed.")
 	case errors.Is(err, invites.ErrQuotaExceeded):
-		return problem(http.StatusTooManyRequests, CodeRateLimited, "", serviceText(err))
+		return problem(http.StatusTooManyRequests, CodeRateLimited, "", serviceText(err, invites.ErrQuotaExceeded,
+			"A send quota is used up: the tenant's pending invites, the inviter's sends per hour or the address's emails per day."))
 	case errors.Is(err, invites.ErrEmailMismatch):
-		return problem(http.StatusForbidden, CodeEmailMismatch, "", "the invite is for another email address")
+		return problem(http.StatusForbidden, CodeEmailMismatch, "", "The invite is for another email address.")
 	case errors.Is(err, invites.ErrUnavailable):
-		p := problem(http.StatusServiceUnavailable, CodeUnavailable, "", "the store could not answer in time; retry later")
+		p := problem(http.StatusServiceUnavailable, CodeUnavailable, "", "The store could not answer in time: retry later.")
 		p.RetryAfter = unavailableRetry
 		return p
 	case errors.Is(err, invites.ErrForbiddenRole):
-		return problem(http.StatusForbidden, CodeForbiddenRole, "roles", serviceText(err))
+		return problem(http.StatusForbidden, CodeForbiddenRole, "roles",
+			serviceText(err, invites.ErrForbiddenRole, "The actor may not grant one of the roles."))
 	case errors.As(err, &no):
 		// The host's reason stays in Problem.Err, for Config.Problem.
-		what := "this invite"
-		if no.Op == invites.OpSend || no.Op == invites.OpList {
-			what = "invites"
-		}
-		return problem(http.StatusForbidden, CodeForbidden, "", "the actor may not "+string(no.Op)+" "+what)
+		return problem(http.StatusForbidden, CodeForbidden, "", "The actor may not "+opText[no.Op]+".")
 	}
-	return problem(http.StatusInternalServerError, CodeInternal, "", "an internal error occurred")
+	return problem(http.StatusInternalServerError, CodeInternal, "", "An internal error occurred.")
 }
 
-// serviceText is the text of an error only the Service makes, without its
-// package prefix.
-func serviceText(err error) string { return strings.TrimPrefix(err.Error(), "invites: ") }
+// opText says what each Op does, for a forbidden problem.
+var opText = map[invites.Op]string{
+	invites.OpSend:    "send invites",
+	invites.OpList:    "list invites",
+	invites.OpGet:     "read this invite",
+	invites.OpUpdate:  "update this invite",
+	invites.OpCancel:  "cancel this invite",
+	invites.OpResend:  "resend this invite",
+	invites.OpHistory: "read the history of this invite",
+}
+
+// seconds says n seconds in words.
+func seconds(n int) string {
+	if n == 1 {
+		return "1 second"
+	}
+	return strconv.Itoa(n) + " seconds"
+}
+
+// serviceText is the detail of err, which wraps sentinel: the words the
+// Service wrapped it with, as a sentence, or fallback when there are none
+// (a store returns the bare sentinel).
+func serviceText(err, sentinel error, fallback string) string {
+	why, ok := strings.CutPrefix(err.Error(), sentinel.Error()+": ")
+	if !ok || why == "" {
+		return fallback
+	}
+	return strings.ToUpper(why[:1]) + why[1:] + "."
+}
 
 // fail writes the problem of err. A 500 is logged with its cause, but
 // never with the request body, which may hold a token; an unavailable

@@ -171,7 +171,7 @@ func TestRenderHostTemplates(t *testing.T) {
 	for _, c := range []struct{ locale, subject, text, html string }{
 		{"en", "Join us, Ann Lee", "You have been invited", `<main lang="en"><p>Hello Ann Lee`},
 		{"de-AT", "Servus Ann Lee", "du wurdest eingeladen", `<main lang="de-AT"><p>Hallo`},
-		{"de-DE", "Du bist eingeladen: unser Team", "du wurdest eingeladen", `<main lang="de"><p>Hallo`},
+		{"de-DE", "Einladung ins Team", "du wurdest eingeladen", `<main lang="de"><p>Hallo`},
 		{"it-IT", "Unisciti a noi", "Ciao Ann Lee: https://", `<main lang="it"><p>Hello`},
 	} {
 		got, err := r.Render(ctx, message(c.locale, invites.KindInvitation))

@@ -27,7 +27,7 @@ func TestWriterPrintsEmail(t *testing.T) {
 	want := "----- email <" + m.ID + "@localhost> -----\n" +
 		"From: <invites@localhost>\n" +
 		"To: ann@example.test\n" +
-		"Subject: Du bist eingeladen: unser Team\n" +
+		"Subject: Einladung ins Team\n" +
 		"Date: Wed, 02 Jan 2030 03:04:05 +0000\n" +
 		"Message-ID: <" + m.ID + "@localhost>\n" +
 		"Content-Language: de\n\n" +

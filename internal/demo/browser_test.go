@@ -2,32 +2,51 @@ package main
 
 import (
 	"context"
+	"math"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/invitekit/invites/internal/testdb"
 )
 
 // chromium finds a Chromium to drive, or skips: .ci/run installs one and
 // fails on the skip message.
 func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+	p, skipped := findChromium()
+	if skipped != "" {
+		t.Skip(skipped)
 	}
-	t.Skip("chromium tests skipped: no chromium in PATH (apt-get install chromium)")
-	return ""
+	return p
 }
 
-// browse starts the demo on a fresh SQLite file and a headless Chromium
-// to drive it, both stopped when t ends.
-func browse(t *testing.T) (demo, context.Context) {
+// findChromium is the path of a Chromium, or says that the browser tests
+// skip and how to run them.
+func findChromium() (path, skipped string) {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, ""
+		}
+	}
+	return "", "chromium tests skipped: no chromium in PATH (apt-get install chromium)"
+}
+
+// TestMain says once, even without -v, which of the tests will skip.
+func TestMain(m *testing.M) {
+	_, skipped := findChromium()
+	testdb.Main(m, testdb.PostgresSkipped(), skipped)
+}
+
+// browse starts the demo with args on a fresh SQLite file and a headless
+// Chromium to drive it, both stopped when t ends.
+func browse(t *testing.T, args ...string) (demo, context.Context) {
 	exe := chromium(t)
-	d := start(t, "-db", filepath.Join(t.TempDir(), "demo.db"))
+	d := start(t, append([]string{"-db", filepath.Join(t.TempDir(), "demo.db")}, args...)...)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
 	// This machine has no network beyond loopback and runs as root.
@@ -51,10 +70,18 @@ func browse(t *testing.T) (demo, context.Context) {
 
 // TestBrowserSendAccept drives the pages in headless Chromium: send an
 // invite, open the emailed link in a second tab, accept, and watch the
-// list in the first tab show it accepted without a reload.
+// list in the first tab show it accepted without a reload; the used link
+// then says it was accepted and leads on. Beside it, a long address and
+// a right-to-left name must not push the buttons off a phone's screen.
 func TestBrowserSendAccept(t *testing.T) {
 	d, bctx := browse(t)
 
+	// Through the API: the form takes addresses only, not names.
+	long := "a.very.long.address.that.goes.on.and.on.and.on@engineering.departments.example.com"
+	if code, body := do(t, "POST", d.base+"/api/invites", "application/json",
+		`{"userInvites":[{"email":"`+long+`"},{"email":"sara@example.com","firstName":"שרה","lastName":"כהן"}]}`); code != 200 {
+		t.Fatalf("sending by the API: %d %s", code, body)
+	}
 	const addr = "carol@example.com"
 	row := `tr[data-email="` + addr + `"]`
 	if err := chromedp.Do(bctx,
@@ -71,6 +98,10 @@ func TestBrowserSendAccept(t *testing.T) {
 	if sent := text(t, bctx, chromedp.CSS("#send-result")); !strings.Contains(sent, "Invited "+addr) {
 		t.Fatalf("send result = %q", sent)
 	}
+	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('bdi[dir="auto"]').length`)); err != nil || n < 4 {
+		t.Errorf("%d names and addresses isolated for bidirectional text (%v), want every one", n, err)
+	}
+	shoot(t, bctx, "send")
 
 	link := d.link(t, addr)
 	tab, closeTab := chromedp.NewContext(bctx)
@@ -81,12 +112,14 @@ func TestBrowserSendAccept(t *testing.T) {
 	if status := text(t, tab, chromedp.ID("status")); status != "pending" {
 		t.Fatalf("landing page status = %q, want pending", status)
 	}
+	shoot(t, tab, "landing-pending")
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("accept")), chromedp.WaitVisible(chromedp.ID("outcome"))); err != nil {
 		t.Fatalf("accepting: %v", err)
 	}
 	if outcome := text(t, tab, chromedp.ID("outcome")); outcome != "Invitation accepted" {
 		t.Fatalf("outcome = %q", outcome)
 	}
+	shoot(t, tab, "accepted")
 
 	// The send page, still open in the first tab, polls its way there.
 	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS(row+" .status-accepted"))); err != nil {
@@ -95,13 +128,17 @@ func TestBrowserSendAccept(t *testing.T) {
 	if final := text(t, bctx, chromedp.CSS(row+" .status")); final != "accepted" {
 		t.Fatalf("row status = %q, want accepted", final)
 	}
+
+	// The link again: it says so in words and leads on.
+	landing(t, tab, link, "landing-accepted", "Already accepted", "already been accepted", "Sign in")
 }
 
 // TestBrowserResendCancel clicks the list's buttons: a resend within the
-// cooldown shows the API's refusal, and a cancel turns the row canceled,
-// its buttons gone.
+// cooldown says how long to wait, one after it confirms itself, and a
+// cancel asks first, then turns the row canceled at the same height, its
+// buttons gone; the canceled invite's link says it was withdrawn.
 func TestBrowserResendCancel(t *testing.T) {
-	d, bctx := browse(t)
+	d, bctx := browse(t, "-cooldown", "2s")
 	dave, erin := `tr[data-email="dave@example.com"]`, `tr[data-email="erin@example.com"]`
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(d.base+"/"),
@@ -114,22 +151,100 @@ func TestBrowserResendCancel(t *testing.T) {
 	); err != nil {
 		t.Fatalf("clicking resend: %v\n%s", err, d.out)
 	}
-	if msg := text(t, bctx, chromedp.ID("list-msg")); !strings.Contains(msg, "too recently") {
-		t.Fatalf("resend within the cooldown shows %q, want the API's refusal", msg)
+	if msg := text(t, bctx, chromedp.ID("list-msg")); !regexp.MustCompile(`you can resend it in [12] seconds?\.$`).MatchString(msg) {
+		t.Fatalf("resend within the cooldown shows %q, want how long to wait", msg)
 	}
+	// The cooldown ran from the send, which was before the refusal.
+	time.Sleep(2500 * time.Millisecond)
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(dave+" button.resend")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("list-msg").className === "ok"`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('`+dave+` .sends').textContent === "2"`),
+	); err != nil {
+		t.Fatalf("resending after the cooldown: %v; the page says %q", err, text(t, bctx, chromedp.ID("list-msg")))
+	}
+	if msg := text(t, bctx, chromedp.ID("list-msg")); !strings.HasPrefix(msg, "Sent a new invitation to dave@example.com") {
+		t.Fatalf("a resend shows %q, want it confirmed", msg)
+	}
+
+	height := func() float64 {
+		h, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`document.querySelector('`+erin+`').getBoundingClientRect().height`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	before := height()
 	if err := chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(erin+" button.cancel")),
+		chromedp.WaitVisible(chromedp.CSS(erin+" button.confirm-cancel")),
+	); err != nil {
+		t.Fatalf("clicking cancel: %v", err)
+	}
+	if st := text(t, bctx, chromedp.CSS(erin+" .status")); st != "pending" {
+		t.Fatalf("one click on cancel made the row %q, want it to ask first", st)
+	}
+	asking := height()
+	shoot(t, bctx, "send-confirm-cancel")
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(erin+" button.keep")),
+		chromedp.WaitVisible(chromedp.CSS(erin+" button.cancel")),
+		chromedp.Click(chromedp.CSS(erin+" button.cancel")),
+		chromedp.Click(chromedp.CSS(erin+" button.confirm-cancel")),
 		chromedp.WaitVisible(chromedp.CSS(erin+" .status-canceled")),
 	); err != nil {
-		t.Fatalf("clicking cancel: %v\n%s", err, d.out)
+		t.Fatalf("confirming the cancel: %v\n%s", err, d.out)
+	}
+	if msg := text(t, bctx, chromedp.ID("list-msg")); msg != "Canceled the invitation to erin@example.com." {
+		t.Errorf("a cancel shows %q", msg)
 	}
 	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('`+erin+` button').length`))
 	if err != nil || n != 0 {
 		t.Fatalf("a canceled row has %d buttons (%v), want none", n, err)
 	}
-	if dst := text(t, bctx, chromedp.CSS(dave+" .status")); dst != "pending" {
-		t.Fatalf("dave's row = %q after a refused resend, want pending", dst)
+	if after := height(); math.Abs(before-after) > 0.5 || math.Abs(before-asking) > 0.5 {
+		t.Errorf("erin's row is %.1fpx high with its buttons, %.1fpx asking, %.1fpx canceled: want one height", before, asking, after)
 	}
+	if dst := text(t, bctx, chromedp.CSS(dave+" .status")); dst != "pending" {
+		t.Fatalf("dave's row = %q after resending, want pending", dst)
+	}
+
+	landing(t, bctx, d.link(t, "erin@example.com"), "landing-canceled", "Invitation withdrawn", "ask the person who invited you", "")
+}
+
+// TestBrowserExpiredLink opens the link of an invite past its -ttl: the
+// page says it expired and what to do.
+func TestBrowserExpiredLink(t *testing.T) {
+	d, bctx := browse(t, "-ttl", "1s")
+	if code, body := do(t, "POST", d.base+"/api/invites/", "application/json", `{"userInvites":[{"email":"fay@example.com"}]}`); code != 200 {
+		t.Fatalf("send = %d %s", code, body)
+	}
+	link := d.link(t, "fay@example.com")
+	time.Sleep(1100 * time.Millisecond)
+	landing(t, bctx, link, "landing-expired", "Invitation expired", "ask the person who invited you to send a new invitation", "")
+}
+
+// landing opens link and checks the page of an invite no longer pending:
+// its title, words and the link onward (next, "" for none).
+func landing(t *testing.T, tab context.Context, link, shot, title, words, next string) {
+	t.Helper()
+	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("closed"))); err != nil {
+		t.Fatalf("opening %s: %v", shot, err)
+	}
+	if got := text(t, tab, chromedp.ID("closed")); got != title {
+		t.Errorf("%s: title %q, want %q", shot, got, title)
+	}
+	if got := text(t, tab, chromedp.ID("message")); !strings.Contains(got, words) {
+		t.Errorf("%s: %q does not say %q", shot, got, words)
+	}
+	n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#next, #accept, #decline').length`))
+	if err != nil || (n == 1) != (next != "") {
+		t.Errorf("%s: %d links onward or forms (%v), want the link %q only", shot, n, err, next)
+	}
+	if next != "" && !strings.Contains(text(t, tab, chromedp.ID("next")), next) {
+		t.Errorf("%s: the link onward is not %q", shot, next)
+	}
+	shoot(t, tab, shot)
 }
 
 // text is the visible text of the element sel.

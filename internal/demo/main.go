@@ -11,15 +11,17 @@
 // cross-origin writes, and its landing forms carry a CSRF token: see
 // guard.go.
 //
-//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port]
+//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port] [-ttl 2m] [-cooldown 5s]
 package main
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -58,6 +60,8 @@ type options struct {
 	smtp     string
 	from     string
 	hosts    []string
+	ttl      time.Duration // 0: the library's default
+	cooldown time.Duration // 0: the library's default
 }
 
 // shutdownTimeout bounds how long requests in flight may finish after a
@@ -73,6 +77,8 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN (postgres://...) to use instead of SQLite")
 	fs.StringVar(&o.smtp, "smtp", "", "send email by SMTP to host:port, in plain text without TLS (demo only: a local relay or test server), instead of printing it")
 	fs.StringVar(&o.from, "from", "Invites demo <invites@localhost>", "sender of the emails")
+	fs.DurationVar(&o.ttl, "ttl", 0, "how long a link is valid, such as 2m to watch one expire (default 7 days)")
+	fs.DurationVar(&o.cooldown, "cooldown", 0, "the least time between two sends of an invite, such as 5s (default 1 minute)")
 	hostList := fs.String("host", "", "more Host values to serve (comma-separated host:port) beyond -addr and localhost, 127.0.0.1 and [::1] on its port; any other is refused")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -96,12 +102,23 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 // run serves the demo until ctx ends, then shuts the server and the
 // delivery worker down. It prints "listening on http://ADDR" once it
 // accepts connections; the emails of the console mailer go to stdout too.
+// With -h it prints the usage and returns nil.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	o, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stdout, nil))
+
+	// The address first: a port in use is told before any file is made.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("-addr %s: %w", o.addr, err)
+	}
+	defer ln.Close() // Serve closes it too; this is for an early return
 
 	db, err := openDB(ctx, o)
 	if err != nil {
@@ -122,32 +139,27 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer closeMailer()
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
 		Tokens: token.Issuer{},
 		AcceptURL: func(t invites.Token) string {
 			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
 		},
-		CanGrant:     canGrant,
-		PollInterval: time.Second,
-		Logger:       log,
+		TTL:            o.ttl,
+		ResendCooldown: o.cooldown,
+		CanGrant:       canGrant,
+		PollInterval:   time.Second,
+		Logger:         log,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	allowed, err := allowedHosts(ln.Addr().String(), o.hosts)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	h, err := newServer(svc, log, allowed)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -194,7 +206,17 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		}
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
-		var err error
+		// SQLite says "out of memory (14)" of a file it cannot create:
+		// open it first for the system's own words.
+		f, err := os.OpenFile(o.db, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("-db %s: cannot create or open the SQLite file: %w", o.db, err)
+		}
+		f.Close()
 		if db, err = sqlitedb.Open(o.db); err != nil {
 			return nil, err
 		}

@@ -40,6 +40,7 @@ func newServer(svc *invites.Service, log *slog.Logger, allowed hosts) (http.Hand
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/api/invites/", http.StripPrefix("/api/invites", api))
+	mux.Handle("/api/invites", http.StripPrefix("/api/invites", api))
 	mux.HandleFunc("GET /{$}", p.send)
 	mux.HandleFunc("GET /invite", p.landing)
 	mux.HandleFunc("POST /invite/accept", p.accept)

@@ -407,3 +407,6 @@ func TestAwkwardTextRoundTrips(t *testing.T) {
 		}
 	})
 }
+
+// TestMain says once, even without -v, when the PostgreSQL tests skip.
+func TestMain(m *testing.M) { testdb.Main(m, testdb.PostgresSkipped()) }
