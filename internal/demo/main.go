@@ -186,6 +186,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return err
 }
 
+// pgConns is the demo's PostgreSQL pool: 16 requests at once and the
+// worker's 2.
+const pgConns = 16 + 2
+
 // openDB opens and migrates PostgreSQL when -postgres is set, else the
 // SQLite file of -db.
 func openDB(ctx context.Context, o options) (*bun.DB, error) {
@@ -204,6 +208,11 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The requests served at once, and two for the worker; as many kept
+		// idle, or database/sql closes all but two after each burst and
+		// opens them again on the next.
+		sqldb.SetMaxOpenConns(pgConns)
+		sqldb.SetMaxIdleConns(pgConns)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
 		// SQLite says "out of memory (14)" of a file it cannot create:

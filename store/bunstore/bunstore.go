@@ -41,6 +41,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"github.com/invitekit/invites"
@@ -62,6 +64,9 @@ type Store struct {
 	// conforming is set once PostgreSQL said standard_conforming_strings
 	// is on (see ready).
 	conforming atomic.Bool
+	log        *slog.Logger
+	// poolChecked runs checkPool at the first use.
+	poolChecked sync.Once
 }
 
 var _ invites.Store = (*Store)(nil)
@@ -84,7 +89,7 @@ func WithReader(r bun.IDB) Option { return func(s *Store) { s.reader = r } }
 // writes commit or roll back with it, and its own transactions become
 // savepoints.
 func New(db bun.IDB, opts ...Option) *Store {
-	s := &Store{db: db, reader: db}
+	s := &Store{db: db, reader: db, log: slog.Default()}
 	if db.Dialect().Name() == dialect.PG {
 		s.pg, s.forUpdate = true, " FOR UPDATE"
 	}

@@ -15,11 +15,13 @@ import (
 var ErrNonStandardStrings = errors.New("bunstore: PostgreSQL's standard_conforming_strings is off; bun's quoting needs it on " +
 	"(the default since PostgreSQL 9.1: remove the setting from postgresql.conf, the role, the database or the connection string)")
 
-// ready refuses while the Store's PostgreSQL session has
+// ready checks the Store's pools at its first use (see checkPool), and
+// refuses while its PostgreSQL session has
 // standard_conforming_strings off. It asks once: a success is kept, so
 // the rest cost one atomic load; a failure is not, so a fixed server
 // recovers without a restart.
 func (s *Store) ready(ctx context.Context) error {
+	s.poolChecked.Do(func() { s.checkPool(ctx) })
 	if !s.pg || s.conforming.Load() {
 		return nil
 	}

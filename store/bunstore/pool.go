@@ -1,0 +1,71 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// WithLogger gives the Store the logger of what it notices about its
+// setup, such as a pool that will churn connections. Default
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// poolProbe bounds how many connections checkPool opens to see what its
+// pool keeps idle.
+const poolProbe = 8
+
+// checkPool logs, once, at the Store's first use, each of its pools that
+// will open and close connections under load: database/sql keeps 2 idle
+// connections unless told otherwise, so a pool allowed more (or any
+// number) opens a new session for each request past those and closes it
+// again, a PostgreSQL backend each time. It finds what a pool keeps idle
+// by opening up to poolProbe connections and handing them back.
+func (s *Store) checkPool(ctx context.Context) {
+	seen := map[*sql.DB]bool{}
+	for _, idb := range []bun.IDB{s.db, s.reader} {
+		db, ok := idb.(*bun.DB)
+		if !ok || seen[db.DB] {
+			continue
+		}
+		seen[db.DB] = true
+		st := db.Stats()
+		if st.MaxOpenConnections == 0 {
+			s.log.WarnContext(ctx, "bunstore: the pool has no bound on open connections: under load it opens one per request "+
+				"past those it keeps idle and closes them again; call SetMaxOpenConns and SetMaxIdleConns with the same number "+
+				"(the README's storage section says which)")
+			continue
+		}
+		n := min(st.MaxOpenConnections, poolProbe)
+		if idle := probeIdle(ctx, db.DB, n); idle >= 0 && idle < n {
+			s.log.WarnContext(ctx, "bunstore: the pool keeps fewer idle connections than it may open: under load it opens and "+
+				"closes them again; call SetMaxIdleConns with the number given to SetMaxOpenConns",
+				"maxOpen", st.MaxOpenConnections, "keptIdle", idle)
+		}
+	}
+}
+
+// probeIdle opens n connections of db at once, hands them back, and
+// returns how many the pool kept idle, or -1 when it could not tell.
+func probeIdle(ctx context.Context, db *sql.DB, n int) int {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if len(conns) < n {
+		return -1
+	}
+	return db.Stats().Idle
+}
