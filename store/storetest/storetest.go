@@ -34,11 +34,11 @@
 //     it is given; Update, Cancel, Resend, Accept and Decline set UpdatedAt
 //     to their now.
 //   - A delivery is due from the now of the Insert or Resend that queued
-//     it, or from its RetryAt, inclusive. CompleteDelivery ends the claim,
-//     so a delivery handed back with RetryAt = now is claimable at once.
-//   - SetToken renews an invite still stored pending even past ExpiresAt.
-//     A SetToken refused for a lapsed claim leaves the delivery to the
-//     worker that holds it now; only the other refusals drop it.
+//     it, or from its RetryAt, inclusive. CompleteDeliveries ends the
+//     claim, so a delivery handed back with RetryAt = now is claimable at
+//     once.
+//   - ClaimDeliveries renews an invite still stored pending even past
+//     ExpiresAt, and returns the claims in the order of their digests.
 //   - Resend sets DeliveryStatus queued: the latest email has not gone out.
 //   - Accept takes a nil hook (Config.OnAccept is nil by default), and
 //     answers ErrExpired for an invite Insert stored as expired, as for
