@@ -63,10 +63,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]i
 var pgClaim = `WITH picked AS MATERIALIZED (
 		SELECT d.id, i.status = 'pending' AND i.latest_delivery_id = d.id AS wanted, i.expires_at < ? AS renew
 		FROM invites_deliveries d JOIN invites i ON i.id = d.invite_id
-		WHERE d.state = 'queued' AND d.due_at <= ? ORDER BY d.due_at, d.id LIMIT ?
+		WHERE d.state = 'queued' AND d.due_at <= ? AND (d.leased_until IS NULL OR d.leased_until <= ?)
+		ORDER BY d.due_at, d.id LIMIT ?
 		FOR NO KEY UPDATE SKIP LOCKED),
 	claimed AS (
-		UPDATE invites_deliveries d SET attempt = d.attempt + 1, due_at = ?,
+		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?,
 			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
 		WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
 		RETURNING d.id, d.invite_id, d.tenant_id, d.kind, d.attempt, d.state),
@@ -83,7 +84,7 @@ var pgClaim = `WITH picked AS MATERIALIZED (
 	ORDER BY x.n`
 
 func (s *Store) claimPG(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
-	args := []any{at(p.RenewBefore), at(p.Now), p.Limit, at(p.Now.Add(p.Lease))}
+	args := []any{at(p.RenewBefore), at(p.Now), at(p.Now), p.Limit, at(p.Now.Add(p.Lease))}
 	for _, d := range p.Digests[:p.Limit] {
 		args = append(args, d)
 	}
@@ -204,9 +205,10 @@ func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invit
 
 // leaseDue leases up to p.Limit due deliveries, sorted by ID.
 func leaseDue(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.Delivery, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, due_at = ?
-		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?)
-		RETURNING id, invite_id, tenant_id, kind, attempt`, at(p.Now.Add(p.Lease)), at(p.Now), p.Limit)
+	rows, err := tx.QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, leased_until = ?
+		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ?
+			AND (leased_until IS NULL OR leased_until <= ?) ORDER BY due_at, id LIMIT ?)
+		RETURNING id, invite_id, tenant_id, kind, attempt`, at(p.Now.Add(p.Lease)), at(p.Now), at(p.Now), p.Limit)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (s *Store) RenewDeliveries(ctx context.Context, p invites.RenewParams) ([]u
 	for _, d := range p.Deliveries {
 		args = append(args, d.ID, d.Attempt)
 	}
-	rows, err := s.db.QueryContext(ctx, values("UPDATE invites_deliveries SET due_at = ? FROM (VALUES ",
+	rows, err := s.db.QueryContext(ctx, values("UPDATE invites_deliveries SET leased_until = ? FROM (VALUES ",
 		s.cast("(?::uuid, ?::integer)"), len(p.Deliveries))+`) AS v
 		WHERE invites_deliveries.id = v.column1 AND attempt = v.column2 AND state = 'queued' RETURNING id, attempt`, args...)
 	if err != nil {
@@ -132,7 +132,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []invites.Deliv
 // claim holds, and returns those.
 func (s *Store) markDeliveries(ctx context.Context, tx bun.Tx, set []any, n int) ([]completed, error) {
 	rows, err := tx.QueryContext(ctx, values(`UPDATE invites_deliveries
-		SET state = v.column3, due_at = v.column4, last_error = v.column5 FROM (VALUES `,
+		SET state = v.column3, due_at = v.column4, last_error = v.column5, leased_until = NULL FROM (VALUES `,
 		s.cast("(?::uuid, ?::integer, ?, ?::timestamptz, ?)"), n)+`) AS v
 		WHERE invites_deliveries.id = v.column1 AND attempt = v.column2 AND state = 'queued'
 		RETURNING id, invite_id, tenant_id, state`, set...)

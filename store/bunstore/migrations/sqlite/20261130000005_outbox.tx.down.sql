@@ -1,1 +1,3 @@
-SELECT 1;
+UPDATE invites_deliveries SET due_at = leased_until WHERE state = 'queued' AND leased_until > due_at;
+--bun:split
+ALTER TABLE invites_deliveries DROP COLUMN leased_until;
