@@ -17,7 +17,13 @@
 //
 // On PostgreSQL, queries are sent as text with their values inlined by
 // bun; open pgx with default_query_exec_mode=simple_protocol (see the
-// README) so it does not prepare each of them. On SQLite, open the database
+// README) so it does not prepare each of them. The exceptions are the
+// writes of a link (Accept, Decline) and Cancel: on a *bun.DB the Store
+// prepares them through database/sql, once per connection, since planning
+// them anew cost as much as running them. Behind PgBouncer in transaction
+// mode that needs its support of prepared statements
+// (max_prepared_statements, 1.21 and later). Prepared statements bypass
+// bun's query hooks. On SQLite, open the database
 // with sqlitedb.Open, which sets WAL, a busy timeout and immediate
 // transactions, without which concurrent writers meet SQLITE_BUSY.
 //
@@ -42,6 +48,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -61,6 +68,8 @@ type Store struct {
 	// forUpdate locks the rows a read-then-write transaction reads. SQLite
 	// needs none: its immediate transactions exclude other writers whole.
 	forUpdate string
+	// prep prepares the hot writes on PostgreSQL when db is a *bun.DB.
+	prep *prepared
 	// conforming is set once PostgreSQL said standard_conforming_strings
 	// is on (see ready).
 	conforming atomic.Bool
@@ -92,6 +101,12 @@ func New(db bun.IDB, opts ...Option) *Store {
 	s := &Store{db: db, reader: db, log: slog.Default()}
 	if db.Dialect().Name() == dialect.PG {
 		s.pg, s.forUpdate = true, " FOR UPDATE"
+	}
+	if d, ok := db.(*bun.DB); ok && s.pg {
+		s.prep = &prepared{db: d.DB, m: map[string]*sql.Stmt{}}
+		// Closing deallocates on each connection: not on the cleanup
+		// goroutine, which must not wait.
+		runtime.AddCleanup(s, func(p *prepared) { go p.close() }, s.prep)
 	}
 	for _, o := range opts {
 		o(s)

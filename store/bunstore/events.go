@@ -3,6 +3,7 @@ package bunstore
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -48,14 +49,16 @@ func (s *Store) atomically(ctx context.Context, fn func(ctx context.Context, db 
 }
 
 // updateWithEvent runs update, an UPDATE ... RETURNING inviteCols of at
-// most one row, and writes the event typ of the row it changed. On
-// PostgreSQL both are one statement, a data-modifying CTE; on SQLite, which
-// has none, two, so db must be a transaction there.
+// most one row whose placeholders are numbered (?0, ?1, ...), and writes
+// the event typ of the row it changed. On PostgreSQL both are one
+// statement, a data-modifying CTE, prepared (see queryRow); on SQLite,
+// which has none, two, so db must be a transaction there.
 func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, args []any, typ invites.EventType, actor string, now time.Time) (invites.Invite, error) {
 	if s.pg {
-		return scanInvite(db.QueryRowContext(ctx, "WITH u AS ("+update+"), e AS (INSERT INTO invites_events ("+eventCols+
-			") SELECT id, tenant_id, ?, ?, ?, ? FROM u) SELECT "+inviteCols+" FROM u",
-			slices.Concat(args, []any{string(typ), actor, at(now), at(now)})...))
+		n := len(args)
+		return scanInvite(s.queryRow(ctx, db, fmt.Sprintf("WITH u AS (%s), e AS (INSERT INTO invites_events (%s) "+
+			"SELECT id, tenant_id, CAST(?%d AS text), CAST(?%d AS text), CAST(?%d AS timestamptz), CAST(?%[5]d AS timestamptz) FROM u) SELECT %s FROM u",
+			update, eventCols, n, n+1, n+2, inviteCols), slices.Concat(args, []any{string(typ), actor, at(now)})...))
 	}
 	inv, err := scanInvite(db.QueryRowContext(ctx, update, args...))
 	if err != nil {

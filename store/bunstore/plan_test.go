@@ -101,8 +101,9 @@ func TestListPlansUseTheTenantIndex(t *testing.T) {
 }
 
 // tenantPlan EXPLAINs stmt (with ANALYZE when analyze is set) and fails
-// unless it reads invites only through indexes led by the tenant, or the
-// primary key by id for the rows of the page. It returns the indexes read
+// unless it reads invites only through indexes led by the tenant, the
+// primary key by id for the rows of the page, or the pending past their
+// expiry. It returns the indexes read
 // and, with analyze, the execution time in milliseconds.
 func tenantPlan(t *testing.T, db bun.IDB, stmt string, analyze bool) ([]string, float64) {
 	t.Helper()
@@ -136,6 +137,13 @@ func tenantPlan(t *testing.T, db bun.IDB, stmt string, analyze bool) ([]string, 
 		cond, _ := n["Index Cond"].(string)
 		if name == "invites_pkey" && strings.Contains(cond, "id =") {
 			byID = true // reading rows picked by id: the page's, or a filter's
+			continue
+		}
+		if name == "invites_pending_expiry_idx" && strings.HasPrefix(cond, "(expires_at <=") {
+			// The pending invites past their expiry, of every tenant: the
+			// few the worker's ExpireDue has yet to mark, and the planner
+			// takes this way only while its statistics say they are few.
+			indexes = append(indexes, name)
 			continue
 		}
 		if !strings.Contains(cond, "tenant_id =") {

@@ -165,7 +165,7 @@ func orderName(o invites.Order) string {
 }
 
 // migrateFirst applies only the first PostgreSQL migration.
-func migrateFirst(t *testing.T, db *bun.DB) {
+func migrateFirst(t testing.TB, db *bun.DB) {
 	t.Helper()
 	first := fstest.MapFS{}
 	for _, dir := range []string{"up", "down"} {

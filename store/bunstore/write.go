@@ -109,9 +109,9 @@ func (s *Store) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 	var out invites.Invite
 	err := s.vetted(ctx, by.TenantID, id, guard, func(ctx context.Context, db bun.IDB) error {
 		inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
-			SET status = 'canceled', status_updated_at = ?, updated_at = ?
-			WHERE tenant_id = ? AND id = ? AND status IN ('pending', 'expired')
-			RETURNING `+inviteCols, []any{at(now), at(now), by.TenantID, id}, invites.EventCanceled, by.UserID, now)
+			SET status = 'canceled', status_updated_at = ?0, updated_at = ?0
+			WHERE tenant_id = ?1 AND id = ?2 AND status IN ('pending', 'expired')
+			RETURNING `+inviteCols, []any{at(now), by.TenantID, id}, invites.EventCanceled, by.UserID, now)
 		if !errors.Is(err, sql.ErrNoRows) {
 			out = inv
 			return err
@@ -334,10 +334,10 @@ func (s *Store) finish(ctx context.Context, db bun.IDB, digest []byte, now time.
 		typ = invites.EventAccepted
 	}
 	inv, err := s.updateWithEvent(ctx, db, `UPDATE invites
-		SET status = ?, accepted_by_user_id = ?, status_updated_at = ?, updated_at = ?
-		WHERE (id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = ?)
-		AND status = 'pending' AND expires_at > ?
-		RETURNING `+inviteCols, []any{string(status), by, at(now), at(now), digest, at(now)}, typ, userID, now)
+		SET status = ?0, accepted_by_user_id = ?1, status_updated_at = ?2, updated_at = ?2
+		WHERE (id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = ?3)
+		AND status = 'pending' AND expires_at > ?2
+		RETURNING `+inviteCols, []any{string(status), by, at(now), digest}, typ, userID, now)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return inv, wrap(err)
 	}

@@ -23,6 +23,7 @@ var listCases = []testCase{
 	{"List/WhereLimits", testListWhereLimits},
 	{"List/FoldedOrders", testListFoldedOrders},
 	{"List/AtBounds", testListAtBounds},
+	{"List/StatusOrder", testListStatusOrder},
 }
 
 // listNow is when the list fixture is read: eve and kim have expired.

@@ -1,0 +1,1 @@
+DROP INDEX invites_tenant_status_idx;

@@ -1,0 +1,76 @@
+package bunstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/testdb"
+	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/token"
+)
+
+// On PostgreSQL accept and decline run prepared, and an accept with a
+// hook, whose transaction holds a connection, never waits for another to
+// prepare on: on a pool of one connection, a hook's accept before any
+// statement was prepared, a decline (which prepares), and a hook's accept
+// after, each finish and write their event.
+func TestAcceptPreparedOnOneConnection(t *testing.T) {
+	db := testdb.Postgres(t)
+	store := migrated(t, db)
+	db.SetMaxOpenConns(1)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	mail := mailertest.New()
+	hooked := 0
+	svc, err := invites.New(store, mail, invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
+		OnAccept:  func(context.Context, invites.Invite) error { hooked++; return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := invites.Actor{UserID: "admin", TenantID: "acme"}
+	emails := []string{"ann@x.io", "bob@x.io", "cat@x.io"}
+	var batch []invites.NewInvite
+	for _, e := range emails {
+		batch = append(batch, invites.NewInvite{Email: e})
+	}
+	sent, err := svc.Send(ctx, actor, batch)
+	if err != nil || len(sent.Success) != len(emails) {
+		t.Fatalf("Send: %v, %+v", err, sent)
+	}
+	if _, err := svc.DeliverPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		email string
+		do    func(tok string) (invites.Invite, error)
+		want  invites.EventType
+	}{
+		{"ann@x.io", func(tok string) (invites.Invite, error) { return svc.Accept(ctx, tok, invites.Acceptor{UserID: "u1"}) }, invites.EventAccepted},
+		{"bob@x.io", func(tok string) (invites.Invite, error) { return svc.Decline(ctx, tok) }, invites.EventDeclined},
+		{"cat@x.io", func(tok string) (invites.Invite, error) { return svc.Accept(ctx, tok, invites.Acceptor{UserID: "u3"}) }, invites.EventAccepted},
+	}
+	for i, s := range steps {
+		inv, err := s.do(mail.TokenFor(s.email))
+		if err != nil {
+			t.Fatalf("%s %s: %v", s.want, s.email, err)
+		}
+		h, err := svc.History(ctx, actor, sent.Success[i].ID)
+		if err != nil || h[len(h)-1].Type != s.want {
+			t.Fatalf("%s: history %+v, %v; want it to end in %s", s.email, h, err, s.want)
+		}
+		if inv.ID != sent.Success[i].ID {
+			t.Fatalf("%s: answered invite %v, want %v", s.email, inv.ID, sent.Success[i].ID)
+		}
+	}
+	if hooked != 2 {
+		t.Fatalf("the hook ran %d times, want 2", hooked)
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO invites_events%'"); n != 1 {
+		t.Fatalf("%d prepared statements writing an event on the one connection, want 1 (the accept's)", n)
+	}
+}
