@@ -3,10 +3,13 @@ package bunstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
 )
 
@@ -20,6 +23,22 @@ type prepared struct {
 	db *sql.DB
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+	// off is set once the server lost a statement the pool prepared: a
+	// pooler in transaction mode (PgBouncer before 1.21) hands each
+	// transaction another server connection, which never saw it. From
+	// then on every statement goes unprepared.
+	off atomic.Bool
+}
+
+// lost reports whether err says the connection does not have, or already
+// has, a statement the pool prepared (SQLSTATE 26000, 42P05): raised
+// before the statement runs, so running it again unprepared is safe.
+func lost(err error) bool {
+	switch sqlState(err) {
+	case "26000", "42P05":
+		return true
+	}
+	return false
 }
 
 // cached returns the statement of q if it is prepared already.
@@ -92,27 +111,71 @@ func dollars(q string) string {
 // statement, formatted by bun. A prepared statement bypasses bun's query
 // hooks.
 func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any) scanner {
-	if s.prep == nil {
+	if s.prep == nil || s.prep.off.Load() {
 		return db.QueryRowContext(ctx, q, args...)
 	}
 	switch d := db.(type) {
 	case *bun.DB:
 		if d.DB == s.prep.db {
-			st, err := s.prep.stmt(ctx, q)
-			if err != nil {
-				return errRow{err}
-			}
-			return st.QueryRowContext(ctx, bound(args)...)
+			return fallback{s, ctx, db, q, args}
 		}
 	case bun.Tx:
 		// A transaction of s.db's, from inTx (the Store's own db is a
 		// *bun.DB whenever prep is set): it runs the statement on its
-		// connection, prepared there if need be.
+		// connection, prepared there if need be. A lost statement aborts
+		// the transaction: the Store stops preparing, and the caller may
+		// try again.
 		if st := s.prep.cached(q); st != nil {
-			return d.Tx.StmtContext(ctx, st).QueryRowContext(ctx, bound(args)...)
+			return txRow{s, d.Tx.StmtContext(ctx, st).QueryRowContext(ctx, bound(args)...)}
 		}
 	}
 	return db.QueryRowContext(ctx, q, args...)
+}
+
+// fallback runs its statement prepared and, should the server have lost
+// it, once more unprepared, the Store preparing nothing from then on.
+type fallback struct {
+	s    *Store
+	ctx  context.Context
+	db   bun.IDB
+	q    string
+	args []any
+}
+
+func (f fallback) Scan(dest ...any) error {
+	st, err := f.s.prep.stmt(f.ctx, f.q)
+	if err == nil {
+		err = st.QueryRowContext(f.ctx, bound(f.args)...).Scan(dest...)
+	}
+	if !lost(err) {
+		return err
+	}
+	f.s.stopPreparing(f.ctx, err)
+	return f.db.QueryRowContext(f.ctx, f.q, f.args...).Scan(dest...)
+}
+
+// txRow is a prepared statement's row inside a transaction.
+type txRow struct {
+	s   *Store
+	row *sql.Row
+}
+
+func (r txRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if lost(err) {
+		r.s.stopPreparing(context.Background(), err)
+		return fmt.Errorf("%w: the server lost a prepared statement; try again: %w", invites.ErrUnavailable, err)
+	}
+	return err
+}
+
+// stopPreparing turns the Store's prepared statements off for good, and
+// says so once.
+func (s *Store) stopPreparing(ctx context.Context, err error) {
+	if s.prep.off.CompareAndSwap(false, true) {
+		s.log.WarnContext(ctx, "bunstore: the server lost a prepared statement, as behind a pooler in transaction mode "+
+			"(PgBouncer before 1.21); the Store sends every statement unprepared from now on", "err", err)
+	}
 }
 
 // bound turns the values bun formats itself into ones a driver binds.
@@ -126,8 +189,3 @@ func bound(args []any) []any {
 	}
 	return out
 }
-
-// errRow is a row that failed before its query ran.
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }

@@ -2,12 +2,17 @@ package bunstore_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/store/bunstore"
 	"github.com/invitekit/invites/token"
 )
 
@@ -70,7 +75,59 @@ func TestAcceptPreparedOnOneConnection(t *testing.T) {
 	if hooked != 2 {
 		t.Fatalf("the hook ran %d times, want 2", hooked)
 	}
+	if os.Getenv(testdb.EnvPooled) != "" {
+		return // a pooler hands the count another server connection
+	}
 	if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%INSERT INTO invites_events%'"); n != 1 {
 		t.Fatalf("%d prepared statements writing an event on the one connection, want 1 (the accept's)", n)
+	}
+}
+
+// A server that lost a prepared statement, as one behind PgBouncer before
+// 1.21 in transaction mode does, gets the statement again unprepared: the
+// decline succeeds, the Store says so once, and prepares nothing more.
+func TestPreparedLostFallsBack(t *testing.T) {
+	db := testdb.Postgres(t)
+	migrated(t, db)
+	db.SetMaxOpenConns(1)
+	var logs syncbuf.Buffer
+	store := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	mail := mailertest.New()
+	svc, err := invites.New(store, mail, invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	emails := []string{"ann@x.io", "bob@x.io", "cat@x.io"}
+	var batch []invites.NewInvite
+	for _, e := range emails {
+		batch = append(batch, invites.NewInvite{Email: e})
+	}
+	if res, err := svc.Send(ctx, invites.Actor{UserID: "admin", TenantID: "acme"}, batch); err != nil || len(res.Errors) > 0 {
+		t.Fatal(err, res.Errors)
+	}
+	if _, err := svc.DeliverPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Decline(ctx, mail.TokenFor("ann@x.io")); err != nil {
+		t.Fatal(err)
+	}
+	// The pool's one connection forgets what it prepared.
+	if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range emails[1:] {
+		if inv, err := svc.Decline(ctx, mail.TokenFor(e)); err != nil || inv.Status != invites.StatusDeclined {
+			t.Fatalf("Decline of %s after the statement was lost: %v, %v", e, inv.Status, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "lost a prepared statement"); n != 1 {
+		t.Fatalf("logged the loss %d times: %s", n, logs.String())
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements"); n != 0 {
+		t.Fatalf("%d statements prepared after the loss, want none", n)
 	}
 }
