@@ -10,8 +10,14 @@ import (
 	"github.com/google/uuid"
 )
 
-// recordGroup bounds how many outcomes one CompleteDeliveries writes.
-const recordGroup = 500
+// recordGroup bounds how many outcomes one CompleteDeliveries writes, and
+// recordLinger how long the recorder waits for more after the first: a
+// few milliseconds of an outcome's bookkeeping, against a transaction
+// per handful of emails when several workers share the database.
+const (
+	recordGroup  = 500
+	recordLinger = 10 * time.Millisecond
+)
 
 // recordBackoff is the first wait before recording outcomes again after
 // the store failed; it doubles up to a second, for at most recordTries
@@ -255,21 +261,23 @@ func handBack(now time.Time, d Delivery, why string) DeliveryOutcome {
 }
 
 // record writes outcomes as they come, each group all that finished
-// while the last was being written.
+// within recordLinger of its first, or while the last was being written.
 func (p *pass) record() {
 	group := make([]DeliveryOutcome, 0, recordGroup)
+	linger := time.NewTimer(0)
 	for o := range p.results {
 		group = append(group[:0], o)
-	drain:
+		linger.Reset(recordLinger)
+	gather:
 		for len(group) < recordGroup {
 			select {
 			case o, ok := <-p.results:
 				if !ok {
-					break drain
+					break gather
 				}
 				group = append(group, o)
-			default:
-				break drain
+			case <-linger.C:
+				break gather
 			}
 		}
 		p.flush(group)

@@ -59,15 +59,17 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]i
 // the n-th the n-th digest, renews the expiries that ran short, and
 // returns each with its invite as read before that renewal. The updates
 // find their rows through arrays: with IN (SELECT ...) or a join the
-// planner may hash the picked ids and scan the whole table.
-var pgClaim = `WITH picked AS MATERIALIZED (
-		SELECT d.id, i.status = 'pending' AND i.latest_delivery_id = d.id AS wanted, i.expires_at < ? AS renew
+// planner may hash the picked ids and scan the whole table. It runs
+// prepared (see queryEach): planned anew on every call it cost as much
+// as running it.
+const pgClaim = `WITH picked AS MATERIALIZED (
+		SELECT d.id, i.status = 'pending' AND i.latest_delivery_id = d.id AS wanted, i.expires_at < ?0 AS renew
 		FROM invites_deliveries d JOIN invites i ON i.id = d.invite_id
-		WHERE d.state = 'queued' AND d.due_at <= ? AND (d.leased_until IS NULL OR d.leased_until <= ?)
-		ORDER BY d.due_at, d.id LIMIT ?
+		WHERE d.state = 'queued' AND d.due_at <= ?1 AND (d.leased_until IS NULL OR d.leased_until <= ?1)
+		ORDER BY d.due_at, d.id LIMIT ?2
 		FOR NO KEY UPDATE SKIP LOCKED),
 	claimed AS (
-		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?,
+		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?3,
 			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
 		WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
 		RETURNING d.id, d.invite_id, d.tenant_id, d.kind, d.attempt, d.state),
@@ -76,43 +78,34 @@ var pgClaim = `WITH picked AS MATERIALIZED (
 		FROM claimed c JOIN picked p ON p.id = c.id WHERE c.state = 'queued'),
 	tokens AS (
 		INSERT INTO invites_tokens (digest, invite_id, delivery_id)
-		SELECT g.digest, x.invite_id, x.id FROM numbered x JOIN unnest(%s) WITH ORDINALITY AS g(digest, n) ON g.n = x.n),
+		SELECT g.digest, x.invite_id, x.id FROM numbered x JOIN unnest(CAST(?4 AS bytea[])) WITH ORDINALITY AS g(digest, n) ON g.n = x.n),
 	renewed AS (
-		UPDATE invites SET expires_at = ? WHERE id = ANY(ARRAY(SELECT invite_id FROM numbered WHERE renew)))
+		UPDATE invites SET expires_at = ?5 WHERE id = ANY(ARRAY(SELECT invite_id FROM numbered WHERE renew)))
 	SELECT x.id, x.tenant_id, x.kind, x.attempt, x.renew, i.*
 	FROM numbered x, LATERAL (SELECT ` + inviteCols + ` FROM invites WHERE id = x.invite_id) i
 	ORDER BY x.n`
 
 func (s *Store) claimPG(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
-	args := []any{at(p.RenewBefore), at(p.Now), at(p.Now), p.Limit, at(p.Now.Add(p.Lease))}
-	for _, d := range p.Digests[:p.Limit] {
-		args = append(args, d)
-	}
-	args = append(args, at(p.ExpiresAt))
-	q := fmt.Sprintf(pgClaim, values("ARRAY[", "?", p.Limit)+"]::bytea[]")
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []invites.Claim
-	for rows.Next() {
+	err := s.queryEach(ctx, pgClaim, []any{at(p.RenewBefore), at(p.Now), p.Limit, at(p.Now.Add(p.Lease)),
+		byteaArray(p.Digests[:p.Limit]), at(p.ExpiresAt)}, func(row scanner) error {
 		var (
 			c     invites.Claim
 			kind  string
 			renew bool
 		)
-		inv, err := scanInvite(prefixed{rows, []any{&c.ID, &c.TenantID, &kind, &c.Attempt, &renew}})
+		inv, err := scanInvite(prefixed{row, []any{&c.ID, &c.TenantID, &kind, &c.Attempt, &renew}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.InviteID, c.Kind, c.Invite = inv.ID, invites.MessageKind(kind), inv
 		if renew {
 			c.Invite.ExpiresAt = time.Time(at(p.ExpiresAt))
 		}
 		out = append(out, c)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // prefixed scans columns before an invite's: dest first, then the

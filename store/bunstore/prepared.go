@@ -11,6 +11,7 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 )
 
 // prepared holds the statements of one *sql.DB that the Store prepares
@@ -132,6 +133,76 @@ func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any)
 	return db.QueryRowContext(ctx, q, args...)
 }
 
+// queryEach runs q, with numbered placeholders, on the Store's own
+// *bun.DB outside any transaction, and calls each for every row: prepared,
+// with its values bound, on PostgreSQL; should the server have lost the
+// statement, once more unprepared, as fallback does.
+func (s *Store) queryEach(ctx context.Context, q string, args []any, each func(scanner) error) error {
+	if s.prep != nil && !s.prep.off.Load() {
+		err := s.prep.each(ctx, q, bound(args), each)
+		if !lost(err) {
+			return err
+		}
+		s.stopPreparing(ctx, err)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	return eachRow(rows, each)
+}
+
+// each runs the statement of q and calls f for every row.
+func (p *prepared) each(ctx context.Context, q string, args []any, f func(scanner) error) error {
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	return eachRow(rows, f)
+}
+
+// eachRow calls f for every row of rows, and closes them.
+func eachRow(rows *sql.Rows, f func(scanner) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// warm prepares the statements of qs, outside any transaction, so a
+// transaction can then run them prepared (see execIn) without waiting
+// for a second connection to prepare on.
+func (s *Store) warm(ctx context.Context, qs ...string) {
+	if s.prep == nil || s.prep.off.Load() {
+		return
+	}
+	for _, q := range qs {
+		if _, err := s.prep.stmt(ctx, q); lost(err) {
+			s.stopPreparing(ctx, err)
+		}
+	}
+}
+
+// execIn runs q, with numbered placeholders, in tx, a transaction of the
+// Store's *bun.DB: prepared once warm, else formatted by bun.
+func (s *Store) execIn(ctx context.Context, tx bun.Tx, q string, args ...any) error {
+	if s.prep != nil && !s.prep.off.Load() {
+		if st := s.prep.cached(q); st != nil {
+			_, err := tx.Tx.StmtContext(ctx, st).ExecContext(ctx, bound(args)...)
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
+}
+
 // fallback runs its statement prepared and, should the server have lost
 // it, once more unprepared, the Store preparing nothing from then on.
 type fallback struct {
@@ -182,10 +253,47 @@ func (s *Store) stopPreparing(ctx context.Context, err error) {
 func bound(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
-		if t, ok := a.(ts); ok {
-			a = time.Time(t)
+		switch v := a.(type) {
+		case ts:
+			a = time.Time(v)
+		case byteaArray:
+			a = [][]byte(v)
+		case textArray:
+			a = []string(v)
 		}
 		out[i] = a
 	}
 	return out
+}
+
+// byteaArray is a bytea[] value: bound as it is to a prepared statement,
+// written by bun as an ARRAY of bytea literals.
+type byteaArray [][]byte
+
+// AppendQuery writes the array as a SQL literal.
+func (a byteaArray) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error) {
+	b = append(b, "ARRAY["...)
+	for i, v := range a {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = gen.Dialect().AppendBytes(b, v)
+	}
+	return append(b, "]::bytea[]"...), nil
+}
+
+// textArray is a text[] value: bound as it is to a prepared statement,
+// written by bun as an ARRAY of string literals.
+type textArray []string
+
+// AppendQuery writes the array as a SQL literal.
+func (a textArray) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error) {
+	b = append(b, "ARRAY["...)
+	for i, v := range a {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = gen.Dialect().AppendString(b, v)
+	}
+	return append(b, "]::text[]"...), nil
 }
