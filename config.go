@@ -17,8 +17,9 @@ type Config struct {
 	// "https://app.example/invites/accept?token=" + t.Reveal(). Required.
 	AcceptURL func(Token) string
 
-	// TTL is how long a link lives from the time its email is sent.
-	// Default 7 days.
+	// TTL is how long a link lives from the time its email is sent, to
+	// within a hundredth of it: an email that goes out soon after the send
+	// keeps the expiry the send gave the invite. Default 7 days.
 	TTL time.Duration
 	// MaxBatch is the most items one Send takes. Default 1000.
 	MaxBatch int
@@ -73,9 +74,12 @@ type Config struct {
 	// PollInterval is how often Run looks for due deliveries when nothing
 	// wakes it. Default 5 seconds.
 	PollInterval time.Duration
-	// DeliveryBatch is how many deliveries one claim takes. Default 50.
+	// DeliveryBatch is how many deliveries one claim takes, with their
+	// tokens, in one commit; the next claim goes out when half of it is
+	// left. Default 50.
 	DeliveryBatch int
-	// DeliveryWorkers is how many emails of a batch go out at once. Default 4.
+	// DeliveryWorkers is how many emails go out at once: give the mailer
+	// as many connections (mailer.SMTPConfig.PoolSize). Default 4.
 	DeliveryWorkers int
 	// DeliveryLease is how long a claim holds before another worker may
 	// take the delivery over. Run renews it every third of it while the

@@ -17,13 +17,16 @@
 //
 // On PostgreSQL, queries are sent as text with their values inlined by
 // bun; open pgx with default_query_exec_mode=simple_protocol (see the
-// README) so it does not prepare each of them. The exceptions are the
-// writes of a link (Accept, Decline) and Cancel: on a *bun.DB the Store
-// prepares them through database/sql, once per connection, since planning
-// them anew cost as much as running them. Behind PgBouncer in transaction
-// mode that needs its support of prepared statements
-// (max_prepared_statements, 1.21 and later). Prepared statements bypass
-// bun's query hooks. On SQLite, open the database
+// README) so it does not prepare each of them. The exceptions are the hot
+// paths: the writes of a link (Accept, Decline), Cancel, and the outbox's
+// claim and outcomes. On a *bun.DB the Store prepares them through
+// database/sql, once per connection, with their values bound, since
+// planning them anew cost as much as running them. Behind a pooler in
+// transaction mode that does not keep prepared statements (PgBouncer
+// before 1.21, or without max_prepared_statements) the server soon
+// reports one lost; the Store then runs that statement again unprepared,
+// logs once, and prepares nothing more. Prepared statements bypass bun's
+// query hooks. On SQLite, open the database
 // with sqlitedb.Open, which sets WAL, a busy timeout and immediate
 // transactions, without which concurrent writers meet SQLITE_BUSY.
 //
