@@ -94,7 +94,7 @@ func (p *pass) signal() {
 // a claim comes back empty or fails, renewing the leases in flight, and
 // returns once every claim has landed.
 func (p *pass) feed() error {
-	renew := time.NewTicker(p.s.cfg.DeliveryLease / 3)
+	renew := time.NewTicker(max(p.s.cfg.DeliveryLease/3, time.Millisecond))
 	defer renew.Stop()
 	var err error
 	done := p.ctx.Done()
