@@ -167,12 +167,11 @@ func rawAddressLimit(ctx context.Context, tx pgx.Tx, now time.Time, rows []invit
 		FROM jsonb_array_elements($1::jsonb) AS r ORDER BY h OFFSET 0) AS s`, string(js)); err != nil {
 		return err
 	}
-	res, err := tx.Query(ctx, `SELECT k.t, k.n, count(*)
-		FROM (SELECT r->>0 AS t, (r->>1) COLLATE "C" AS n FROM jsonb_array_elements($1::jsonb) AS r) AS k
-		JOIN invites AS i ON i.tenant_id = k.t AND i.email_norm = k.n
-		JOIN invites_events AS e ON e.invite_id = i.id
-		WHERE e.type IN ('created', 'resent') AND e.at > $2
-		GROUP BY k.t, k.n`, string(js), now.Add(-24*time.Hour))
+	res, err := tx.Query(ctx, `SELECT k.t, k.n, (SELECT count(*) FROM invites AS i
+			JOIN invites_events AS e ON e.invite_id = i.id
+			WHERE i.tenant_id = k.t AND i.email_norm = k.n AND e.type IN ('created', 'resent') AND e.at > $2)
+		FROM (SELECT r->>0 AS t, (r->>1) COLLATE "C" AS n FROM jsonb_array_elements($1::jsonb) AS r) AS k`,
+		string(js), now.Add(-24*time.Hour))
 	if err != nil {
 		return err
 	}
