@@ -76,7 +76,7 @@ type Config struct {
 	PollInterval time.Duration
 	// DeliveryBatch is how many deliveries one claim takes, with their
 	// tokens, in one commit; the next claim goes out when half of it is
-	// left. Default 50.
+	// left. Default 200.
 	DeliveryBatch int
 	// DeliveryWorkers is how many emails go out at once: give the mailer
 	// as many connections (mailer.SMTPConfig.PoolSize). Default 4.
@@ -133,7 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.RetryMax, time.Hour)
 	defInt(&c.MaxBatch, 1000)
 	defInt(&c.MaxResends, 5)
-	defInt(&c.DeliveryBatch, 50)
+	defInt(&c.DeliveryBatch, 200)
 	defInt(&c.DeliveryWorkers, 4)
 	defInt(&c.MaxAttempts, 8)
 	if c.DefaultLocale == "" {

@@ -16,7 +16,7 @@ import (
 // per handful of emails when several workers share the database.
 const (
 	recordGroup  = 500
-	recordLinger = 10 * time.Millisecond
+	recordLinger = 25 * time.Millisecond
 )
 
 // recordBackoff is the first wait before recording outcomes again after
