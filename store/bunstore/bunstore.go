@@ -68,8 +68,10 @@ type Store struct {
 	// pool of WithReader.
 	reader bun.IDB
 	pg     bool
-	// forUpdate locks the rows a read-then-write transaction reads. SQLite
-	// needs none: its immediate transactions exclude other writers whole.
+	// forUpdate locks the rows a read-then-write transaction reads: FOR NO
+	// KEY UPDATE on PostgreSQL, which the foreign keys of tokens and events
+	// do not wait for. SQLite needs none: its immediate transactions
+	// exclude other writers whole.
 	forUpdate string
 	// prep prepares the hot writes on PostgreSQL when db is a *bun.DB.
 	prep *prepared
@@ -103,7 +105,7 @@ func WithReader(r bun.IDB) Option { return func(s *Store) { s.reader = r } }
 func New(db bun.IDB, opts ...Option) *Store {
 	s := &Store{db: db, reader: db, log: slog.Default()}
 	if db.Dialect().Name() == dialect.PG {
-		s.pg, s.forUpdate = true, " FOR UPDATE"
+		s.pg, s.forUpdate = true, " FOR NO KEY UPDATE"
 	}
 	if d, ok := db.(*bun.DB); ok && s.pg {
 		s.prep = &prepared{db: d.DB, m: map[string]*sql.Stmt{}}

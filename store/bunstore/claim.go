@@ -16,7 +16,7 @@ import (
 // ClaimDeliveries implements invites.Store: on PostgreSQL in one
 // statement, whatever the batch size, where FOR NO KEY UPDATE SKIP LOCKED
 // lets several workers claim side by side, each passing over the rows
-// another is taking and the invites another write holds; on SQLite, which
+// another is taking; on SQLite, which
 // runs one writer at a time, in one transaction of a few statements. The
 // invite is written only to renew an expiry that ran short.
 func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
@@ -53,21 +53,24 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]i
 	return out, nil
 }
 
-// pgClaim picks due deliveries with their invites locked, drops those
-// nobody wants any more (the invite is no longer pending, or the delivery
-// is not its latest), leases the rest, numbers them in id order to give
+// pgClaim picks and locks due deliveries, drops those nobody wants any
+// more (the invite is no longer pending, or the delivery is not its
+// latest), leases the rest, numbers them in id order to give
 // the n-th the n-th digest, renews the expiries that ran short, and
 // returns each with its invite as read before that renewal. The updates
 // find their rows through arrays: with IN (SELECT ...) or a join the
 // planner may hash the picked ids and scan the whole table. It runs
 // prepared (see queryEach): planned anew on every call it cost as much
-// as running it.
+// as running it. It leaves the invites unlocked but for the KEY SHARE
+// lock of the tokens' foreign key, which no write of the Store's blocks
+// (they lock FOR NO KEY UPDATE), so it never waits on a Resend that waits
+// on it; a renewal passes over an invite another write holds.
 const pgClaim = `WITH picked AS MATERIALIZED (
 		SELECT d.id, i.status = 'pending' AND i.latest_delivery_id = d.id AS wanted, i.expires_at < ?0 AS renew
 		FROM invites_deliveries d JOIN invites i ON i.id = d.invite_id
 		WHERE d.state = 'queued' AND d.due_at <= ?1 AND (d.leased_until IS NULL OR d.leased_until <= ?1)
 		ORDER BY d.due_at, d.id LIMIT ?2
-		FOR NO KEY UPDATE SKIP LOCKED),
+		FOR NO KEY UPDATE OF d SKIP LOCKED),
 	claimed AS (
 		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?3,
 			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
@@ -80,7 +83,8 @@ const pgClaim = `WITH picked AS MATERIALIZED (
 		INSERT INTO invites_tokens (digest, invite_id, delivery_id)
 		SELECT g.digest, x.invite_id, x.id FROM numbered x JOIN unnest(CAST(?4 AS bytea[])) WITH ORDINALITY AS g(digest, n) ON g.n = x.n),
 	renewed AS (
-		UPDATE invites SET expires_at = ?5 WHERE id = ANY(ARRAY(SELECT invite_id FROM numbered WHERE renew)))
+		UPDATE invites SET expires_at = ?5 WHERE id = ANY(ARRAY(SELECT id FROM invites
+			WHERE id = ANY(ARRAY(SELECT invite_id FROM numbered WHERE renew)) FOR NO KEY UPDATE SKIP LOCKED)))
 	SELECT x.id, x.tenant_id, x.kind, x.attempt, x.renew, i.*
 	FROM numbered x, LATERAL (SELECT ` + inviteCols + ` FROM invites WHERE id = x.invite_id) i
 	ORDER BY x.n`

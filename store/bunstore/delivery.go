@@ -9,10 +9,10 @@ import (
 )
 
 // The outbox works a batch at a time: a claim and its tokens are one
-// commit (claim.go), the outcomes of many emails another. Lock order is
-// invite, then delivery, as Resend's: the claim locks both with SKIP
-// LOCKED and so never waits, and CompleteDeliveries writes the invites
-// first.
+// commit (claim.go), the outcomes of many emails another (complete.go).
+// Lock order is invite, then delivery, as Resend's: the claim locks only
+// deliveries, with SKIP LOCKED, and never waits, and CompleteDeliveries
+// writes the invites first.
 
 // RenewDeliveries implements invites.Store in one statement.
 func (s *Store) RenewDeliveries(ctx context.Context, p invites.RenewParams) ([]uuid.UUID, error) {

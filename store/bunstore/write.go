@@ -27,7 +27,7 @@ func (s *Store) Get(ctx context.Context, tenantID string, id uuid.UUID) (invites
 
 // vetted runs write, a change of one invite, after guard agreed to the
 // invite as it stands: a guarded write reads the invite under the lock of
-// a transaction (FOR UPDATE on PostgreSQL; SQLite's immediate
+// a transaction (FOR NO KEY UPDATE on PostgreSQL; SQLite's immediate
 // transaction excludes every other writer), so nothing changes it between
 // the guard's answer and the write. Unguarded, write runs alone, in a
 // transaction only on SQLite (see atomically).
