@@ -119,7 +119,7 @@ type with struct {
 func (s *Store) pick(query string, args ...any) with {
 	w := with{"WITH picked AS MATERIALIZED (" + query, args, "id IN (SELECT id FROM picked)"}
 	if s.pg {
-		w.sql += " FOR UPDATE SKIP LOCKED"
+		w.sql += " FOR NO KEY UPDATE SKIP LOCKED"
 		w.in = "id = ANY(ARRAY(SELECT id FROM picked))"
 	}
 	w.sql += ")"
