@@ -133,9 +133,16 @@ func Tx(ctx context.Context) (tx bun.Tx, ok bool) {
 }
 
 // inTx runs fn in a transaction of s.db (a savepoint when s.db is a
-// transaction already).
+// transaction already). A transaction that failed on a prepared statement
+// the server lost (see prepared) changed nothing and ran nothing after
+// that statement: the Store has stopped preparing, and fn runs again.
 func (s *Store) inTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return s.db.RunInTx(ctx, nil, fn)
+	err := s.db.RunInTx(ctx, nil, fn)
+	if s.prep != nil && lost(err) {
+		s.stopPreparing(ctx, err)
+		err = s.db.RunInTx(ctx, nil, fn)
+	}
+	return err
 }
 
 // notFound turns sql.ErrNoRows into err; other errors pass through with

@@ -33,12 +33,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []invites.Deliv
 	if !s.pg {
 		return translate(s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error { return o.writeSQLite(ctx, s, tx) }))
 	}
-	err := s.completePG(ctx, o)
-	if lost(err) { // the transaction ran the statement the server lost: again, unprepared
-		s.stopPreparing(ctx, err)
-		err = s.completePG(ctx, o)
-	}
-	return translate(err)
+	return translate(s.completePG(ctx, o))
 }
 
 // outcomeRows are outcomes as columns.

@@ -3,13 +3,11 @@ package bunstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
 )
@@ -124,8 +122,8 @@ func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any)
 		// A transaction of s.db's, from inTx (the Store's own db is a
 		// *bun.DB whenever prep is set): it runs the statement on its
 		// connection, prepared there if need be. A lost statement aborts
-		// the transaction: the Store stops preparing, and the caller may
-		// try again.
+		// the transaction: the Store stops preparing, and inTx runs it
+		// again.
 		if st := s.prep.cached(q); st != nil {
 			return txRow{s, d.Tx.StmtContext(ctx, st).QueryRowContext(ctx, bound(args)...)}
 		}
@@ -234,8 +232,7 @@ type txRow struct {
 func (r txRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
 	if lost(err) {
-		r.s.stopPreparing(context.Background(), err)
-		return fmt.Errorf("%w: the server lost a prepared statement; try again: %w", invites.ErrUnavailable, err)
+		r.s.stopPreparing(context.Background(), err) // inTx runs the transaction again
 	}
 	return err
 }
