@@ -84,8 +84,10 @@ func TestAcceptPreparedOnOneConnection(t *testing.T) {
 }
 
 // A server that lost a prepared statement, as one behind PgBouncer before
-// 1.21 in transaction mode does, gets the statement again unprepared: the
-// decline succeeds, the Store says so once, and prepares nothing more.
+// 1.21 in transaction mode does, gets the statement again unprepared: an
+// accept whose hook shares its transaction runs that transaction again, a
+// decline runs the statement again, the Store says so once, and prepares
+// nothing more.
 func TestPreparedLostFallsBack(t *testing.T) {
 	db := testdb.Postgres(t)
 	migrated(t, db)
@@ -93,15 +95,17 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	var logs syncbuf.Buffer
 	store := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	mail := mailertest.New()
+	hooked := 0
 	svc, err := invites.New(store, mail, invites.Config{
 		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
+		OnAccept:  func(context.Context, invites.Invite) error { hooked++; return nil },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	emails := []string{"ann@x.io", "bob@x.io", "cat@x.io"}
+	emails := []string{"ann@x.io", "dan@x.io", "bob@x.io", "cat@x.io"}
 	var batch []invites.NewInvite
 	for _, e := range emails {
 		batch = append(batch, invites.NewInvite{Email: e})
@@ -119,7 +123,13 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range emails[1:] {
+	if inv, err := svc.Accept(ctx, mail.TokenFor("dan@x.io"), invites.Acceptor{UserID: "u"}); err != nil || inv.Status != invites.StatusAccepted {
+		t.Fatalf("Accept in the hook's transaction after the statement was lost: %v, %v", inv.Status, err)
+	}
+	if hooked != 1 {
+		t.Fatalf("the hook ran %d times, want once", hooked)
+	}
+	for _, e := range emails[2:] {
 		if inv, err := svc.Decline(ctx, mail.TokenFor(e)); err != nil || inv.Status != invites.StatusDeclined {
 			t.Fatalf("Decline of %s after the statement was lost: %v, %v", e, inv.Status, err)
 		}
