@@ -137,6 +137,9 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	if n := strings.Count(logs.String(), "lost a prepared statement"); n != 1 {
 		t.Fatalf("logged the loss %d times: %s", n, logs.String())
 	}
+	if os.Getenv(testdb.EnvPooled) != "" {
+		return // a pooler hands the count another server connection
+	}
 	if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements"); n != 0 {
 		t.Fatalf("%d statements prepared after the loss, want none", n)
 	}
