@@ -27,29 +27,9 @@ func TestAcceptPreparedOnOneConnection(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	mail := mailertest.New()
-	hooked := 0
-	svc, err := invites.New(store, mail, invites.Config{
-		Tokens:    token.Issuer{},
-		AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
-		OnAccept:  func(context.Context, invites.Invite) error { hooked++; return nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	actor := invites.Actor{UserID: "admin", TenantID: "acme"}
 	emails := []string{"ann@x.io", "bob@x.io", "cat@x.io"}
-	var batch []invites.NewInvite
-	for _, e := range emails {
-		batch = append(batch, invites.NewInvite{Email: e})
-	}
-	sent, err := svc.Send(ctx, actor, batch)
-	if err != nil || len(sent.Success) != len(emails) {
-		t.Fatalf("Send: %v, %+v", err, sent)
-	}
-	if _, err := svc.DeliverPending(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc, mail, hooked, sent := invited(t, store, emails...)
 	steps := []struct {
 		email string
 		do    func(tok string) (invites.Invite, error)
@@ -72,8 +52,8 @@ func TestAcceptPreparedOnOneConnection(t *testing.T) {
 			t.Fatalf("%s: answered invite %v, want %v", s.email, inv.ID, sent.Success[i].ID)
 		}
 	}
-	if hooked != 2 {
-		t.Fatalf("the hook ran %d times, want 2", hooked)
+	if *hooked != 2 {
+		t.Fatalf("the hook ran %d times, want 2", *hooked)
 	}
 	if os.Getenv(testdb.EnvPooled) != "" {
 		return // a pooler hands the count another server connection
@@ -94,28 +74,9 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	db.SetMaxOpenConns(1)
 	var logs syncbuf.Buffer
 	store := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	mail := mailertest.New()
-	hooked := 0
-	svc, err := invites.New(store, mail, invites.Config{
-		Tokens:    token.Issuer{},
-		AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
-		OnAccept:  func(context.Context, invites.Invite) error { hooked++; return nil },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	emails := []string{"ann@x.io", "dan@x.io", "bob@x.io", "cat@x.io"}
-	var batch []invites.NewInvite
-	for _, e := range emails {
-		batch = append(batch, invites.NewInvite{Email: e})
-	}
-	if res, err := svc.Send(ctx, invites.Actor{UserID: "admin", TenantID: "acme"}, batch); err != nil || len(res.Errors) > 0 {
-		t.Fatal(err, res.Errors)
-	}
-	if _, err := svc.DeliverPending(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc, mail, hooked, _ := invited(t, store, emails...)
 	if _, err := svc.Decline(ctx, mail.TokenFor("ann@x.io")); err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +87,8 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	if inv, err := svc.Accept(ctx, mail.TokenFor("dan@x.io"), invites.Acceptor{UserID: "u"}); err != nil || inv.Status != invites.StatusAccepted {
 		t.Fatalf("Accept in the hook's transaction after the statement was lost: %v, %v", inv.Status, err)
 	}
-	if hooked != 1 {
-		t.Fatalf("the hook ran %d times, want once", hooked)
+	if *hooked != 1 {
+		t.Fatalf("the hook ran %d times, want once", *hooked)
 	}
 	for _, e := range emails[2:] {
 		if inv, err := svc.Decline(ctx, mail.TokenFor(e)); err != nil || inv.Status != invites.StatusDeclined {
@@ -143,4 +104,31 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements"); n != 0 {
 		t.Fatalf("%d statements prepared after the loss, want none", n)
 	}
+}
+
+// invited is a Service on store whose OnAccept counts its calls in hooked,
+// with an invite of tenant acme sent and delivered to each of emails.
+func invited(t *testing.T, store *bunstore.Store, emails ...string) (svc *invites.Service, mail *mailertest.Mailer, hooked *int, sent invites.SendResult) {
+	t.Helper()
+	mail, hooked = mailertest.New(), new(int)
+	svc, err := invites.New(store, mail, invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
+		OnAccept:  func(context.Context, invites.Invite) error { *hooked++; return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []invites.NewInvite
+	for _, e := range emails {
+		batch = append(batch, invites.NewInvite{Email: e})
+	}
+	sent, err = svc.Send(t.Context(), invites.Actor{UserID: "admin", TenantID: "acme"}, batch)
+	if err != nil || len(sent.Success) != len(emails) {
+		t.Fatalf("Send: %v, %+v", err, sent)
+	}
+	if _, err := svc.DeliverPending(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return svc, mail, hooked, sent
 }

@@ -345,26 +345,38 @@ func testListKeyset(t *testing.T, newStore func(*testing.T) invites.Store) {
 			for _, limit := range []int{1, 3, 5} {
 				want := f.sorted(o, fl.keys)
 				what := fmt.Sprintf("keyset walk of %s, order %s, limit %d", fl.name, orderName(o), limit)
-				var walked []invites.Invite
-				var after *invites.Cursor
-				for page := 0; ; page++ {
-					if page > len(want)+1 {
-						t.Fatalf("%s: more pages than invites; walked %v", what, f.keys(walked))
-					}
-					q := fl.q
-					q.Order, q.Limit = o, limit
-					got, total := f.list(t, q, after)
-					if total != len(want) {
-						t.Fatalf("%s: page %d total %d, want %d (the cursor must not change it)", what, page, total, len(want))
-					}
-					walked = append(walked, got...)
-					if len(got) < limit {
-						break
-					}
-					after = cursorAfter(got[len(got)-1], o, listNow)
-				}
+				q := fl.q
+				q.Order, q.Limit = o, limit
+				walked := walkPages(t, what, q, len(want), listNow, f.list)
 				f.checkKeys(t, what, walked, want)
 			}
 		}
+	}
+}
+
+// walkPages lists q (its Order and Limit set) page by page through
+// list, each page after the cursor of the last one's last invite, until a
+// short page, and returns every invite walked. Every page must count
+// total: the cursor does not change the count.
+func walkPages(t *testing.T, what string, q invites.Query, total int, now time.Time,
+	list func(*testing.T, invites.Query, *invites.Cursor) ([]invites.Invite, int)) []invites.Invite {
+	t.Helper()
+	var (
+		walked []invites.Invite
+		after  *invites.Cursor
+	)
+	for page := 0; ; page++ {
+		if page > total+1 {
+			t.Fatalf("%s: more pages than invites; walked %d", what, len(walked))
+		}
+		got, n := list(t, q, after)
+		if n != total {
+			t.Fatalf("%s: page %d total %d, want %d (the cursor must not change it)", what, page, n, total)
+		}
+		walked = append(walked, got...)
+		if len(got) < q.Limit {
+			return walked
+		}
+		after = cursorAfter(got[len(got)-1], q.Order, now)
 	}
 }

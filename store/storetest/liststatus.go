@@ -157,24 +157,9 @@ func testListStatusOrder(t *testing.T, newStore func(*testing.T) invites.Store) 
 			want := f.want(o, nil, fl.keep)
 			for limit := 1; limit <= len(want)+1; limit++ {
 				what := fmt.Sprintf("status order desc=%t, %s, keyset walk by %d", desc, fl.name, limit)
-				var walked []invites.Invite
-				var after *invites.Cursor
-				for page := 0; ; page++ {
-					if page > len(want)+1 {
-						t.Fatalf("%s: more pages than invites; walked %v", what, f.keys(walked))
-					}
-					q := fl.q
-					q.Order, q.Limit = o, limit
-					got, total := f.list(t, q, after)
-					if total != len(want) {
-						t.Fatalf("%s: page %d total %d, want %d", what, page, total, len(want))
-					}
-					walked = append(walked, got...)
-					if len(got) < limit {
-						break
-					}
-					after = cursorAfter(got[len(got)-1], o, f.now)
-				}
+				q := fl.q
+				q.Order, q.Limit = o, limit
+				walked := walkPages(t, what, q, len(want), f.now, f.list)
 				if got := f.keys(walked); !slices.Equal(got, want) {
 					t.Fatalf("%s:\n\tgot  %v\n\twant %v", what, got, want)
 				}
