@@ -107,10 +107,12 @@
 //
 // Send and Resend queue a delivery in the same atomic step as the invite
 // change. Service.Run (or one pass of DeliverPending) claims due
-// deliveries under a lease, mints the token, sends the Message and records
-// the outcome: a failure is retried with exponential backoff and jitter up
-// to Config.MaxAttempts, an error wrapping ErrPermanent fails at once, and
-// a claim whose worker died is taken over when its lease runs out.
+// deliveries a batch at a time under a lease, their tokens stored in the
+// claim's own commit, sends the Messages, and records the outcomes in
+// groups: a failure is retried with exponential backoff and jitter up to
+// Config.MaxAttempts, an error wrapping ErrPermanent fails at once, a
+// lease is renewed while its email is in flight, and a claim whose worker
+// died is taken over when its lease runs out.
 // Delivery is at least once; Message.ID is stable across attempts.
 //
 // # Testing
