@@ -54,17 +54,15 @@ func (s *Service) Run(ctx context.Context) error {
 			default:
 			}
 		}
-		_, err := s.DeliverPending(ctx)
-		s.health.report(ctx, s.cfg.Logger, "delivery", err)
+		var errs passErrors
+		_, errs.delivery = s.DeliverPending(ctx)
 		if tick {
-			_, xerr := s.ExpireDue(ctx)
-			s.health.report(ctx, s.cfg.Logger, "expiry", xerr)
-			err = errors.Join(err, xerr)
+			_, errs.expiry = s.ExpireDue(ctx)
 		}
-		_, eerr := s.DispatchEvents(ctx)
-		s.health.report(ctx, s.cfg.Logger, "event", eerr)
+		_, errs.event = s.DispatchEvents(ctx)
+		err := s.health.report(ctx, s.cfg.Logger, errs)
 		next := s.cfg.PollInterval
-		if err = errors.Join(err, eerr); err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			retry = min(max(2*retry, 100*time.Millisecond), 2*time.Second, s.cfg.PollInterval)
 			next = retry
 		} else {
@@ -78,7 +76,14 @@ func (s *Service) Run(ctx context.Context) error {
 // starts and when it ends, any other failure each time.
 type health struct{ down atomic.Bool }
 
-func (h *health) report(ctx context.Context, log *slog.Logger, what string, err error) {
+// passErrors are the failures of one pass of Run.
+type passErrors struct{ delivery, expiry, event error }
+
+// report logs the failures of one pass and returns them joined. A pass
+// with any part unavailable counts as the store being away; only a pass
+// without failures counts as its return.
+func (h *health) report(ctx context.Context, log *slog.Logger, e passErrors) error {
+	err := errors.Join(e.delivery, e.expiry, e.event)
 	switch {
 	case ctx.Err() != nil:
 	case err == nil:
@@ -90,8 +95,13 @@ func (h *health) report(ctx context.Context, log *slog.Logger, what string, err 
 			log.ErrorContext(ctx, "invites: the store is unavailable; the worker retries until it is back", "err", err)
 		}
 	default:
-		log.ErrorContext(ctx, "invites: "+what+" pass failed", "err", err)
+		for what, err := range map[string]error{"delivery": e.delivery, "expiry": e.expiry, "event": e.event} {
+			if err != nil {
+				log.ErrorContext(ctx, "invites: "+what+" pass failed", "err", err)
+			}
+		}
 	}
+	return err
 }
 
 // DeliverPending makes one pass over the outbox: it claims due deliveries

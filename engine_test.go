@@ -3,12 +3,15 @@ package invites_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
@@ -186,5 +189,70 @@ func TestWakesCoalesce(t *testing.T) {
 	}
 	if c := store.claims.Load(); c > n/4 {
 		t.Fatalf("%d sends took %d claims", n, c)
+	}
+}
+
+// down is a Store whose claims fail as a database that is away does,
+// until up is closed.
+type down struct {
+	invites.Store
+	up    chan struct{}
+	tries atomic.Int64
+}
+
+func (d *down) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
+	select {
+	case <-d.up:
+		return d.Store.ClaimDeliveries(ctx, p)
+	default:
+		d.tries.Add(1)
+		return nil, fmt.Errorf("connection refused: %w", invites.ErrUnavailable)
+	}
+}
+
+// Run logs an outage of the store once when it starts and once when it
+// ends, not once per try, and tries again within moments, not a
+// PollInterval later.
+func TestRunLogsOutageOnce(t *testing.T) {
+	var buf syncbuf.Buffer
+	store := &down{Store: memstore.New(), up: make(chan struct{})}
+	mail := mailertest.New()
+	svc, err := invites.New(store, mail, invites.Config{
+		Tokens:       token.Issuer{},
+		AcceptURL:    func(tok invites.Token) string { return tok.Reveal() },
+		PollInterval: time.Hour,
+		Logger:       slog.New(slog.NewTextHandler(&buf, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Send(ctx, admin, []invites.NewInvite{{Email: "outage@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(rctx) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(5 * time.Second)
+	for store.tries.Load() < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := store.tries.Load(); n < 4 {
+		t.Fatalf("Run tried %d times in 5 s while the store was away, want retries within moments", n)
+	}
+	close(store.up)
+	for len(mail.Messages()) == 0 && time.Now().Before(deadline.Add(5*time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(mail.Messages()) != 1 {
+		t.Fatal("the queued email did not go out once the store was back")
+	}
+	// The pass that sent it says the store is back once it ends.
+	for !strings.Contains(buf.String(), "store is back") && time.Now().Before(deadline.Add(5*time.Second)) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := buf.String()
+	if a, b := strings.Count(out, "store is unavailable"), strings.Count(out, "store is back"); a != 1 || b != 1 {
+		t.Fatalf("logged the outage %d times and its end %d times, want once each:\n%s", a, b, out)
 	}
 }
