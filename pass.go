@@ -12,11 +12,12 @@ import (
 
 // recordGroup bounds how many outcomes one CompleteDeliveries writes, and
 // recordLinger how long the recorder waits for more after the first: a
-// few milliseconds of an outcome's bookkeeping, against a transaction
-// per handful of emails when several workers share the database.
+// tenth of a second of an outcome's bookkeeping (which a crash in it only
+// makes repeat, after the lease), against a transaction per handful of
+// emails when several workers share the database.
 const (
 	recordGroup  = 500
-	recordLinger = 25 * time.Millisecond
+	recordLinger = 100 * time.Millisecond
 )
 
 // recordBackoff is the first wait before recording outcomes again after

@@ -62,12 +62,18 @@ func (o *outcomeRows) add(x invites.DeliveryOutcome) error {
 }
 
 // pgCompleteInvites writes each outcome on its invite while the delivery
-// is the invite's latest and its claim holds.
+// is the invite's latest and its claim holds. Its plan must not depend
+// on how many outcomes there are or on statistics, which lag behind an
+// outbox filled since the last ANALYZE: given a few hundred outcomes,
+// the planner hashed every invite, or every queued delivery, on each
+// call. So the claim is read by a subquery, one primary-key probe per
+// outcome, and the outcomes come through a subquery the planner cannot
+// count, which it joins to invites by their primary key.
 const pgCompleteInvites = `UPDATE invites SET delivery_status = v.st, delivery_error = v.err
-	FROM invites_deliveries d, unnest(CAST(?0 AS text[])::uuid[], CAST(?1 AS text[])::uuid[],
-		CAST(?2 AS text[])::integer[], CAST(?3 AS text[]), CAST(?4 AS text[])) AS v(inv, did, att, st, err)
+	FROM unnest((SELECT CAST(?0 AS text[])::uuid[]), (SELECT CAST(?1 AS text[])::uuid[]),
+		(SELECT CAST(?2 AS text[])::integer[]), (SELECT CAST(?3 AS text[])), (SELECT CAST(?4 AS text[]))) AS v(inv, did, att, st, err)
 	WHERE invites.id = v.inv AND invites.latest_delivery_id = v.did
-	AND d.id = v.did AND d.attempt = v.att AND d.state = 'queued'`
+	AND (SELECT d.attempt = v.att AND d.state = 'queued' FROM invites_deliveries d WHERE d.id = v.did)`
 
 // pgCompleteDeliveries writes each outcome on its delivery while its
 // claim holds, and the event of those that ended.
