@@ -2,12 +2,11 @@ package bunstore
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/schema"
 )
 
@@ -30,71 +29,88 @@ func addressLocks(from string) string {
 }
 
 // addressTable is a list of (tenant_id, email_norm) as a table of columns
-// t and n: one JSON literal on PostgreSQL, a VALUES list on SQLite. It is
-// joined from, not matched with IN, so the planners look each address up
-// in invites_tenant_email_idx rather than scan the tenant's invites.
+// t and n: a VALUES list on SQLite. It is joined from, not matched with
+// IN, so the planners look each address up in invites_tenant_email_idx
+// rather than scan the tenant's invites.
 type addressTable [][2]string
 
 // AppendQuery writes the list as a subquery.
 func (p addressTable) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error) {
-	if gen.Dialect().Name() == dialect.PG {
-		js, err := json.Marshal(p)
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, "(SELECT r->>0 AS t, (r->>1) COLLATE \"C\" AS n FROM jsonb_array_elements("...)
-		b = gen.Dialect().AppendString(b, string(js))
-		return append(b, "::jsonb) AS r)"...), nil
-	}
 	b = appendTuples(gen, append(b, "(SELECT column1 AS t, column2 AS n FROM (VALUES "...), p)
 	return append(b, "))"...), nil
 }
 
-// anInvite is the address of one invite as a table of columns t and n.
-const anInvite = "(SELECT tenant_id AS t, email_norm AS n FROM invites WHERE tenant_id = ? AND id = ?)"
+// batchAddresses returns the addresses of a batch as a table of columns t
+// and n, and its arguments, numbered from first: on PostgreSQL two arrays
+// (so the statement's text is the same for any batch, and runs prepared),
+// or for one address two strings (whose plan, unlike an array's, does not
+// depend on the values, so PostgreSQL keeps one generic plan rather than
+// plan each call anew); on SQLite an addressTable.
+func (s *Store) batchAddresses(first int, keys [][2]string) (string, []any) {
+	switch {
+	case !s.pg:
+		return fmt.Sprintf("?%d", first), []any{addressTable(keys)}
+	case len(keys) == 1:
+		return fmt.Sprintf(`(SELECT CAST(?%d AS text) AS t, CAST(?%d AS text) COLLATE "C" AS n)`, first, first+1),
+			[]any{keys[0][0], keys[0][1]}
+	}
+	ts, ns := make(textArray, len(keys)), make(textArray, len(keys))
+	for i, k := range keys {
+		ts[i], ns[i] = k[0], k[1]
+	}
+	return fmt.Sprintf(`(SELECT t, n COLLATE "C" AS n FROM unnest(CAST(?%d AS text[]), CAST(?%d AS text[])) AS a(t, n))`, first, first+1),
+		[]any{ts, ns}
+}
 
-// lockAddresses takes the address locks of the addresses of from (an
-// addressTable, or anInvite with its arguments) when q has an address
-// limit.
-func (s *Store) lockAddresses(ctx context.Context, tx bun.IDB, q invites.Quota, from string, args ...any) error {
+// anInvite returns the address of one invite as a table of columns t and
+// n, whose tenant and id are the arguments numbered first and first+1.
+func anInvite(first int) string {
+	return fmt.Sprintf("(SELECT tenant_id AS t, email_norm AS n FROM invites WHERE tenant_id = ?%d AND id = ?%d)", first, first+1)
+}
+
+// lockAddresses takes the address locks of the addresses of from
+// (batchAddresses or anInvite, numbered from 0, with its arguments) when q
+// has an address limit.
+func (s *Store) lockAddresses(ctx context.Context, tx bun.Tx, q invites.Quota, from string, args ...any) error {
 	if !s.pg || q.MaxSendsPerAddressPerDay <= 0 {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, addressLocks("SELECT t, n FROM "+from+" AS a"), args...)
-	return err
+	return s.execIn(ctx, tx, addressLocks("SELECT t, n FROM "+from+" AS b"), args...)
 }
 
-// addressesLeft is how many more sends q lets each address of from (as
-// for lockAddresses) have in the 24 hours up to now, counted in one
-// statement: an address absent from the answer has all of
-// q.MaxSendsPerAddressPerDay left. Nil when q has no address limit.
-func addressesLeft(ctx context.Context, tx bun.IDB, q invites.Quota, now time.Time, from string, args ...any) (map[[2]string]int, error) {
-	if q.MaxSendsPerAddressPerDay <= 0 {
-		return nil, nil
-	}
+// addressCount is the statement counting the sends to each address of
+// from (numbered from 1) since the time ?0.
+func addressCount(from string) string {
 	// A count per address, so the planner starts from each address's
 	// invites; a join of all of them lets it start from the day's events
 	// instead, every send of every tenant.
-	rows, err := tx.QueryContext(ctx, `SELECT k.t, k.n, (SELECT count(*) FROM invites AS i
+	return `SELECT k.t, k.n, (SELECT count(*) FROM invites AS i
 			JOIN invites_events AS e ON e.invite_id = i.id
-			WHERE i.tenant_id = k.t AND i.email_norm = k.n AND e.type IN ('created', 'resent') AND e.at > ?)
-		FROM `+from+` AS k`, append([]any{at(now.Add(-24 * time.Hour))}, args...)...)
-	if err != nil {
-		return nil, err
+			WHERE i.tenant_id = k.t AND i.email_norm = k.n AND e.type IN ('created', 'resent') AND e.at > ?0)
+		FROM ` + from + ` AS k`
+}
+
+// addressesLeft is how many more sends q lets each address of from (as
+// addressCount's) have in the 24 hours up to now, counted in one
+// statement: an address absent from the answer has all of
+// q.MaxSendsPerAddressPerDay left. Nil when q has no address limit.
+func (s *Store) addressesLeft(ctx context.Context, tx bun.Tx, q invites.Quota, now time.Time, from string, args ...any) (map[[2]string]int, error) {
+	if q.MaxSendsPerAddressPerDay <= 0 {
+		return nil, nil
 	}
-	defer rows.Close()
 	left := map[[2]string]int{}
-	for rows.Next() {
+	err := s.queryIn(ctx, tx, addressCount(from), append([]any{at(now.Add(-24 * time.Hour))}, args...), func(r scanner) error {
 		var (
 			k [2]string
 			n int
 		)
-		if err := rows.Scan(&k[0], &k[1], &n); err != nil {
-			return nil, err
+		if err := r.Scan(&k[0], &k[1], &n); err != nil {
+			return err
 		}
 		left[k] = max(q.MaxSendsPerAddressPerDay-n, 0)
-	}
-	return left, rows.Err()
+		return nil
+	})
+	return left, err
 }
 
 // addressLeft is the answer of addressesLeft for the address k: -1 for

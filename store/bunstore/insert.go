@@ -73,27 +73,39 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 		rows[i] = inv
 	}
 
+	keys := make([][2]string, len(rows))
+	tenants := make([]string, len(rows))
+	for i, r := range rows {
+		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
+		tenants[i] = r.TenantID
+	}
+	lock, lockArgs := s.batchAddresses(0, keys)
+	lock = addressLocks("SELECT t, n FROM " + lock + " AS b")
+	stale, staleArgs := s.batchAddresses(2, keys)
+	stale = expireAddresses(stale)
+	s.warm(ctx, stale, pgInsert)
+	if q.MaxSendsPerAddressPerDay > 0 {
+		count, _ := s.batchAddresses(1, keys)
+		s.warm(ctx, lock, addressCount(count))
+	}
 	res := make([]invites.InsertResult, len(in))
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		keys := make(pairs, len(rows))
-		tenants := make([]string, len(rows))
-		for i, r := range rows {
-			keys[i] = [2]string{r.TenantID, r.EmailNorm()}
-			tenants[i] = r.TenantID
-		}
+		clear(res) // from a try that lost a prepared statement
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
 		}
-		if err := s.lockAddresses(ctx, tx, q, "?", addressTable(keys)); err != nil {
-			return err
+		if q.MaxSendsPerAddressPerDay > 0 && s.pg {
+			if err := s.execIn(ctx, tx, lock, lockArgs...); err != nil {
+				return err
+			}
 		}
-		if _, err := expireWhere(ctx, tx, now, with{}, "(tenant_id, email_norm) IN ?", keys); err != nil {
+		if err := s.expireStale(ctx, tx, now, stale, staleArgs); err != nil {
 			return err
 		}
 		var b quotaBudget
 		if q != (invites.Quota{}) {
 			var err error
-			if b, err = budget(ctx, tx, q, rows, addressTable(keys), now); err != nil {
+			if b, err = s.budget(ctx, tx, q, rows, now, keys); err != nil {
 				return err
 			}
 		}
@@ -142,33 +154,55 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 // insertRows inserts rows[todo] in one statement and returns the ids
 // stored; the others met a pending invite of their address.
 func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
-	var (
-		stmt string
-		args []any
-		err  error
-	)
+	stmt, args := sqliteInsert(rows, dids, todo)
 	if s.pg {
-		stmt, args, err = pgInsert(rows, dids, todo)
+		js, err := pgBatch(rows, dids, todo)
 		if err != nil {
 			return nil, err
 		}
-	} else {
-		stmt, args = sqliteInsert(rows, dids, todo)
+		stmt, args = pgInsert, []any{js}
 	}
-	res, err := tx.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
 	ok := make(map[uuid.UUID]bool, len(todo))
-	for res.Next() {
+	err := s.queryIn(ctx, tx, stmt, args, func(r scanner) error {
 		var id uuid.UUID
-		if err := res.Scan(&id); err != nil {
-			return nil, err
+		if err := r.Scan(&id); err != nil {
+			return err
 		}
 		ok[id] = true
+		return nil
+	})
+	return ok, err
+}
+
+// expireAddresses is the statement marking expired the pending invites
+// of the addresses of from (numbered from 2) whose expiry is not after ?0,
+// at ?1.
+func expireAddresses(from string) string {
+	return `UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?1
+		WHERE status = 'pending' AND expires_at <= ?0 AND (tenant_id, email_norm) IN (SELECT t, n FROM ` + from + ` AS a)
+		RETURNING id, tenant_id, expires_at`
+}
+
+// expireStale runs stale, an expireAddresses statement, and writes the
+// EventExpired of each invite it marked.
+func (s *Store) expireStale(ctx context.Context, tx bun.Tx, now time.Time, stale string, args []any) error {
+	var evs []event
+	err := s.queryIn(ctx, tx, stale, append([]any{at(now), at(now)}, args...), func(r scanner) error {
+		var (
+			e   event
+			exp ts
+		)
+		if err := r.Scan(&e.invite, &e.tenant, &exp); err != nil {
+			return err
+		}
+		e.typ, e.at = invites.EventExpired, time.Time(exp)
+		evs = append(evs, e)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return ok, res.Err()
+	return writeEvents(ctx, tx, evs)
 }
 
 // onConflict skips an invite whose address has a pending invite already.
@@ -226,11 +260,8 @@ type pgRow struct {
 	UpdatedAt       time.Time       `json:"updated_at"`
 }
 
-// pgInsert passes the batch as one JSON document read by
-// jsonb_to_recordset: PostgreSQL plans a VALUES list of thousands of
-// literals slowly (30 ms for 1,000 invites), and one literal quickly. The
-// outbox rows come from the rows inserted, in the same statement.
-func pgInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []any, error) {
+// pgBatch is the batch as one JSON document, for pgInsert.
+func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error) {
 	batch := make([]pgRow, len(todo))
 	for n, i := range todo {
 		r := &rows[i]
@@ -243,14 +274,19 @@ func pgInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []an
 			r.StatusUpdatedAt, r.ExpiresAt, r.LastSentAt, dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt}
 	}
 	js, err := json.Marshal(batch)
-	if err != nil {
-		return "", nil, err
-	}
-	return `WITH ins AS (INSERT INTO invites (` + insertCols + `)
+	return string(js), err
+}
+
+// pgInsert takes the batch as one JSON document (pgBatch) read by
+// jsonb_to_recordset: PostgreSQL plans a VALUES list of thousands of
+// literals slowly (30 ms for 1,000 invites), and one value quickly; and
+// its text is the same for any batch, so it runs prepared. The outbox
+// rows and events come from the rows inserted, in the same statement.
+const pgInsert = `WITH ins AS (INSERT INTO invites (` + insertCols + `)
 		SELECT id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
 			locale, data, roles, 'pending', status_updated_at, expires_at, 1, last_sent_at, 'queued', '',
 			latest_delivery_id, created_by_user_id, created_at, updated_at
-		FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, tenant_id text, email text, email_norm text,
+		FROM jsonb_to_recordset(CAST(?0 AS jsonb)) AS r(id uuid, tenant_id text, email text, email_norm text,
 			first_name text, last_name text, first_name_fold text, last_name_fold text, locale text,
 			data jsonb, roles jsonb, status_updated_at timestamptz, expires_at timestamptz,
 			last_sent_at timestamptz, latest_delivery_id uuid, created_by_user_id text,
@@ -259,8 +295,7 @@ func pgInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []an
 	outbox AS (` + queueFromInserted + `),
 	events AS (INSERT INTO invites_events (` + eventCols + `)
 		SELECT id, tenant_id, 'created', created_by_user_id, last_sent_at, last_sent_at FROM ins)
-	SELECT id FROM ins`, []any{string(js)}, nil
-}
+	SELECT id FROM ins`
 
 // readBlockers sets Existing on the results of rows[blocked] from the
 // pending invites of their addresses, and returns those whose blocker has

@@ -201,6 +201,26 @@ func (s *Store) execIn(ctx context.Context, tx bun.Tx, q string, args ...any) er
 	return err
 }
 
+// queryIn runs q, with numbered placeholders, in tx, a transaction of the
+// Store's *bun.DB, and calls each for every row: prepared once warm, else
+// formatted by bun.
+func (s *Store) queryIn(ctx context.Context, tx bun.Tx, q string, args []any, each func(scanner) error) error {
+	if s.prep != nil && !s.prep.off.Load() {
+		if st := s.prep.cached(q); st != nil {
+			rows, err := tx.Tx.StmtContext(ctx, st).QueryContext(ctx, bound(args)...)
+			if err != nil {
+				return err
+			}
+			return eachRow(rows, each)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	return eachRow(rows, each)
+}
+
 // fallback runs its statement prepared and, should the server have lost
 // it, once more unprepared, the Store preparing nothing from then on.
 type fallback struct {

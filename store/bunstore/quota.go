@@ -80,10 +80,11 @@ type quotaBudget struct {
 
 // budget counts what q leaves each tenant, creator and address (keys) of
 // rows at now.
-func budget(ctx context.Context, tx bun.IDB, q invites.Quota, rows []invites.Invite, keys addressTable, now time.Time) (quotaBudget, error) {
+func (s *Store) budget(ctx context.Context, tx bun.Tx, q invites.Quota, rows []invites.Invite, now time.Time, keys [][2]string) (quotaBudget, error) {
 	b := quotaBudget{q: q, pending: map[string]int{}, sends: map[[2]string]int{}}
+	from, args := s.batchAddresses(1, keys)
 	var err error
-	if b.address, err = addressesLeft(ctx, tx, q, now, "?", keys); err != nil {
+	if b.address, err = s.addressesLeft(ctx, tx, q, now, from, args...); err != nil {
 		return b, err
 	}
 	if !tenantQuota(q) {

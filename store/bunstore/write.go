@@ -149,7 +149,7 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 		if err := s.lockQuotas(ctx, tx, r.Quota, by.TenantID); err != nil {
 			return err
 		}
-		if err := s.lockAddresses(ctx, tx, r.Quota, anInvite, by.TenantID, id); err != nil {
+		if err := s.lockAddresses(ctx, tx, r.Quota, anInvite(0), by.TenantID, id); err != nil {
 			return err
 		}
 		cur, err := getInvite(ctx, tx, by.TenantID, id, s.forUpdate)
@@ -161,7 +161,7 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 				return err
 			}
 		}
-		left, err := resendBudget(ctx, tx, by, cur, now, r.Quota)
+		left, err := s.resendBudget(ctx, tx, by, cur, now, r.Quota)
 		if err != nil {
 			return err
 		}
@@ -210,11 +210,11 @@ func (s *Store) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now 
 // resendBudget says how many more sends q allows by and cur's address
 // (and, when cur is not pending at now, pending invites its tenant): -1
 // for no bound. The caller holds the quota locks.
-func resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, cur invites.Invite, now time.Time, q invites.Quota) (int, error) {
+func (s *Store) resendBudget(ctx context.Context, tx bun.Tx, by invites.Actor, cur invites.Invite, now time.Time, q invites.Quota) (int, error) {
 	if q == (invites.Quota{}) {
 		return -1, nil
 	}
-	addr, err := addressesLeft(ctx, tx, q, now, anInvite, by.TenantID, cur.ID)
+	addr, err := s.addressesLeft(ctx, tx, q, now, anInvite(1), by.TenantID, cur.ID)
 	if err != nil {
 		return 0, err
 	}
