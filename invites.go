@@ -291,26 +291,6 @@ type Page struct {
 	NextCursor string
 }
 
-// Cursor is a decoded keyset position: the order value and id of the last
-// invite of the page before.
-type Cursor struct {
-	Time time.Time // for createdAt and updatedAt
-	Text string    // for the text orders, as OrderField's doc compares them
-	ID   uuid.UUID
-}
-
-// ListParams is a Query checked by the Service and resolved for a Store.
-type ListParams struct {
-	TenantID string
-	Now      time.Time
-	Query
-	// After is the keyset position of Query.Cursor, nil for the first page.
-	After *Cursor
-	// Timeout is Config.ListTimeout: how long the list may run (see
-	// Store.List); zero means no bound.
-	Timeout time.Duration
-}
-
 // MessageKind tells an invitation from a reminder.
 type MessageKind string
 
@@ -364,61 +344,6 @@ func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Reveal returns the plaintext token.
 func (t Token) Reveal() string { return string(t) }
 
-// Delivery is a queued email in the outbox.
-type Delivery struct {
-	ID       uuid.UUID
-	InviteID uuid.UUID
-	TenantID string
-	Kind     MessageKind
-	// Attempt counts claims, this one included; it fences a worker whose
-	// lease ran out from completing a delivery another worker reclaimed.
-	Attempt int
-}
-
-// ClaimParams is what ClaimDeliveries takes.
-type ClaimParams struct {
-	Now   time.Time
-	Limit int
-	// Lease is how long the claim holds from Now unless renewed.
-	Lease time.Duration
-	// Digests holds the digest of a fresh token for each delivery the claim
-	// may take, at least Limit of them: the i-th Claim returned gets
-	// Digests[i].
-	Digests [][]byte
-	// ExpiresAt is the new expiry of each claimed invite whose ExpiresAt is
-	// before RenewBefore, so a link lives about TTL from when its email
-	// goes out, however long it waited; the others keep theirs, so the
-	// claim need not write the invite.
-	ExpiresAt   time.Time
-	RenewBefore time.Time
-}
-
-// Claim is a delivery leased to one worker, with its invite as the new
-// token left it.
-type Claim struct {
-	Delivery
-	Invite Invite
-}
-
-// RenewParams is what RenewDeliveries takes.
-type RenewParams struct {
-	Now        time.Time
-	Lease      time.Duration
-	Deliveries []Delivery
-}
-
-// DeliveryOutcome is how one attempt of a delivery ended.
-type DeliveryOutcome struct {
-	Delivery Delivery
-	// Status is DeliverySent, DeliveryFailed (final), or DeliveryQueued to
-	// retry at RetryAt.
-	Status  DeliveryStatus
-	RetryAt time.Time
-	Error   string
-	// At is when the attempt ended: the time of its event.
-	At time.Time
-}
-
 // Mailer sends one email. It returns an error wrapping ErrPermanent when
 // retrying cannot help (a 5xx reply); any other error is retried.
 type Mailer interface {
@@ -434,143 +359,6 @@ type TokenIssuer interface {
 	// when it is malformed, so junk never reaches the store.
 	Digest(token string) ([]byte, error)
 }
-
-// Store keeps invites and their outbox. Each method is atomic: it happens
-// whole or not at all, whatever runs beside it. Invites returned carry the
-// stored Status; the Service derives expired from it. Times come from the
-// caller (now), never from the store's clock. Methods taking a tenantID
-// answer ErrNotFound for an invite of another tenant.
-type Store interface {
-	// Insert stores each invite (ID set, status pending) with a queued
-	// delivery of KindInvitation. Pending invites of the same tenant and
-	// NormalizeEmail whose ExpiresAt is not after now are first marked
-	// expired. (A store marking an invite expired dates StatusUpdatedAt
-	// and the EventExpired at its ExpiresAt.) An invite whose address still has a pending invite is not
-	// stored: its result carries that invite's ID in Existing. Of the rest,
-	// one whose address q.MaxSendsPerAddressPerDay allows no more sends is
-	// not stored (AddressLimited), and those beyond what the rest of q
-	// allows at now are not stored either: OverQuota.
-	// Results are in the order of invites. The caller has removed
-	// duplicates. Each stored invite gets an EventCreated by its
-	// CreatedByUserID, each row marked expired an EventExpired.
-	Insert(ctx context.Context, now time.Time, invites []Invite, q Quota) ([]InsertResult, error)
-
-	// Get returns one invite, or ErrNotFound.
-	Get(ctx context.Context, tenantID string, id uuid.UUID) (Invite, error)
-
-	// List returns up to p.Limit invites matching p in p.Order after
-	// p.After (skipping p.Offset), and the count of all that match the
-	// filters, p.Where's operators among them (see Filter). Status filters
-	// and order by status use StatusAt(p.Now). Text orders are the byte
-	// order of OrderText (COLLATE "C" in SQL); Search takes % and _
-	// literally. The Service bounds ctx by p.Timeout; a store that can
-	// also bound the statement on the database server (so the server stops
-	// scanning, whatever the driver does on cancel) does, and answers an
-	// error wrapping ErrUnavailable when that bound stopped it.
-	List(ctx context.Context, p ListParams) ([]Invite, int, error)
-
-	// Update applies u. Roles change only while the invite is pending and
-	// not expired at now, else a *NotPendingError with the status as read.
-	// A non-nil guard vets the invite first (see Guard).
-	Update(ctx context.Context, tenantID string, id uuid.UUID, now time.Time, u Update, guard Guard) (Invite, error)
-
-	// Cancel moves a pending (or expired) invite of by's tenant to
-	// canceled, with an EventCanceled by by; from any other status a
-	// *NotPendingError with that status. A non-nil guard vets the invite
-	// first (see Guard).
-	Cancel(ctx context.Context, by Actor, id uuid.UUID, now time.Time, guard Guard) (Invite, error)
-
-	// Resend renews a pending or expired invite: SendCount+1, LastSentAt
-	// and StatusUpdatedAt now, ExpiresAt now+ttl, every token forgotten
-	// (the old links die at once), status pending, and a queued delivery of
-	// KindReminder that supersedes any queued before it, and an
-	// EventResent by by. Refusals, checked in this order: guard's error
-	// (see Guard; a nil guard allows); *NotPendingError; ErrTooManyResends when SendCount-1 >= r.Max;
-	// *ResendTooSoonError when LastSentAt+r.Cooldown is after now;
-	// ErrAlreadyInvited when the address has another pending invite;
-	// ErrQuotaExceeded when r.Quota allows no more sends by by or to the
-	// invite's address (or, for an invite not pending at now, no more
-	// pending invites).
-	Resend(ctx context.Context, by Actor, id uuid.UUID, now time.Time, r ResendRule, guard Guard) (Invite, error)
-
-	// Lookup returns the invite whose token has this digest, whatever its
-	// status, or ErrInvalidToken.
-	Lookup(ctx context.Context, digest []byte) (Invite, error)
-
-	// Accept moves the invite of digest from pending (not expired at now)
-	// to accepted by userID, calling hook with the accepted invite before
-	// it commits: if hook fails nothing changes and its error is returned.
-	// Otherwise ErrInvalidToken (no such digest), ErrExpired (pending but
-	// expired), or *NotPendingError. Of any number racing on one invite
-	// (Accept, Decline, Cancel) exactly one wins. The winner writes an
-	// EventAccepted by userID (Decline: EventDeclined by nobody).
-	Accept(ctx context.Context, digest []byte, userID string, now time.Time, hook func(context.Context, Invite) error) (Invite, error)
-
-	// Decline is Accept's twin to declined, without a hook or user.
-	Decline(ctx context.Context, digest []byte, now time.Time) (Invite, error)
-
-	// ClaimDeliveries leases up to p.Limit queued deliveries due at p.Now
-	// (never claimed, or whose lease has run out), adding one to Attempt
-	// and holding them until Now+Lease, and in the same commit gives each
-	// the token of its digest in p.Digests: the digest joins those of the
-	// invite (Lookup finds it), and an ExpiresAt before p.RenewBefore
-	// becomes p.ExpiresAt, even for a pending invite past it. The
-	// token is durable before the Claim is returned, since its email may
-	// leave at once. A delivery whose invite is no longer pending, or that
-	// is not its invite's latest, is dropped instead, and not returned.
-	// Two callers never get one delivery while its lease runs; a store may
-	// pass over deliveries whose invite another write holds.
-	//
-	// The tokens of earlier attempts of the same delivery stay valid: an
-	// attempt that failed may still have reached the inbox, and a receiver
-	// that drops the retry as a duplicate (same Message.ID) keeps that
-	// first email's link. Resend forgets them all.
-	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claim, error)
-
-	// RenewDeliveries extends to Now+Lease the lease of each of
-	// p.Deliveries whose claim (Attempt) still holds, and returns the IDs
-	// of those whose claim does not.
-	RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUID, error)
-
-	// CompleteDeliveries records each outcome of an attempt on its
-	// delivery and on the invite's DeliveryStatus and DeliveryError (as
-	// long as the delivery is its latest), with an EventSent or, when it
-	// failed for good, EventDeliveryFailed. An outcome whose claim no
-	// longer holds changes nothing. Losing the outcomes to a crash can
-	// only make the emails go again, never lose them, so a store may
-	// commit them without waiting for durability.
-	CompleteDeliveries(ctx context.Context, outcomes []DeliveryOutcome) error
-
-	// ExpireDue stores expired on up to limit pending invites whose
-	// ExpiresAt is not after now, StatusUpdatedAt and the EventExpired at
-	// their ExpiresAt, and returns how many it changed.
-	ExpireDue(ctx context.Context, now time.Time, limit int) (int, error)
-
-	// History returns the events of one invite in the order they happened,
-	// or ErrNotFound.
-	History(ctx context.Context, tenantID string, id uuid.UUID) ([]Event, error)
-
-	// ClaimEvents leases up to limit events not yet handled, due at now,
-	// adding one to Attempt: of each invite only its earliest unhandled
-	// event, and none of an invite whose earliest is leased to another
-	// caller, so events reach the handler in order per invite.
-	ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Event, error)
-
-	// CompleteEvent marks e handled, or when retryAt is not zero hands it
-	// back to be claimed again from retryAt. ErrStaleDelivery when e's
-	// claim (Attempt) no longer holds.
-	CompleteEvent(ctx context.Context, e Event, retryAt time.Time) error
-}
-
-// Guard vets the invite a write of the Service is about to change:
-// the Service's authorization (Config.Authorize, and Config.CanGrant for
-// the roles a resend renews). A store calls it with the invite as stored,
-// read under the lock its write takes (so no other write can change the
-// invite between the check and the write), before any other refusal but
-// ErrNotFound. Its error aborts the write, changing nothing, and is
-// returned as it is. It may be slow (it is the host's code): a store must
-// not block writes to other invites while it runs.
-type Guard func(ctx context.Context, inv Invite) error
 
 // EventType names a change in an invite's life.
 type EventType string
@@ -603,38 +391,6 @@ type Event struct {
 	At      time.Time `json:"at"`
 	// Attempt counts claims by ClaimEvents, fencing as Delivery.Attempt.
 	Attempt int `json:"-"`
-}
-
-// Quota bounds sends, atomically in the store; a zero field is off.
-type Quota struct {
-	// MaxPending bounds the tenant's invites pending (not expired) at now.
-	MaxPending int
-	// MaxSendsPerHour bounds one user's sends (EventCreated and
-	// EventResent by that user) in the hour up to now.
-	MaxSendsPerHour int
-	// MaxSendsPerAddressPerDay bounds the sends to one address of a tenant
-	// (EventCreated and EventResent of every invite of that tenant and
-	// NormalizeEmail) in the 24 hours up to now. A store serializes it per
-	// address, not per tenant, so it costs no tenant-wide lock.
-	MaxSendsPerAddressPerDay int
-}
-
-// InsertResult is one invite's outcome of Store.Insert.
-type InsertResult struct {
-	Invite    Invite    // the stored invite, when none of the fields below is set
-	Existing  uuid.UUID // the pending invite that blocked it
-	OverQuota bool      // not stored: the tenant's or the creator's Quota allowed no more
-	// AddressLimited: not stored, the address has had
-	// Quota.MaxSendsPerAddressPerDay sends.
-	AddressLimited bool
-}
-
-// ResendRule bounds resends.
-type ResendRule struct {
-	Cooldown time.Duration
-	Max      int
-	TTL      time.Duration
-	Quota    Quota
 }
 
 // TokenCheck is the public view of an invite: what the holder of its link

@@ -1,0 +1,368 @@
+package invites
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// This file is the contract between the Service and a store, for those
+// who write one; hosts use the types of invites.go. The Service decides
+// (which refusal, which transition, what a quota allows); a store carries
+// the decision out atomically. Where one round trip must both check and
+// write, the store gets the rule as data (ChangeParams.From and Live, a
+// Quota's limits), never a copy of the logic. Every method takes a params
+// struct, so the contract grows without breaking implementers, and times
+// come from it (Now), never from the store's clock. package storetest
+// holds the conformance suite a store must pass.
+
+// Store keeps invites, their outbox and their events. Each method is
+// atomic: it happens whole or not at all, whatever runs beside it.
+// Invites returned carry the stored Status; the Service derives expired
+// from it. A method given a TenantID answers ErrNotFound for an invite of
+// another tenant.
+type Store interface {
+	InviteStore
+	OutboxStore
+	EventStore
+}
+
+// InviteStore keeps the invites.
+type InviteStore interface {
+	// Insert stores each of p.Invites as given (the Service has stamped
+	// them pending, with their times and counts), each with a queued
+	// delivery of KindInvitation due at p.Now and an EventCreated by its
+	// CreatedByUserID. Pending invites of the batch's addresses (tenant
+	// and NormalizeEmail) whose ExpiresAt is not after p.Now are first
+	// marked expired (see ExpireDue). An invite whose address still has a
+	// pending invite is not stored: its result carries that invite's ID
+	// in Existing. Of the rest, in the order of p.Invites, one whose
+	// address p.Quota.MaxSendsPerAddressPerDay allows no more sends is
+	// not stored (AddressLimited), nor are those beyond what the rest of
+	// p.Quota allows at p.Now (OverQuota). Results are in the order of
+	// p.Invites, whose addresses are distinct.
+	Insert(ctx context.Context, p InsertParams) ([]InsertResult, error)
+
+	// Get returns one invite of p.TenantID, or ErrNotFound.
+	Get(ctx context.Context, p GetParams) (Invite, error)
+
+	// Lookup returns the invite whose token has the digest p.Digest,
+	// whatever its status, or ErrInvalidToken.
+	Lookup(ctx context.Context, p LookupParams) (Invite, error)
+
+	// List returns up to p.Limit invites of p.TenantID matching p.Where
+	// and p.Search in p.Order after p.After (skipping p.Offset), and the
+	// count of all that match. Status filters and order by status use
+	// StatusAt(p.Now). Text orders are the byte order of OrderText
+	// (COLLATE "C" in SQL); Search takes % and _ literally. The Service
+	// bounds ctx by p.Timeout; a store that can also bound the statement
+	// on the database server (so the server stops scanning, whatever the
+	// driver does on cancel) does, and answers an error wrapping
+	// ErrUnavailable when that bound stopped it.
+	List(ctx context.Context, p ListParams) ([]Invite, int, error)
+
+	// Change applies one change to one invite and returns the invite as
+	// changed (see ChangeParams).
+	Change(ctx context.Context, p ChangeParams) (Invite, error)
+
+	// ExpireDue marks expired up to p.Limit pending invites whose
+	// ExpiresAt is not after p.Now, dating StatusUpdatedAt and their
+	// EventExpired at their ExpiresAt, and returns how many it changed.
+	ExpireDue(ctx context.Context, p ExpireParams) (int, error)
+}
+
+// OutboxStore keeps the queued emails.
+type OutboxStore interface {
+	// ClaimDeliveries leases up to p.Limit queued deliveries due at p.Now
+	// (never claimed, or whose lease has run out), adding one to Attempt
+	// and holding them until Now+Lease, and in the same commit gives each
+	// the token of its digest in p.Digests: the digest joins those of the
+	// invite (Lookup finds it), and an ExpiresAt before p.RenewBefore
+	// becomes p.ExpiresAt, even for a pending invite past it. The token is
+	// durable before the Claim is returned, since its email may leave at
+	// once. A delivery whose invite is no longer pending, or that is not
+	// its invite's latest, is dropped instead, and not returned. Two
+	// callers never get one delivery while its lease runs; a store may
+	// pass over deliveries whose invite another write holds.
+	//
+	// The tokens of earlier attempts of the same delivery stay valid: an
+	// attempt that failed may still have reached the inbox, and a receiver
+	// that drops the retry as a duplicate (same Message.ID) keeps that
+	// first email's link. A resend (Edit.Renew) forgets them all.
+	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claim, error)
+
+	// RenewDeliveries extends to Now+Lease the lease of each of
+	// p.Deliveries whose claim (Attempt) still holds, and returns the IDs
+	// of those whose claim does not.
+	RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUID, error)
+
+	// CompleteDeliveries records each outcome of an attempt on its
+	// delivery and on the invite's DeliveryStatus and DeliveryError (as
+	// long as the delivery is its latest), with an EventSent or, when it
+	// failed for good, EventDeliveryFailed. An outcome whose claim no
+	// longer holds changes nothing. Losing the outcomes to a crash can
+	// only make the emails go again, never lose them, so a store may
+	// commit them without waiting for durability.
+	CompleteDeliveries(ctx context.Context, p CompleteParams) error
+}
+
+// EventStore keeps the lifecycle events, written by the other methods in
+// the transaction of their change.
+type EventStore interface {
+	// History returns the events of one invite of p.TenantID in the order
+	// they happened, or ErrNotFound.
+	History(ctx context.Context, p HistoryParams) ([]Event, error)
+
+	// ClaimEvents leases up to p.Limit events not yet handled, due at
+	// p.Now, adding one to Attempt: of each invite only its earliest
+	// unhandled event, and none of an invite whose earliest is leased to
+	// another caller, so events reach the handler in order per invite.
+	ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]Event, error)
+
+	// CompleteEvent marks p.Event handled, or when p.RetryAt is not zero
+	// hands it back to be claimed again from then. ErrStaleDelivery when
+	// its claim (Attempt) no longer holds.
+	CompleteEvent(ctx context.Context, p CompleteEventParams) error
+}
+
+// InsertParams is what Insert takes.
+type InsertParams struct {
+	Now     time.Time
+	Invites []Invite
+	Quota   Quota
+}
+
+// InsertResult is one invite's outcome of Insert.
+type InsertResult struct {
+	Invite    Invite    // the stored invite, when none of the fields below is set
+	Existing  uuid.UUID // the pending invite that blocked it
+	OverQuota bool      // not stored: the tenant's or the creator's Quota allowed no more
+	// AddressLimited: not stored, the address has had
+	// Quota.MaxSendsPerAddressPerDay sends.
+	AddressLimited bool
+}
+
+// Quota bounds sends; a zero field is off. Insert applies it as data;
+// for a Change the store counts what Decide needs (Facts).
+type Quota struct {
+	// MaxPending bounds the tenant's invites pending (not expired) at now.
+	MaxPending int
+	// MaxSendsPerHour bounds one user's sends (EventCreated and
+	// EventResent by that user) in the hour up to now.
+	MaxSendsPerHour int
+	// MaxSendsPerAddressPerDay bounds the sends to one address of a tenant
+	// (EventCreated and EventResent of every invite of that tenant and
+	// NormalizeEmail) in the 24 hours up to now. A store serializes it per
+	// address, not per tenant, so it costs no tenant-wide lock.
+	MaxSendsPerAddressPerDay int
+}
+
+// GetParams is what Get takes.
+type GetParams struct {
+	TenantID string
+	ID       uuid.UUID
+}
+
+// LookupParams is what Lookup takes.
+type LookupParams struct {
+	Digest []byte
+}
+
+// ListParams is a Query checked by the Service and resolved for a store:
+// Query's shorthand fields are folded into Where.
+type ListParams struct {
+	TenantID      string
+	Now           time.Time
+	Where         Filter
+	Search        string    // case-insensitive substring of email, first or last name
+	CreatedAfter  time.Time // inclusive; zero does not filter
+	CreatedBefore time.Time // exclusive; zero does not filter
+	Order         Order
+	Limit         int
+	Offset        int
+	// After is the keyset position of Query.Cursor, nil for the first page.
+	After *Cursor
+	// Timeout is Config.ListTimeout: how long the list may run (see
+	// List); zero means no bound.
+	Timeout time.Duration
+}
+
+// Cursor is a decoded keyset position: the order value and id of the last
+// invite of the page before.
+type Cursor struct {
+	Time time.Time // for createdAt and updatedAt
+	Text string    // for the text orders, as OrderField's doc compares them
+	ID   uuid.UUID
+}
+
+// ChangeParams is one change of one invite: an update, cancel, resend,
+// accept or decline. The invite is TenantID's invite ID or, when Digest
+// is set, the invite of that token (ErrInvalidToken when none).
+//
+// A store locks the invite, then:
+//   - with Decide set, counts what Count asks for (under the quota locks
+//     Insert takes, before the invite's), calls Decide with the Facts,
+//     and applies the Edit it returns; an error from Decide is returned
+//     as it is, and nothing changes. From and Live are not used.
+//   - with Decide nil, applies Edit when the invite's stored status is
+//     one of From and, when Live, its ExpiresAt is after Now; otherwise
+//     it changes nothing and returns a *RuleError with the invite as
+//     stored. A store may check and write in one statement.
+//
+// Then, when Hook is set, it calls Hook with the changed invite before
+// the change commits: an error from Hook undoes the change and is
+// returned as it is. Of any number of changes racing on one invite, each
+// sees the invite as the one before it left it. Decide and Hook run the
+// host's code and may be slow: a store must not block writes to other
+// invites while they run.
+type ChangeParams struct {
+	Now      time.Time
+	TenantID string
+	ID       uuid.UUID
+	Digest   []byte
+	// ActorID is the user making the change: the actor of its event, and
+	// whose sends Facts.UserSends counts.
+	ActorID string
+
+	From []Status
+	Live bool
+	Edit Edit
+
+	Decide func(ctx context.Context, f Facts) (Edit, error)
+	// Count names the limits whose counts Decide needs: a store counts,
+	// for each limit set, the matching field of Facts.
+	Count Quota
+	Hook  func(ctx context.Context, inv Invite) error
+}
+
+// Facts is what Decide decides on: the invite as stored, read under the
+// lock the change takes (it cannot change before the write), and the
+// counts ChangeParams.Count asked for, taken under the quota's locks.
+type Facts struct {
+	Invite Invite
+	// AddressSends counts the sends (EventCreated, EventResent) to the
+	// invite's address in its tenant in the 24 hours up to Now.
+	AddressSends int
+	// UserSends counts the sends by ActorID in the tenant in the hour up
+	// to Now.
+	UserSends int
+	// TenantPending counts the tenant's invites pending (not expired) at
+	// Now.
+	TenantPending int
+}
+
+// Edit is what a Change writes. UpdatedAt becomes Now; StatusUpdatedAt
+// becomes Now when Status changes.
+type Edit struct {
+	// Status is the new status; "" keeps the stored one.
+	Status Status
+	// AcceptedByUserID is set with StatusAccepted.
+	AcceptedByUserID string
+	// Fields replaces the fields it sets (see Update).
+	Fields Update
+	// Renew sends the invite again (a resend): status pending,
+	// SendCount+1, LastSentAt now, ExpiresAt as given here, delivery
+	// queued; every token of the invite is forgotten (the old links die at
+	// once), and a queued delivery of KindReminder due at Now supersedes
+	// any queued before it. A pending invite of the same address past its
+	// expiry is marked expired first (as by Insert); one still live makes
+	// the change ErrAlreadyInvited.
+	Renew     bool
+	ExpiresAt time.Time
+	// Event is the event the change writes, by ActorID; "" writes none.
+	Event EventType
+}
+
+// RuleError answers a Change whose From or Live did not hold: Invite is
+// as stored, and the Service says why it was refused.
+type RuleError struct{ Invite Invite }
+
+func (e *RuleError) Error() string {
+	return "invites: the invite is " + string(e.Invite.Status) + ", which the change does not apply to"
+}
+
+// ExpireParams is what ExpireDue takes.
+type ExpireParams struct {
+	Now   time.Time
+	Limit int
+}
+
+// Delivery is a queued email in the outbox.
+type Delivery struct {
+	ID       uuid.UUID
+	InviteID uuid.UUID
+	TenantID string
+	Kind     MessageKind
+	// Attempt counts claims, this one included; it fences a worker whose
+	// lease ran out from completing a delivery another worker reclaimed.
+	Attempt int
+}
+
+// ClaimParams is what ClaimDeliveries takes.
+type ClaimParams struct {
+	Now   time.Time
+	Limit int
+	// Lease is how long the claim holds from Now unless renewed.
+	Lease time.Duration
+	// Digests holds the digest of a fresh token for each delivery the claim
+	// may take, at least Limit of them: the i-th Claim returned gets
+	// Digests[i].
+	Digests [][]byte
+	// ExpiresAt is the new expiry of each claimed invite whose ExpiresAt is
+	// before RenewBefore, so a link lives about TTL from when its email
+	// goes out, however long it waited; the others keep theirs, so the
+	// claim need not write the invite.
+	ExpiresAt   time.Time
+	RenewBefore time.Time
+}
+
+// Claim is a delivery leased to one worker, with its invite as the new
+// token left it.
+type Claim struct {
+	Delivery
+	Invite Invite
+}
+
+// RenewParams is what RenewDeliveries takes.
+type RenewParams struct {
+	Now        time.Time
+	Lease      time.Duration
+	Deliveries []Delivery
+}
+
+// CompleteParams is what CompleteDeliveries takes.
+type CompleteParams struct {
+	Outcomes []DeliveryOutcome
+}
+
+// DeliveryOutcome is how one attempt of a delivery ended.
+type DeliveryOutcome struct {
+	Delivery Delivery
+	// Status is DeliverySent, DeliveryFailed (final), or DeliveryQueued to
+	// retry at RetryAt.
+	Status  DeliveryStatus
+	RetryAt time.Time
+	Error   string
+	// At is when the attempt ended: the time of its event.
+	At time.Time
+}
+
+// HistoryParams is what History takes.
+type HistoryParams struct {
+	TenantID string
+	ID       uuid.UUID
+}
+
+// ClaimEventsParams is what ClaimEvents takes.
+type ClaimEventsParams struct {
+	Now   time.Time
+	Limit int
+	Lease time.Duration
+}
+
+// CompleteEventParams is what CompleteEvent takes.
+type CompleteEventParams struct {
+	Event   Event
+	RetryAt time.Time
+}
