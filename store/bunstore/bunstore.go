@@ -18,8 +18,9 @@
 // On PostgreSQL, queries are sent as text with their values inlined by
 // bun; open pgx with default_query_exec_mode=simple_protocol (see the
 // README) so it does not prepare each of them. The exceptions are the hot
-// paths: the writes of a link (Accept, Decline), Cancel, and the outbox's
-// claim and outcomes. On a *bun.DB the Store prepares them through
+// paths: the changes by rule (accepting or declining through a link,
+// canceling: see invites.ChangeParams), the Insert of one invite, and the
+// outbox's claim and outcomes. On a *bun.DB the Store prepares them through
 // database/sql, once per connection, with their values bound, since
 // planning them anew cost as much as running them. Behind a pooler in
 // transaction mode that does not keep prepared statements (PgBouncer
@@ -121,9 +122,9 @@ func New(db bun.IDB, opts ...Option) *Store {
 
 type txKey struct{}
 
-// Tx returns the transaction Config.OnAccept runs in, from the context the
-// hook is given, so the host's writes commit or roll back with the accept.
-// ok is false outside the hook.
+// Tx returns the transaction the Hook of a Change (Config.OnAccept) runs
+// in, from the context the hook is given, so the host's writes commit or
+// roll back with the accept. ok is false outside the hook.
 //
 // Write through it, not through the *bun.DB: on SQLite another connection
 // would wait for the accept's transaction to end, which waits for the hook.
