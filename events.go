@@ -14,7 +14,7 @@ const expireBatch = 500
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
-		n, err := s.store.ExpireDue(ctx, s.cfg.Now(), expireBatch)
+		n, err := s.store.ExpireDue(ctx, ExpireParams{Now: s.cfg.Now(), Limit: expireBatch})
 		total += n
 		if err != nil || n < expireBatch {
 			return total, err
@@ -34,7 +34,7 @@ func (s *Service) DispatchEvents(ctx context.Context) (int, error) {
 	}
 	handled := 0
 	for ctx.Err() == nil {
-		batch, err := s.store.ClaimEvents(ctx, s.cfg.Now(), s.cfg.DeliveryBatch, s.cfg.DeliveryLease)
+		batch, err := s.store.ClaimEvents(ctx, ClaimEventsParams{Now: s.cfg.Now(), Limit: s.cfg.DeliveryBatch, Lease: s.cfg.DeliveryLease})
 		if err != nil {
 			return handled, err
 		}
@@ -71,7 +71,7 @@ func (s *Service) dispatch(ctx context.Context, e Event) bool {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if cerr := s.store.CompleteEvent(rctx, e, retryAt); cerr != nil {
+	if cerr := s.store.CompleteEvent(rctx, CompleteEventParams{Event: e, RetryAt: retryAt}); cerr != nil {
 		log.WarnContext(ctx, "invites: recording the event outcome failed", "err", cerr)
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,9 +34,12 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) 
 		return Page{}, err
 	}
 	now := s.cfg.Now()
-	p, err := checkQuery(q)
+	p, none, err := checkQuery(q)
 	if err != nil {
 		return Page{}, err
+	}
+	if none {
+		return Page{Invites: []Invite{}}, nil
 	}
 	p.TenantID, p.Now, p.Timeout = actor.TenantID, now, s.cfg.ListTimeout
 	limit := p.Limit
@@ -60,39 +64,43 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) 
 	return page, nil
 }
 
-func checkQuery(q Query) (ListParams, error) {
-	p := ListParams{Query: q}
+// checkQuery checks q and resolves it for a store: the shorthand fields
+// Statuses, Email and CreatedByUserID become the Where operators they
+// are short for. none reports that they contradict Where, so nothing
+// matches.
+func checkQuery(q Query) (p ListParams, none bool, err error) {
+	p = ListParams{Search: q.Search, CreatedAfter: q.CreatedAfter, CreatedBefore: q.CreatedBefore,
+		Order: q.Order, Limit: q.Limit, Offset: q.Offset}
 	if len(q.Statuses) > MaxFilterValues {
-		return p, invalid("status", "has more than %d values", MaxFilterValues)
+		return p, false, invalid("status", "has more than %d values", MaxFilterValues)
 	}
 	for _, st := range q.Statuses {
 		if !st.Valid() {
-			return p, invalid("status", "has an unknown status %q", st)
+			return p, false, invalid("status", "has an unknown status %q", st)
 		}
 	}
-	p.Statuses = unique(q.Statuses)
 	switch q.Order.Field {
 	case "":
 		p.Order.Field = OrderCreatedAt
 	case OrderCreatedAt, OrderUpdatedAt, OrderEmail, OrderStatus, OrderFirstName, OrderLastName, OrderLocale:
 	default:
-		return p, invalid("order", "cannot be %q: order by createdAt, updatedAt, email, status, firstName, lastName or locale, with a leading - for descending", q.Order.Field)
+		return p, false, invalid("order", "cannot be %q: order by createdAt, updatedAt, email, status, firstName, lastName or locale, with a leading - for descending", q.Order.Field)
 	}
 	switch {
 	case q.Limit == 0:
 		p.Limit = DefaultLimit
 	case q.Limit < 0 || q.Limit > MaxLimit:
-		return p, invalid("limit", "must be a whole number from 1 to %d", MaxLimit)
+		return p, false, invalid("limit", "must be a whole number from 1 to %d", MaxLimit)
 	}
 	if q.Offset < 0 || q.Offset > MaxOffset {
-		return p, invalid("offset", "must be a whole number from 0 to %d (walk further with the cursor)", MaxOffset)
+		return p, false, invalid("offset", "must be a whole number from 0 to %d (walk further with the cursor)", MaxOffset)
 	}
 	for _, f := range []struct {
 		field, value string
 		max          int
 	}{{"email", q.Email, MaxEmailBytes}, {"search", q.Search, MaxSearch}, {"createdByUserId", q.CreatedByUserID, MaxIDBytes}} {
 		if err := validText(f.field, f.value, f.max); err != nil {
-			return p, err
+			return p, false, err
 		}
 	}
 	for _, t := range []struct {
@@ -102,24 +110,53 @@ func checkQuery(q Query) (ListParams, error) {
 		// RFC 3339's four-digit years: SQLite's times are text, on which
 		// year 10000 would sort before 2030.
 		if !t.t.IsZero() && (t.t.Year() < 1 || t.t.Year() > 9999) {
-			return p, invalid(t.field, "must be a time between the years 1 and 9999")
+			return p, false, invalid(t.field, "must be a time between the years 1 and 9999")
 		}
 	}
-	var err error
 	if p.Where, err = checkFilter(q.Where); err != nil {
-		return p, err
+		return p, false, err
 	}
 	if q.Cursor != "" {
 		if q.Offset != 0 {
-			return p, invalid("cursor", "cannot be combined with offset")
+			return p, false, invalid("cursor", "cannot be combined with offset")
 		}
 		c, err := decodeCursor(q.Cursor, p.Order)
 		if err != nil {
-			return p, err
+			return p, false, err
 		}
 		p.After = &c
 	}
-	return p, nil
+	return p, !fold(&p.Where, q), nil
+}
+
+// fold ANDs the shorthand fields of q into w, and reports whether any
+// invite can still match.
+func fold(w *Filter, q Query) bool {
+	if sts := unique(q.Statuses); len(sts) > 0 {
+		if len(w.Status.ValueIn) > 0 {
+			sts = slices.DeleteFunc(sts, func(st Status) bool { return !slices.Contains(w.Status.ValueIn, st) })
+			if len(sts) == 0 {
+				return false
+			}
+		}
+		w.Status.ValueIn = sts
+	}
+	same := func(a, b string) bool { return a == b }
+	sameEmail := func(a, b string) bool { return NormalizeEmail(a) == NormalizeEmail(b) }
+	for _, f := range []struct {
+		v    string
+		eq   **string
+		same func(a, b string) bool
+	}{{q.Email, &w.Email.EqualTo, sameEmail}, {q.CreatedByUserID, &w.CreatedByUserID.EqualTo, same}} {
+		switch {
+		case f.v == "":
+		case *f.eq == nil:
+			*f.eq = &f.v
+		case !f.same(**f.eq, f.v):
+			return false
+		}
+	}
+	return true
 }
 
 // wireCursor is the cursor as its opaque string carries it; the order is

@@ -299,7 +299,7 @@ func (p *pass) flush(group []DeliveryOutcome) {
 	wait := recordBackoff
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
-		err := p.s.store.CompleteDeliveries(ctx, group)
+		err := p.s.store.CompleteDeliveries(ctx, CompleteParams{Outcomes: group})
 		cancel()
 		if err == nil {
 			return

@@ -103,7 +103,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 	if len(rows) == 0 {
 		return res, nil
 	}
-	out, err := s.store.Insert(ctx, now, rows, s.quota())
+	out, err := s.store.Insert(ctx, InsertParams{Now: now, Invites: rows, Quota: s.quota()})
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -230,18 +230,6 @@ func (s *Service) authorize(ctx context.Context, actor Actor, op Op, inv *Invite
 	return nil
 }
 
-// guard is the store's Guard of a write op by actor: Config.Authorize on
-// the invite as the caller would read it. Nil when there is nothing to ask.
-func (s *Service) guard(actor Actor, op Op) Guard {
-	if s.cfg.Authorize == nil {
-		return nil
-	}
-	return func(ctx context.Context, inv Invite) error {
-		inv = s.read(inv, s.cfg.Now())
-		return s.authorize(ctx, actor, op, &inv)
-	}
-}
-
 func (s *Service) grantable(actor Actor, roles []string) error {
 	for _, r := range roles {
 		if !s.cfg.CanGrant(actor, r) {
@@ -271,7 +259,7 @@ func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (Invite, e
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	inv, err := s.readErr(s.store.Get(ctx, actor.TenantID, id))
+	inv, err := s.readErr(s.store.Get(ctx, GetParams{TenantID: actor.TenantID, ID: id}))
 	if err != nil {
 		return Invite{}, err
 	}
@@ -281,87 +269,6 @@ func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (Invite, e
 	return inv, nil
 }
 
-// Cancel withdraws a pending or expired invite; its link stops working at
-// once. Any other status is a *NotPendingError.
-func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
-	if err := validActor(actor); err != nil {
-		return Invite{}, err
-	}
-	return s.changed(s.readErr(s.store.Cancel(ctx, actor, id, s.cfg.Now(), s.guard(actor, OpCancel))))
-}
-
-// Resend sends a pending or expired invite again with a new link (the old
-// one dies) and a new expiry, within ResendCooldown and MaxResends. A
-// resend renews what the invite grants, so the actor must be able to
-// grant each of its roles (ErrForbiddenRole), checked before any other
-// refusal.
-func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
-	if err := validActor(actor); err != nil {
-		return Invite{}, err
-	}
-	auth := s.guard(actor, OpResend)
-	guard := func(ctx context.Context, inv Invite) error {
-		if auth != nil {
-			if err := auth(ctx, inv); err != nil {
-				return err
-			}
-		}
-		return s.grantable(actor, inv.Roles)
-	}
-	rule := ResendRule{Cooldown: s.cfg.ResendCooldown, Max: s.cfg.MaxResends, TTL: s.cfg.TTL, Quota: s.quota()}
-	inv, err := s.readErr(s.store.Resend(ctx, actor, id, s.cfg.Now(), rule, guard))
-	if err == nil {
-		s.notify()
-	}
-	return inv, err
-}
-
-// Update changes names, locale and data at any time, and roles while the
-// invite is pending.
-func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Update) (Invite, error) {
-	if err := validActor(actor); err != nil {
-		return Invite{}, err
-	}
-	for _, n := range []struct {
-		field string
-		v     *string
-	}{{"firstName", u.FirstName}, {"lastName", u.LastName}} {
-		if n.v != nil {
-			if err := validName(n.field, *n.v); err != nil {
-				return Invite{}, err
-			}
-		}
-	}
-	if u.Locale != nil {
-		loc, err := parseLocale(*u.Locale)
-		if err != nil {
-			return Invite{}, err
-		}
-		u.Locale = &loc
-	}
-	if u.Data != nil {
-		d, err := validData(u.Data)
-		if err != nil {
-			return Invite{}, err
-		}
-		if d == nil {
-			d = []byte("null")
-		}
-		u.Data = d
-	}
-	if u.Roles != nil {
-		roles, err := validRoles(u.Roles)
-		if err != nil {
-			return Invite{}, err
-		}
-		if err := s.grantable(actor, roles); err != nil {
-			return Invite{}, err
-		}
-		u.Roles = roles
-	}
-	return s.readErr(s.store.Update(ctx, actor.TenantID, id, s.cfg.Now(), u, s.guard(actor, OpUpdate)))
-}
-
 // Lookup answers the landing page of a link: the invite of token in any
 // status, or ErrInvalidToken.
 func (s *Service) Lookup(ctx context.Context, token string) (Invite, error) {
@@ -369,35 +276,7 @@ func (s *Service) Lookup(ctx context.Context, token string) (Invite, error) {
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Lookup(ctx, d))
-}
-
-// Accept consumes token for the user by: the invite becomes accepted, after
-// Config.OnAccept agreed. ErrInvalidToken, ErrExpired, ErrEmailMismatch or
-// a *NotPendingError say why not.
-func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite, error) {
-	if err := validID("acceptor.userId", by.UserID); err != nil {
-		return Invite{}, err
-	}
-	d, err := s.cfg.Tokens.Digest(token)
-	if err != nil {
-		return Invite{}, err
-	}
-	hook := s.cfg.OnAccept
-	if s.cfg.RequireEmailMatch {
-		// Checked inside the store's transaction on the row it locked, so
-		// the answer holds for the invite that is accepted.
-		hook = func(ctx context.Context, inv Invite) error {
-			if NormalizeEmail(by.Email) != inv.EmailNorm() {
-				return ErrEmailMismatch
-			}
-			if s.cfg.OnAccept != nil {
-				return s.cfg.OnAccept(ctx, inv)
-			}
-			return nil
-		}
-	}
-	return s.changed(s.readErr(s.store.Accept(ctx, d, by.UserID, s.cfg.Now(), hook)))
+	return s.readErr(s.store.Lookup(ctx, LookupParams{Digest: d}))
 }
 
 // Check answers whether token can be accepted now, as ROQ's
@@ -427,7 +306,7 @@ func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) ([]Eve
 		return nil, err
 	}
 	if s.cfg.Authorize != nil {
-		inv, err := s.readErr(s.store.Get(ctx, actor.TenantID, id))
+		inv, err := s.readErr(s.store.Get(ctx, GetParams{TenantID: actor.TenantID, ID: id}))
 		if err != nil {
 			return nil, err
 		}
@@ -435,14 +314,5 @@ func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) ([]Eve
 			return nil, err
 		}
 	}
-	return s.store.History(ctx, actor.TenantID, id)
-}
-
-// Decline consumes token: the invite becomes declined.
-func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
-	d, err := s.cfg.Tokens.Digest(token)
-	if err != nil {
-		return Invite{}, err
-	}
-	return s.changed(s.readErr(s.store.Decline(ctx, d, s.cfg.Now())))
+	return s.store.History(ctx, HistoryParams{TenantID: actor.TenantID, ID: id})
 }

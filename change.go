@@ -1,0 +1,217 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// The writes that change one invite. Each rule is decided here, once, for
+// every store: a store carries a ChangeParams out atomically, calling
+// Decide under its lock of the invite where the rule needs more than the
+// status (the host's authorization, the resend limits, the quotas).
+
+// change runs p on the store, and turns a *RuleError into the refusal it
+// stands for.
+func (s *Service) change(ctx context.Context, p ChangeParams) (Invite, error) {
+	inv, err := s.store.Change(ctx, p)
+	if re := (*RuleError)(nil); errors.As(err, &re) {
+		return Invite{}, refusal(re.Invite)
+	}
+	return inv, err
+}
+
+// refusal says why a change whose From or Live did not hold was refused:
+// an invite still stored pending failed Live, so it expired.
+func refusal(inv Invite) error {
+	if inv.Status == StatusPending {
+		return ErrExpired
+	}
+	return &NotPendingError{Status: inv.Status}
+}
+
+// vet asks Config.Authorize whether actor may do op to inv, the invite as
+// the store read it under its lock, as the caller would see it now.
+func (s *Service) vet(ctx context.Context, actor Actor, op Op, inv Invite) error {
+	inv = s.read(inv, s.cfg.Now())
+	return s.authorize(ctx, actor, op, &inv)
+}
+
+// Cancel withdraws a pending or expired invite; its link stops working at
+// once. Any other status is a *NotPendingError.
+func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	p := ChangeParams{Now: s.cfg.Now(), TenantID: actor.TenantID, ID: id, ActorID: actor.UserID,
+		From: []Status{StatusPending, StatusExpired}, Edit: Edit{Status: StatusCanceled, Event: EventCanceled}}
+	if s.cfg.Authorize != nil {
+		from, edit := p.From, p.Edit
+		p.Decide = func(ctx context.Context, f Facts) (Edit, error) {
+			if err := s.vet(ctx, actor, OpCancel, f.Invite); err != nil {
+				return Edit{}, err
+			}
+			if !slices.Contains(from, f.Invite.Status) {
+				return Edit{}, refusal(f.Invite)
+			}
+			return edit, nil
+		}
+	}
+	return s.changed(s.readErr(s.change(ctx, p)))
+}
+
+// Resend sends a pending or expired invite again with a new link (the old
+// one dies) and a new expiry, within ResendCooldown and MaxResends. A
+// resend renews what the invite grants, so the actor must be able to
+// grant each of its roles (ErrForbiddenRole). The refusals, in order: the
+// actor's authorization and roles, *NotPendingError, ErrTooManyResends,
+// *ResendTooSoonError, ErrQuotaExceeded, and (from the store, at the
+// write) ErrAlreadyInvited when the address has another live invite.
+func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	now, q := s.cfg.Now(), s.quota()
+	inv, err := s.readErr(s.change(ctx, ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q,
+		Decide: func(ctx context.Context, f Facts) (Edit, error) {
+			if err := s.vet(ctx, actor, OpResend, f.Invite); err != nil {
+				return Edit{}, err
+			}
+			if err := s.grantable(actor, f.Invite.Roles); err != nil {
+				return Edit{}, err
+			}
+			return s.resend(f, q, now)
+		}}))
+	if err == nil {
+		s.notify()
+	}
+	return inv, err
+}
+
+// resend decides a resend of f.Invite at now under the quota q.
+func (s *Service) resend(f Facts, q Quota, now time.Time) (Edit, error) {
+	inv := f.Invite
+	switch {
+	case inv.Status != StatusPending && inv.Status != StatusExpired:
+		return Edit{}, &NotPendingError{Status: inv.Status}
+	case inv.SendCount-1 >= s.cfg.MaxResends:
+		return Edit{}, ErrTooManyResends
+	case inv.LastSentAt.Add(s.cfg.ResendCooldown).After(now):
+		return Edit{}, &ResendTooSoonError{RetryAfter: inv.LastSentAt.Add(s.cfg.ResendCooldown).Sub(now)}
+	case q.MaxSendsPerAddressPerDay > 0 && f.AddressSends >= q.MaxSendsPerAddressPerDay,
+		q.MaxSendsPerHour > 0 && f.UserSends >= q.MaxSendsPerHour,
+		// A renewed invite that was not pending becomes one more.
+		q.MaxPending > 0 && inv.StatusAt(now) != StatusPending && f.TenantPending >= q.MaxPending:
+		return Edit{}, ErrQuotaExceeded
+	}
+	return Edit{Renew: true, ExpiresAt: now.Add(s.cfg.TTL), Event: EventResent}, nil
+}
+
+// Update changes names, locale and data at any time, and roles while the
+// invite is pending (a *NotPendingError with the status as read now).
+func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Update) (Invite, error) {
+	if err := validActor(actor); err != nil {
+		return Invite{}, err
+	}
+	u, err := s.checkUpdate(actor, u)
+	if err != nil {
+		return Invite{}, err
+	}
+	now := s.cfg.Now()
+	return s.readErr(s.change(ctx, ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID,
+		Decide: func(ctx context.Context, f Facts) (Edit, error) {
+			if err := s.vet(ctx, actor, OpUpdate, f.Invite); err != nil {
+				return Edit{}, err
+			}
+			if st := f.Invite.StatusAt(now); u.Roles != nil && st != StatusPending {
+				return Edit{}, &NotPendingError{Status: st}
+			}
+			return Edit{Fields: u}, nil
+		}}))
+}
+
+// checkUpdate validates u and returns it as a store writes it.
+func (s *Service) checkUpdate(actor Actor, u Update) (Update, error) {
+	for _, n := range []struct {
+		field string
+		v     *string
+	}{{"firstName", u.FirstName}, {"lastName", u.LastName}} {
+		if n.v != nil {
+			if err := validName(n.field, *n.v); err != nil {
+				return u, err
+			}
+		}
+	}
+	if u.Locale != nil {
+		loc, err := parseLocale(*u.Locale)
+		if err != nil {
+			return u, err
+		}
+		u.Locale = &loc
+	}
+	if u.Data != nil {
+		d, err := validData(u.Data)
+		if err != nil {
+			return u, err
+		}
+		if d == nil {
+			d = []byte("null")
+		}
+		u.Data = d
+	}
+	if u.Roles != nil {
+		roles, err := validRoles(u.Roles)
+		if err != nil {
+			return u, err
+		}
+		if err := s.grantable(actor, roles); err != nil {
+			return u, err
+		}
+		u.Roles = roles
+	}
+	return u, nil
+}
+
+// Accept consumes token for the user by: the invite becomes accepted, after
+// Config.OnAccept agreed. ErrInvalidToken, ErrExpired, ErrEmailMismatch or
+// a *NotPendingError say why not.
+func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite, error) {
+	if err := validID("acceptor.userId", by.UserID); err != nil {
+		return Invite{}, err
+	}
+	d, err := s.cfg.Tokens.Digest(token)
+	if err != nil {
+		return Invite{}, err
+	}
+	hook := s.cfg.OnAccept
+	if s.cfg.RequireEmailMatch {
+		// Checked inside the store's transaction on the row it locked, so
+		// the answer holds for the invite that is accepted.
+		hook = func(ctx context.Context, inv Invite) error {
+			if NormalizeEmail(by.Email) != inv.EmailNorm() {
+				return ErrEmailMismatch
+			}
+			if s.cfg.OnAccept != nil {
+				return s.cfg.OnAccept(ctx, inv)
+			}
+			return nil
+		}
+	}
+	return s.changed(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d, ActorID: by.UserID,
+		From: []Status{StatusPending}, Live: true, Hook: hook,
+		Edit: Edit{Status: StatusAccepted, AcceptedByUserID: by.UserID, Event: EventAccepted}})))
+}
+
+// Decline consumes token: the invite becomes declined. It takes no login,
+// so its event names no actor.
+func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
+	d, err := s.cfg.Tokens.Digest(token)
+	if err != nil {
+		return Invite{}, err
+	}
+	return s.changed(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d,
+		From: []Status{StatusPending}, Live: true, Edit: Edit{Status: StatusDeclined, Event: EventDeclined}})))
+}
