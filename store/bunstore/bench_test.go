@@ -99,16 +99,9 @@ func BenchmarkSendBatch(b *testing.B) {
 	pool := rawPool(b, db)
 	ctx := b.Context()
 	now := base
-	mk := func(tenant string) []invites.Invite {
-		out := batch(tenant, n)
-		for i := range out {
-			out[i].ID = uuid.Must(uuid.NewV7())
-		}
-		return out
-	}
 	raw := func(name string, expire, insert func(pgx.Tx, []invites.Invite) error) func(int) {
 		return func(i int) {
-			rows := mk(fmt.Sprintf("%s-%d", name, i))
+			rows := batch(fmt.Sprintf("%s-%d", name, i), n)
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				if err := rawAddressLimit(ctx, tx, now, rows); err != nil {
 					return err
@@ -124,7 +117,8 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	turns(b, func(i int) {
-		res, err := store.Insert(ctx, now, mk(fmt.Sprintf("ours-%d", i)), invites.Quota{MaxSendsPerAddressPerDay: 10})
+		res, err := store.Insert(ctx, invites.InsertParams{Now: now, Invites: batch(fmt.Sprintf("ours-%d", i), n),
+			Quota: invites.Quota{MaxSendsPerAddressPerDay: 10}})
 		if err != nil || len(res) != n || res[n-1].Existing != uuid.Nil {
 			b.Fatalf("Insert: %v", err)
 		}
@@ -328,7 +322,9 @@ func BenchmarkAccept(b *testing.B) {
 	}
 	now := time.Now()
 	turns(b, func(i int) {
-		inv, err := store.Accept(ctx, digest(2*i), "user", now, nil)
+		inv, err := store.Change(ctx, invites.ChangeParams{Now: now, Digest: digest(2 * i), ActorID: "user",
+			From: []invites.Status{invites.StatusPending}, Live: true,
+			Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: "user", Event: invites.EventAccepted}})
 		if err != nil || inv.Status != invites.StatusAccepted {
 			b.Fatalf("Accept: %v", err)
 		}
