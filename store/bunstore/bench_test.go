@@ -290,10 +290,11 @@ func rawInsertValues(ctx context.Context, tx pgx.Tx, now time.Time, rows []invit
 	return collectAll(ids, len(rows))
 }
 
-// BenchmarkAccept accepts one invite by its token digest: ours is
-// Store.Accept (no hook, as with Config.OnAccept unset) by the invite's
-// latest token, raw is pgx running the same conditional UPDATE ...
-// RETURNING, with its event, with bound parameters.
+// BenchmarkAccept accepts one invite by its token digest: ours is the
+// Change of the Service's Accept (a change by rule, with no hook, as with
+// Config.OnAccept unset) by the invite's latest token, raw is pgx running
+// a hand-written conditional UPDATE ... RETURNING of the same effect, with
+// its event, with bound parameters.
 func BenchmarkAccept(b *testing.B) {
 	db := testdb.Postgres(b)
 	store := migrated(b, db)

@@ -163,7 +163,7 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 	}
 	if len(out) == 0 {
 		// Every invite has its created event: none means no such invite.
-		if _, err := s.Get(ctx, invites.GetParams{TenantID: p.TenantID, ID: p.ID}); err != nil {
+		if _, err := s.Get(ctx, invites.GetParams(p)); err != nil {
 			return nil, err
 		}
 	}
