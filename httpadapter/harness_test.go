@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/internal/testclock"
@@ -232,11 +231,11 @@ func guard[T any](s *faultyStore, f func() (T, error)) (T, error) {
 
 type row = invites.Invite
 
-func (s *faultyStore) Insert(ctx context.Context, now time.Time, in []row, q invites.Quota) ([]invites.InsertResult, error) {
-	return guard(s, func() ([]invites.InsertResult, error) { return s.Store.Insert(ctx, now, in, q) })
+func (s *faultyStore) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
+	return guard(s, func() ([]invites.InsertResult, error) { return s.Store.Insert(ctx, p) })
 }
-func (s *faultyStore) Get(ctx context.Context, tenant string, id uuid.UUID) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Get(ctx, tenant, id) })
+func (s *faultyStore) Get(ctx context.Context, p invites.GetParams) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Get(ctx, p) })
 }
 func (s *faultyStore) List(ctx context.Context, p invites.ListParams) ([]row, int, error) {
 	if s.fail.Load() {
@@ -248,24 +247,12 @@ func (s *faultyStore) List(ctx context.Context, p invites.ListParams) ([]row, in
 	}
 	return s.Store.List(ctx, p)
 }
-func (s *faultyStore) Update(ctx context.Context, tenant string, id uuid.UUID, now time.Time, u invites.Update, g invites.Guard) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Update(ctx, tenant, id, now, u, g) })
+func (s *faultyStore) Change(ctx context.Context, p invites.ChangeParams) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Change(ctx, p) })
 }
-func (s *faultyStore) Cancel(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, g invites.Guard) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Cancel(ctx, by, id, now, g) })
+func (s *faultyStore) History(ctx context.Context, p invites.HistoryParams) ([]invites.Event, error) {
+	return guard(s, func() ([]invites.Event, error) { return s.Store.History(ctx, p) })
 }
-func (s *faultyStore) Resend(ctx context.Context, by invites.Actor, id uuid.UUID, now time.Time, r invites.ResendRule, g invites.Guard) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Resend(ctx, by, id, now, r, g) })
-}
-func (s *faultyStore) History(ctx context.Context, tenant string, id uuid.UUID) ([]invites.Event, error) {
-	return guard(s, func() ([]invites.Event, error) { return s.Store.History(ctx, tenant, id) })
-}
-func (s *faultyStore) Lookup(ctx context.Context, digest []byte) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Lookup(ctx, digest) })
-}
-func (s *faultyStore) Accept(ctx context.Context, digest []byte, user string, now time.Time, hook func(context.Context, row) error) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Accept(ctx, digest, user, now, hook) })
-}
-func (s *faultyStore) Decline(ctx context.Context, digest []byte, now time.Time) (row, error) {
-	return guard(s, func() (row, error) { return s.Store.Decline(ctx, digest, now) })
+func (s *faultyStore) Lookup(ctx context.Context, p invites.LookupParams) (row, error) {
+	return guard(s, func() (row, error) { return s.Store.Lookup(ctx, p) })
 }

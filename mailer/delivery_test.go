@@ -230,7 +230,7 @@ func TestRunCanceledMidSendLeavesNothingClaimed(t *testing.T) {
 // claims hold until their lease runs out.
 type killed struct{ invites.Store }
 
-func (killed) CompleteDeliveries(context.Context, []invites.DeliveryOutcome) error {
+func (killed) CompleteDeliveries(context.Context, invites.CompleteParams) error {
 	return errors.New("the worker was killed")
 }
 
