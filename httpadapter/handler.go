@@ -169,13 +169,24 @@ func (h *handler) serve(f endpoint) http.Handler {
 		if h.down.Load() && h.down.CompareAndSwap(true, false) {
 			h.cfg.Logger.InfoContext(r.Context(), "httpadapter: the store answers again", "method", r.Method, "route", r.Pattern)
 		}
-		b, err := json.Marshal(v)
+		b, err := marshal(v)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		write(w, http.StatusOK, "application/json", b)
 	})
+}
+
+// marshal writes v's JSON. A json.Marshaler (an Invite, a page of them, a
+// TokenCheck: this package's and the root's own types, which write
+// compact JSON) is called directly: encoding/json would parse its output
+// again to check it.
+func marshal(v any) ([]byte, error) {
+	if m, ok := v.(json.Marshaler); ok {
+		return m.MarshalJSON()
+	}
+	return json.Marshal(v)
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
