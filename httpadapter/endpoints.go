@@ -56,8 +56,8 @@ type (
 		// ROQ's clients put createdByUserId on each item.
 		CreatedByUserID string `json:"createdByUserId"`
 	}
-	sendResponse invites.SendResult
-	listResponse invites.Page
+	sendResponse  invites.SendResult
+	listResponse  invites.Page
 	updateRequest struct {
 		FirstName *string         `json:"firstName"`
 		LastName  *string         `json:"lastName"`
