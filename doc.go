@@ -39,10 +39,10 @@
 // by Send, Update or a Resend that renews it, is refused unless
 // Config.CanGrant allows it. Config.Authorize may refuse any operation.
 //
-// Tokens are 256-bit random strings (package token). Only their SHA-256
-// digest is stored, a token is minted when its email is sent (so the link
-// lives a full TTL from then), a resend forgets the old ones, and the Token
-// type prints as REDACTED. Each attempt of one email mints its own token
+// Tokens are 256-bit random strings (RandomTokens, unless Config.Tokens
+// names another issuer). Only their SHA-256 digest is stored, a token is
+// minted when its email is sent (so the link lives a full TTL from then), a
+// resend forgets the old ones, and the Token type prints as REDACTED. Each attempt of one email mints its own token
 // and all of them work: an attempt that failed may still have reached the
 // inbox, and a receiver may drop the retry as its duplicate. Accept runs
 // Config.OnAccept before it commits, so the host can create the membership

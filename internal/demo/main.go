@@ -39,7 +39,6 @@ import (
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/bunstore"
 	"github.com/invitekit/invites/store/bunstore/sqlitedb"
-	"github.com/invitekit/invites/token"
 )
 
 func main() {
@@ -141,7 +140,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
-		Tokens: token.Issuer{},
 		AcceptURL: func(t invites.Token) string {
 			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
 		},
