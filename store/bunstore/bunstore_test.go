@@ -182,8 +182,9 @@ func TestStoreJoinsHostTransaction(t *testing.T) {
 	})
 }
 
-// OnAccept writes the host's membership row through bunstore.TxFromContext: it
-// commits with the accept, and a failing hook takes both back.
+// OnAccept writes the host's membership row through
+// bunstore.TxFromContext: it commits with the accept, and a failing hook
+// takes both back.
 func TestOnAcceptWritesInTheAcceptTransaction(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
