@@ -10,11 +10,10 @@ import (
 	"github.com/invitekit/invites"
 )
 
-// withInvites writes {"key":[invites...],rest's members...}: each invite
+// withInvites returns {"key":[invites...],rest's members...}: each invite
 // in its own MarshalJSON, spliced in as written, since encoding/json would
-// parse a Marshaler's output again to check it, which for a page of
-// invites costs as much as writing it. rest is a struct of the members
-// after the invites, one at least.
+// parse a Marshaler's output again to check it. rest is a struct of the
+// members after the invites, one at least.
 func withInvites(key string, invs []invites.Invite, rest any) ([]byte, error) {
 	tail, err := json.Marshal(rest)
 	if err != nil {
@@ -149,7 +148,8 @@ func (h *handler) target(r *http.Request) (invites.Actor, uuid.UUID, error) {
 	return actor, id, nil
 }
 
-// byID answers with f, a Service method on one invite of the actor's tenant.
+// byID returns the endpoint that answers with f, a Service method on one
+// invite of the actor's tenant.
 func (h *handler) byID(f func(context.Context, invites.Actor, uuid.UUID) (invites.Invite, error)) endpoint {
 	return func(_ http.ResponseWriter, r *http.Request) (any, error) {
 		actor, id, err := h.target(r)
@@ -160,8 +160,8 @@ func (h *handler) byID(f func(context.Context, invites.Actor, uuid.UUID) (invite
 	}
 }
 
-// command answers with f, a Service method that changes one invite of the
-// actor's tenant and takes no body (see noBody).
+// command returns the endpoint that answers with f, a Service method that
+// changes one invite of the actor's tenant and takes no body (see noBody).
 func (h *handler) command(f func(context.Context, invites.Actor, uuid.UUID) (invites.Invite, error)) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		actor, id, err := h.target(r)
@@ -188,8 +188,8 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {
 		Locale: req.Locale, Data: req.Data, Roles: req.Roles})
 }
 
-// token decodes the body of the token routes. The token travels only in
-// bodies, never in a URL, so it stays out of access logs.
+// token returns the token in the body of the token routes. The token
+// travels only in bodies, never in a URL, so it stays out of access logs.
 func (h *handler) token(w http.ResponseWriter, r *http.Request) (string, error) {
 	var req tokenRequest
 	if err := h.decode(w, r, &req); err != nil {
@@ -214,7 +214,8 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (any, error) {
 	return v, err
 }
 
-// public answers the holder of a token with its invite's public view.
+// public returns the answer to the holder of a token: its invite's
+// public view.
 func public(inv invites.Invite, err error) (any, error) {
 	if err != nil {
 		return nil, err
