@@ -4,14 +4,37 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 )
 
+// The defaults of Config's zero fields.
+const (
+	DefaultTTL                      = 7 * 24 * time.Hour
+	DefaultMaxBatch                 = 1000
+	DefaultResendCooldown           = time.Minute
+	DefaultMaxResends               = 5
+	DefaultLocale                   = "en-US"
+	DefaultMaxSendsPerAddressPerDay = 10
+	DefaultPollInterval             = 5 * time.Second
+	DefaultDeliveryBatch            = 200
+	DefaultDeliveryWorkers          = 4
+	DefaultDeliveryLease            = 30 * time.Second
+	DefaultSendTimeout              = 30 * time.Second
+	DefaultListTimeout              = 5 * time.Second
+	DefaultMaxAttempts              = 8
+	DefaultRetryBase                = 30 * time.Second
+	DefaultRetryMax                 = time.Hour
+	DefaultEventBatch               = 200
+	DefaultEventLease               = 30 * time.Second
+	DefaultEventTimeout             = 30 * time.Second
+)
+
 // Config sets up a Service. Zero fields take the default their comment
-// names; Tokens and AcceptURL are required.
+// names; AcceptURL is required.
 type Config struct {
-	// Tokens mints and digests tokens; use token.Issuer{}. Required.
+	// Tokens mints and digests tokens. Default RandomTokens{}.
 	Tokens TokenIssuer
 	// AcceptURL builds the link in the email from a token, e.g.
 	// "https://app.example/invites/accept?token=" + t.Reveal(). Required.
@@ -19,16 +42,21 @@ type Config struct {
 
 	// TTL is how long a link lives from the time its email is sent, to
 	// within a hundredth of it: an email that goes out soon after the send
-	// keeps the expiry the send gave the invite. Default 7 days.
+	// keeps the expiry the send gave the invite. Default DefaultTTL (7
+	// days).
 	TTL time.Duration
-	// MaxBatch is the most items one Send takes. Default 1000.
+	// MaxBatch is the most items one Send takes. Default DefaultMaxBatch
+	// (1000).
 	MaxBatch int
 	// ResendCooldown is the least time between two sends of one invite.
-	// Default 1 minute.
+	// Default DefaultResendCooldown (1 minute); a negative value lets an
+	// invite be resent at once.
 	ResendCooldown time.Duration
-	// MaxResends is how often one invite may be resent. Default 5.
+	// MaxResends is how often one invite may be resent. Default
+	// DefaultMaxResends (5); a negative value sets no limit.
 	MaxResends int
-	// DefaultLocale is the locale of an item that names none. Default "en-US".
+	// DefaultLocale is the locale of an item that names none. Default
+	// DefaultLocale ("en-US").
 	DefaultLocale string
 	// CanGrant says whether actor may grant role: asked for each role of
 	// a Send item, of an Update's new roles, and of an invite a Resend
@@ -63,40 +91,57 @@ type Config struct {
 	// MaxSendsPerAddressPerDay bounds the emails one address gets from the
 	// tenant in the 24 hours up to now: the first send and each resend of
 	// all its invites, canceled or ended ones too, so cancel-and-send-again
-	// cannot flood an inbox. Default 10; -1 turns it off.
+	// cannot flood an inbox. Default DefaultMaxSendsPerAddressPerDay (10);
+	// -1 turns it off.
 	MaxSendsPerAddressPerDay int
 	// OnEvent is told of every lifecycle event by Run, after the change
-	// committed: at least once, in order per invite, retried with the
-	// delivery backoff while it fails. Events written while it is nil wait
-	// for a handler. Default none.
+	// committed: at least once, in order per invite, retried while it
+	// fails with the backoff of deliveries (RetryBase, RetryMax). Events
+	// written while it is nil wait for a handler. Default none.
 	OnEvent func(ctx context.Context, e Event) error
+	// EventBatch is how many events one claim takes. Default
+	// DefaultEventBatch (200).
+	EventBatch int
+	// EventLease is how long a claim of events holds before another
+	// worker may take them over, so it should cover handling a whole
+	// EventBatch; an event whose lease ran out may be handled twice.
+	// Default DefaultEventLease (30 seconds).
+	EventLease time.Duration
+	// EventTimeout bounds one call of OnEvent. Default DefaultEventTimeout
+	// (30 seconds).
+	EventTimeout time.Duration
 
 	// PollInterval is how often Run looks for due deliveries when nothing
-	// wakes it. Default 5 seconds.
+	// wakes it. Default DefaultPollInterval (5 seconds).
 	PollInterval time.Duration
 	// DeliveryBatch is how many deliveries one claim takes, with their
 	// tokens, in one commit; the next claim goes out when half of it is
-	// left. Default 200.
+	// left. Default DefaultDeliveryBatch (200).
 	DeliveryBatch int
 	// DeliveryWorkers is how many emails go out at once: give the mailer
-	// as many connections (mailer.SMTPConfig.PoolSize). Default 4.
+	// as many connections (mailer.SMTPConfig.PoolSize). Default
+	// DefaultDeliveryWorkers (4).
 	DeliveryWorkers int
 	// DeliveryLease is how long a claim holds before another worker may
 	// take the delivery over. Run renews it every third of it while the
 	// email is in flight, so it bounds what a process that dies costs:
-	// its claimed emails go out that much later. Default 30 seconds.
+	// its claimed emails go out that much later. Default
+	// DefaultDeliveryLease (30 seconds).
 	DeliveryLease time.Duration
-	// SendTimeout bounds one Mailer.Send. Default 30 seconds.
+	// SendTimeout bounds one Mailer.Send. Default DefaultSendTimeout (30
+	// seconds).
 	SendTimeout time.Duration
 	// ListTimeout bounds one List in the store, so a list whose filters
 	// scan a large tenant (patterns, search) cannot hold the database;
-	// past it List answers an error wrapping ErrUnavailable. Default 5
-	// seconds.
+	// past it List answers an error wrapping ErrUnavailable. Default
+	// DefaultListTimeout (5 seconds).
 	ListTimeout time.Duration
-	// MaxAttempts is how often a delivery is tried before it fails. Default 8.
+	// MaxAttempts is how often a delivery is tried before it fails.
+	// Default DefaultMaxAttempts (8).
 	MaxAttempts int
 	// RetryBase is the wait after the first failed attempt; it doubles per
-	// attempt up to RetryMax, with jitter. Defaults 30 seconds and 1 hour.
+	// attempt up to RetryMax, with jitter. Defaults DefaultRetryBase (30
+	// seconds) and DefaultRetryMax (1 hour).
 	RetryBase time.Duration
 	RetryMax  time.Duration
 
@@ -106,12 +151,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// withDefaults fills the zero fields, and turns the limits a negative
+// value switches off into values the rules never reach, so the rules need
+// no case for off.
 func (c Config) withDefaults() (Config, error) {
-	if c.Tokens == nil {
-		return c, errors.New("invites: Config.Tokens is required (token.Issuer{} is the default issuer)")
-	}
 	if c.AcceptURL == nil {
 		return c, errors.New("invites: Config.AcceptURL is required")
+	}
+	if c.Tokens == nil {
+		c.Tokens = RandomTokens{}
 	}
 	def := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
@@ -123,21 +171,32 @@ func (c Config) withDefaults() (Config, error) {
 			*v = d
 		}
 	}
-	def(&c.TTL, 7*24*time.Hour)
-	def(&c.ResendCooldown, time.Minute)
-	def(&c.PollInterval, 5*time.Second)
-	def(&c.DeliveryLease, 30*time.Second)
-	def(&c.SendTimeout, 30*time.Second)
-	def(&c.ListTimeout, 5*time.Second)
-	def(&c.RetryBase, 30*time.Second)
-	def(&c.RetryMax, time.Hour)
-	defInt(&c.MaxBatch, 1000)
-	defInt(&c.MaxResends, 5)
-	defInt(&c.DeliveryBatch, 200)
-	defInt(&c.DeliveryWorkers, 4)
-	defInt(&c.MaxAttempts, 8)
+	if c.ResendCooldown < 0 {
+		c.ResendCooldown = 0 // the next send may follow at once
+	} else {
+		def(&c.ResendCooldown, DefaultResendCooldown)
+	}
+	if c.MaxResends < 0 {
+		c.MaxResends = math.MaxInt32 // fits every store's integer column
+	} else {
+		defInt(&c.MaxResends, DefaultMaxResends)
+	}
+	def(&c.TTL, DefaultTTL)
+	def(&c.PollInterval, DefaultPollInterval)
+	def(&c.DeliveryLease, DefaultDeliveryLease)
+	def(&c.SendTimeout, DefaultSendTimeout)
+	def(&c.ListTimeout, DefaultListTimeout)
+	def(&c.RetryBase, DefaultRetryBase)
+	def(&c.RetryMax, DefaultRetryMax)
+	def(&c.EventLease, DefaultEventLease)
+	def(&c.EventTimeout, DefaultEventTimeout)
+	defInt(&c.MaxBatch, DefaultMaxBatch)
+	defInt(&c.DeliveryBatch, DefaultDeliveryBatch)
+	defInt(&c.DeliveryWorkers, DefaultDeliveryWorkers)
+	defInt(&c.MaxAttempts, DefaultMaxAttempts)
+	defInt(&c.EventBatch, DefaultEventBatch)
 	if c.DefaultLocale == "" {
-		c.DefaultLocale = "en-US"
+		c.DefaultLocale = DefaultLocale
 	}
 	loc, err := parseLocale(c.DefaultLocale)
 	if err != nil {
@@ -158,7 +217,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case c.MaxSendsPerAddressPerDay == 0:
-		c.MaxSendsPerAddressPerDay = 10
+		c.MaxSendsPerAddressPerDay = DefaultMaxSendsPerAddressPerDay
 	case c.MaxSendsPerAddressPerDay < -1:
 		return c, errors.New("invites: Config.MaxSendsPerAddressPerDay must be positive, or -1 for off")
 	}

@@ -120,8 +120,9 @@ func (s *Service) DeliverPending(ctx context.Context) (int, error) {
 	return p.run()
 }
 
-// backoff is the wait after attempt failed: RetryBase doubling per attempt
-// up to RetryMax, drawn from its upper half so workers do not retry in step.
+// backoff returns the wait after attempt failed: RetryBase doubling per
+// attempt up to RetryMax, drawn from its upper half so workers do not
+// retry in step.
 func (s *Service) backoff(attempt int) time.Duration {
 	d := s.cfg.RetryBase
 	for i := 1; i < attempt && d < s.cfg.RetryMax; i++ {
@@ -141,8 +142,8 @@ type scrubbed struct {
 func (e scrubbed) Error() string { return e.text }
 func (e scrubbed) Unwrap() error { return e.err }
 
-// scrub takes tok out of err's text: a mailer or server may echo the
-// message, and its token goes no further.
+// scrub returns err with tok taken out of its text: a mailer or server
+// may echo the message, and its token goes no further.
 func scrub(err error, tok Token) error {
 	if err == nil {
 		return nil

@@ -39,12 +39,13 @@
 // by Send, Update or a Resend that renews it, is refused unless
 // Config.CanGrant allows it. Config.Authorize may refuse any operation.
 //
-// Tokens are 256-bit random strings (package token). Only their SHA-256
-// digest is stored, a token is minted when its email is sent (so the link
-// lives a full TTL from then), a resend forgets the old ones, and the Token
-// type prints as REDACTED. Each attempt of one email mints its own token
-// and all of them work: an attempt that failed may still have reached the
-// inbox, and a receiver may drop the retry as its duplicate. Accept runs
+// Tokens are 256-bit random strings (RandomTokens, unless Config.Tokens
+// names another issuer). Only their SHA-256 digest is stored, a token is
+// minted when its email is sent (so the link lives a full TTL from then), a
+// resend forgets the old ones, and the Token type prints as REDACTED. Each
+// attempt of one email mints its own token and all of them work: an
+// attempt that failed may still have reached the inbox, and a receiver may
+// drop the retry as its duplicate. Accept runs
 // Config.OnAccept before it commits, so the host can create the membership
 // in the same step. Check tells a landing page a usable link (IsValid) from
 // an expired one (IsExpired: ask for a new one) and from one that never
@@ -86,7 +87,7 @@
 //
 // # Listing
 //
-// List filters with Query.Where, ROQ's
+// List filters with Query's own fields and with Query.Where, ROQ's
 // operators per field (Filter): equalTo, notEqualTo, valueIn and
 // valueNotIn on every field, like and iLike (SQL LIKE patterns, with a
 // backslash to make % and _ literal) on email, names and locale. It orders

@@ -110,17 +110,17 @@ func canonicalDomain(domain string) (uni, ascii string, err error) {
 	return uni, ascii, nil
 }
 
-// hiddenInEmail reports the characters no address may hold: those of
-// hiddenInName, every space but U+0020 (which only a quoted local part may
-// hold), and U+FFFD, which stands for text that did not decode (JSON's
-// "\ud800" arrives as it), so that two different bad inputs are not one
-// address.
+// hiddenInEmail reports whether r is a character no address may hold:
+// those of hiddenInName, every space but U+0020 (which only a quoted local
+// part may hold), and U+FFFD, which stands for text that did not decode
+// (JSON's "\ud800" arrives as it), so that two different bad inputs are
+// not one address.
 func hiddenInEmail(r rune) bool {
 	return hiddenInName(r) || r == utf8.RuneError || r != ' ' && unicode.IsSpace(r)
 }
 
-// asciiLower lower-cases the ASCII letters of s and leaves every other
-// byte alone.
+// asciiLower returns s with its ASCII letters lower-cased and every other
+// byte left alone.
 func asciiLower(s string) string {
 	i := strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' })
 	if i < 0 {

@@ -45,7 +45,8 @@ func (e *NotPendingError) Error() string {
 	return fmt.Sprintf("invites: invite is %s, not pending", e.Status)
 }
 
-// Is makes errors.Is(err, ErrNotPending) hold.
+// Is reports whether target is ErrNotPending, so errors.Is(err,
+// ErrNotPending) holds.
 func (e *NotPendingError) Is(target error) bool { return target == ErrNotPending }
 
 // ResendTooSoonError is ErrResendTooSoon with the wait left.
@@ -55,7 +56,8 @@ func (e *ResendTooSoonError) Error() string {
 	return fmt.Sprintf("invites: resend too soon, retry after %s", e.RetryAfter)
 }
 
-// Is makes errors.Is(err, ErrResendTooSoon) hold.
+// Is reports whether target is ErrResendTooSoon, so errors.Is(err,
+// ErrResendTooSoon) holds.
 func (e *ResendTooSoonError) Is(target error) bool { return target == ErrResendTooSoon }
 
 // ForbiddenError is ErrForbidden: Config.Authorize refused Op with Err.
@@ -68,10 +70,11 @@ func (e *ForbiddenError) Error() string {
 	return fmt.Sprintf("invites: %s forbidden: %v", e.Op, e.Err)
 }
 
-// Is makes errors.Is(err, ErrForbidden) hold.
+// Is reports whether target is ErrForbidden, so errors.Is(err,
+// ErrForbidden) holds.
 func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
 
-// Unwrap gives the error of Config.Authorize.
+// Unwrap returns the error of Config.Authorize.
 func (e *ForbiddenError) Unwrap() error { return e.Err }
 
 // InputError is ErrInvalidInput naming the field at fault.
@@ -82,15 +85,16 @@ type InputError struct {
 
 func (e *InputError) Error() string { return fmt.Sprintf("invites: invalid %s: %s", e.Field, e.Reason) }
 
-// Is makes errors.Is(err, ErrInvalidInput) hold.
+// Is reports whether target is ErrInvalidInput, so errors.Is(err,
+// ErrInvalidInput) holds.
 func (e *InputError) Is(target error) bool { return target == ErrInvalidInput }
 
 func invalid(field, format string, args ...any) error {
 	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// message is err, an item's refusal by prepare, as ItemError.Message: a
-// sentence without the package's prefix, from an InputError's field and
+// message returns err, an item's refusal by prepare, as ItemError.Message:
+// a sentence without the package's prefix, from an InputError's field and
 // reason or from the words grantable wraps ErrForbiddenRole with.
 func message(err error) string {
 	var in *InputError

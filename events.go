@@ -34,7 +34,7 @@ func (s *Service) DispatchEvents(ctx context.Context) (int, error) {
 	}
 	handled := 0
 	for ctx.Err() == nil {
-		batch, err := s.store.ClaimEvents(ctx, ClaimEventsParams{Now: s.cfg.Now(), Limit: s.cfg.DeliveryBatch, Lease: s.cfg.DeliveryLease})
+		batch, err := s.store.ClaimEvents(ctx, ClaimEventsParams{Now: s.cfg.Now(), Limit: s.cfg.EventBatch, Lease: s.cfg.EventLease})
 		if err != nil {
 			return handled, err
 		}
@@ -57,7 +57,7 @@ func (s *Service) dispatch(ctx context.Context, e Event) bool {
 	var retryAt time.Time
 	err := ctx.Err()
 	if err == nil {
-		hctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+		hctx, cancel := context.WithTimeout(ctx, s.cfg.EventTimeout)
 		err = s.cfg.OnEvent(hctx, e)
 		cancel()
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
-	"github.com/invitekit/invites/token"
 )
 
 // The whole lifecycle on the in-memory fakes, as a host's unit test would
@@ -20,7 +19,6 @@ func Example() {
 	ctx := context.Background()
 	mail := mailertest.New()
 	svc, err := invites.New(memstore.New(), mail, invites.Config{
-		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "https://app.example/accept?token=" + t.Reveal() },
 	})
 	if err != nil {
@@ -68,7 +66,6 @@ func ExampleService_Accept_expired() {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	mail := mailertest.New()
 	svc, _ := invites.New(memstore.New(), mail, invites.Config{
-		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "/accept?token=" + t.Reveal() },
 		TTL:       24 * time.Hour,
 		Now:       func() time.Time { return now },
@@ -90,7 +87,6 @@ func ExampleConfig_onEvent() {
 	ctx := context.Background()
 	mail := mailertest.New()
 	svc, _ := invites.New(memstore.New(), mail, invites.Config{
-		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "/accept?token=" + t.Reveal() },
 		OnEvent: func(_ context.Context, e invites.Event) error {
 			fmt.Printf("webhook: %s by %q\n", e.Type, e.ActorID)
@@ -116,7 +112,6 @@ func ExampleConfig_onEvent() {
 // tenant's.
 func ExampleConfig_authorize() {
 	svc, err := invites.New(memstore.New(), mailertest.New(), invites.Config{
-		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "https://app.example/accept?token=" + t.Reveal() },
 		Authorize: func(_ context.Context, a invites.Actor, op invites.Op, inv *invites.Invite) error {
 			if op == invites.OpCancel && !slices.Contains(a.Roles, "admin") && inv.CreatedByUserID != a.UserID {

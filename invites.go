@@ -435,14 +435,20 @@ func (c TokenCheck) MarshalJSON() ([]byte, error) {
 	}{c.IsValid, c.IsExpired, c.Status})
 }
 
-// PublicView is the whole public view of inv (as read at now by the
+// PublicView returns the whole public view of inv (as read at now by the
 // Service): the answer to the holder of a link that was live when used,
 // as by Accept and Decline.
-func PublicView(inv Invite) TokenCheck {
-	return TokenCheck{
-		IsValid: inv.Status == StatusPending, IsExpired: inv.Status == StatusExpired,
-		InviteID: inv.ID, Status: inv.Status, TenantID: inv.TenantID, Email: inv.Email,
-		FirstName: inv.FirstName, LastName: inv.LastName, Locale: inv.Locale, Roles: inv.Roles,
-		ExpiresAt: inv.ExpiresAt,
+func PublicView(inv Invite) TokenCheck { return publicView(inv, true) }
+
+// publicView is the one builder of a TokenCheck. Unless whole, an invite
+// no longer pending shows its status alone, so an old link stops telling
+// who was invited.
+func publicView(inv Invite, whole bool) TokenCheck {
+	c := TokenCheck{IsValid: inv.Status == StatusPending, IsExpired: inv.Status == StatusExpired,
+		InviteID: inv.ID, Status: inv.Status}
+	if whole || c.IsValid {
+		c.TenantID, c.Email, c.FirstName, c.LastName = inv.TenantID, inv.Email, inv.FirstName, inv.LastName
+		c.Locale, c.Roles, c.ExpiresAt = inv.Locale, inv.Roles, inv.ExpiresAt
 	}
+	return c
 }

@@ -200,8 +200,8 @@ func decodeCursor(s string, o Order) (Cursor, error) {
 	return Cursor{Time: w.Time, Text: w.Text, ID: w.ID}, nil
 }
 
-// OrderText is inv's sort value in a text order f at now, as a Cursor's
-// Text carries it; "" for the time orders.
+// OrderText returns inv's sort value in a text order f at now, as a
+// Cursor's Text carries it; "" for the time orders.
 func OrderText(f OrderField, inv Invite, now time.Time) string {
 	switch f {
 	case OrderEmail:

@@ -255,8 +255,8 @@ func (p *pass) deliver(j job) {
 	p.results <- o
 }
 
-// handBack is the outcome that returns the claim of a stopping worker at
-// once, rather than leave the delivery to wait out its lease.
+// handBack returns the outcome that gives back the claim of a stopping
+// worker at once, rather than leave the delivery to wait out its lease.
 func handBack(now time.Time, d Delivery, why string) DeliveryOutcome {
 	return DeliveryOutcome{Delivery: d, Status: DeliveryQueued, RetryAt: now, Error: why, At: now}
 }

@@ -133,7 +133,6 @@ func TestNewConfig(t *testing.T) {
 	}
 	h := newHarness(t)
 	for name, cfg := range map[string]invites.Config{
-		"no tokens":              {AcceptURL: func(invites.Token) string { return "" }},
 		"no accept url":          {Tokens: badIssuer{}},
 		"bad locale":             {Tokens: badIssuer{}, AcceptURL: func(invites.Token) string { return "" }, DefaultLocale: "??"},
 		"address limit below -1": {Tokens: badIssuer{}, AcceptURL: func(invites.Token) string { return "" }, MaxSendsPerAddressPerDay: -2},

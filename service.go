@@ -292,11 +292,7 @@ func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
 	if err != nil {
 		return TokenCheck{}, err
 	}
-	v := PublicView(inv)
-	if !v.IsValid { // an old link tells its status and nothing more
-		v = TokenCheck{IsExpired: v.IsExpired, InviteID: v.InviteID, Status: v.Status}
-	}
-	return v, nil
+	return publicView(inv, false), nil
 }
 
 // History returns the lifecycle events of one invite of the actor's

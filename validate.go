@@ -172,7 +172,8 @@ func finiteNumber(num []byte) bool {
 	return true
 }
 
-// escapedRune reads the \uXXXX escape whose u is at t[i], if it is one.
+// escapedRune returns the rune of the \uXXXX escape whose u is at t[i],
+// and whether there is one.
 func escapedRune(t []byte, i int) (rune, bool) {
 	if i+4 >= len(t) || t[i] != 'u' {
 		return 0, false

@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 )
 
@@ -325,22 +325,52 @@ func TestNewRefusesAMissingAuthenticate(t *testing.T) {
 	New(newEnv(t).svc, Config{})
 }
 
-// The list and send responses write invites as wireInvite: byte for byte
-// what Invite.MarshalJSON writes, accepted or not.
-func TestWireInviteIsMarshalJSON(t *testing.T) {
-	pending := invites.Invite{ID: uuid.Must(uuid.NewV7()), TenantID: "acme", Email: "a@x.io", Roles: []string{"member"},
-		Data: []byte(`{"k":1}`), Status: invites.StatusPending, CreatedAt: t0, DeliveryError: "421 later"}
-	accepted := pending
-	accepted.Status, accepted.AcceptedByUserID, accepted.Data = invites.StatusAccepted, "u-bob", nil
-	for _, inv := range []invites.Invite{pending, accepted} {
-		want, err := json.Marshal(inv)
-		if err != nil {
-			t.Fatal(err)
+// inviteKeys are the members of an invite in every response that carries
+// one: ROQ's shape, deliveryError only once a delivery failed.
+var inviteKeys = []string{"acceptedByUserId", "createdAt", "createdByUserId", "data", "deliveryStatus", "email",
+	"expiresAt", "firstName", "id", "lastName", "lastSentAt", "locale", "roles", "sendCount", "status",
+	"statusUpdatedAt", "tenantId", "updatedAt"}
+
+// Send, list and get write an invite alike, as invites.Invite's JSON:
+// acceptedByUserId null until accepted, then the user.
+func TestInviteWireShape(t *testing.T) {
+	e := newEnv(t)
+	members := func(path string, raw json.RawMessage) map[string]any {
+		t.Helper()
+		var m map[string]any
+		decodeJSON(t, raw, &m)
+		if keys := slices.Sorted(maps.Keys(m)); !slices.Equal(keys, inviteKeys) {
+			t.Errorf("%s: invite members %v, want %v", path, keys, inviteKeys)
 		}
-		got, err := json.Marshal(wireAll([]invites.Invite{inv})[0])
-		if err != nil || string(got) != string(want) {
-			t.Fatalf("wireInvite wrote\n%s\nwant\n%s (%v)", got, want, err)
-		}
+		return m
+	}
+	w := e.do(call{method: "POST", path: "/", body: sendBody(`{"email":"ann@x.io","data":{"k":"<&>"}}`), as: &alice})
+	var sent struct{ Success, Errors []json.RawMessage }
+	decodeJSON(t, w.Body.Bytes(), &sent)
+	if w.Code != 200 || len(sent.Success) != 1 || sent.Errors == nil || len(sent.Errors) != 0 {
+		t.Fatalf("send: %d %s", w.Code, w.Body)
+	}
+	if m := members("send", sent.Success[0]); m["acceptedByUserId"] != nil || m["status"] != "pending" {
+		t.Errorf("sent invite %v", m)
+	}
+	e.deliver()
+	e.do(call{method: "POST", path: "/accept", body: tokenBody(e, "ann@x.io"), as: &bob})
+	w = e.do(call{method: "GET", path: "/", as: &alice})
+	var page struct {
+		Data       []json.RawMessage
+		TotalCount int
+	}
+	decodeJSON(t, w.Body.Bytes(), &page)
+	if w.Code != 200 || len(page.Data) != 1 || page.TotalCount != 1 || strings.Contains(w.Body.String(), "nextCursor") {
+		t.Fatalf("list: %d %s", w.Code, w.Body)
+	}
+	m := members("list", page.Data[0])
+	if m["acceptedByUserId"] != bob.UserID || m["status"] != "accepted" {
+		t.Errorf("listed invite %v", m)
+	}
+	got := e.do(call{method: "GET", path: "/" + m["id"].(string), as: &alice}).Body.Bytes()
+	if !bytes.Equal(bytes.TrimSpace(got), page.Data[0]) {
+		t.Errorf("GET /{id} wrote\n%s\nthe list\n%s", got, page.Data[0])
 	}
 }
 

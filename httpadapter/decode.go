@@ -106,7 +106,7 @@ func exactNames(raw []byte, t reflect.Type, at string) error {
 	return nil
 }
 
-// jsonFields maps the JSON names of t's fields to their types.
+// jsonFields returns the types of t's fields by their JSON names.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := make(map[string]reflect.Type, t.NumField())
 	for f := range t.Fields() {
@@ -118,7 +118,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// misspelled is the detail of a member name that is no field of fields,
+// misspelled returns the detail of a member name that is no field of fields,
 // naming the field it matches but for case.
 func misspelled(fields map[string]reflect.Type, path, name string) string {
 	for f := range fields {
@@ -191,7 +191,8 @@ func decodeError(err error) error {
 	return invalidRequest("", "The body cannot be read.")
 }
 
-// jsonKind names the JSON a Go type takes, for a wrong-type message.
+// jsonKind returns the name of the JSON a Go type takes, for a
+// wrong-type message.
 func jsonKind(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:

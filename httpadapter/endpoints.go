@@ -10,30 +10,33 @@ import (
 	"github.com/invitekit/invites"
 )
 
-// wireInvite is an Invite as its MarshalJSON writes it, in a form the
-// encoder writes directly: encoding/json parses a Marshaler's output again
-// to check it, which for a page of invites cost as much as writing it.
-type wireInvite struct {
-	plainInvite
-	AcceptedByUserID *string `json:"acceptedByUserId"` // null until accepted; hides the embedded field
-}
-
-// plainInvite is an Invite without its methods, MarshalJSON among them.
-type plainInvite invites.Invite
-
-func wireAll(invs []invites.Invite) []wireInvite {
-	out := make([]wireInvite, len(invs))
-	for i, inv := range invs {
-		out[i].plainInvite = plainInvite(inv)
-		if inv.AcceptedByUserID != "" {
-			out[i].AcceptedByUserID = &invs[i].AcceptedByUserID
-		}
+// withInvites returns {"key":[invites...],rest's members...}: each invite
+// in its own MarshalJSON, spliced in as written, since encoding/json would
+// parse a Marshaler's output again to check it. rest is a struct of the
+// members after the invites, one at least.
+func withInvites(key string, invs []invites.Invite, rest any) ([]byte, error) {
+	tail, err := json.Marshal(rest)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	b := make([]byte, 0, 512*len(invs)+len(key)+len(tail)+8)
+	b = append(append(append(b, `{"`...), key...), `":[`...)
+	for i, inv := range invs {
+		j, err := inv.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, j...)
+	}
+	b = append(b, ']')
+	return append(append(b, ','), tail[1:]...), nil
 }
 
 // The request and response bodies. Invites are written by
-// invites.Invite's own MarshalJSON.
+// invites.Invite's own MarshalJSON (see withInvites).
 type (
 	sendRequest struct {
 		UserInvites []sendItem `json:"userInvites"`
@@ -52,16 +55,8 @@ type (
 		// ROQ's clients put createdByUserId on each item.
 		CreatedByUserID string `json:"createdByUserId"`
 	}
-	sendResponse struct {
-		Success []wireInvite        `json:"success"`
-		Errors  []invites.ItemError `json:"errors"`
-	}
-	listResponse struct {
-		Data       []wireInvite `json:"data"`
-		TotalCount int          `json:"totalCount"`
-		// NextCursor is left out on the last page.
-		NextCursor string `json:"nextCursor,omitempty"`
-	}
+	sendResponse  invites.SendResult
+	listResponse  invites.Page
 	updateRequest struct {
 		FirstName *string         `json:"firstName"`
 		LastName  *string         `json:"lastName"`
@@ -76,6 +71,22 @@ type (
 		Token string `json:"token"`
 	}
 )
+
+// MarshalJSON writes {"success":[...],"errors":[...]}.
+func (r sendResponse) MarshalJSON() ([]byte, error) {
+	return withInvites("success", r.Success, struct {
+		Errors []invites.ItemError `json:"errors"`
+	}{r.Errors})
+}
+
+// MarshalJSON writes {"data":[...],"totalCount":N,"nextCursor":"..."},
+// without nextCursor on the last page.
+func (p listResponse) MarshalJSON() ([]byte, error) {
+	return withInvites("data", p.Invites, struct {
+		TotalCount int    `json:"totalCount"`
+		NextCursor string `json:"nextCursor,omitempty"`
+	}{p.TotalCount, p.NextCursor})
+}
 
 func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	actor, err := h.actor(r, true)
@@ -104,7 +115,7 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sendResponse{Success: wireAll(res.Success), Errors: res.Errors}, nil
+	return sendResponse(res), nil
 }
 
 func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -120,7 +131,7 @@ func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return listResponse{Data: wireAll(page.Invites), TotalCount: page.TotalCount, NextCursor: page.NextCursor}, nil
+	return listResponse(page), nil
 }
 
 // target authenticates r and parses its {id}. An id that is no UUID is
@@ -137,7 +148,8 @@ func (h *handler) target(r *http.Request) (invites.Actor, uuid.UUID, error) {
 	return actor, id, nil
 }
 
-// byID answers with f, a Service method on one invite of the actor's tenant.
+// byID returns the endpoint that answers with f, a Service method on one
+// invite of the actor's tenant.
 func (h *handler) byID(f func(context.Context, invites.Actor, uuid.UUID) (invites.Invite, error)) endpoint {
 	return func(_ http.ResponseWriter, r *http.Request) (any, error) {
 		actor, id, err := h.target(r)
@@ -148,8 +160,8 @@ func (h *handler) byID(f func(context.Context, invites.Actor, uuid.UUID) (invite
 	}
 }
 
-// command answers with f, a Service method that changes one invite of the
-// actor's tenant and takes no body (see noBody).
+// command returns the endpoint that answers with f, a Service method that
+// changes one invite of the actor's tenant and takes no body (see noBody).
 func (h *handler) command(f func(context.Context, invites.Actor, uuid.UUID) (invites.Invite, error)) endpoint {
 	return func(w http.ResponseWriter, r *http.Request) (any, error) {
 		actor, id, err := h.target(r)
@@ -176,8 +188,8 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {
 		Locale: req.Locale, Data: req.Data, Roles: req.Roles})
 }
 
-// token decodes the body of the token routes. The token travels only in
-// bodies, never in a URL, so it stays out of access logs.
+// token returns the token in the body of the token routes. The token
+// travels only in bodies, never in a URL, so it stays out of access logs.
 func (h *handler) token(w http.ResponseWriter, r *http.Request) (string, error) {
 	var req tokenRequest
 	if err := h.decode(w, r, &req); err != nil {
@@ -202,7 +214,8 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (any, error) {
 	return v, err
 }
 
-// public answers the holder of a token with its invite's public view.
+// public returns the answer to the holder of a token: its invite's
+// public view.
 func public(inv invites.Invite, err error) (any, error) {
 	if err != nil {
 		return nil, err

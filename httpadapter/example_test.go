@@ -12,14 +12,12 @@ import (
 	"github.com/invitekit/invites/httpadapter"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
-	"github.com/invitekit/invites/token"
 )
 
 // Mount the handler under /api/invites/ of the host's mux, send a batch,
 // and see a problem answer.
 func Example() {
 	svc, err := invites.New(memstore.New(), mailertest.New(), invites.Config{
-		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "https://app.example/invite#" + t.Reveal() },
 	})
 	if err != nil {

@@ -22,7 +22,7 @@ var (
 	}
 )
 
-// filterParams are the query parameters of the filters: field[op].
+// filterParams returns the query parameters of the filters: field[op].
 func filterParams() []string {
 	var out []string
 	for _, f := range filterFields {

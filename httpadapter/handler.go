@@ -133,7 +133,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.fail(w, r, problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "", "The method is not allowed here."))
 }
 
-// withPath is a shallow copy of r for path p, as http.StripPrefix makes.
+// withPath returns a shallow copy of r for path p, as http.StripPrefix
+// makes.
 func withPath(r *http.Request, p string) *http.Request {
 	r2 := new(http.Request)
 	*r2 = *r
@@ -169,13 +170,24 @@ func (h *handler) serve(f endpoint) http.Handler {
 		if h.down.Load() && h.down.CompareAndSwap(true, false) {
 			h.cfg.Logger.InfoContext(r.Context(), "httpadapter: the store answers again", "method", r.Method, "route", r.Pattern)
 		}
-		b, err := json.Marshal(v)
+		b, err := marshal(v)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		write(w, http.StatusOK, "application/json", b)
 	})
+}
+
+// marshal returns v's JSON. A json.Marshaler (an Invite, a page of them, a
+// TokenCheck: this package's and the root's own types, which write
+// compact JSON) is called directly: encoding/json would parse its output
+// again to check it.
+func marshal(v any) ([]byte, error) {
+	if m, ok := v.(json.Marshaler); ok {
+		return m.MarshalJSON()
+	}
+	return json.Marshal(v)
 }
 
 func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
@@ -192,7 +204,8 @@ func write(w http.ResponseWriter, status int, contentType string, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// actor authenticates r. Tenant routes need a tenant; accept needs only a user.
+// actor returns the authenticated actor of r. Tenant routes need a
+// tenant; accept needs only a user.
 func (h *handler) actor(r *http.Request, needTenant bool) (invites.Actor, error) {
 	a, err := h.cfg.Authenticate(r)
 	if err != nil || a.UserID == "" || (needTenant && a.TenantID == "") {
@@ -201,7 +214,8 @@ func (h *handler) actor(r *http.Request, needTenant bool) (invites.Actor, error)
 	return a, nil
 }
 
-// forbidden answers a body that speaks for another tenant or user than the actor.
+// forbidden returns the problem of a body that speaks for another tenant
+// or user than the actor.
 func forbidden(field string) error {
 	return problem(http.StatusForbidden, CodeForbidden, field, field+" is not the actor's.")
 }

@@ -72,7 +72,8 @@ func problem(status int, code, field, detail string) *Problem {
 	return &Problem{Status: status, Code: code, Field: field, Detail: detail}
 }
 
-// problemFor maps an error of the Service (or of decoding) to its problem.
+// problemFor returns the problem of an error of the Service (or of
+// decoding).
 // Details are sentences: fixed texts or the Service's own words, never a
 // store's, and never with a Go package's prefix.
 func problemFor(err error) *Problem {
@@ -148,7 +149,7 @@ var opText = map[invites.Op]string{
 	invites.OpHistory: "read the history of this invite",
 }
 
-// seconds says n seconds in words.
+// seconds returns n seconds in words.
 func seconds(n int) string {
 	if n == 1 {
 		return "1 second"
@@ -156,7 +157,7 @@ func seconds(n int) string {
 	return strconv.Itoa(n) + " seconds"
 }
 
-// serviceText is the detail of err, which wraps sentinel: the words the
+// serviceText returns the detail of err, which wraps sentinel: the words the
 // Service wrapped it with, as a sentence, or fallback when there are none
 // (a store returns the bare sentinel).
 func serviceText(err, sentinel error, fallback string) string {

@@ -80,7 +80,7 @@ func (c composer) compose(ctx context.Context, m invites.Message) (composed, err
 	return composed{to: to, messageID: id, date: c.now(), Rendered: r}, nil
 }
 
-// messageID is <delivery-id@from-domain>: every attempt of one delivery
+// messageID returns <delivery-id@from-domain>: every attempt of one delivery
 // carries the same one, so a receiver can drop an at-least-once duplicate.
 func (c composer) messageID(m invites.Message) (string, error) {
 	if m.ID == "" || strings.ContainsFunc(m.ID, func(r rune) bool {
@@ -91,8 +91,8 @@ func (c composer) messageID(m invites.Message) (string, error) {
 	return "<" + m.ID + "@" + c.domain + ">", nil
 }
 
-// bytes builds the MIME message: multipart/alternative with the text and
-// the HTML part, quoted-printable, by jordan-wright/email.
+// bytes returns the MIME message: multipart/alternative with the text and
+// the HTML part, quoted-printable, built by jordan-wright/email.
 func (c composer) bytes(e composed) ([]byte, error) {
 	m := email.NewEmail()
 	m.From = c.from

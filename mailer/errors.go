@@ -59,13 +59,13 @@ func (e *ReplyError) Permanent() bool {
 	return e.Code >= 500 && e.Code < 600 && slices.Contains(transaction, e.Command)
 }
 
-// Is makes errors.Is(err, invites.ErrPermanent) hold for a permanent reply,
-// so the delivery worker fails it at once instead of retrying.
+// Is reports whether target is invites.ErrPermanent and the reply
+// permanent, so the delivery worker fails it at once instead of retrying.
 func (e *ReplyError) Is(target error) bool {
 	return target == invites.ErrPermanent && e.Permanent()
 }
 
-// classify turns an error of step into the mailer's: a reply becomes a
+// classify returns an error of step as the mailer's: a reply becomes a
 // *ReplyError; anything else (a timeout, a dropped or refused connection)
 // stays temporary, and says so when ctx cut it short.
 func classify(ctx context.Context, step string, err error) error {

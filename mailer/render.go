@@ -112,8 +112,8 @@ var funcs = map[string]any{
 	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") },
 }
 
-// NewRenderer parses every template at once, so a broken host template
-// fails at start rather than on the first email.
+// NewRenderer returns a Renderer with every template parsed, so a broken
+// host template fails at start rather than on the first email.
 func NewRenderer(cfg RenderConfig) (*Renderer, error) {
 	if cfg.DefaultLocale == "" {
 		cfg.DefaultLocale = "en"
@@ -153,11 +153,11 @@ func NewRenderer(cfg RenderConfig) (*Renderer, error) {
 	return r, nil
 }
 
-// Locales lists the locales templates exist for, the default first.
+// Locales returns the locales templates exist for, the default first.
 func (r *Renderer) Locales() []string { return slices.Clone(r.locales) }
 
-// Render renders m in the locale that best matches its invite's. A
-// template that fails to execute fails for good (ErrPermanent): sending
+// Render returns m rendered in the locale that best matches its invite's.
+// A template that fails to execute fails for good (ErrPermanent): sending
 // it again renders it the same way.
 func (r *Renderer) Render(ctx context.Context, m invites.Message) (Rendered, error) {
 	var idx int
@@ -215,16 +215,16 @@ func (r *Renderer) Render(ctx context.Context, m invites.Message) (Rendered, err
 // buffers keep the few kilobytes of an email between renders.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// oneLine makes s fit a header: every run of white space or control
-// characters (CR and LF among them) becomes one space, and the ends are
-// trimmed. A subject can thus never start a header of its own.
+// oneLine returns s made to fit a header: every run of white space or
+// control characters (CR and LF among them) becomes one space, and the
+// ends are trimmed. A subject can thus never start a header of its own.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}), " ")
 }
 
-// fallbacks is the chain of locale directories a file of tag is looked
+// fallbacks returns the chain of locale directories a file of tag is looked
 // up in: tag, its parents that have a directory, then the default.
 func fallbacks(tag, def language.Tag, dirs map[string]bool) []string {
 	var chain []string

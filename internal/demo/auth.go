@@ -20,7 +20,8 @@ const (
 	demoMember = "member"
 )
 
-// demoActor reads the demo headers, each defaulting to the demo admin's.
+// demoActor returns the actor of the demo headers, each defaulting to the
+// demo admin's.
 func demoActor(r *http.Request) invites.Actor {
 	a := invites.Actor{UserID: demoUser, TenantID: demoTenant, Roles: []string{demoAdmin}}
 	if v := strings.TrimSpace(r.Header.Get("X-Demo-User")); v != "" {
@@ -40,8 +41,9 @@ func demoActor(r *http.Request) invites.Actor {
 	return a
 }
 
-// canGrant lets an admin grant member as well as the roles it holds, so
-// the demo admin can invite both kinds of user.
+// canGrant reports whether actor may grant role: an admin may grant
+// member as well as the roles it holds, so the demo admin can invite both
+// kinds of user.
 func canGrant(actor invites.Actor, role string) bool {
 	return slices.Contains(actor.Roles, role) || (role == demoMember && slices.Contains(actor.Roles, demoAdmin))
 }

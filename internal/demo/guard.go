@@ -30,7 +30,7 @@ import (
 // hosts are the Host values the demo serves, lower case.
 type hosts map[string]bool
 
-// allowedHosts are the demo's own names on the port of listen (the
+// allowedHosts returns the demo's own names on the port of listen (the
 // address it listens on), and extra, each host:port.
 func allowedHosts(listen string, extra []string) (hosts, error) {
 	_, port, err := net.SplitHostPort(listen)
@@ -45,7 +45,8 @@ func allowedHosts(listen string, extra []string) (hosts, error) {
 	return h, nil
 }
 
-// hostCheck answers 421 Misdirected Request to a Host the demo is not.
+// hostCheck returns next behind a check that answers 421 Misdirected
+// Request to a Host the demo is not.
 func hostCheck(allowed hosts, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowed[strings.ToLower(r.Host)] {
@@ -56,7 +57,7 @@ func hostCheck(allowed hosts, next http.Handler) http.Handler {
 	})
 }
 
-// parseHosts reads -host: comma-separated host:port values.
+// parseHosts returns the host:port values of -host, comma-separated.
 func parseHosts(v string) ([]string, error) {
 	var out []string
 	for h := range strings.SplitSeq(v, ",") {
@@ -105,8 +106,8 @@ func (c *csrf) issue(w http.ResponseWriter, r *http.Request, tok string) string 
 	return c.mac(nonce, tok)
 }
 
-// valid checks the csrf field of r, a posted form for tok, in constant
-// time.
+// valid reports whether the csrf field of r, a posted form for tok, is
+// right, comparing in constant time.
 func (c *csrf) valid(r *http.Request, tok string) bool {
 	ck, err := r.Cookie(csrfCookie)
 	if err != nil {

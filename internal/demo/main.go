@@ -39,7 +39,6 @@ import (
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/bunstore"
 	"github.com/invitekit/invites/store/bunstore/sqlitedb"
-	"github.com/invitekit/invites/token"
 )
 
 func main() {
@@ -141,7 +140,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
-		Tokens: token.Issuer{},
 		AcceptURL: func(t invites.Token) string {
 			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
 		},
@@ -237,7 +235,7 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 	return db, nil
 }
 
-// openReader is the pool of the store's pure reads: on SQLite a read pool
+// openReader returns the pool of the store's pure reads: on SQLite a read pool
 // beside the single writer, so a long list does not hold up every other
 // read; on PostgreSQL db itself.
 func openReader(o options, db *bun.DB) (*bun.DB, error) {
@@ -247,8 +245,8 @@ func openReader(o options, db *bun.DB) (*bun.DB, error) {
 	return sqlitedb.OpenReader(o.db)
 }
 
-// newMailer is the console writer on stdout, or SMTP without TLS with
-// -smtp.
+// newMailer returns the console writer on stdout, or SMTP without TLS
+// with -smtp.
 func newMailer(o options, stdout io.Writer) (invites.Mailer, func(), error) {
 	if o.smtp == "" {
 		w, err := mailer.NewWriter(stdout, mailer.WriterConfig{From: o.from})

@@ -37,7 +37,7 @@ type closedView struct {
 	Next, NextURL  string // a link onward, if there is one
 }
 
-// closed is the closedView of status st.
+// closed returns the closedView of status st.
 func closed(st invites.Status) closedView {
 	ask := "ask the person who invited you to send a new invitation."
 	switch st {
@@ -160,7 +160,7 @@ func (p *pages) outcome(w http.ResponseWriter, r *http.Request, done string, inv
 	p.render(w, code, "outcome.html", v)
 }
 
-// fromClosed is the outcome page of an invite no longer pending.
+// fromClosed returns the outcome page of an invite no longer pending.
 func fromClosed(st invites.Status) outcomeView {
 	c := closed(st)
 	return outcomeView{Title: c.Title, Message: c.Message, Status: st, Next: c.Next, NextURL: c.NextURL}

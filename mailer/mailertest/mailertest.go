@@ -82,7 +82,7 @@ func (m *Mailer) Messages() []invites.Message {
 	return append([]invites.Message(nil), m.sent...)
 }
 
-// Attempts counts every Send call, failed ones included.
+// Attempts returns the number of Send calls, failed ones included.
 func (m *Mailer) Attempts() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

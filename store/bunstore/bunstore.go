@@ -14,7 +14,7 @@
 // Config.Authorize, which decides under the invite's row lock, and
 // Config.OnAccept, which runs inside the accepting transaction so that the
 // host's own writes (a membership row, say) commit or roll back with the
-// accept. Tx gives the hook that transaction.
+// accept. TxFromContext gives the hook that transaction.
 //
 // On PostgreSQL, queries are sent as text with their values inlined by
 // bun; open pgx with default_query_exec_mode=simple_protocol (see the
@@ -123,13 +123,14 @@ func New(db bun.IDB, opts ...Option) *Store {
 
 type txKey struct{}
 
-// Tx returns the transaction the Hook of a Change (Config.OnAccept) runs
-// in, from the context the hook is given, so the host's writes commit or
-// roll back with the accept. ok is false outside the hook.
+// TxFromContext returns the transaction the Hook of a Change
+// (Config.OnAccept) runs in, from the context the hook is given, so the
+// host's writes commit or roll back with the accept. ok is false outside
+// the hook.
 //
 // Write through it, not through the *bun.DB: on SQLite another connection
 // would wait for the accept's transaction to end, which waits for the hook.
-func Tx(ctx context.Context) (tx bun.Tx, ok bool) {
+func TxFromContext(ctx context.Context) (tx bun.Tx, ok bool) {
 	tx, ok = ctx.Value(txKey{}).(bun.Tx)
 	return tx, ok
 }

@@ -185,8 +185,9 @@ func TestStoreJoinsHostTransaction(t *testing.T) {
 	})
 }
 
-// OnAccept writes the host's membership row through bunstore.Tx: it
-// commits with the accept, and a failing hook takes both back.
+// OnAccept writes the host's membership row through
+// bunstore.TxFromContext: it commits with the accept, and a failing hook
+// takes both back.
 func TestOnAcceptWritesInTheAcceptTransaction(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
@@ -194,8 +195,8 @@ func TestOnAcceptWritesInTheAcceptTransaction(t *testing.T) {
 		if _, err := db.ExecContext(ctx, "CREATE TABLE members (tenant_id TEXT, user_id TEXT, role TEXT)"); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := bunstore.Tx(ctx); ok {
-			t.Fatal("Tx reports a transaction outside any hook")
+		if _, ok := bunstore.TxFromContext(ctx); ok {
+			t.Fatal("TxFromContext reports a transaction outside any hook")
 		}
 		hostErr := errors.New("host refuses")
 		failFor := "bob@example.com"
@@ -204,7 +205,7 @@ func TestOnAcceptWritesInTheAcceptTransaction(t *testing.T) {
 			Tokens:    token.Issuer{},
 			AcceptURL: func(t invites.Token) string { return "https://app.test/accept#" + t.Reveal() },
 			OnAccept: func(ctx context.Context, inv invites.Invite) error {
-				tx, ok := bunstore.Tx(ctx)
+				tx, ok := bunstore.TxFromContext(ctx)
 				if !ok {
 					return errors.New("no transaction in the hook's context")
 				}

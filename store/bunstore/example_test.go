@@ -37,7 +37,7 @@ func Example() {
 		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "https://app.example/accept#" + t.Reveal() },
 		OnAccept: func(ctx context.Context, inv invites.Invite) error {
-			tx, _ := bunstore.Tx(ctx) // commits or rolls back with the accept
+			tx, _ := bunstore.TxFromContext(ctx) // commits or rolls back with the accept
 			_, err := tx.ExecContext(ctx, "INSERT INTO members VALUES (?, ?)", inv.TenantID, inv.AcceptedByUserID)
 			return err
 		},

@@ -67,8 +67,8 @@ func dsn(path string, reader bool) string {
 // connection makes the process's statements queue in database/sql instead,
 // in order, bounded only by their contexts. Reads would queue too: give
 // them the pool of OpenReader (bunstore.WithReader). Code inside
-// Config.OnAccept must use bunstore.Tx, not the *bun.DB, or it waits for
-// its own transaction.
+// Config.OnAccept must use bunstore.TxFromContext, not the *bun.DB, or it
+// waits for its own transaction.
 func Open(path string) (*bun.DB, error) {
 	db, err := open(DSN(path), path)
 	if err != nil {

@@ -1,0 +1,96 @@
+package invites_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+)
+
+// A negative MaxResends or ResendCooldown switches that limit off; the
+// other keeps its default.
+func TestNegativeResendLimitsAreOff(t *testing.T) {
+	const many = 3 * invites.DefaultMaxResends
+	for _, c := range []struct {
+		name     string
+		max      int
+		cooldown time.Duration
+		wait     time.Duration // between resends
+		n        int           // resends that succeed
+		then     error         // the answer to one more
+	}{
+		{"no cooldown", 0, -1, 0, invites.DefaultMaxResends, invites.ErrTooManyResends},
+		{"no limit", -1, 0, invites.DefaultResendCooldown, many, invites.ErrResendTooSoon},
+		{"neither", -1, -1, 0, many, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, func(cfg *invites.Config) {
+				cfg.MaxResends, cfg.ResendCooldown, cfg.MaxSendsPerAddressPerDay = c.max, c.cooldown, -1
+			})
+			inv, _ := h.invite(admin, "again@example.com")
+			for i := 1; i <= c.n; i++ {
+				h.advance(c.wait)
+				if got, err := h.svc.Resend(ctx, admin, inv.ID); err != nil || got.SendCount != i+1 {
+					t.Fatalf("resend %d: send count %d, %v", i, got.SendCount, err)
+				}
+			}
+			if _, err := h.svc.Resend(ctx, admin, inv.ID); !errors.Is(err, c.then) {
+				t.Errorf("resend %d: %v, want %v", c.n+1, err, c.then)
+			}
+		})
+	}
+}
+
+// Without Config.Tokens a Service mints RandomTokens, and takes them back.
+func TestTokensDefault(t *testing.T) {
+	h := newHarness(t, func(cfg *invites.Config) { cfg.Tokens = nil })
+	_, tok := h.invite(admin, "plain@example.com")
+	if c, err := h.svc.Check(ctx, tok); err != nil || !c.IsValid || len(tok) != invites.TokenLen {
+		t.Fatalf("Check of a default token (%d chars) = %+v, %v", len(tok), c, err)
+	}
+}
+
+// eventSpy keeps what DispatchEvents asked ClaimEvents for.
+type eventSpy struct {
+	invites.Store
+	limit int
+	lease time.Duration
+}
+
+func (s *eventSpy) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([]invites.Event, error) {
+	s.limit, s.lease = p.Limit, p.Lease
+	return s.Store.ClaimEvents(ctx, p)
+}
+
+// Event dispatch takes its batch, lease and timeout from its own fields,
+// not from the delivery settings.
+func TestEventSettingsAreTheirOwn(t *testing.T) {
+	h := newHarness(t)
+	spy := &eventSpy{Store: h.store}
+	svc, err := invites.New(spy, h.mail, invites.Config{
+		AcceptURL: func(invites.Token) string { return "https://app.test/accept" },
+		Now:       h.clock,
+		Logger:    slog.New(slog.DiscardHandler), // the handler fails on purpose
+		OnEvent: func(ctx context.Context, _ invites.Event) error {
+			<-ctx.Done() // until EventTimeout, not SendTimeout
+			return ctx.Err()
+		},
+		EventBatch: 3, EventLease: 7 * time.Second, EventTimeout: 10 * time.Millisecond,
+		DeliveryBatch: 50, DeliveryLease: time.Minute, SendTimeout: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(admin, "evt@example.com")
+	start := time.Now()
+	n, err := svc.DispatchEvents(ctx)
+	if err != nil || n != 0 || time.Since(start) > 10*time.Second {
+		t.Fatalf("DispatchEvents = %d, %v after %v", n, err, time.Since(start))
+	}
+	if spy.limit != 3 || spy.lease != 7*time.Second {
+		t.Errorf("ClaimEvents took limit %d and lease %v, want 3 and 7s", spy.limit, spy.lease)
+	}
+}
