@@ -70,7 +70,9 @@ func testChangeCounts(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 	k3 := insertOne(t, s, at(-2*time.Hour), newInvite(tenantA, "kim@x.com", at(-2*time.Hour), by("ann", time.Time{})))
 	if _, err := s.Change(ctx, invites.ChangeParams{Now: at(-30 * time.Minute), TenantID: tenantA, ID: k3.ID, ActorID: admin,
-		Decide: func(context.Context, invites.Facts) (invites.Edit, error) { return renewEdit(at(-30 * time.Minute)), nil }}); err != nil {
+		Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
+			return renewEdit(at(-30 * time.Minute)), nil
+		}}); err != nil {
 		t.Fatalf("renewal of the invite counted on: %v", err)
 	}
 	// Admin's sends: one exactly an hour before Now (out), one ten

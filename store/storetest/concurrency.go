@@ -273,13 +273,17 @@ func testRaceInsertSameAddress(t *testing.T, newStore func(*testing.T) invites.S
 		for i := range n {
 			tr := &try{inv: newInvite(tenantA, fmt.Sprintf(variants[i%len(variants)], a), t0)}
 			same[a] = append(same[a], tr)
-			fns = append(fns, func() { tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}}) })
+			fns = append(fns, func() {
+				tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}})
+			})
 		}
 	}
 	for i := range n {
 		tr := &try{inv: newInvite(tenantA, fmt.Sprintf("other%02d@x.com", i), t0)}
 		other = append(other, tr)
-		fns = append(fns, func() { tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}}) })
+		fns = append(fns, func() {
+			tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}})
+		})
 	}
 	race(fns...)
 	check := func(tr *try) bool { // reports whether tr was stored

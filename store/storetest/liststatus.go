@@ -70,7 +70,7 @@ func buildStatusFixture(t *testing.T, s invites.Store) *statusFixture {
 			t.Fatalf("fixture: Cancel %s: %v", k, err)
 		}
 	}
-	if n, err := s.ExpireDue(ctx, invites.ExpireParams{Now: t0.Add(2*time.Hour), Limit: 100}); err != nil || n != 2 {
+	if n, err := s.ExpireDue(ctx, invites.ExpireParams{Now: t0.Add(2 * time.Hour), Limit: 100}); err != nil || n != 2 {
 		t.Fatalf("fixture: ExpireDue = %d, %v; want the two stored expired", n, err)
 	}
 	for _, id := range ids {
