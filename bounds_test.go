@@ -93,7 +93,6 @@ func TestListDropsRepeats(t *testing.T) {
 	}
 	w := spy.got.Where
 	for name, ok := range map[string]bool{
-		"statuses":        slices.Equal(spy.got.Statuses, sts[:2]),
 		"id":              slices.Equal(w.ID.ValueIn, []uuid.UUID{id}) && slices.Equal(w.ID.ValueNotIn, []uuid.UUID{id}),
 		"email":           slices.Equal(w.Email.ValueIn, emails[:2]) && slices.Equal(w.Email.ValueNotIn, emails[:2]),
 		"status":          slices.Equal(w.Status.ValueIn, sts[:2]) && slices.Equal(w.Status.ValueNotIn, sts[:2]),
@@ -101,10 +100,61 @@ func TestListDropsRepeats(t *testing.T) {
 		"caller's slices": len(sts) == 4 && sts[2] == "pending" && emails[2] == "a@x.io",
 	} {
 		if !ok {
-			t.Errorf("%s: the store got %+v", name, spy.got.Query)
+			t.Errorf("%s: the store got %+v", name, spy.got)
 		}
 	}
 }
+
+// Query's shorthand fields reach a store as the Where operators they are
+// short for, ANDed with those already there; shorthands that contradict
+// Where match nothing, and the store is not asked.
+func TestListFoldsShorthands(t *testing.T) {
+	pending, expired := invites.StatusPending, invites.StatusExpired
+	ann, bob := "ann@x.io", "bob@x.io"
+	for _, c := range []struct {
+		name string
+		q    invites.Query
+		want invites.Filter // nil pointers and lists: not set
+		none bool
+	}{
+		{"alone", invites.Query{Statuses: []invites.Status{pending}, Email: ann, CreatedByUserID: "u1"},
+			invites.Filter{Status: invites.StatusFilter{ValueIn: []invites.Status{pending}},
+				Email: invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: &ann}}, CreatedByUserID: invites.ValueFilter{EqualTo: ptr("u1")}}, false},
+		{"statuses intersect", invites.Query{Statuses: []invites.Status{pending, expired},
+			Where: invites.Filter{Status: invites.StatusFilter{ValueIn: []invites.Status{expired, invites.StatusCanceled}}}},
+			invites.Filter{Status: invites.StatusFilter{ValueIn: []invites.Status{expired}}}, false},
+		{"same email", invites.Query{Email: " ANN@x.io", Where: invites.Filter{Email: invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: &ann}}}},
+			invites.Filter{Email: invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: &ann}}}, false},
+		{"disjoint statuses", invites.Query{Statuses: []invites.Status{pending},
+			Where: invites.Filter{Status: invites.StatusFilter{ValueIn: []invites.Status{expired}}}}, invites.Filter{}, true},
+		{"other email", invites.Query{Email: bob, Where: invites.Filter{Email: invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: &ann}}}}, invites.Filter{}, true},
+		{"other creator", invites.Query{CreatedByUserID: "u2", Where: invites.Filter{CreatedByUserID: invites.ValueFilter{EqualTo: ptr("u1")}}}, invites.Filter{}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spy := &listSpy{}
+			page, err := spyService(t, spy, nil).List(ctx, admin, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked := spy.got.TenantID != ""
+			if c.none {
+				if asked || page.TotalCount != 0 || page.Invites == nil || len(page.Invites) != 0 {
+					t.Fatalf("asked the store: %v; page %+v; want an empty page, unasked", asked, page)
+				}
+				return
+			}
+			w := spy.got.Where
+			eq := func(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+			if !asked || !slices.Equal(w.Status.ValueIn, c.want.Status.ValueIn) ||
+				!eq(w.Email.EqualTo, c.want.Email.EqualTo) && (w.Email.EqualTo == nil || invites.NormalizeEmail(*w.Email.EqualTo) != *c.want.Email.EqualTo) ||
+				!eq(w.CreatedByUserID.EqualTo, c.want.CreatedByUserID.EqualTo) {
+				t.Fatalf("the store got %+v, want %+v", w, c.want)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
 
 func TestListTimeout(t *testing.T) {
 	spy := &listSpy{}

@@ -227,7 +227,7 @@ func (c ctxStore) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([
 	return c.Store.ClaimDeliveries(ctx, p)
 }
 
-func (c ctxStore) CompleteDeliveries(ctx context.Context, os []invites.DeliveryOutcome) error {
+func (c ctxStore) CompleteDeliveries(ctx context.Context, os invites.CompleteParams) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -61,15 +61,15 @@
 // Config.RequireEmailMatch makes Accept refuse a user whose Acceptor.Email
 // is not the invite's address (ErrEmailMismatch), checked on the locked row
 // inside the accepting transaction. Config.MaxPendingPerTenant and
-// Config.MaxSendsPerInviterPerHour are quotas the Store enforces atomically
+// Config.MaxSendsPerInviterPerHour are quotas enforced atomically
 // (a per-tenant lock on PostgreSQL): the items beyond them get
 // CodeQuotaExceeded, and a batch none of whose items fits, or a Resend
 // over them, is ErrQuotaExceeded. Config.MaxSendsPerAddressPerDay, on by
 // default (10), bounds the emails one address gets from a tenant in a day
 // across all its invites, so cancel-and-send-again cannot flood an inbox:
 // an item over it gets CodeAddressLimit (its own item error, even alone
-// in its batch), and a Resend over it is ErrQuotaExceeded. The Store
-// enforces it atomically too, with a lock per address on PostgreSQL.
+// in its batch), and a Resend over it is ErrQuotaExceeded. It holds
+// atomically too, with a lock per address on PostgreSQL.
 //
 // # Events
 //
@@ -86,7 +86,7 @@
 //
 // # Listing
 //
-// List filters with the older Query fields and with Query.Where, ROQ's
+// List filters with Query.Where, ROQ's
 // operators per field (Filter): equalTo, notEqualTo, valueIn and
 // valueNotIn on every field, like and iLike (SQL LIKE patterns, with a
 // backslash to make % and _ literal) on email, names and locale. It orders
@@ -96,7 +96,12 @@
 //
 // # Stores
 //
-// A Store makes each step atomic; the Service holds the rules. bunstore
+// A Store makes each step atomic; the Service holds the rules. Its
+// contract, for those who write one, is store.go: three small interfaces
+// (InviteStore, OutboxStore, EventStore) whose methods take params
+// structs. Every change of one invite is a Change: the store locks the
+// invite and either checks a rule given as data (ChangeParams.From and
+// Live) or asks the Service's Decide, then writes the Edit. bunstore
 // keeps invites in PostgreSQL or SQLite through bun, with embedded
 // migrations, and joins the host's transaction when built on a bun.Tx;
 // memstore is the in-memory Store for tests and single-process hosts.

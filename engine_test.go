@@ -27,7 +27,7 @@ type flaky struct {
 	fails atomic.Int64
 }
 
-func (f *flaky) CompleteDeliveries(ctx context.Context, os []invites.DeliveryOutcome) error {
+func (f *flaky) CompleteDeliveries(ctx context.Context, os invites.CompleteParams) error {
 	if f.fails.Add(-1) >= 0 {
 		return fmt.Errorf("connection reset: %w", invites.ErrUnavailable)
 	}

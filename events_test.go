@@ -142,7 +142,7 @@ func TestOnEventAfterWorkerDied(t *testing.T) {
 	rec := &recorder{}
 	h := newHarness(t, func(c *invites.Config) { c.OnEvent = rec.handle })
 	inv := h.send(admin, "a@example.com")[0]
-	claimed, err := h.store.ClaimEvents(context.Background(), h.clock(), 10, 2*time.Minute)
+	claimed, err := h.store.ClaimEvents(context.Background(), invites.ClaimEventsParams{Now: h.clock(), Limit: 10, Lease: 2 * time.Minute})
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("the dying worker claimed %v, %v", claimed, err)
 	}

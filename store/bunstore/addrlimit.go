@@ -90,15 +90,14 @@ func addressCount(from string) string {
 		FROM ` + from + ` AS k`
 }
 
-// addressesLeft is how many more sends q lets each address of from (as
-// addressCount's) have in the 24 hours up to now, counted in one
-// statement: an address absent from the answer has all of
-// q.MaxSendsPerAddressPerDay left. Nil when q has no address limit.
-func (s *Store) addressesLeft(ctx context.Context, tx bun.Tx, q invites.Quota, now time.Time, from string, args ...any) (map[[2]string]int, error) {
+// addressSends counts the sends to each address of from (as
+// addressCount's) in the 24 hours up to now, in one statement. Nil when q
+// has no address limit.
+func (s *Store) addressSends(ctx context.Context, tx bun.Tx, q invites.Quota, now time.Time, from string, args ...any) (map[[2]string]int, error) {
 	if q.MaxSendsPerAddressPerDay <= 0 {
 		return nil, nil
 	}
-	left := map[[2]string]int{}
+	sends := map[[2]string]int{}
 	err := s.queryIn(ctx, tx, addressCount(from), append([]any{at(now.Add(-24 * time.Hour))}, args...), func(r scanner) error {
 		var (
 			k [2]string
@@ -107,20 +106,8 @@ func (s *Store) addressesLeft(ctx context.Context, tx bun.Tx, q invites.Quota, n
 		if err := r.Scan(&k[0], &k[1], &n); err != nil {
 			return err
 		}
-		left[k] = max(q.MaxSendsPerAddressPerDay-n, 0)
+		sends[k] = n
 		return nil
 	})
-	return left, err
-}
-
-// addressLeft is the answer of addressesLeft for the address k: -1 for
-// no bound.
-func addressLeft(q invites.Quota, left map[[2]string]int, k [2]string) int {
-	if q.MaxSendsPerAddressPerDay <= 0 {
-		return -1
-	}
-	if n, ok := left[k]; ok {
-		return n
-	}
-	return q.MaxSendsPerAddressPerDay
+	return sends, err
 }

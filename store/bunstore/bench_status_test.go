@@ -34,7 +34,7 @@ func BenchmarkListOrderByStatus(b *testing.B) {
 	now := time.Date(2030, 1, 8, 5, 0, 0, 0, time.UTC)
 	list := func(o invites.Order, offset int, after *invites.Cursor, limit int) []invites.Invite {
 		got, total, err := store.List(ctx, invites.ListParams{TenantID: "big", Now: now, Timeout: 5 * time.Second, After: after,
-			Query: invites.Query{Order: o, Limit: limit, Offset: offset}})
+			Order: o, Limit: limit, Offset: offset})
 		if err != nil || total != scaleTenant || len(got) != limit {
 			b.Fatalf("List(%+v): %d rows of %d, %v", o, len(got), total, err)
 		}

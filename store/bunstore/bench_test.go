@@ -99,16 +99,9 @@ func BenchmarkSendBatch(b *testing.B) {
 	pool := rawPool(b, db)
 	ctx := b.Context()
 	now := base
-	mk := func(tenant string) []invites.Invite {
-		out := batch(tenant, n)
-		for i := range out {
-			out[i].ID = uuid.Must(uuid.NewV7())
-		}
-		return out
-	}
 	raw := func(name string, expire, insert func(pgx.Tx, []invites.Invite) error) func(int) {
 		return func(i int) {
-			rows := mk(fmt.Sprintf("%s-%d", name, i))
+			rows := batch(fmt.Sprintf("%s-%d", name, i), n)
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				if err := rawAddressLimit(ctx, tx, now, rows); err != nil {
 					return err
@@ -124,7 +117,8 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	turns(b, func(i int) {
-		res, err := store.Insert(ctx, now, mk(fmt.Sprintf("ours-%d", i)), invites.Quota{MaxSendsPerAddressPerDay: 10})
+		res, err := store.Insert(ctx, invites.InsertParams{Now: now, Invites: batch(fmt.Sprintf("ours-%d", i), n),
+			Quota: invites.Quota{MaxSendsPerAddressPerDay: 10}})
 		if err != nil || len(res) != n || res[n-1].Existing != uuid.Nil {
 			b.Fatalf("Insert: %v", err)
 		}
@@ -296,10 +290,11 @@ func rawInsertValues(ctx context.Context, tx pgx.Tx, now time.Time, rows []invit
 	return collectAll(ids, len(rows))
 }
 
-// BenchmarkAccept accepts one invite by its token digest: ours is
-// Store.Accept (no hook, as with Config.OnAccept unset) by the invite's
-// latest token, raw is pgx running the same conditional UPDATE ...
-// RETURNING, with its event, with bound parameters.
+// BenchmarkAccept accepts one invite by its token digest: ours is the
+// Change of the Service's Accept (a change by rule, with no hook, as with
+// Config.OnAccept unset) by the invite's latest token, raw is pgx running
+// a hand-written conditional UPDATE ... RETURNING of the same effect, with
+// its event, with bound parameters.
 func BenchmarkAccept(b *testing.B) {
 	db := testdb.Postgres(b)
 	store := migrated(b, db)
@@ -328,7 +323,9 @@ func BenchmarkAccept(b *testing.B) {
 	}
 	now := time.Now()
 	turns(b, func(i int) {
-		inv, err := store.Accept(ctx, digest(2*i), "user", now, nil)
+		inv, err := store.Change(ctx, invites.ChangeParams{Now: now, Digest: digest(2 * i), ActorID: "user",
+			From: []invites.Status{invites.StatusPending}, Live: true,
+			Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: "user", Event: invites.EventAccepted}})
 		if err != nil || inv.Status != invites.StatusAccepted {
 			b.Fatalf("Accept: %v", err)
 		}

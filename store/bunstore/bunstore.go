@@ -10,16 +10,18 @@
 //	svc, err := invites.New(bunstore.New(db), mailer, cfg)
 //
 // Every method is one statement, or one short transaction; none holds a
-// transaction open across anything slow but Config.OnAccept, which runs
-// inside the accepting transaction so that the host's own writes (a
-// membership row, say) commit or roll back with the accept. Tx gives the
-// hook that transaction.
+// transaction open across anything slow but the host's code a Change runs:
+// Config.Authorize, which decides under the invite's row lock, and
+// Config.OnAccept, which runs inside the accepting transaction so that the
+// host's own writes (a membership row, say) commit or roll back with the
+// accept. Tx gives the hook that transaction.
 //
 // On PostgreSQL, queries are sent as text with their values inlined by
 // bun; open pgx with default_query_exec_mode=simple_protocol (see the
 // README) so it does not prepare each of them. The exceptions are the hot
-// paths: the writes of a link (Accept, Decline), Cancel, and the outbox's
-// claim and outcomes. On a *bun.DB the Store prepares them through
+// paths: the changes by rule (accepting or declining through a link,
+// canceling: see invites.ChangeParams), Insert, and the outbox's claim
+// and outcomes. On a *bun.DB the Store prepares them through
 // database/sql, once per connection, with their values bound, since
 // planning them anew cost as much as running them. Behind a pooler in
 // transaction mode that does not keep prepared statements (PgBouncer
@@ -121,9 +123,9 @@ func New(db bun.IDB, opts ...Option) *Store {
 
 type txKey struct{}
 
-// Tx returns the transaction Config.OnAccept runs in, from the context the
-// hook is given, so the host's writes commit or roll back with the accept.
-// ok is false outside the hook.
+// Tx returns the transaction the Hook of a Change (Config.OnAccept) runs
+// in, from the context the hook is given, so the host's writes commit or
+// roll back with the accept. ok is false outside the hook.
 //
 // Write through it, not through the *bun.DB: on SQLite another connection
 // would wait for the accept's transaction to end, which waits for the hook.

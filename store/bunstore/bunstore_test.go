@@ -39,9 +39,12 @@ func eachDB(t *testing.T, f func(t *testing.T, db *bun.DB)) {
 
 var base = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// pendingInvite is an invite as the Service hands it to Insert, sent at
+// base.
 func pendingInvite(tenant, email string) invites.Invite {
 	return invites.Invite{
-		TenantID: tenant, Email: email, Locale: "en-US", Roles: []string{"member"},
+		ID: uuid.Must(uuid.NewV7()), TenantID: tenant, Email: email, Locale: "en-US", Roles: []string{"member"},
+		Status: invites.StatusPending, SendCount: 1, LastSentAt: base, DeliveryStatus: invites.DeliveryQueued,
 		CreatedByUserID: "inviter", ExpiresAt: base.Add(24 * time.Hour),
 		CreatedAt: base, UpdatedAt: base, StatusUpdatedAt: base,
 	}
@@ -89,7 +92,7 @@ func TestMigrateTwiceUpDownUp(t *testing.T) {
 		if n, want := countRows(t, db, "SELECT count(*) FROM invites_migrations"), migrations(t, db); n != want {
 			t.Fatalf("after two Migrates, invites_migrations has %d rows, want %d (the second must be a no-op)", n, want)
 		}
-		if _, err := bunstore.New(db).Insert(ctx, base, batch("acme", 3), invites.Quota{}); err != nil {
+		if _, err := bunstore.New(db).Insert(ctx, invites.InsertParams{Now: base, Invites: batch("acme", 3)}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -106,7 +109,7 @@ func TestMigrateTwiceUpDownUp(t *testing.T) {
 		if err := bunstore.Migrate(ctx, db); err != nil {
 			t.Fatalf("Migrate after Rollback: %v", err)
 		}
-		res, err := bunstore.New(db).Insert(ctx, base, batch("acme", 3), invites.Quota{})
+		res, err := bunstore.New(db).Insert(ctx, invites.InsertParams{Now: base, Invites: batch("acme", 3)})
 		if err != nil || len(res) != 3 || res[0].Existing != uuid.Nil {
 			t.Fatalf("Insert after up, down, up: %v, %+v", err, res)
 		}
@@ -149,13 +152,13 @@ func TestStoreJoinsHostTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			inside := bunstore.New(tx)
-			res, err := inside.Insert(ctx, base, []invites.Invite{pendingInvite("acme", fmt.Sprintf("tx-%t@example.com", commit))}, invites.Quota{})
+			res, err := inside.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{pendingInvite("acme", fmt.Sprintf("tx-%t@example.com", commit))}})
 			if err != nil {
 				tx.Rollback()
 				t.Fatalf("Insert in the host's transaction: %v", err)
 			}
 			id := res[0].Invite.ID
-			if _, err := inside.Get(ctx, "acme", id); err != nil {
+			if _, err := inside.Get(ctx, invites.GetParams{TenantID: "acme", ID: id}); err != nil {
 				tx.Rollback()
 				t.Fatalf("Get inside the transaction: %v", err)
 			}
@@ -167,7 +170,7 @@ func TestStoreJoinsHostTransaction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = outside.Get(ctx, "acme", id)
+			_, err = outside.Get(ctx, invites.GetParams{TenantID: "acme", ID: id})
 			claims, cerr := outside.ClaimDeliveries(ctx, claimAt(t, base, 10, time.Minute))
 			if cerr != nil {
 				t.Fatal(cerr)
@@ -326,7 +329,7 @@ func TestInsertStatementsDoNotGrowWithTheBatch(t *testing.T) {
 		counts := map[int]int{}
 		for _, n := range []int{1, 1000} {
 			c.take()
-			res, err := store.Insert(t.Context(), base, batch(fmt.Sprintf("tenant-%d", n), n), invites.Quota{})
+			res, err := store.Insert(t.Context(), invites.InsertParams{Now: base, Invites: batch(fmt.Sprintf("tenant-%d", n), n)})
 			if err != nil || len(res) != n {
 				t.Fatalf("Insert(%d): %v", n, err)
 			}
@@ -347,7 +350,7 @@ func TestClaimAcrossConnections(t *testing.T) {
 		ctx := t.Context()
 		store := migrated(t, db)
 		const n = 300
-		if _, err := store.Insert(ctx, base, batch("acme", n), invites.Quota{}); err != nil {
+		if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: batch("acme", n)}); err != nil {
 			t.Fatal(err)
 		}
 		other := reopen(t, db)
@@ -422,11 +425,11 @@ func TestAwkwardTextRoundTrips(t *testing.T) {
 		inv.LastName = "tab\there, newline\nthere, ünïcödé 🎉, percent % under_score ? ?name $1"
 		inv.Data = json.RawMessage(`{"quote":"a\"b","backslash":"c\\d","nl":"e\nf","emoji":"🎉","q":"?"}`)
 		inv.Roles = []string{`ro"le`, `back\slash`, "o'role"}
-		res, err := store.Insert(ctx, base, []invites.Invite{inv}, invites.Quota{})
+		res, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{inv}})
 		if err != nil || res[0].Existing != uuid.Nil {
 			t.Fatalf("Insert: %v %+v", err, res)
 		}
-		got, err := store.Get(ctx, inv.TenantID, res[0].Invite.ID)
+		got, err := store.Get(ctx, invites.GetParams{TenantID: inv.TenantID, ID: res[0].Invite.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +447,7 @@ func TestAwkwardTextRoundTrips(t *testing.T) {
 				inv.TenantID, inv.FirstName, inv.LastName, inv.Roles, inv.Data)
 		}
 		page, total, err := store.List(ctx, invites.ListParams{TenantID: inv.TenantID, Now: base,
-			Query: invites.Query{Search: `"Q" O'Neil \ back`, Limit: 5}})
+			Search: `"Q" O'Neil \ back`, Limit: 5})
 		if err != nil || total != 1 || len(page) != 1 {
 			t.Fatalf("searching the awkward name: %v, total %d", err, total)
 		}

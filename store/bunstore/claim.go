@@ -66,7 +66,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]i
 // prepared (see queryEach): planned anew on every call it cost as much
 // as running it. It leaves the invites unlocked but for the KEY SHARE
 // lock of the tokens' foreign key, which no write of the Store's blocks
-// (they lock FOR NO KEY UPDATE), so it never waits on a Resend that waits
+// (they lock FOR NO KEY UPDATE), so it never waits on a resend that waits
 // on it; a renewal passes over an invite another write holds.
 const pgClaim = `WITH locked AS MATERIALIZED (
 		SELECT d.id, d.invite_id FROM invites_deliveries d

@@ -17,15 +17,15 @@ import (
 // outcomes bound as arrays, and the commit does not wait for the WAL
 // flush (unless the Store runs in the host's transaction): outcomes lost
 // to a crash only make their emails go again.
-func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []invites.DeliveryOutcome) error {
+func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	if len(outcomes) == 0 {
+	if len(p.Outcomes) == 0 {
 		return nil
 	}
 	var o outcomeRows
-	for _, x := range outcomes {
+	for _, x := range p.Outcomes {
 		if err := o.add(x); err != nil {
 			return err
 		}

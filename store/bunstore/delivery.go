@@ -10,7 +10,7 @@ import (
 
 // The outbox works a batch at a time: a claim and its tokens are one
 // commit (claim.go), the outcomes of many emails another (complete.go).
-// Lock order is invite, then delivery, as Resend's: the claim locks only
+// Lock order is invite, then delivery, as a resend's: the claim locks only
 // deliveries, with SKIP LOCKED, and never waits, and CompleteDeliveries
 // writes the invites first.
 

@@ -14,16 +14,13 @@ import (
 // translate keeps the core's errors as they are, so callers can match
 // them with errors.Is and errors.As, and marks the rest as the store's.
 func translate(err error) error {
-	var np *invites.NotPendingError
-	var soon *invites.ResendTooSoonError
+	var rule *invites.RuleError
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, invites.ErrNotFound), errors.Is(err, invites.ErrInvalidToken),
-		errors.Is(err, invites.ErrExpired), errors.Is(err, invites.ErrTooManyResends),
 		errors.Is(err, invites.ErrAlreadyInvited), errors.Is(err, invites.ErrStaleDelivery),
-		errors.Is(err, invites.ErrQuotaExceeded), errors.Is(err, invites.ErrEmailMismatch),
-		errors.Is(err, invites.ErrUnavailable), errors.As(err, &np), errors.As(err, &soon):
+		errors.Is(err, invites.ErrUnavailable), errors.As(err, &rule):
 		return err
 	}
 	return wrap(err)

@@ -50,10 +50,13 @@ func (s *Store) atomically(ctx context.Context, fn func(ctx context.Context, db 
 
 // updateWithEvent runs update, an UPDATE ... RETURNING inviteCols of at
 // most one row whose placeholders are numbered (?0, ?1, ...), and writes
-// the event typ of the row it changed. On PostgreSQL both are one
-// statement, a data-modifying CTE, prepared (see queryRow); on SQLite,
-// which has none, two, so db must be a transaction there.
+// the event typ (none when "") of the row it changed. On PostgreSQL both
+// are one statement, a data-modifying CTE, prepared (see queryRow); on
+// SQLite, which has none, two, so db must be a transaction there.
 func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, args []any, typ invites.EventType, actor string, now time.Time) (invites.Invite, error) {
+	if typ == "" {
+		return scanInvite(s.queryRow(ctx, db, update, args...))
+	}
 	if s.pg {
 		n := len(args)
 		return scanInvite(s.queryRow(ctx, db, fmt.Sprintf("WITH u AS (%s), e AS (INSERT INTO invites_events (%s) "+
@@ -127,30 +130,30 @@ func (s *Store) pick(query string, args ...any) with {
 }
 
 // ExpireDue implements invites.Store.
-func (s *Store) ExpireDue(ctx context.Context, now time.Time, limit int) (int, error) {
+func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (int, error) {
 	if err := s.ready(ctx); err != nil {
 		return 0, err
 	}
-	if limit <= 0 {
+	if p.Limit <= 0 {
 		return 0, nil
 	}
 	var n int
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		w := s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(now), limit)
-		n, err = expireWhere(ctx, tx, now, w, w.in)
+		w := s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(p.Now), p.Limit)
+		n, err = expireWhere(ctx, tx, p.Now, w, w.in)
 		return err
 	})
 	return n, wrap(err)
 }
 
 // History implements invites.Store.
-func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]invites.Event, error) {
+func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites.Event, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.reader.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
-		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, id, tenantID)
+		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, p.ID, p.TenantID)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -160,7 +163,7 @@ func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]i
 	}
 	if len(out) == 0 {
 		// Every invite has its created event: none means no such invite.
-		if _, err := s.Get(ctx, tenantID, id); err != nil {
+		if _, err := s.Get(ctx, invites.GetParams(p)); err != nil {
 			return nil, err
 		}
 	}
@@ -171,21 +174,21 @@ func (s *Store) History(ctx context.Context, tenantID string, id uuid.UUID) ([]i
 // ClaimDeliveries. An event is claimable when no earlier event of its
 // invite is unhandled, leased or not: so one invite's events are told one
 // at a time, in order.
-func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Event, error) {
+func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([]invites.Event, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
+	if p.Limit <= 0 {
 		return nil, nil
 	}
 	w := s.pick(`SELECT e.id FROM invites_events e WHERE `+unhandled("e")+` AND e.due_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM invites_events p
 				WHERE p.invite_id = e.invite_id AND p.id < e.id AND `+unhandled("p")+`)
-			ORDER BY e.due_at, e.id LIMIT ?`, at(now), limit)
+			ORDER BY e.due_at, e.id LIMIT ?`, at(p.Now), p.Limit)
 	rows, err := s.db.QueryContext(ctx, w.sql+`
 		UPDATE invites_events SET attempt = attempt + 1, due_at = ? WHERE `+w.in+`
 		RETURNING id, invite_id, tenant_id, type, actor_id, at, attempt`,
-		append(w.args, at(now.Add(lease)))...)
+		append(w.args, at(p.Now.Add(p.Lease)))...)
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -198,16 +201,16 @@ func (s *Store) ClaimEvents(ctx context.Context, now time.Time, limit int, lease
 }
 
 // CompleteEvent implements invites.Store.
-func (s *Store) CompleteEvent(ctx context.Context, e invites.Event, retryAt time.Time) error {
+func (s *Store) CompleteEvent(ctx context.Context, p invites.CompleteEventParams) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
 	set, args := "handled = TRUE", []any{}
-	if !retryAt.IsZero() {
-		set, args = "due_at = ?", []any{at(retryAt)}
+	if !p.RetryAt.IsZero() {
+		set, args = "due_at = ?", []any{at(p.RetryAt)}
 	}
 	res, err := s.db.ExecContext(ctx, "UPDATE invites_events SET "+set+" WHERE id = ? AND attempt = ? AND "+unhandled("invites_events"),
-		append(args, e.ID, e.Attempt)...)
+		append(args, p.Event.ID, p.Event.Attempt)...)
 	if err != nil {
 		return wrap(err)
 	}

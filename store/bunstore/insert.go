@@ -32,41 +32,28 @@ const insertRetries = 8
 // the pending invites that blocked the rest, and (on SQLite) queue the
 // outbox rows and write the events. A quota adds its locks, its counts
 // before the INSERT, and the removal of the invites beyond it.
-func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, q invites.Quota) ([]invites.InsertResult, error) {
+func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	if len(in) == 0 {
+	if len(p.Invites) == 0 {
 		return nil, nil
 	}
-	rows := make([]invites.Invite, len(in))
-	dids := make([]uuid.UUID, len(in))
-	for i, inv := range in {
+	now, q := p.Now, p.Quota
+	rows := make([]invites.Invite, len(p.Invites))
+	dids := make([]uuid.UUID, len(p.Invites))
+	for i, inv := range p.Invites {
+		if inv.ID == uuid.Nil {
+			return nil, errors.New("bunstore: an invite to insert has no ID")
+		}
 		inv.Roles = append([]string(nil), inv.Roles...)
 		inv.Data = append([]byte(nil), inv.Data...)
-		if inv.ID == uuid.Nil {
-			id, err := uuid.NewV7()
-			if err != nil {
-				return nil, err
-			}
-			inv.ID = id
-		}
 		did, err := uuid.NewV7()
 		if err != nil {
 			return nil, err
 		}
 		dids[i] = did
-		inv.Status = invites.StatusPending
-		inv.AcceptedByUserID = ""
-		inv.SendCount = 1
-		inv.LastSentAt = now
-		inv.DeliveryStatus = invites.DeliveryQueued
-		inv.DeliveryError = ""
-		for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.StatusUpdatedAt} {
-			if t.IsZero() {
-				*t = now
-			}
-		}
+		// As the database keeps them, so the results are as stored.
 		for _, t := range []*time.Time{&inv.CreatedAt, &inv.UpdatedAt, &inv.StatusUpdatedAt, &inv.ExpiresAt, &inv.LastSentAt} {
 			*t = time.Time(at(*t))
 		}
@@ -88,7 +75,7 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 		count, _ := s.batchAddresses(1, keys)
 		s.warm(ctx, lock, addressCount(count))
 	}
-	res := make([]invites.InsertResult, len(in))
+	res := make([]invites.InsertResult, len(p.Invites))
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		clear(res) // from a try that lost a prepared statement
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
@@ -119,7 +106,7 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 			if try == insertRetries {
 				return errors.New("pending invites of the batch's addresses kept changing; try again")
 			}
-			ok, err := s.insertRows(ctx, tx, rows, dids, todo)
+			ok, err := s.insertRows(ctx, tx, now, rows, dids, todo)
 			if err != nil {
 				return err
 			}
@@ -143,7 +130,7 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 				return err
 			}
 		}
-		return s.queueInvitations(ctx, tx, rows, dids, stored)
+		return s.queueInvitations(ctx, tx, now, rows, dids, stored)
 	})
 	if err != nil {
 		return nil, wrap(err)
@@ -153,14 +140,14 @@ func (s *Store) Insert(ctx context.Context, now time.Time, in []invites.Invite, 
 
 // insertRows inserts rows[todo] in one statement and returns the ids
 // stored; the others met a pending invite of their address.
-func (s *Store) insertRows(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
+func (s *Store) insertRows(ctx context.Context, tx bun.Tx, now time.Time, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
 	stmt, args := sqliteInsert(rows, dids, todo)
 	if s.pg {
 		js, err := pgBatch(rows, dids, todo)
 		if err != nil {
 			return nil, err
 		}
-		stmt, args = pgInsert, []any{js}
+		stmt, args = pgInsert, []any{js, at(now)}
 	}
 	ok := make(map[uuid.UUID]bool, len(todo))
 	err := s.queryIn(ctx, tx, stmt, args, func(r scanner) error {
@@ -210,16 +197,16 @@ const onConflict = " ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending
 
 // sqliteInsert is one multi-row INSERT ... VALUES.
 func sqliteInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []any) {
-	args := make([]any, 0, len(todo)*18)
+	args := make([]any, 0, len(todo)*22)
 	for _, i := range todo {
 		r := &rows[i]
 		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
-			fold(r.FirstName), fold(r.LastName), r.Locale,
-			jsonText(r.Data), roleList(r.Roles), at(r.StatusUpdatedAt), at(r.ExpiresAt), at(r.LastSentAt),
+			fold(r.FirstName), fold(r.LastName), r.Locale, jsonText(r.Data), roleList(r.Roles), string(r.Status),
+			at(r.StatusUpdatedAt), at(r.ExpiresAt), r.SendCount, at(r.LastSentAt), string(r.DeliveryStatus), r.DeliveryError,
 			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
 	}
 	return values("INSERT INTO invites ("+insertCols+") VALUES ",
-		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 1, ?, 'queued', '', ?, ?, ?, ?)", len(todo)) +
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(todo)) +
 		onConflict + " RETURNING id", args
 }
 
@@ -251,9 +238,13 @@ type pgRow struct {
 	Locale          string          `json:"locale"`
 	Data            json.RawMessage `json:"data"`
 	Roles           []string        `json:"roles"`
+	Status          string          `json:"status"`
 	StatusUpdatedAt time.Time       `json:"status_updated_at"`
 	ExpiresAt       time.Time       `json:"expires_at"`
+	SendCount       int             `json:"send_count"`
 	LastSentAt      time.Time       `json:"last_sent_at"`
+	DeliveryStatus  string          `json:"delivery_status"`
+	DeliveryError   string          `json:"delivery_error"`
 	LatestDelivery  uuid.UUID       `json:"latest_delivery_id"`
 	CreatedBy       string          `json:"created_by_user_id"`
 	CreatedAt       time.Time       `json:"created_at"`
@@ -270,8 +261,9 @@ func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error
 			data = r.Data
 		}
 		batch[n] = pgRow{r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
-			fold(r.FirstName), fold(r.LastName), r.Locale, data, append([]string{}, r.Roles...),
-			r.StatusUpdatedAt, r.ExpiresAt, r.LastSentAt, dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt}
+			fold(r.FirstName), fold(r.LastName), r.Locale, data, append([]string{}, r.Roles...), string(r.Status),
+			r.StatusUpdatedAt, r.ExpiresAt, r.SendCount, r.LastSentAt, string(r.DeliveryStatus), r.DeliveryError,
+			dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt}
 	}
 	js, err := json.Marshal(batch)
 	return string(js), err
@@ -281,20 +273,20 @@ func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error
 // jsonb_to_recordset: PostgreSQL plans a VALUES list of thousands of
 // literals slowly (30 ms for 1,000 invites), and one value quickly; and
 // its text is the same for any batch, so it runs prepared. The outbox
-// rows and events come from the rows inserted, in the same statement.
+// rows and events, at ?1, come from the rows inserted, in the same
+// statement.
 const pgInsert = `WITH ins AS (INSERT INTO invites (` + insertCols + `)
-		SELECT id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
-			locale, data, roles, 'pending', status_updated_at, expires_at, 1, last_sent_at, 'queued', '',
-			latest_delivery_id, created_by_user_id, created_at, updated_at
+		SELECT ` + insertCols + `
 		FROM jsonb_to_recordset(CAST(?0 AS jsonb)) AS r(id uuid, tenant_id text, email text, email_norm text,
 			first_name text, last_name text, first_name_fold text, last_name_fold text, locale text,
-			data jsonb, roles jsonb, status_updated_at timestamptz, expires_at timestamptz,
-			last_sent_at timestamptz, latest_delivery_id uuid, created_by_user_id text,
+			data jsonb, roles jsonb, status text, status_updated_at timestamptz, expires_at timestamptz,
+			send_count integer, last_sent_at timestamptz, delivery_status text, delivery_error text,
+			latest_delivery_id uuid, created_by_user_id text,
 			created_at timestamptz, updated_at timestamptz)` + onConflict + `
-		RETURNING id, tenant_id, latest_delivery_id, last_sent_at, created_by_user_id),
+		RETURNING id, tenant_id, latest_delivery_id, created_by_user_id),
 	outbox AS (` + queueFromInserted + `),
 	events AS (INSERT INTO invites_events (` + eventCols + `)
-		SELECT id, tenant_id, 'created', created_by_user_id, last_sent_at, last_sent_at FROM ins)
+		SELECT id, tenant_id, 'created', created_by_user_id, CAST(?1 AS timestamptz), CAST(?1 AS timestamptz) FROM ins)
 	SELECT id FROM ins`
 
 // readBlockers sets Existing on the results of rows[blocked] from the
@@ -342,26 +334,25 @@ func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invi
 
 // queueFromInserted writes the outbox rows of the invites of the CTE ins.
 const queueFromInserted = `INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
-	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, last_sent_at, last_sent_at FROM ins`
+	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, CAST(?1 AS timestamptz), CAST(?1 AS timestamptz) FROM ins`
 
 // queueInvitations writes the outbox rows and the events of the stored
 // invites, a statement each, on SQLite, whose INSERT cannot be a CTE of
 // another; on PostgreSQL insertRows has written them.
-func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
+func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
 	if len(stored) == 0 || s.pg {
 		return nil
 	}
 	evs := make([]event, len(stored))
 	for n, i := range stored {
-		evs[n] = event{rows[i].ID, rows[i].TenantID, invites.EventCreated, rows[i].CreatedByUserID, rows[i].LastSentAt}
+		evs[n] = event{rows[i].ID, rows[i].TenantID, invites.EventCreated, rows[i].CreatedByUserID, now}
 	}
 	if err := writeEvents(ctx, tx, evs); err != nil {
 		return err
 	}
 	args := make([]any, 0, len(stored)*5)
 	for _, i := range stored {
-		now := at(rows[i].LastSentAt)
-		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, now, now)
+		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, at(now), at(now))
 	}
 	_, err := tx.ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ",
 		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?)", len(stored)), args...)

@@ -107,7 +107,7 @@ func allowedStatuses(p invites.ListParams) []invites.Status {
 	st := p.Where.Status
 	keep := func(s invites.Status) bool {
 		in := func(l []invites.Status) bool { return len(l) == 0 || slices.Contains(l, s) }
-		return in(p.Statuses) && in(st.ValueIn) && in(one(st.EqualTo)) &&
+		return in(st.ValueIn) && in(one(st.EqualTo)) &&
 			s != st.NotEqualTo && !slices.Contains(st.ValueNotIn, s)
 	}
 	var out []invites.Status

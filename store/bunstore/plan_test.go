@@ -69,25 +69,31 @@ func TestListPlansUseTheTenantIndex(t *testing.T) {
 	store := asked(t, bunstore.New(db.WithQueryHook(log)))
 	now := time.Date(2030, 1, 1, 6, 0, 0, 0, time.UTC)
 	after := &invites.Cursor{Time: now, Text: "pending", ID: [16]byte{1}}
+	status := func(st invites.Status) invites.StatusFilter {
+		return invites.StatusFilter{ValueIn: []invites.Status{st}}
+	}
+	is := func(v string) invites.ValueFilter { return invites.ValueFilter{EqualTo: &v} }
+	// The lists as the Service resolves a Query: its Statuses, Email and
+	// CreatedByUserID folded into Where.
 	for _, c := range []struct {
 		name string
-		q    invites.Query
-		at   *invites.Cursor
+		p    invites.ListParams
 	}{
-		{"plain", invites.Query{}, nil},
-		{"status and search", invites.Query{Statuses: []invites.Status{invites.StatusPending}, Search: "user1"}, nil},
-		{"expired, by inviter, created range", invites.Query{Statuses: []invites.Status{invites.StatusExpired},
-			CreatedByUserID: "inviter3", CreatedAfter: now.Add(-time.Hour), CreatedBefore: now}, nil},
-		{"email", invites.Query{Email: "User42@example.com"}, nil},
-		{"by email desc, cursor", invites.Query{Order: invites.Order{Field: invites.OrderEmail, Desc: true}}, after},
-		{"by updatedAt, cursor", invites.Query{Order: invites.Order{Field: invites.OrderUpdatedAt}}, after},
-		{"by status, cursor", invites.Query{Order: invites.Order{Field: invites.OrderStatus}}, after},
-		{"created desc, cursor", invites.Query{Order: invites.Order{Desc: true}}, after},
+		{"plain", invites.ListParams{}},
+		{"status and search", invites.ListParams{Where: invites.Filter{Status: status(invites.StatusPending)}, Search: "user1"}},
+		{"expired, by inviter, created range", invites.ListParams{
+			Where:        invites.Filter{Status: status(invites.StatusExpired), CreatedByUserID: is("inviter3")},
+			CreatedAfter: now.Add(-time.Hour), CreatedBefore: now}},
+		{"email", invites.ListParams{Where: invites.Filter{Email: invites.StringFilter{ValueFilter: is("User42@example.com")}}}},
+		{"by email desc, cursor", invites.ListParams{Order: invites.Order{Field: invites.OrderEmail, Desc: true}, After: after}},
+		{"by updatedAt, cursor", invites.ListParams{Order: invites.Order{Field: invites.OrderUpdatedAt}, After: after}},
+		{"by status, cursor", invites.ListParams{Order: invites.Order{Field: invites.OrderStatus}, After: after}},
+		{"created desc, cursor", invites.ListParams{Order: invites.Order{Desc: true}, After: after}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			c.q.Limit = 20
+			c.p.TenantID, c.p.Now, c.p.Limit = "tenant-7", now, 20
 			log.take()
-			if _, _, err := store.List(ctx, invites.ListParams{TenantID: "tenant-7", Now: now, Query: c.q, After: c.at}); err != nil {
+			if _, _, err := store.List(ctx, c.p); err != nil {
 				t.Fatal(err)
 			}
 			stmts := log.take()

@@ -64,16 +64,17 @@ func TestListPlansAtScale(t *testing.T) {
 	log := &queryLog{}
 	store := asked(t, bunstore.New(db.WithQueryHook(log)))
 	now := time.Date(2030, 1, 2, 6, 0, 0, 0, time.UTC) // some pending invites have expired
-	plan := func(t *testing.T, what string, q invites.Query, after *invites.Cursor) {
+	plan := func(t *testing.T, what string, p invites.ListParams) {
 		t.Helper()
-		if q.Limit == 0 {
-			q.Limit = 21 // a page of 20, as the Service asks
+		p.TenantID, p.Now = "big", now
+		if p.Limit == 0 {
+			p.Limit = 21 // a page of 20, as the Service asks
 		}
-		if q.Order.Field == "" {
-			q.Order.Field = invites.OrderCreatedAt
+		if p.Order.Field == "" {
+			p.Order.Field = invites.OrderCreatedAt
 		}
 		log.take()
-		got, total, err := store.List(ctx, invites.ListParams{TenantID: "big", Now: now, Query: q, After: after})
+		got, total, err := store.List(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,10 +87,10 @@ func TestListPlansAtScale(t *testing.T) {
 	}
 	for _, o := range orders() {
 		t.Run(orderName(o), func(t *testing.T) {
-			plan(t, "first page", invites.Query{Order: o}, nil)
+			plan(t, "first page", invites.ListParams{Order: o})
 			// The cursor of the 90,000th invite in this order.
 			deep, _, err := store.List(ctx, invites.ListParams{TenantID: "big", Now: now,
-				Query: invites.Query{Order: o, Limit: 1, Offset: 90_000}})
+				Order: o, Limit: 1, Offset: 90_000})
 			if err != nil || len(deep) != 1 {
 				t.Fatalf("the 90,000th invite: %v", err)
 			}
@@ -97,8 +98,8 @@ func TestListPlansAtScale(t *testing.T) {
 			if o.Field == invites.OrderUpdatedAt {
 				c.Time = deep[0].UpdatedAt
 			}
-			plan(t, "cursor at 90,000", invites.Query{Order: o}, c)
-			plan(t, "offset 1,000", invites.Query{Order: o, Offset: 1000}, nil)
+			plan(t, "cursor at 90,000", invites.ListParams{Order: o, After: c})
+			plan(t, "offset 1,000", invites.ListParams{Order: o, Offset: 1000})
 		})
 	}
 	s := func(v string) *string { return &v }
@@ -143,7 +144,7 @@ func TestListPlansAtScale(t *testing.T) {
 			LastName: invites.StringFilter{ValueFilter: invites.ValueFilter{NotEqualTo: s("Last1")}},
 		}, invites.Order{Field: invites.OrderEmail}},
 	} {
-		t.Run(c.name, func(t *testing.T) { plan(t, "first page", invites.Query{Where: c.w, Order: c.o}, nil) })
+		t.Run(c.name, func(t *testing.T) { plan(t, "first page", invites.ListParams{Where: c.w, Order: c.o}) })
 	}
 }
 

@@ -35,7 +35,7 @@ func TestPoolChurnLogged(t *testing.T) {
 			var buf syncbuf.Buffer
 			s := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 			for range 3 {
-				if _, err := s.Get(t.Context(), "acme", uuid.New()); !errors.Is(err, invites.ErrNotFound) {
+				if _, err := s.Get(t.Context(), invites.GetParams{TenantID: "acme", ID: uuid.New()}); !errors.Is(err, invites.ErrNotFound) {
 					t.Fatalf("Get: %v", err)
 				}
 			}

@@ -277,6 +277,13 @@ func bound(args []any) []any {
 			a = [][]byte(v)
 		case textArray:
 			a = []string(v)
+		case jsonText:
+			a = nil
+			if !v.none() {
+				a = string(v)
+			}
+		case roleList:
+			a = v.json()
 		}
 		out[i] = a
 	}

@@ -37,37 +37,37 @@ func (s *Store) lockQuotas(ctx context.Context, tx bun.IDB, q invites.Quota, ten
 	return nil
 }
 
-// pendingLeft is how many more pending invites q lets tenant have at now,
-// or -1 for no bound.
-func pendingLeft(ctx context.Context, tx bun.IDB, q invites.Quota, tenant string, now time.Time) (int, error) {
-	if q.MaxPending <= 0 {
-		return -1, nil
+// pendingCount counts tenant's invites pending at now when limit is set,
+// else answers 0 without asking.
+func pendingCount(ctx context.Context, tx bun.IDB, limit int, tenant string, now time.Time) (int, error) {
+	if limit <= 0 {
+		return 0, nil
 	}
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites
 		WHERE tenant_id = ? AND status = 'pending' AND expires_at > ?`, tenant, at(now)).Scan(&n)
-	return max(q.MaxPending-n, 0), err
+	return n, err
 }
 
-// sendsLeft is how many more sends q lets user make in tenant in the hour
-// up to now, or -1 for no bound.
-func sendsLeft(ctx context.Context, tx bun.IDB, q invites.Quota, tenant, user string, now time.Time) (int, error) {
-	if q.MaxSendsPerHour <= 0 {
-		return -1, nil
+// sendCount counts user's sends in tenant in the hour up to now when limit
+// is set, else answers 0 without asking.
+func sendCount(ctx context.Context, tx bun.IDB, limit int, tenant, user string, now time.Time) (int, error) {
+	if limit <= 0 {
+		return 0, nil
 	}
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites_events
 		WHERE tenant_id = ? AND actor_id = ? AND type IN ('created', 'resent') AND at > ?`,
 		tenant, user, at(now.Add(-time.Hour))).Scan(&n)
-	return max(q.MaxSendsPerHour-n, 0), err
+	return n, err
 }
 
-// fewest is the lower of two bounds, where -1 is none.
-func fewest(a, b int) int {
-	if a < 0 || (b >= 0 && b < a) {
-		return b
+// left is how many more of limit n leaves, or -1 for no limit.
+func left(limit, n int) int {
+	if limit <= 0 {
+		return -1
 	}
-	return a
+	return max(limit-n, 0)
 }
 
 // quotaBudget is what a quota allows a batch, counted before its INSERT.
@@ -75,7 +75,7 @@ type quotaBudget struct {
 	q       invites.Quota
 	pending map[string]int // tenant -> invites left, -1 unbounded
 	sends   map[[2]string]int
-	address map[[2]string]int // (tenant, email_norm) -> sends left, see addressLeft
+	address map[[2]string]int // (tenant, email_norm) -> sends, see addressSends
 }
 
 // budget counts what q leaves each tenant, creator and address (keys) of
@@ -84,24 +84,27 @@ func (s *Store) budget(ctx context.Context, tx bun.Tx, q invites.Quota, rows []i
 	b := quotaBudget{q: q, pending: map[string]int{}, sends: map[[2]string]int{}}
 	from, args := s.batchAddresses(1, keys)
 	var err error
-	if b.address, err = s.addressesLeft(ctx, tx, q, now, from, args...); err != nil {
+	if b.address, err = s.addressSends(ctx, tx, q, now, from, args...); err != nil {
 		return b, err
 	}
 	if !tenantQuota(q) {
 		return b, nil
 	}
 	for _, r := range rows {
-		var err error
 		if _, ok := b.pending[r.TenantID]; !ok {
-			if b.pending[r.TenantID], err = pendingLeft(ctx, tx, q, r.TenantID, now); err != nil {
+			n, err := pendingCount(ctx, tx, q.MaxPending, r.TenantID, now)
+			if err != nil {
 				return b, err
 			}
+			b.pending[r.TenantID] = left(q.MaxPending, n)
 		}
 		k := [2]string{r.TenantID, r.CreatedByUserID}
 		if _, ok := b.sends[k]; !ok {
-			if b.sends[k], err = sendsLeft(ctx, tx, q, r.TenantID, r.CreatedByUserID, now); err != nil {
+			n, err := sendCount(ctx, tx, q.MaxSendsPerHour, r.TenantID, r.CreatedByUserID, now)
+			if err != nil {
 				return b, err
 			}
+			b.sends[k] = left(q.MaxSendsPerHour, n)
 		}
 	}
 	return b, nil
@@ -110,7 +113,7 @@ func (s *Store) budget(ctx context.Context, tx bun.Tx, q invites.Quota, rows []i
 // take uses one invite of r's budget, or says why it cannot: the address
 // limit first, then the other quotas.
 func (b quotaBudget) take(r invites.Invite) (addressLimited, overQuota bool) {
-	if addressLeft(b.q, b.address, [2]string{r.TenantID, r.EmailNorm()}) == 0 {
+	if left(b.q.MaxSendsPerAddressPerDay, b.address[[2]string{r.TenantID, r.EmailNorm()}]) == 0 {
 		return true, false
 	}
 	if !tenantQuota(b.q) {

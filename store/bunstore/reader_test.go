@@ -18,11 +18,11 @@ func TestLongReadDoesNotQueueReadsOnSQLite(t *testing.T) {
 	db := testdb.SQLite(t)
 	store := migrated(t, db)
 	for _, tenant := range []string{"scan", "other"} {
-		if _, err := store.Insert(ctx, base, batch(tenant, 3), invites.Quota{}); err != nil {
+		if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: batch(tenant, 3)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	other, _, err := store.List(ctx, invites.ListParams{TenantID: "other", Now: base, Query: invites.Query{Limit: 1}})
+	other, _, err := store.List(ctx, invites.ListParams{TenantID: "other", Now: base, Limit: 1})
 	if err != nil || len(other) != 1 {
 		t.Fatal(other, err)
 	}
@@ -37,14 +37,14 @@ func TestLongReadDoesNotQueueReadsOnSQLite(t *testing.T) {
 
 	wait, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if _, err := store.Get(wait, "other", other[0].ID); err != nil {
+	if _, err := store.Get(wait, invites.GetParams{TenantID: "other", ID: other[0].ID}); err != nil {
 		t.Fatalf("Get beside an open read: %v", err)
 	}
-	by := invites.Actor{UserID: "inviter", TenantID: "other"}
-	if _, err := store.Cancel(wait, by, other[0].ID, base, nil); err != nil {
+	if _, err := store.Change(wait, invites.ChangeParams{Now: base, TenantID: "other", ID: other[0].ID, ActorID: "inviter",
+		From: []invites.Status{invites.StatusPending}, Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}}); err != nil {
 		t.Fatalf("Cancel beside an open read: %v", err)
 	}
-	got, err := store.Get(wait, "other", other[0].ID)
+	got, err := store.Get(wait, invites.GetParams{TenantID: "other", ID: other[0].ID})
 	if err != nil || got.Status != invites.StatusCanceled {
 		t.Fatalf("Get after the write = %s, %v; want it canceled", got.Status, err)
 	}

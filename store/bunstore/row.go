@@ -128,14 +128,16 @@ type roleList []string
 
 // AppendQuery writes the roles as a JSON string literal.
 func (r roleList) AppendQuery(gen schema.QueryGen, b []byte) ([]byte, error) {
+	return gen.Dialect().AppendString(b, r.json()), nil
+}
+
+// json is the roles as a JSON array.
+func (r roleList) json() string {
 	if len(r) == 0 {
-		return gen.Dialect().AppendString(b, "[]"), nil
+		return "[]"
 	}
-	js, err := json.Marshal([]string(r))
-	if err != nil {
-		return nil, err
-	}
-	return gen.Dialect().AppendString(b, string(js)), nil
+	js, _ := json.Marshal([]string(r)) // a []string always marshals
+	return string(js)
 }
 
 // Scan decodes the JSON array.

@@ -1,6 +1,7 @@
 package bunstore_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"strings"
@@ -72,7 +73,7 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 	}
 
 	good := migrated(t, db)
-	res, err := good.Insert(ctx, base, []invites.Invite{pendingInvite("acme", "kate@example.com")}, invites.Quota{})
+	res, err := good.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{pendingInvite("acme", "kate@example.com")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("ClaimDeliveries: %v, %d", err, len(claims))
 	}
-	evs, err := good.ClaimEvents(ctx, base, 10, time.Minute)
+	evs, err := good.ClaimEvents(ctx, invites.ClaimEventsParams{Now: base, Limit: 10, Lease: time.Minute})
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("ClaimEvents: %v, %d", err, len(evs))
 	}
@@ -95,32 +96,33 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 
 	// A name that, with backslashes as escapes, ends its literal.
 	evil := `x\', tenant_id = 'other`
-	by := invites.Actor{TenantID: "acme", UserID: "inviter"}
 	later := base.Add(time.Hour)
 	calls := map[string]func(s *bunstore.Store) error{
 		"Insert": func(s *bunstore.Store) error {
 			in := pendingInvite("acme", "evil@example.com")
 			in.FirstName = evil
-			_, err := s.Insert(ctx, base, []invites.Invite{in}, invites.Quota{})
+			_, err := s.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{in}})
 			return err
 		},
-		"Get": func(s *bunstore.Store) error { _, err := s.Get(ctx, "acme", inv.ID); return err },
+		"Get": func(s *bunstore.Store) error {
+			_, err := s.Get(ctx, invites.GetParams{TenantID: "acme", ID: inv.ID})
+			return err
+		},
 		"List": func(s *bunstore.Store) error {
-			_, _, err := s.List(ctx, invites.ListParams{TenantID: "acme", Now: later, Query: invites.Query{Search: evil, Limit: 10}})
+			_, _, err := s.List(ctx, invites.ListParams{TenantID: "acme", Now: later, Search: evil, Limit: 10})
 			return err
 		},
-		"Update": func(s *bunstore.Store) error {
-			_, err := s.Update(ctx, "acme", inv.ID, later, invites.Update{FirstName: &evil}, nil)
+		"Change": func(s *bunstore.Store) error {
+			_, err := s.Change(ctx, invites.ChangeParams{Now: later, TenantID: "acme", ID: inv.ID, ActorID: "inviter",
+				Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
+					return invites.Edit{Fields: invites.Update{FirstName: &evil}}, nil
+				}})
 			return err
 		},
-		"Cancel": func(s *bunstore.Store) error { _, err := s.Cancel(ctx, by, inv.ID, later, nil); return err },
-		"Resend": func(s *bunstore.Store) error {
-			_, err := s.Resend(ctx, by, inv.ID, later, invites.ResendRule{Max: 5, TTL: time.Hour}, nil)
+		"Lookup": func(s *bunstore.Store) error {
+			_, err := s.Lookup(ctx, invites.LookupParams{Digest: digest})
 			return err
 		},
-		"Lookup":  func(s *bunstore.Store) error { _, err := s.Lookup(ctx, digest); return err },
-		"Accept":  func(s *bunstore.Store) error { _, err := s.Accept(ctx, digest, "kate", later, nil); return err },
-		"Decline": func(s *bunstore.Store) error { _, err := s.Decline(ctx, digest, later); return err },
 		"ClaimDeliveries": func(s *bunstore.Store) error {
 			_, err := s.ClaimDeliveries(ctx, claimAt(t, later, 10, time.Minute))
 			return err
@@ -130,15 +132,22 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 			return err
 		},
 		"CompleteDeliveries": func(s *bunstore.Store) error {
-			return s.CompleteDeliveries(ctx, []invites.DeliveryOutcome{{Delivery: claims[0].Delivery, Status: invites.DeliverySent, At: later}})
+			return s.CompleteDeliveries(ctx, invites.CompleteParams{Outcomes: []invites.DeliveryOutcome{
+				{Delivery: claims[0].Delivery, Status: invites.DeliverySent, At: later}}})
 		},
-		"ExpireDue": func(s *bunstore.Store) error { _, err := s.ExpireDue(ctx, base.Add(48*time.Hour), 10); return err },
-		"History":   func(s *bunstore.Store) error { _, err := s.History(ctx, "acme", inv.ID); return err },
-		"ClaimEvents": func(s *bunstore.Store) error {
-			_, err := s.ClaimEvents(ctx, later, 10, time.Minute)
+		"ExpireDue": func(s *bunstore.Store) error {
+			_, err := s.ExpireDue(ctx, invites.ExpireParams{Now: base.Add(48 * time.Hour), Limit: 10})
 			return err
 		},
-		"CompleteEvent": func(s *bunstore.Store) error { return s.CompleteEvent(ctx, evs[0], time.Time{}) },
+		"History": func(s *bunstore.Store) error {
+			_, err := s.History(ctx, invites.HistoryParams{TenantID: "acme", ID: inv.ID})
+			return err
+		},
+		"ClaimEvents": func(s *bunstore.Store) error {
+			_, err := s.ClaimEvents(ctx, invites.ClaimEventsParams{Now: later, Limit: 10, Lease: time.Minute})
+			return err
+		},
+		"CompleteEvent": func(s *bunstore.Store) error { return s.CompleteEvent(ctx, invites.CompleteEventParams{Event: evs[0]}) },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -162,14 +171,14 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 
 	// The same reads and writes with the setting on work, and store the
 	// values as given.
-	for _, name := range []string{"Insert", "Get", "List", "Update", "Lookup", "History"} {
+	for _, name := range []string{"Insert", "Get", "List", "Change", "Lookup", "History"} {
 		if err := calls[name](good); err != nil {
 			t.Errorf("%s with standard_conforming_strings on = %v", name, err)
 		}
 	}
-	got, err := good.Get(ctx, "acme", inv.ID)
+	got, err := good.Get(ctx, invites.GetParams{TenantID: "acme", ID: inv.ID})
 	if err != nil || got.FirstName != evil || got.TenantID != "acme" {
-		t.Fatalf("with the setting on, Update stored %q in %q (%v), want the name as given", got.FirstName, got.TenantID, err)
+		t.Fatalf("with the setting on, Change stored %q in %q (%v), want the name as given", got.FirstName, got.TenantID, err)
 	}
 }
 
@@ -184,12 +193,12 @@ func TestRecoversWhenStandardStringsTurnOn(t *testing.T) {
 	off.SetMaxOpenConns(1) // one session, so SET reaches the Store's queries
 	s := bunstore.New(off)
 	id := uuid.New()
-	_, err := s.Get(ctx, "acme", id)
+	_, err := s.Get(ctx, invites.GetParams{TenantID: "acme", ID: id})
 	refusal(t, "exec", "Get", err)
 	if _, err := off.ExecContext(ctx, "SET standard_conforming_strings = on"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "acme", id); !errors.Is(err, invites.ErrNotFound) {
+	if _, err := s.Get(ctx, invites.GetParams{TenantID: "acme", ID: id}); !errors.Is(err, invites.ErrNotFound) {
 		t.Fatalf("Get once the setting is on = %v, want ErrNotFound", err)
 	}
 	if err := bunstore.Migrate(ctx, off); err != nil {
@@ -202,7 +211,7 @@ func TestRecoversWhenStandardStringsTurnOn(t *testing.T) {
 // watches.
 func asked(t testing.TB, s *bunstore.Store) *bunstore.Store {
 	t.Helper()
-	if _, err := s.Get(t.Context(), "none", uuid.Nil); !errors.Is(err, invites.ErrNotFound) {
+	if _, err := s.Get(t.Context(), invites.GetParams{TenantID: "none"}); !errors.Is(err, invites.ErrNotFound) {
 		t.Fatalf("Get: %v, want ErrNotFound", err)
 	}
 	return s

@@ -50,7 +50,7 @@ func TestListTimeoutStopsTheServer(t *testing.T) {
 	db := testdb.Postgres(t)
 	store := migrated(t, db)
 	seedScan(t, db)
-	p := invites.ListParams{TenantID: "scan0", Now: base, Query: scanQuery}
+	p := invites.ListParams{TenantID: "scan0", Now: base, Where: scanQuery.Where}
 	p.Limit, p.Order.Field = 21, invites.OrderCreatedAt
 	if _, total, err := store.List(t.Context(), p); err != nil || total != 0 {
 		t.Fatalf("unbounded list = %d, %v", total, err)

@@ -22,16 +22,16 @@ func BenchmarkListAtBounds(b *testing.B) {
 			FirstName: fmt.Sprintf("First%d", i), Locale: "en-US", Status: invites.StatusPending, ExpiresAt: now.Add(time.Hour),
 			CreatedByUserID: "u", CreatedAt: now, UpdatedAt: now, StatusUpdatedAt: now, LastSentAt: now, SendCount: 1}
 	}
-	if _, err := s.Insert(b.Context(), now, rows, invites.Quota{}); err != nil {
+	if _, err := s.Insert(b.Context(), invites.InsertParams{Now: now, Invites: rows}); err != nil {
 		b.Fatal(err)
 	}
 	emails := make([]string, invites.MaxFilterValues)
 	for i := range emails {
 		emails[i] = fmt.Sprintf(" Nobody%d@Example.org ", i)
 	}
-	p := invites.ListParams{TenantID: "big", Now: now, Query: invites.Query{Limit: 21, Order: invites.Order{Field: invites.OrderCreatedAt},
+	p := invites.ListParams{TenantID: "big", Now: now, Limit: 21, Order: invites.Order{Field: invites.OrderCreatedAt},
 		Where: invites.Filter{Email: invites.StringFilter{ValueFilter: invites.ValueFilter{ValueNotIn: emails},
-			ILike: strings.Repeat("%", 2*invites.MaxEmailBytes-1) + "m"}}}}
+			ILike: strings.Repeat("%", 2*invites.MaxEmailBytes-1) + "m"}}}
 	b.ResetTimer()
 	for range b.N {
 		if _, total, err := s.List(b.Context(), p); err != nil || total != 5_000 {

@@ -106,7 +106,8 @@ func (s *Store) RenewDeliveries(_ context.Context, p invites.RenewParams) ([]uui
 // CompleteDeliveries implements invites.Store. It waits for the invites
 // of the outcomes, should one be busy. The invite's UpdatedAt is left
 // alone: delivery progress is not an edit of the invite.
-func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []invites.DeliveryOutcome) error {
+func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) error {
+	outcomes := p.Outcomes
 	for _, o := range outcomes {
 		switch o.Status {
 		case invites.DeliverySent, invites.DeliveryFailed, invites.DeliveryQueued:

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 )
 
@@ -30,7 +29,8 @@ func (s *Store) emit(r *record, typ invites.EventType, actor string, at time.Tim
 }
 
 // History implements invites.Store.
-func (s *Store) History(_ context.Context, tenantID string, id uuid.UUID) ([]invites.Event, error) {
+func (s *Store) History(_ context.Context, p invites.HistoryParams) ([]invites.Event, error) {
+	tenantID, id := p.TenantID, p.ID
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.find(tenantID, id); err != nil {
@@ -47,7 +47,8 @@ func (s *Store) History(_ context.Context, tenantID string, id uuid.UUID) ([]inv
 
 // ClaimEvents implements invites.Store: only the head of each invite's
 // queue of unhandled events can be claimed.
-func (s *Store) ClaimEvents(_ context.Context, now time.Time, limit int, lease time.Duration) ([]invites.Event, error) {
+func (s *Store) ClaimEvents(_ context.Context, p invites.ClaimEventsParams) ([]invites.Event, error) {
+	now, limit, lease := p.Now, p.Limit, p.Lease
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -75,7 +76,8 @@ func (s *Store) ClaimEvents(_ context.Context, now time.Time, limit int, lease t
 }
 
 // CompleteEvent implements invites.Store.
-func (s *Store) CompleteEvent(_ context.Context, e invites.Event, retryAt time.Time) error {
+func (s *Store) CompleteEvent(_ context.Context, p invites.CompleteEventParams) error {
+	e, retryAt := p.Event, p.RetryAt
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.unhandled[e.InviteID]
@@ -95,7 +97,8 @@ func (s *Store) CompleteEvent(_ context.Context, e invites.Event, retryAt time.T
 }
 
 // ExpireDue implements invites.Store.
-func (s *Store) ExpireDue(_ context.Context, now time.Time, limit int) (int, error) {
+func (s *Store) ExpireDue(_ context.Context, p invites.ExpireParams) (int, error) {
+	now, limit := p.Now, p.Limit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var due []*record
@@ -113,61 +116,43 @@ func (s *Store) ExpireDue(_ context.Context, now time.Time, limit int) (int, err
 	return len(due), nil
 }
 
-// pendingLeft is how many more pending invites q lets tenantID have at
-// now, or -1 for no bound.
-func (s *Store) pendingLeft(tenantID string, now time.Time, q invites.Quota) int {
-	if q.MaxPending <= 0 {
-		return -1
-	}
+// tenantPending counts the invites of tenantID pending at now.
+func (s *Store) tenantPending(tenantID string, now time.Time) int {
 	n := 0
 	for _, id := range s.byTenant[tenantID] {
 		if s.invites[id].inv.StatusAt(now) == invites.StatusPending {
 			n++
 		}
 	}
-	return max(q.MaxPending-n, 0)
+	return n
 }
 
-// sendsLeft is how many more sends q lets user make in tenantID at now,
-// or -1 for no bound.
-func (s *Store) sendsLeft(tenantID, user string, now time.Time, q invites.Quota) int {
-	if q.MaxSendsPerHour <= 0 {
-		return -1
-	}
+// userSends counts the sends by user in tenantID in the hour up to now.
+func (s *Store) userSends(tenantID, user string, now time.Time) int {
 	n := 0
 	since := now.Add(-time.Hour)
 	for _, ev := range s.events {
-		if ev.e.TenantID == tenantID && ev.e.ActorID == user && ev.e.At.After(since) &&
-			(ev.e.Type == invites.EventCreated || ev.e.Type == invites.EventResent) {
+		if ev.e.TenantID == tenantID && ev.e.ActorID == user && ev.e.At.After(since) && isSend(ev.e.Type) {
 			n++
 		}
 	}
-	return max(q.MaxSendsPerHour-n, 0)
+	return n
 }
 
-// addressLeft is how many more sends q lets the address of tenantID and
-// email have in the 24 hours up to now, or -1 for no bound: it reads the
-// events of that address's invites only.
-func (s *Store) addressLeft(tenantID, email string, now time.Time, q invites.Quota) int {
-	if q.MaxSendsPerAddressPerDay <= 0 {
-		return -1
-	}
+// addressSends counts the sends to the address of tenantID and email in
+// the 24 hours up to now: it reads the events of that address's invites
+// only.
+func (s *Store) addressSends(tenantID, email string, now time.Time) int {
 	n := 0
 	since := now.Add(-24 * time.Hour)
 	for _, id := range s.byEmail[pendingKey(tenantID, email)] {
 		for _, ev := range s.history[id] {
-			if ev.e.At.After(since) && (ev.e.Type == invites.EventCreated || ev.e.Type == invites.EventResent) {
+			if ev.e.At.After(since) && isSend(ev.e.Type) {
 				n++
 			}
 		}
 	}
-	return max(q.MaxSendsPerAddressPerDay-n, 0)
+	return n
 }
 
-// fewest is the lower of two bounds, where -1 is none.
-func fewest(a, b int) int {
-	if a < 0 || (b >= 0 && b < a) {
-		return b
-	}
-	return a
-}
+func isSend(t invites.EventType) bool { return t == invites.EventCreated || t == invites.EventResent }

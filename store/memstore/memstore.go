@@ -236,17 +236,3 @@ func (s *Store) callHook(ctx context.Context, hook func(context.Context, invites
 	defer s.mu.Lock()
 	return hook(ctx, inv)
 }
-
-// vet waits until no one else writes r, then asks guard about it while r
-// is busy: writers to r wait, as behind the row lock a SQL store's write
-// takes, and the rest of the store goes on while the host's code runs.
-// Callers hold s.mu.
-func (s *Store) vet(ctx context.Context, r *record, guard invites.Guard) error {
-	id := r.inv.ID
-	if err := s.waitInvite(ctx, id); err != nil || guard == nil {
-		return err
-	}
-	s.busy[id] = struct{}{}
-	defer s.release(id)
-	return s.callHook(ctx, guard, clone(r.inv))
-}

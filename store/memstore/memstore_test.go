@@ -20,11 +20,12 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 func sent(t *testing.T, s *Store) (invites.Invite, invites.Token, []byte) {
 	t.Helper()
 	ctx := context.Background()
-	res, err := s.Insert(ctx, t0, []invites.Invite{{
+	res, err := s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{{
 		ID: uuid.Must(uuid.NewV7()), TenantID: "t1", Email: "Ann@Example.com",
-		FirstName: "Ann", Roles: []string{"member"}, Data: []byte(`{"a":1}`),
-		ExpiresAt: t0.Add(time.Hour), CreatedByUserID: "u1",
-	}}, invites.Quota{})
+		FirstName: "Ann", Roles: []string{"member"}, Data: []byte(`{"a":1}`), Status: invites.StatusPending,
+		ExpiresAt: t0.Add(time.Hour), CreatedByUserID: "u1", SendCount: 1, LastSentAt: t0,
+		CreatedAt: t0, UpdatedAt: t0, StatusUpdatedAt: t0, DeliveryStatus: invites.DeliveryQueued,
+	}}})
 	if err != nil || res[0].Existing != uuid.Nil {
 		t.Fatalf("Insert = %+v, %v", res, err)
 	}
@@ -51,7 +52,9 @@ func TestDumpHoldsNoPlaintextToken(t *testing.T) {
 	s := New()
 	inv, tok1, dig1 := sent(t, s)
 	now := t0.Add(2 * time.Minute)
-	if _, err := s.Resend(context.Background(), as("t1"), inv.ID, now, invites.ResendRule{Max: 3, TTL: time.Hour}, nil); err != nil {
+	if _, err := s.Change(context.Background(), invites.ChangeParams{Now: now, TenantID: "t1", ID: inv.ID,
+		Edit: invites.Edit{Renew: true, ExpiresAt: now.Add(time.Hour), Event: invites.EventResent},
+		From: []invites.Status{invites.StatusPending}}); err != nil {
 		t.Fatal(err)
 	}
 	_, tok2, dig2 := mint(t, s, now)
@@ -78,14 +81,14 @@ func TestReturnsCopies(t *testing.T) {
 	inv, _, _ := sent(t, s)
 	inv.Roles[0] = "admin"
 	inv.Data[1] = 'X'
-	got, err := s.Get(context.Background(), "t1", inv.ID)
+	got, err := s.Get(context.Background(), invites.GetParams{TenantID: "t1", ID: inv.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Roles[0] != "member" || string(got.Data) != `{"a":1}` {
 		t.Fatalf("caller changed the stored invite: %+v", got)
 	}
-	if _, err := s.Get(context.Background(), "t2", inv.ID); !errors.Is(err, invites.ErrNotFound) {
+	if _, err := s.Get(context.Background(), invites.GetParams{TenantID: "t2", ID: inv.ID}); !errors.Is(err, invites.ErrNotFound) {
 		t.Fatalf("Get from another tenant = %v, want ErrNotFound", err)
 	}
 }
@@ -98,7 +101,7 @@ func hookInFlight(t *testing.T, s *Store, dig []byte, hookErr error) (release ch
 	release = make(chan struct{})
 	done = make(chan error, 1)
 	go func() {
-		_, err := s.Accept(context.Background(), dig, "u2", t0, func(_ context.Context, inv invites.Invite) error {
+		_, err := accept(s, dig, func(_ context.Context, inv invites.Invite) error {
 			if inv.Status != invites.StatusAccepted || inv.AcceptedByUserID != "u2" {
 				t.Errorf("hook got %+v", inv)
 			}
@@ -118,7 +121,7 @@ func cancelWaiting(t *testing.T, s *Store, ctx context.Context, id uuid.UUID) ch
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
-		inv, err := s.Cancel(ctx, as("t1"), id, t0, nil)
+		inv, err := cancel(ctx, s, id)
 		if err == nil && inv.Status != invites.StatusCanceled {
 			t.Errorf("Cancel returned %+v", inv)
 		}
@@ -146,16 +149,16 @@ func TestCancelWaitsForAcceptHook(t *testing.T) {
 	canceled := cancelWaiting(t, s, context.Background(), inv.ID)
 
 	// Reads do not wait, and see the invite as it was.
-	if got, err := s.Lookup(context.Background(), dig); err != nil || got.Status != invites.StatusPending {
+	if got, err := s.Lookup(context.Background(), invites.LookupParams{Digest: dig}); err != nil || got.Status != invites.StatusPending {
 		t.Fatalf("Lookup during hook = %v, %v", got.Status, err)
 	}
 	close(release)
 	if err := <-accepted; err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
-	var np *invites.NotPendingError
-	if err := <-canceled; !errors.As(err, &np) || np.Status != invites.StatusAccepted {
-		t.Fatalf("Cancel = %v, want NotPendingError{accepted}", err)
+	var re *invites.RuleError
+	if err := <-canceled; !errors.As(err, &re) || re.Invite.Status != invites.StatusAccepted {
+		t.Fatalf("Cancel = %v, want a RuleError of the accepted invite", err)
 	}
 }
 
@@ -172,7 +175,7 @@ func TestCancelWinsAfterFailedHook(t *testing.T) {
 	if err := <-canceled; err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
-	if got, _ := s.Lookup(context.Background(), dig); got.Status != invites.StatusCanceled {
+	if got, _ := s.Lookup(context.Background(), invites.LookupParams{Digest: dig}); got.Status != invites.StatusCanceled {
 		t.Fatalf("Lookup after cancel = %v", got.Status)
 	}
 }
@@ -202,14 +205,26 @@ func TestPanickingHookFreesInvite(t *testing.T) {
 				t.Fatal("hook panic was swallowed")
 			}
 		}()
-		_, _ = s.Accept(context.Background(), dig, "u2", t0, func(context.Context, invites.Invite) error {
+		_, _ = accept(s, dig, func(context.Context, invites.Invite) error {
 			panic("boom")
 		})
 	}()
-	got, err := s.Cancel(context.Background(), as("t1"), inv.ID, t0, nil)
+	got, err := cancel(context.Background(), s, inv.ID)
 	if err != nil || got.Status != invites.StatusCanceled {
 		t.Fatalf("Cancel after panic = %v, %v", got.Status, err)
 	}
 }
 
-func as(tenant string) invites.Actor { return invites.Actor{TenantID: tenant, UserID: "u1"} }
+// accept is the Service's accept of dig by u2 at t0, with hook.
+func accept(s *Store, dig []byte, hook func(context.Context, invites.Invite) error) (invites.Invite, error) {
+	return s.Change(context.Background(), invites.ChangeParams{Now: t0, Digest: dig, ActorID: "u2",
+		From: []invites.Status{invites.StatusPending}, Live: true, Hook: hook,
+		Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: "u2", Event: invites.EventAccepted}})
+}
+
+// cancel is the Service's cancel of id by u1 of t1 at t0.
+func cancel(ctx context.Context, s *Store, id uuid.UUID) (invites.Invite, error) {
+	return s.Change(ctx, invites.ChangeParams{Now: t0, TenantID: "t1", ID: id, ActorID: "u1",
+		From: []invites.Status{invites.StatusPending, invites.StatusExpired},
+		Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}})
+}
