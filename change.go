@@ -25,9 +25,10 @@ func (s *Service) change(ctx context.Context, p ChangeParams) (Invite, error) {
 }
 
 // refusal says why a change whose From or Live did not hold was refused:
-// an invite still stored pending failed Live, so it expired.
+// an invite still stored pending failed Live, so it expired; one stored
+// expired (its address was invited again) is as expired to its link.
 func refusal(inv Invite) error {
-	if inv.Status == StatusPending {
+	if inv.Status == StatusPending || inv.Status == StatusExpired {
 		return ErrExpired
 	}
 	return &NotPendingError{Status: inv.Status}

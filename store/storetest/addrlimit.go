@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ var addressLimitCases = []testCase{
 // cancel cancels an invite of tenantA the test knows is pending or expired.
 func cancel(t *testing.T, s invites.Store, id uuid.UUID, now time.Time) {
 	t.Helper()
-	if _, err := s.Cancel(t.Context(), as(tenantA), id, now, nil); err != nil {
+	if _, err := cancelIn(t.Context(), s, tenantA, id, now); err != nil {
 		t.Fatalf("Cancel(%s): %v", id, err)
 	}
 }
@@ -88,8 +89,8 @@ func testAddressLimitInsert(t *testing.T, newStore func(*testing.T) invites.Stor
 // at now.
 func listEmail(t *testing.T, s invites.Store, tenant, email string, now time.Time) uuid.UUID {
 	t.Helper()
-	got, _, err := s.List(t.Context(), invites.ListParams{TenantID: tenant, Now: now,
-		Query: invites.Query{Email: email, Statuses: []invites.Status{invites.StatusPending}, Limit: 10}})
+	got, _, err := s.List(t.Context(), invites.ListParams{TenantID: tenant, Now: now, Limit: 10,
+		Where: invites.Filter{Email: emailIs(email), Status: invites.StatusFilter{EqualTo: invites.StatusPending}}})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("List of %s pending = %d invites, %v; want 1", email, len(got), err)
 	}
@@ -121,26 +122,26 @@ func testAddressLimitResend(t *testing.T, newStore func(*testing.T) invites.Stor
 	a := insertOne(t, s, t0, newInvite(tenantA, "kim@example.com", t0))
 	now := t0.Add(2 * time.Minute)
 	resendOK(t, s, a.ID, now, r)
-	_, err := s.Resend(t.Context(), as(tenantA), a.ID, now.Add(time.Second), r, nil)
+	_, err := resend(t, s, a.ID, now.Add(time.Second), r)
 	var soon *invites.ResendTooSoonError
 	if !errors.As(err, &soon) {
 		t.Fatalf("Resend in the cooldown at the address limit = %v, want *ResendTooSoonError first", err)
 	}
 	now = now.Add(2 * time.Minute)
-	_, err = s.Resend(t.Context(), as(tenantA), a.ID, now, r, nil)
+	_, err = resend(t, s, a.ID, now, r)
 	wantIs(t, "Resend of an address that had 3 sends under a limit of 3", err, invites.ErrQuotaExceeded)
 	if got := get(t, s, tenantA, a.ID); got.SendCount != 2 || !got.LastSentAt.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("a refused Resend changed the invite: SendCount %d, LastSentAt %s", got.SendCount, got.LastSentAt)
 	}
-	_, err = s.Resend(t.Context(), as(tenantA), old.ID, now, r, nil)
+	_, err = resend(t, s, old.ID, now, r)
 	wantNotPending(t, "Resend of a canceled invite at the address limit", err, invites.StatusCanceled)
 
 	b := insertOne(t, s, t0, newInvite(tenantA, "lee@example.com", t0))
-	if _, err := s.Resend(t.Context(), as(tenantA), b.ID, now, r, nil); err != nil {
+	if _, err := resend(t, s, b.ID, now, r); err != nil {
 		t.Fatalf("Resend to another address: %v", err)
 	}
 	later := t0.Add(24*time.Hour + time.Second) // the two sends at t0 are out
-	if _, err := s.Resend(t.Context(), as(tenantA), a.ID, later, r, nil); err != nil {
+	if _, err := resend(t, s, a.ID, later, r); err != nil {
 		t.Fatalf("Resend once the first sends left the window: %v", err)
 	}
 	if got := insertQ(t, s, later, r.Quota, newInvite(tenantA, "kim@example.com", later)); got != "b" {
@@ -166,7 +167,11 @@ func raceAddressLimit(t *testing.T, newStore func(*testing.T) invites.Store, res
 		// reach it later, widening the window a missing lock leaves.
 		others = 30
 	}
-	r := invites.ResendRule{Cooldown: 0, Max: 100, TTL: ttl, Quota: invites.Quota{MaxSendsPerAddressPerDay: limit}}
+	// Each resend goes at its own microsecond after t0, so the cooldown
+	// (the least the Service takes) refuses only one that lost the race
+	// to a later resend of the same invite.
+	r := rules{Cooldown: time.Nanosecond, Max: 1000, TTL: ttl, Quota: invites.Quota{MaxSendsPerAddressPerDay: limit}}
+	var tick atomic.Int64
 	first := insertOne(t, s, t0, newInvite(tenantA, email, t0)) // the writers start by meeting it
 	var (
 		wg    sync.WaitGroup
@@ -191,7 +196,7 @@ func raceAddressLimit(t *testing.T, newStore func(*testing.T) invites.Store, res
 			for n := range rounds {
 				batch := addresses(tenantA, fmt.Sprintf("w%d-%d-", w, n), t0, others)
 				batch = append(batch, newInvite(tenantA, email, t0))
-				res, err := s.Insert(t.Context(), t0, batch, r.Quota)
+				res, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Invites: batch, Quota: r.Quota})
 				if err != nil {
 					t.Errorf("Insert: %v", err)
 					return
@@ -207,17 +212,23 @@ func raceAddressLimit(t *testing.T, newStore func(*testing.T) invites.Store, res
 					continue
 				}
 				if resend {
-					_, err = s.Resend(t.Context(), as(tenantA), id, t0, r, nil)
+					at := t0.Add(time.Duration(tick.Add(1)) * time.Microsecond)
+					svc, err := r.service(s, at, nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					_, err = svc.Resend(t.Context(), as(tenantA), id)
 					if err == nil {
 						count()
-					} else if !errors.Is(err, invites.ErrQuotaExceeded) && !errors.Is(err, invites.ErrNotPending) {
+					} else if !errors.Is(err, invites.ErrQuotaExceeded) && !errors.Is(err, invites.ErrNotPending) && !errors.Is(err, invites.ErrResendTooSoon) {
 						t.Errorf("Resend: %v", err)
 					}
 					if w%3 != 0 {
 						continue // the invite stays pending for the others' resends
 					}
 				}
-				if _, err := s.Cancel(t.Context(), as(tenantA), id, t0, nil); err != nil && !errors.Is(err, invites.ErrNotPending) {
+				if _, err := cancelIn(t.Context(), s, tenantA, id, t0); err != nil && !errors.As(err, new(*invites.RuleError)) {
 					t.Errorf("Cancel: %v", err)
 				}
 			}
@@ -229,14 +240,13 @@ func raceAddressLimit(t *testing.T, newStore func(*testing.T) invites.Store, res
 	if sent != limit {
 		t.Fatalf("%d writers sending to one address under a limit of %d: %d sends went through", writers, limit, sent)
 	}
-	all, _, err := s.List(t.Context(), invites.ListParams{TenantID: tenantA, Now: t0,
-		Query: invites.Query{Email: email, Limit: 100}})
+	all, _, err := s.List(t.Context(), invites.ListParams{TenantID: tenantA, Now: t0, Limit: 100, Where: invites.Filter{Email: emailIs(email)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored := 0
 	for _, inv := range all {
-		evs, err := s.History(t.Context(), tenantA, inv.ID)
+		evs, err := s.History(t.Context(), invites.HistoryParams{TenantID: tenantA, ID: inv.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

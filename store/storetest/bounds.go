@@ -38,8 +38,7 @@ func testListAtBounds(t *testing.T, newStore func(*testing.T) invites.Store) {
 		notIDs[i] = uuid.NewSHA1(uuid.NameSpaceOID, []byte{byte(i)})
 	}
 	notText := invites.ValueFilter{ValueNotIn: fill(nil, long)}
-	q := invites.Query{
-		Statuses: statuses,
+	q := invites.ListParams{
 		Where: invites.Filter{
 			ID: invites.IDFilter{ValueNotIn: notIDs},
 			Email: invites.StringFilter{

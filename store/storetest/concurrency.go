@@ -76,7 +76,8 @@ type racer struct {
 }
 
 // checkOneWinner checks that exactly one racer won, every loser got a
-// NotPendingError with the winner's status, and the stored invite agrees.
+// *RuleError showing the invite as the winner left it, and the stored
+// invite agrees.
 func checkOneWinner(t *testing.T, s invites.Store, id uuid.UUID, rs []*racer) {
 	t.Helper()
 	var winner *racer
@@ -99,12 +100,12 @@ func checkOneWinner(t *testing.T, s invites.Store, id uuid.UUID, rs []*racer) {
 	}
 	for _, r := range rs {
 		if r != winner {
-			if msg := notPendingMismatch(r.err, winner.wins); msg != "" {
+			if msg := ruleMismatch(r.err, winner.wins); msg != "" {
 				t.Errorf("invite %s: %s lost to %s: %s", id, r.name, winner.name, msg)
 			}
 		}
 	}
-	got, err := s.Get(t.Context(), tenantA, id)
+	got, err := s.Get(t.Context(), invites.GetParams{TenantID: tenantA, ID: id})
 	if err != nil {
 		t.Errorf("Get(%s): %v", id, err)
 		return
@@ -145,17 +146,17 @@ type contenders struct {
 
 func (c contenders) accept(digest []byte, user string) *racer {
 	return &racer{name: "Accept by " + user, wins: invites.StatusAccepted, userID: user,
-		run: func() (invites.Invite, error) { return c.s.Accept(c.t.Context(), digest, user, c.now, yieldHook) }}
+		run: func() (invites.Invite, error) { return accept(c.t.Context(), c.s, digest, user, c.now, yieldHook) }}
 }
 
 func (c contenders) decline(digest []byte) *racer {
 	return &racer{name: "Decline", wins: invites.StatusDeclined,
-		run: func() (invites.Invite, error) { return c.s.Decline(c.t.Context(), digest, c.now) }}
+		run: func() (invites.Invite, error) { return decline(c.t.Context(), c.s, digest, c.now) }}
 }
 
 func (c contenders) cancel(id uuid.UUID) *racer {
 	return &racer{name: "Cancel", wins: invites.StatusCanceled,
-		run: func() (invites.Invite, error) { return c.s.Cancel(c.t.Context(), as(tenantA), id, c.now, nil) }}
+		run: func() (invites.Invite, error) { return cancelIn(c.t.Context(), c.s, tenantA, id, c.now) }}
 }
 
 func testRaceAcceptVsCancel(t *testing.T, newStore func(*testing.T) invites.Store) {
@@ -201,25 +202,25 @@ func (h *blockingHook) hook(context.Context, invites.Invite) error {
 
 // cancelDuringHook starts Accept with h, and once its hook runs, a Cancel;
 // it lets the hook go on after giving Cancel time to act or block.
-func cancelDuringHook(t *testing.T, s invites.Store, h *blockingHook) (id uuid.UUID, accept, cancel *racer) {
+func cancelDuringHook(t *testing.T, s invites.Store, h *blockingHook) (id uuid.UUID, acc, can *racer) {
 	t.Helper()
 	p := prepare(t, s, "hook@x.com", stPending)
 	ctx, now := t.Context(), p.now
-	accept = &racer{name: "Accept", wins: invites.StatusAccepted, userID: "alice"}
-	cancel = &racer{name: "Cancel", wins: invites.StatusCanceled}
+	acc = &racer{name: "Accept", wins: invites.StatusAccepted, userID: "alice"}
+	can = &racer{name: "Cancel", wins: invites.StatusCanceled}
 	var wg sync.WaitGroup
-	wg.Go(func() { accept.inv, accept.err = s.Accept(ctx, p.digest, "alice", now, h.hook) })
+	wg.Go(func() { acc.inv, acc.err = accept(ctx, s, p.digest, "alice", now, h.hook) })
 	select {
 	case <-h.entered:
 	case <-time.After(10 * time.Second):
 		close(h.release)
 		wg.Wait()
-		t.Fatalf("Accept did not call its hook: %v", accept.err)
+		t.Fatalf("Accept did not call its hook: %v", acc.err)
 	}
 	cancelDone := make(chan struct{})
 	wg.Go(func() {
 		defer close(cancelDone)
-		cancel.inv, cancel.err = s.Cancel(ctx, as(tenantA), p.inv.ID, now, nil)
+		can.inv, can.err = cancelIn(ctx, s, tenantA, p.inv.ID, now)
 	})
 	select { // a store with row locks blocks Cancel until Accept ends
 	case <-cancelDone:
@@ -227,7 +228,7 @@ func cancelDuringHook(t *testing.T, s invites.Store, h *blockingHook) (id uuid.U
 	}
 	close(h.release)
 	wg.Wait()
-	return p.inv.ID, accept, cancel
+	return p.inv.ID, acc, can
 }
 
 func testRaceCancelDuringHook(t *testing.T, newStore func(*testing.T) invites.Store) {
@@ -246,8 +247,8 @@ func testRaceCancelDuringFailingHook(t *testing.T, newStore func(*testing.T) inv
 	if cancel.err != nil {
 		t.Fatalf("Cancel beside an Accept whose hook failed: %v", cancel.err)
 	}
-	if !errors.Is(accept.err, hostErr) && notPendingMismatch(accept.err, invites.StatusCanceled) != "" {
-		t.Fatalf("Accept whose hook failed: %v, want the hook's error or NotPendingError{canceled}", accept.err)
+	if !errors.Is(accept.err, hostErr) && ruleMismatch(accept.err, invites.StatusCanceled) != "" {
+		t.Fatalf("Accept whose hook failed: %v, want the hook's error or *RuleError{canceled}", accept.err)
 	}
 	if got := get(t, s, tenantA, id); got.Status != invites.StatusCanceled || got.AcceptedByUserID != "" {
 		t.Fatalf("stored Status %s, AcceptedByUserID %q; want canceled, none", got.Status, got.AcceptedByUserID)
@@ -272,13 +273,17 @@ func testRaceInsertSameAddress(t *testing.T, newStore func(*testing.T) invites.S
 		for i := range n {
 			tr := &try{inv: newInvite(tenantA, fmt.Sprintf(variants[i%len(variants)], a), t0)}
 			same[a] = append(same[a], tr)
-			fns = append(fns, func() { tr.res, tr.err = s.Insert(ctx, t0, []invites.Invite{tr.inv}, invites.Quota{}) })
+			fns = append(fns, func() {
+				tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}})
+			})
 		}
 	}
 	for i := range n {
 		tr := &try{inv: newInvite(tenantA, fmt.Sprintf("other%02d@x.com", i), t0)}
 		other = append(other, tr)
-		fns = append(fns, func() { tr.res, tr.err = s.Insert(ctx, t0, []invites.Invite{tr.inv}, invites.Quota{}) })
+		fns = append(fns, func() {
+			tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}})
+		})
 	}
 	race(fns...)
 	check := func(tr *try) bool { // reports whether tr was stored
@@ -308,9 +313,9 @@ func testRaceInsertSameAddress(t *testing.T, newStore func(*testing.T) invites.S
 				t.Errorf("Insert of %q: Existing = %s, want the stored invite %s", tr.inv.Email, e, stored[0])
 			}
 		}
-		got, total, err := s.List(ctx, invites.ListParams{TenantID: tenantA, Now: t0, Query: invites.Query{
-			Statuses: []invites.Status{invites.StatusPending}, Email: fmt.Sprintf("same%d@x.com", a),
-			Order: invites.Order{Field: invites.OrderCreatedAt}, Limit: 100}})
+		got, total, err := s.List(ctx, invites.ListParams{TenantID: tenantA, Now: t0,
+			Where: invites.Filter{Status: invites.StatusFilter{EqualTo: invites.StatusPending}, Email: emailIs(fmt.Sprintf("same%d@x.com", a))},
+			Order: invites.Order{Field: invites.OrderCreatedAt}, Limit: 100})
 		if err != nil || total != 1 || len(got) != 1 || got[0].ID != stored[0] {
 			t.Fatalf("List of pending invites of same%d@x.com: %d invites, total %d, error %v; want only %s", a, len(got), total, err, stored[0])
 		}
@@ -323,14 +328,14 @@ func testRaceInsertSameAddress(t *testing.T, newStore func(*testing.T) invites.S
 func testRaceResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s, ctx := newStore(t), t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "re@x.com", t0))
-	r := invites.ResendRule{Cooldown: time.Minute, Max: 5, TTL: ttl}
+	r := rules{Cooldown: time.Minute, Max: 5, TTL: ttl}
 	const racers = 20
 	for round := 1; round <= r.Max+3; round++ {
-		now := t0.Add(time.Duration(round) * r.Cooldown)
+		svc := r.at(t, s, t0.Add(time.Duration(round)*r.Cooldown))
 		errs := make([]error, racers)
 		fns := make([]func(), racers)
 		for i := range fns {
-			fns[i] = func() { _, errs[i] = s.Resend(ctx, as(tenantA), inv.ID, now, r, nil) }
+			fns[i] = func() { _, errs[i] = svc.Resend(ctx, as(tenantA), inv.ID) }
 		}
 		race(fns...)
 		wins := 0
@@ -440,14 +445,15 @@ func testRaceAcceptVsResend(t *testing.T, newStore func(*testing.T) invites.Stor
 		}
 	}
 	now := t0.Add(2 * time.Minute)
+	svc := rule.at(t, s, now)
 	accepts := make([]error, n)
 	resends := make([]error, n)
 	var fns []func()
 	for i, inv := range invs {
 		digest := tokens[inv.ID][i%2] // half by the first attempt's token
 		fns = append(fns,
-			func() { _, accepts[i] = s.Accept(ctx, digest, "u", now, yieldHook) },
-			func() { _, resends[i] = s.Resend(ctx, as(tenantA), inv.ID, now, rule, nil) })
+			func() { _, accepts[i] = accept(ctx, s, digest, "u", now, yieldHook) },
+			func() { _, resends[i] = svc.Resend(ctx, as(tenantA), inv.ID) })
 	}
 	race(fns...)
 	for i, inv := range invs {

@@ -82,7 +82,7 @@ func claimNone(t *testing.T, s invites.Store, now time.Time, why string) {
 func complete(t *testing.T, s invites.Store, d invites.Delivery, o invites.DeliveryOutcome) {
 	t.Helper()
 	o.Delivery = d
-	if err := s.CompleteDeliveries(t.Context(), []invites.DeliveryOutcome{o}); err != nil {
+	if err := s.CompleteDeliveries(t.Context(), invites.CompleteParams{Outcomes: []invites.DeliveryOutcome{o}}); err != nil {
 		t.Fatalf("CompleteDeliveries(%+v, %+v): %v", d, o, err)
 	}
 }
@@ -180,7 +180,7 @@ func testDeliveryLease(t *testing.T, newStore func(*testing.T) invites.Store) {
 
 	// The second worker's claim does hold; both attempts' links work.
 	for i, digest := range [][]byte{d1.digest, d2.digest} {
-		if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
+		if got, err := s.Lookup(ctx, invites.LookupParams{Digest: digest}); err != nil || got.ID != inv.ID {
 			t.Fatalf("Lookup of attempt %d's token: invite %s, error %v", i+1, got.ID, err)
 		}
 	}
@@ -221,7 +221,7 @@ func testDeliveryClaimTokens(t *testing.T, newStore func(*testing.T) invites.Sto
 		if !sameTime(c.Invite.ExpiresAt, now.Add(ttl)) {
 			t.Fatalf("claimed invite %s: ExpiresAt %s, want %s", c.InviteID, c.Invite.ExpiresAt, now.Add(ttl))
 		}
-		got, err := s.Lookup(ctx, c.digest)
+		got, err := s.Lookup(ctx, invites.LookupParams{Digest: c.digest})
 		if err != nil || got.ID != c.InviteID {
 			t.Fatalf("Lookup of the digest claimed for invite %s: invite %s, error %v", c.InviteID, got.ID, err)
 		}
@@ -244,7 +244,7 @@ func testDeliveryClaimDropsCanceled(t *testing.T, newStore func(*testing.T) invi
 	s := newStore(t)
 	ctx := t.Context()
 	invs := insertOK(t, s, t0, newInvite(tenantA, "a@x.com", t0), newInvite(tenantA, "b@x.com", t0))
-	if _, err := s.Cancel(ctx, as(tenantA), invs[0].ID, t0, nil); err != nil {
+	if _, err := cancelIn(ctx, s, tenantA, invs[0].ID, t0); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
 	cs := claim(t, s, t0, 10, lease)
@@ -268,7 +268,7 @@ func testDeliveryClaimRenewsExpiry(t *testing.T, newStore func(*testing.T) invit
 	if c.Invite.StatusAt(now) != invites.StatusPending || !sameTime(c.Invite.ExpiresAt, now.Add(ttl)) {
 		t.Fatalf("after the claim: reads as %s with ExpiresAt %s; want pending until %s", c.Invite.StatusAt(now), c.Invite.ExpiresAt, now.Add(ttl))
 	}
-	if _, err := s.Accept(t.Context(), c.digest, "u", now, okHook); err != nil {
+	if _, err := accept(t.Context(), s, c.digest, "u", now, okHook); err != nil {
 		t.Fatalf("Accept with the renewed token: %v", err)
 	}
 }
@@ -324,15 +324,15 @@ func testDeliveryCompleteRetry(t *testing.T, newStore func(*testing.T) invites.S
 
 	complete(t, s, d2.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent})
 	wantDelivery(t, s, tenantA, inv.ID, invites.DeliverySent, "")
-	if got, err := s.Lookup(ctx, d2.digest); err != nil || got.ID != inv.ID {
+	if got, err := s.Lookup(ctx, invites.LookupParams{Digest: d2.digest}); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup of the retry's token: invite %s, error %v", got.ID, err)
 	}
 	// The failed first attempt may have reached the inbox, and a receiver
 	// may drop the retry as its duplicate: the first link still works.
-	if got, err := s.Accept(ctx, d.digest, "u", retryAt, okHook); err != nil || got.ID != inv.ID {
+	if got, err := accept(ctx, s, d.digest, "u", retryAt, okHook); err != nil || got.ID != inv.ID {
 		t.Fatalf("Accept with the first attempt's token after the retry: invite %s, error %v", got.ID, err)
 	}
-	if got, err := s.Lookup(ctx, d2.digest); err != nil || got.Status != invites.StatusAccepted {
+	if got, err := s.Lookup(ctx, invites.LookupParams{Digest: d2.digest}); err != nil || got.Status != invites.StatusAccepted {
 		t.Fatalf("Lookup of the retry's token after accepting by the first: %v, %v; want accepted", got.Status, err)
 	}
 }
@@ -383,7 +383,7 @@ func testDeliveryCompleteMany(t *testing.T, newStore func(*testing.T) invites.St
 		{Delivery: byInvite[invs[2].ID].Delivery, Status: invites.DeliveryQueued, RetryAt: now.Add(time.Hour), Error: "421 later", At: now},
 		{Delivery: stale.Delivery, Status: invites.DeliverySent, At: now},
 	}
-	if err := s.CompleteDeliveries(t.Context(), outcomes); err != nil {
+	if err := s.CompleteDeliveries(t.Context(), invites.CompleteParams{Outcomes: outcomes}); err != nil {
 		t.Fatalf("CompleteDeliveries of four outcomes: %v", err)
 	}
 	wantDelivery(t, s, tenantA, invs[0].ID, invites.DeliverySent, "")

@@ -37,7 +37,7 @@ type ev struct {
 // history fails the test unless the events of invite id are want, in order.
 func history(t *testing.T, s invites.Store, tenant string, id uuid.UUID, want ...ev) []invites.Event {
 	t.Helper()
-	got, err := s.History(t.Context(), tenant, id)
+	got, err := s.History(t.Context(), invites.HistoryParams{TenantID: tenant, ID: id})
 	if err != nil {
 		t.Fatalf("History(%s): %v", id, err)
 	}
@@ -70,13 +70,13 @@ func testEventsLifecycle(t *testing.T, newStore func(*testing.T) invites.Store) 
 	t1 := t0.Add(time.Minute)
 	mintAll(t, s, t1)
 	t2 := t1.Add(2 * time.Minute)
-	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t2, rule, nil); err != nil {
+	if _, err := resend(t, s, inv.ID, t2, rule); err != nil {
 		t.Fatalf("Resend: %v", err)
 	}
 	t3 := t2.Add(time.Minute)
 	digests := mintAll(t, s, t3)
 	t4 := t3.Add(time.Hour)
-	if _, err := s.Accept(t.Context(), digests[inv.ID], "joiner", t4, nil); err != nil {
+	if _, err := accept(t.Context(), s, digests[inv.ID], "joiner", t4, nil); err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
 	history(t, s, tenantA, inv.ID,
@@ -94,13 +94,13 @@ func testEventsEndStates(t *testing.T, newStore func(*testing.T) invites.Store) 
 	hooked := insertOne(t, s, t0, newInvite(tenantA, "hook@example.com", t0))
 	digests := mintAll(t, s, t0)
 	t1 := t0.Add(time.Hour)
-	if _, err := s.Decline(t.Context(), digests[declined.ID], t1); err != nil {
+	if _, err := decline(t.Context(), s, digests[declined.ID], t1); err != nil {
 		t.Fatalf("Decline: %v", err)
 	}
-	if _, err := s.Cancel(t.Context(), as(tenantA), canceled.ID, t1, nil); err != nil {
+	if _, err := cancelIn(t.Context(), s, tenantA, canceled.ID, t1); err != nil {
 		t.Fatalf("Cancel: %v", err)
 	}
-	if _, err := s.Accept(t.Context(), digests[hooked.ID], "joiner", t1, okHook); err != nil {
+	if _, err := accept(t.Context(), s, digests[hooked.ID], "joiner", t1, okHook); err != nil {
 		t.Fatalf("Accept with a hook: %v", err)
 	}
 	history(t, s, tenantA, declined.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0}, ev{invites.EventDeclined, "", t1})
@@ -129,13 +129,13 @@ func testEventsExpireDue(t *testing.T, newStore func(*testing.T) invites.Store) 
 	b := insertOne(t, s, t0, newInvite(tenantB, "b@example.com", t0, short(2*time.Hour)))
 	live := insertOne(t, s, t0, newInvite(tenantA, "live@example.com", t0, short(5*time.Hour)))
 	done := insertOne(t, s, t0, newInvite(tenantA, "done@example.com", t0, short(time.Hour)))
-	if _, err := s.Cancel(t.Context(), as(tenantA), done.ID, t0, nil); err != nil {
+	if _, err := cancelIn(t.Context(), s, tenantA, done.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	now := t0.Add(3 * time.Hour)
 	expireDue := func(limit, want int) {
 		t.Helper()
-		n, err := s.ExpireDue(t.Context(), now, limit)
+		n, err := s.ExpireDue(t.Context(), invites.ExpireParams{Now: now, Limit: limit})
 		if err != nil || n != want {
 			t.Fatalf("ExpireDue(%s, limit %d) = %d, %v; want %d", now, limit, n, err, want)
 		}
@@ -174,7 +174,7 @@ func testEventsReinvite(t *testing.T, newStore func(*testing.T) invites.Store) {
 	history(t, s, tenantA, fresh.ID, ev{invites.EventCreated, "inviter", now})
 
 	other := insertOne(t, s, t0, newInvite(tenantA, "renew@example.com", t0, exp))
-	if _, err := s.Resend(t.Context(), as(tenantA), other.ID, now, rule, nil); err != nil {
+	if _, err := resend(t, s, other.ID, now, rule); err != nil {
 		t.Fatalf("Resend of an expired invite: %v", err)
 	}
 	history(t, s, tenantA, other.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventResent, "admin-" + tenantA, now})
@@ -208,16 +208,16 @@ func testEventsNoneOnRefusal(t *testing.T, newStore func(*testing.T) invites.Sto
 	inv := insertOne(t, s, t0, newInvite(tenantA, "refuse@example.com", t0))
 	digests := mintAll(t, s, t0)
 	boom := errors.New("host says no")
-	_, err := s.Accept(t.Context(), digests[inv.ID], "joiner", t0, func(context.Context, invites.Invite) error { return boom })
+	_, err := accept(t.Context(), s, digests[inv.ID], "joiner", t0, func(context.Context, invites.Invite) error { return boom })
 	wantIs(t, "Accept with a failing hook", err, boom)
-	if _, err := s.Resend(t.Context(), as(tenantA), inv.ID, t0, rule, nil); !errors.Is(err, invites.ErrResendTooSoon) {
+	if _, err := resend(t, s, inv.ID, t0, rule); !errors.Is(err, invites.ErrResendTooSoon) {
 		t.Fatalf("Resend within the cooldown: %v", err)
 	}
-	if _, err := s.Decline(t.Context(), digests[inv.ID], t0); err != nil {
+	if _, err := decline(t.Context(), s, digests[inv.ID], t0); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Cancel(t.Context(), as(tenantA), inv.ID, t0, nil)
-	wantNotPending(t, "Cancel of a declined invite", err, invites.StatusDeclined)
+	_, err = cancelIn(t.Context(), s, tenantA, inv.ID, t0)
+	wantRefused(t, "Cancel of a declined invite", err, invites.StatusDeclined)
 	history(t, s, tenantA, inv.ID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0}, ev{invites.EventDeclined, "", t0})
 }
 
@@ -228,7 +228,7 @@ func testEventsNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 		tenant string
 		id     uuid.UUID
 	}{{tenantB, inv.ID}, {tenantA, uuid.Must(uuid.NewV7())}} {
-		es, err := s.History(t.Context(), c.tenant, c.id)
+		es, err := s.History(t.Context(), invites.HistoryParams{TenantID: c.tenant, ID: c.id})
 		if !errors.Is(err, invites.ErrNotFound) || len(es) != 0 {
 			t.Fatalf("History(%s, %s) = %v, %v; want ErrNotFound", c.tenant, c.id, es, err)
 		}
@@ -237,7 +237,7 @@ func testEventsNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 
 func claimEvents(t *testing.T, s invites.Store, now time.Time, limit int) []invites.Event {
 	t.Helper()
-	es, err := s.ClaimEvents(t.Context(), now, limit, lease)
+	es, err := s.ClaimEvents(t.Context(), invites.ClaimEventsParams{Now: now, Limit: limit, Lease: lease})
 	if err != nil {
 		t.Fatalf("ClaimEvents(%s): %v", now, err)
 	}
@@ -246,7 +246,7 @@ func claimEvents(t *testing.T, s invites.Store, now time.Time, limit int) []invi
 
 func completeEvent(t *testing.T, s invites.Store, e invites.Event, retryAt time.Time) {
 	t.Helper()
-	if err := s.CompleteEvent(t.Context(), e, retryAt); err != nil {
+	if err := s.CompleteEvent(t.Context(), invites.CompleteEventParams{Event: e, RetryAt: retryAt}); err != nil {
 		t.Fatalf("CompleteEvent(%d, retry %s): %v", e.ID, retryAt, err)
 	}
 }
@@ -266,7 +266,7 @@ func testEventsClaimInOrder(t *testing.T, newStore func(*testing.T) invites.Stor
 	a := insertOne(t, s, t0, newInvite(tenantA, "a@example.com", t0))
 	insertOne(t, s, t0, newInvite(tenantB, "b@example.com", t0))
 	mintAll(t, s, t0)
-	if _, err := s.Cancel(t.Context(), as(tenantA), a.ID, t0, nil); err != nil {
+	if _, err := cancelIn(t.Context(), s, tenantA, a.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	var seen []invites.EventType
@@ -305,10 +305,10 @@ func testEventsClaimInOrder(t *testing.T, newStore func(*testing.T) invites.Stor
 	if len(second) != 1 || second[0].ID != first[0].ID || second[0].Attempt != 2 {
 		t.Fatalf("after the lease ran out ClaimEvents = %+v, want event %d at Attempt 2", second, first[0].ID)
 	}
-	err := s.CompleteEvent(t.Context(), first[0], time.Time{})
+	err := s.CompleteEvent(t.Context(), invites.CompleteEventParams{Event: first[0]})
 	wantIs(t, "CompleteEvent by the claim whose lease lapsed", err, invites.ErrStaleDelivery)
 	completeEvent(t, s, second[0], time.Time{})
-	err = s.CompleteEvent(t.Context(), second[0], time.Time{})
+	err = s.CompleteEvent(t.Context(), invites.CompleteEventParams{Event: second[0]})
 	wantIs(t, "CompleteEvent of a handled event", err, invites.ErrStaleDelivery)
 }
 
@@ -349,7 +349,7 @@ func testRaceClaimEvents(t *testing.T, newStore func(*testing.T) invites.Store) 
 	}
 	mintAll(t, s, t0)
 	for _, id := range ids[:n/2] {
-		if _, err := s.Cancel(t.Context(), as(tenantA), id, t0, nil); err != nil {
+		if _, err := cancelIn(t.Context(), s, tenantA, id, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -361,7 +361,7 @@ func testRaceClaimEvents(t *testing.T, newStore func(*testing.T) invites.Store) 
 	for range 6 {
 		wg.Go(func() {
 			for idle := 0; idle < 3; {
-				es, err := s.ClaimEvents(context.Background(), t0, 7, time.Hour)
+				es, err := s.ClaimEvents(context.Background(), invites.ClaimEventsParams{Now: t0, Limit: 7, Lease: time.Hour})
 				if err != nil {
 					t.Errorf("ClaimEvents: %v", err)
 					return
@@ -376,7 +376,7 @@ func testRaceClaimEvents(t *testing.T, newStore func(*testing.T) invites.Store) 
 					mu.Lock()
 					told[e.InviteID] = append(told[e.InviteID], e.ID)
 					mu.Unlock()
-					if err := s.CompleteEvent(context.Background(), e, time.Time{}); err != nil {
+					if err := s.CompleteEvent(context.Background(), invites.CompleteEventParams{Event: e}); err != nil {
 						t.Errorf("CompleteEvent(%d): %v", e.ID, err)
 					}
 				}

@@ -166,7 +166,7 @@ func testListWhere(t *testing.T, newStore func(*testing.T) invites.Store) {
 	orders := []invites.Order{{Field: invites.OrderCreatedAt}, {Field: invites.OrderFirstName, Desc: true}}
 	for _, c := range whereCases(id) {
 		for _, o := range orders {
-			got, total := f.list(t, invites.Query{Where: c.w, Order: o}, nil)
+			got, total := f.list(t, invites.ListParams{Where: c.w, Order: o}, nil)
 			what := fmt.Sprintf("List where %s, order %s", c.name, orderName(o))
 			f.checkKeys(t, what, got, f.sorted(o, c.want))
 			if total != len(c.want) {
@@ -176,16 +176,19 @@ func testListWhere(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 }
 
-// testListWhereLimits joins Where with the older filters, and pages a
+// testListWhereLimits joins Where's operators of one field, and Where with
+// Search, and pages a
 // filtered list by cursor in every order.
 func testListWhereLimits(t *testing.T, newStore func(*testing.T) invites.Store) {
 	f := buildFilterFixture(t, newStore(t))
 	for _, c := range []whereCase{
-		{"Statuses and Where.Status", invites.Filter{Status: invites.StatusFilter{NotEqualTo: invites.StatusPending}}, []string{}},
+		{"Where.Status ValueIn and NotEqualTo", invites.Filter{Status: invites.StatusFilter{NotEqualTo: invites.StatusPending}}, []string{}},
 		{"Search and Where.FirstName", invites.Filter{FirstName: invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: ptr("Fay")}}},
 			[]string{"fay"}},
 	} {
-		q := invites.Query{Where: c.w, Statuses: []invites.Status{invites.StatusPending}, Search: "smith"}
+		w := c.w
+		w.Status.ValueIn = []invites.Status{invites.StatusPending}
+		q := invites.ListParams{Where: w, Search: "smith"}
 		got, total := f.list(t, q, nil)
 		f.checkKeys(t, "List where "+c.name, got, f.sorted(invites.Order{Field: invites.OrderCreatedAt}, c.want))
 		if total != len(c.want) {
@@ -199,7 +202,7 @@ func testListWhereLimits(t *testing.T, newStore func(*testing.T) invites.Store) 
 		var walked []invites.Invite
 		var after *invites.Cursor
 		for page := 0; page <= len(exp); page++ {
-			got, total := f.list(t, invites.Query{Where: w, Order: o, Limit: 3}, after)
+			got, total := f.list(t, invites.ListParams{Where: w, Order: o, Limit: 3}, after)
 			if total != len(exp) {
 				t.Fatalf("filtered keyset walk in order %s: total %d, want %d", orderName(o), total, len(exp))
 			}
@@ -226,7 +229,7 @@ func testListFoldedOrders(t *testing.T, newStore func(*testing.T) invites.Store)
 		{invites.Order{Field: invites.OrderLastName, Desc: true}, "dan kim hal cat fay ann jo bob ian gus2 gus eve pct"},
 		{invites.Order{Field: invites.OrderLocale}, "cat bob fay pct ann gus hal ian jo eve kim gus2 dan"},
 	} {
-		got, _ := f.list(t, invites.Query{Order: c.o}, nil)
+		got, _ := f.list(t, invites.ListParams{Order: c.o}, nil)
 		if g := strings.Join(f.keys(got), " "); g != c.want {
 			t.Fatalf("List in order %s:\n\tgot  %s\n\twant %s", orderName(c.o), g, c.want)
 		}

@@ -16,6 +16,7 @@ import (
 
 var listCases = []testCase{
 	{"List/Filters", testListFilters},
+	{"List/ShorthandViaService", testListShorthand},
 	{"List/Orders", testListOrders},
 	{"List/OffsetLimit", testListOffsetLimit},
 	{"List/Keyset", testListKeyset},
@@ -98,14 +99,14 @@ func buildListFixture(t *testing.T, s invites.Store) *listFixture {
 		return uuid.Nil
 	}
 	op := t0.Add(time.Hour)
-	if _, err := s.Accept(ctx, digests[key("bob")], "acceptor", op, okHook); err != nil {
+	if _, err := accept(ctx, s, digests[key("bob")], "acceptor", op, okHook); err != nil {
 		t.Fatalf("fixture: Accept bob: %v", err)
 	}
-	if _, err := s.Decline(ctx, digests[key("cat")], op); err != nil {
+	if _, err := decline(ctx, s, digests[key("cat")], op); err != nil {
 		t.Fatalf("fixture: Decline cat: %v", err)
 	}
 	for _, k := range []string{"dan", "gus"} {
-		if _, err := s.Cancel(ctx, as(tenantA), key(k), op, nil); err != nil {
+		if _, err := cancelIn(ctx, s, tenantA, key(k), op); err != nil {
 			t.Fatalf("fixture: Cancel %s: %v", k, err)
 		}
 	}
@@ -141,7 +142,7 @@ func (f *listFixture) keys(invs []invites.Invite) []string {
 }
 
 // list calls List for tenantA at listNow.
-func (f *listFixture) list(t *testing.T, q invites.Query, after *invites.Cursor) ([]invites.Invite, int) {
+func (f *listFixture) list(t *testing.T, q invites.ListParams, after *invites.Cursor) ([]invites.Invite, int) {
 	t.Helper()
 	if q.Order.Field == "" {
 		q.Order.Field = invites.OrderCreatedAt
@@ -149,7 +150,8 @@ func (f *listFixture) list(t *testing.T, q invites.Query, after *invites.Cursor)
 	if q.Limit == 0 {
 		q.Limit = 100
 	}
-	got, total, err := f.s.List(t.Context(), invites.ListParams{TenantID: tenantA, Now: listNow, Query: q, After: after})
+	q.TenantID, q.Now, q.After = tenantA, listNow, after
+	got, total, err := f.s.List(t.Context(), q)
 	if err != nil {
 		t.Fatalf("List(%+v, after %+v): %v", q, after, err)
 	}
@@ -211,31 +213,32 @@ func testListFilters(t *testing.T, newStore func(*testing.T) invites.Store) {
 	all := []string{"ann", "bob", "cat", "dan", "eve", "fay", "gus", "gus2", "hal", "ian", "jo", "kim"}
 	cases := []struct {
 		name string
-		q    invites.Query
+		q    invites.ListParams
 		want []string
 	}{
-		{"none", invites.Query{}, all},
-		{"pending (expired excluded)", invites.Query{Statuses: []invites.Status{invites.StatusPending}},
+		{"none", invites.ListParams{}, all},
+		{"pending (expired excluded)", invites.ListParams{Where: statusIn(invites.StatusPending)},
 			[]string{"ann", "fay", "gus2", "hal", "ian", "jo"}},
-		{"expired (derived at Now)", invites.Query{Statuses: []invites.Status{invites.StatusExpired}}, []string{"eve", "kim"}},
-		{"accepted or declined", invites.Query{Statuses: []invites.Status{invites.StatusAccepted, invites.StatusDeclined}}, []string{"bob", "cat"}},
-		{"canceled", invites.Query{Statuses: []invites.Status{invites.StatusCanceled}}, []string{"dan", "gus"}},
-		{"email normalized", invites.Query{Email: " GUS@Example.COM "}, []string{"gus", "gus2"}},
-		{"email stored mixed-case", invites.Query{Email: "eve@example.com"}, []string{"eve"}},
-		{"email unknown", invites.Query{Email: "nobody@example.com"}, []string{}},
-		{"search last name, any case", invites.Query{Search: "SMITH"}, []string{"ann", "cat", "fay"}},
-		{"search first name", invites.Query{Search: "joanna"}, []string{"jo"}},
-		{"search email domain", invites.Query{Search: "Example.ORG"}, []string{"cat"}},
-		{"search with _ taken literally", invites.Query{Search: "l_x"}, []string{"hal"}},
-		{"search with % taken literally", invites.Query{Search: "%"}, []string{}},
-		{"search apostrophe", invites.Query{Search: "o'neil"}, []string{"jo"}},
-		{"search non-ASCII, any case", invites.Query{Search: "Öztürk"}, []string{"dan"}},
-		{"created by", invites.Query{CreatedByUserID: "u2"}, []string{"cat", "dan", "kim"}},
-		{"created after, inclusive", invites.Query{CreatedAfter: day(-5)}, []string{"gus2", "hal", "ian", "jo", "kim"}},
-		{"created before, exclusive", invites.Query{CreatedBefore: day(-7)}, []string{"ann", "bob", "cat", "dan"}},
-		{"created range", invites.Query{CreatedAfter: day(-9), CreatedBefore: day(-5)}, []string{"bob", "cat", "dan", "eve", "fay", "gus"}},
-		{"combined", invites.Query{Statuses: []invites.Status{invites.StatusPending, invites.StatusExpired},
-			CreatedByUserID: "u1", Search: "example.com"}, []string{"ann", "eve", "hal", "ian"}},
+		{"expired (derived at Now)", invites.ListParams{Where: statusIn(invites.StatusExpired)}, []string{"eve", "kim"}},
+		{"accepted or declined", invites.ListParams{Where: statusIn(invites.StatusAccepted, invites.StatusDeclined)}, []string{"bob", "cat"}},
+		{"canceled", invites.ListParams{Where: statusIn(invites.StatusCanceled)}, []string{"dan", "gus"}},
+		{"email normalized", invites.ListParams{Where: invites.Filter{Email: emailIs(" GUS@Example.COM ")}}, []string{"gus", "gus2"}},
+		{"email stored mixed-case", invites.ListParams{Where: invites.Filter{Email: emailIs("eve@example.com")}}, []string{"eve"}},
+		{"email unknown", invites.ListParams{Where: invites.Filter{Email: emailIs("nobody@example.com")}}, []string{}},
+		{"search last name, any case", invites.ListParams{Search: "SMITH"}, []string{"ann", "cat", "fay"}},
+		{"search first name", invites.ListParams{Search: "joanna"}, []string{"jo"}},
+		{"search email domain", invites.ListParams{Search: "Example.ORG"}, []string{"cat"}},
+		{"search with _ taken literally", invites.ListParams{Search: "l_x"}, []string{"hal"}},
+		{"search with % taken literally", invites.ListParams{Search: "%"}, []string{}},
+		{"search apostrophe", invites.ListParams{Search: "o'neil"}, []string{"jo"}},
+		{"search non-ASCII, any case", invites.ListParams{Search: "Öztürk"}, []string{"dan"}},
+		{"created by", invites.ListParams{Where: invites.Filter{CreatedByUserID: invites.ValueFilter{EqualTo: ptr("u2")}}}, []string{"cat", "dan", "kim"}},
+		{"created after, inclusive", invites.ListParams{CreatedAfter: day(-5)}, []string{"gus2", "hal", "ian", "jo", "kim"}},
+		{"created before, exclusive", invites.ListParams{CreatedBefore: day(-7)}, []string{"ann", "bob", "cat", "dan"}},
+		{"created range", invites.ListParams{CreatedAfter: day(-9), CreatedBefore: day(-5)}, []string{"bob", "cat", "dan", "eve", "fay", "gus"}},
+		{"combined", invites.ListParams{Search: "example.com", Where: invites.Filter{
+			Status:          invites.StatusFilter{ValueIn: []invites.Status{invites.StatusPending, invites.StatusExpired}},
+			CreatedByUserID: invites.ValueFilter{EqualTo: ptr("u1")}}}, []string{"ann", "eve", "hal", "ian"}},
 	}
 	for _, c := range cases {
 		for _, o := range []invites.Order{{Field: invites.OrderCreatedAt}, {Field: invites.OrderEmail, Desc: true}} {
@@ -251,9 +254,41 @@ func testListFilters(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 
 	got, total, err := f.s.List(t.Context(), invites.ListParams{TenantID: "nobody", Now: listNow,
-		Query: invites.Query{Order: invites.Order{Field: invites.OrderCreatedAt}, Limit: 100}})
+		Order: invites.Order{Field: invites.OrderCreatedAt}, Limit: 100})
 	if err != nil || len(got) != 0 || total != 0 {
 		t.Fatalf("List of a tenant with no invites: %d invites, total %d, error %v", len(got), total, err)
+	}
+}
+
+// The Service folds Query's shorthand fields (Statuses, Email,
+// CreatedByUserID) into Where: they filter as they always did.
+func testListShorthand(t *testing.T, newStore func(*testing.T) invites.Store) {
+	f := buildListFixture(t, newStore(t))
+	svc := rule.at(t, f.s, listNow)
+	for _, c := range []struct {
+		name string
+		q    invites.Query
+		want []string
+	}{
+		{"pending (expired excluded)", invites.Query{Statuses: []invites.Status{invites.StatusPending}},
+			[]string{"ann", "fay", "gus2", "hal", "ian", "jo"}},
+		{"expired (derived at Now)", invites.Query{Statuses: []invites.Status{invites.StatusExpired}}, []string{"eve", "kim"}},
+		{"email normalized", invites.Query{Email: " GUS@Example.COM "}, []string{"gus", "gus2"}},
+		{"created by", invites.Query{CreatedByUserID: "u2"}, []string{"cat", "dan", "kim"}},
+		{"combined", invites.Query{Statuses: []invites.Status{invites.StatusPending, invites.StatusExpired},
+			CreatedByUserID: "u1", Search: "example.com"}, []string{"ann", "eve", "hal", "ian"}},
+		{"shorthand and Where", invites.Query{Statuses: []invites.Status{invites.StatusPending, invites.StatusCanceled},
+			Where: statusIn(invites.StatusCanceled, invites.StatusAccepted)}, []string{"dan", "gus"}},
+	} {
+		page, err := svc.List(t.Context(), as(tenantA), c.q)
+		if err != nil {
+			t.Fatalf("Service.List %s: %v", c.name, err)
+		}
+		o := invites.Order{Field: invites.OrderCreatedAt}
+		f.checkKeys(t, "Service.List "+c.name, page.Invites, f.sorted(o, c.want))
+		if page.TotalCount != len(c.want) {
+			t.Fatalf("Service.List %s: total %d, want %d", c.name, page.TotalCount, len(c.want))
+		}
 	}
 }
 
@@ -290,7 +325,7 @@ func testListOrders(t *testing.T, newStore func(*testing.T) invites.Store) {
 		if ties == 0 {
 			t.Fatalf("storetest: the list fixture has no ties in %s; the id tie-break is untested", o.Field)
 		}
-		got, total := f.list(t, invites.Query{Order: o}, nil)
+		got, total := f.list(t, invites.ListParams{Order: o}, nil)
 		f.checkKeys(t, "List in order "+orderName(o), got, want)
 		if total != len(want) {
 			t.Fatalf("List in order %s: total %d, want %d", orderName(o), total, len(want))
@@ -303,7 +338,7 @@ func testListOffsetLimit(t *testing.T, newStore func(*testing.T) invites.Store) 
 	for _, o := range allOrders {
 		want := f.sorted(o, nil)
 		for _, c := range []struct{ offset, limit int }{{0, 1}, {0, 5}, {3, 4}, {10, 5}, {11, 1}, {12, 5}, {50, 5}} {
-			got, total := f.list(t, invites.Query{Order: o, Offset: c.offset, Limit: c.limit}, nil)
+			got, total := f.list(t, invites.ListParams{Order: o, Offset: c.offset, Limit: c.limit}, nil)
 			lo, hi := min(c.offset, len(want)), min(c.offset+c.limit, len(want))
 			f.checkKeys(t, fmt.Sprintf("List order %s offset %d limit %d", orderName(o), c.offset, c.limit), got, want[lo:hi])
 			if total != len(want) {
@@ -333,11 +368,11 @@ func testListKeyset(t *testing.T, newStore func(*testing.T) invites.Store) {
 	f := buildListFixture(t, newStore(t))
 	filters := []struct {
 		name string
-		q    invites.Query
+		q    invites.ListParams
 		keys []string
 	}{
-		{"all", invites.Query{}, nil},
-		{"pending or expired", invites.Query{Statuses: []invites.Status{invites.StatusPending, invites.StatusExpired}},
+		{"all", invites.ListParams{}, nil},
+		{"pending or expired", invites.ListParams{Where: statusIn(invites.StatusPending, invites.StatusExpired)},
 			[]string{"ann", "eve", "fay", "gus2", "hal", "ian", "jo", "kim"}},
 	}
 	for _, fl := range filters {
@@ -358,8 +393,8 @@ func testListKeyset(t *testing.T, newStore func(*testing.T) invites.Store) {
 // list, each page after the cursor of the last one's last invite, until a
 // short page, and returns every invite walked. Every page must count
 // total: the cursor does not change the count.
-func walkPages(t *testing.T, what string, q invites.Query, total int, now time.Time,
-	list func(*testing.T, invites.Query, *invites.Cursor) ([]invites.Invite, int)) []invites.Invite {
+func walkPages(t *testing.T, what string, q invites.ListParams, total int, now time.Time,
+	list func(*testing.T, invites.ListParams, *invites.Cursor) ([]invites.Invite, int)) []invites.Invite {
 	t.Helper()
 	var (
 		walked []invites.Invite

@@ -56,21 +56,21 @@ func buildStatusFixture(t *testing.T, s invites.Store) *statusFixture {
 	digests := mintAll(t, s, t0)
 	op := t0.Add(30 * time.Minute)
 	for _, k := range []string{"accepted1", "accepted2"} {
-		if _, err := s.Accept(ctx, digests[ids[k]], "acceptor", op, okHook); err != nil {
+		if _, err := accept(ctx, s, digests[ids[k]], "acceptor", op, okHook); err != nil {
 			t.Fatalf("fixture: Accept %s: %v", k, err)
 		}
 	}
-	if _, err := s.Decline(ctx, digests[ids["declined"]], op); err != nil {
+	if _, err := decline(ctx, s, digests[ids["declined"]], op); err != nil {
 		t.Fatalf("fixture: Decline: %v", err)
 	}
 	insertOK(t, s, t0, append(mk("stored1", "derived1", "stored2", "derived2", "pending1", "pending2", "pending3",
 		"canceled1", "canceled2"), newInvite(tenantB, "other@example.com", t0))...)
 	for _, k := range []string{"canceled1", "canceled2"} {
-		if _, err := s.Cancel(ctx, as(tenantA), ids[k], op, nil); err != nil {
+		if _, err := cancelIn(ctx, s, tenantA, ids[k], op); err != nil {
 			t.Fatalf("fixture: Cancel %s: %v", k, err)
 		}
 	}
-	if n, err := s.ExpireDue(ctx, t0.Add(2*time.Hour), 100); err != nil || n != 2 {
+	if n, err := s.ExpireDue(ctx, invites.ExpireParams{Now: t0.Add(2 * time.Hour), Limit: 100}); err != nil || n != 2 {
 		t.Fatalf("fixture: ExpireDue = %d, %v; want the two stored expired", n, err)
 	}
 	for _, id := range ids {
@@ -112,9 +112,10 @@ func (f *statusFixture) keys(invs []invites.Invite) []string {
 	return out
 }
 
-func (f *statusFixture) list(t *testing.T, q invites.Query, after *invites.Cursor) ([]invites.Invite, int) {
+func (f *statusFixture) list(t *testing.T, q invites.ListParams, after *invites.Cursor) ([]invites.Invite, int) {
 	t.Helper()
-	got, total, err := f.s.List(t.Context(), invites.ListParams{TenantID: tenantA, Now: f.now, Query: q, After: after})
+	q.TenantID, q.Now, q.After = tenantA, f.now, after
+	got, total, err := f.s.List(t.Context(), q)
 	if err != nil {
 		t.Fatalf("List(%+v, after %+v): %v", q, after, err)
 	}
@@ -136,18 +137,18 @@ func testListStatusOrder(t *testing.T, newStore func(*testing.T) invites.Store) 
 	}
 	filters := []struct {
 		name string
-		q    invites.Query
+		q    invites.ListParams
 		keep func(invites.Status) bool
 	}{
-		{"all", invites.Query{}, nil},
-		{"pending or expired", invites.Query{Statuses: []invites.Status{invites.StatusPending, invites.StatusExpired}},
+		{"all", invites.ListParams{}, nil},
+		{"pending or expired", invites.ListParams{Where: statusIn(invites.StatusPending, invites.StatusExpired)},
 			in(invites.StatusPending, invites.StatusExpired)},
-		{"expired", invites.Query{Where: invites.Filter{Status: invites.StatusFilter{EqualTo: invites.StatusExpired}}},
+		{"expired", invites.ListParams{Where: invites.Filter{Status: invites.StatusFilter{EqualTo: invites.StatusExpired}}},
 			in(invites.StatusExpired)},
-		{"not canceled nor expired", invites.Query{Where: invites.Filter{Status: invites.StatusFilter{NotEqualTo: invites.StatusCanceled,
+		{"not canceled nor expired", invites.ListParams{Where: invites.Filter{Status: invites.StatusFilter{NotEqualTo: invites.StatusCanceled,
 			ValueNotIn: []invites.Status{invites.StatusExpired}}}},
 			in(invites.StatusPending, invites.StatusAccepted, invites.StatusDeclined)},
-		{"accepted or pending", invites.Query{Where: invites.Filter{Status: invites.StatusFilter{
+		{"accepted or pending", invites.ListParams{Where: invites.Filter{Status: invites.StatusFilter{
 			ValueIn: []invites.Status{invites.StatusAccepted, invites.StatusPending}}}},
 			in(invites.StatusAccepted, invites.StatusPending)},
 	}
@@ -176,7 +177,7 @@ func testListStatusOrder(t *testing.T, newStore func(*testing.T) invites.Store) 
 		for _, text := range []string{"", "d", "expired", "f", "pending", "q"} {
 			for _, id := range []uuid.UUID{{0x01}, {0x28}, uuid.Max} {
 				after := &invites.Cursor{Text: text, ID: id}
-				got, _ := f.list(t, invites.Query{Order: o, Limit: 100}, after)
+				got, _ := f.list(t, invites.ListParams{Order: o, Limit: 100}, after)
 				if g, w := f.keys(got), f.want(o, after, nil); !slices.Equal(g, w) {
 					t.Fatalf("status order desc=%t after (%q, %s):\n\tgot  %v\n\twant %v", desc, text, id, g, w)
 				}

@@ -24,7 +24,7 @@ var quotaCases = []testCase{
 // "b", "q" or "a".
 func insertQ(t *testing.T, s invites.Store, now time.Time, q invites.Quota, invs ...invites.Invite) string {
 	t.Helper()
-	res, err := s.Insert(t.Context(), now, invs, q)
+	res, err := s.Insert(t.Context(), invites.InsertParams{Now: now, Invites: invs, Quota: q})
 	if err != nil || len(res) != len(invs) {
 		t.Fatalf("Insert(%d invites, %+v) = %d results, %v", len(invs), q, len(res), err)
 	}
@@ -62,7 +62,7 @@ func testQuotaPending(t *testing.T, newStore func(*testing.T) invites.Store) {
 	q := invites.Quota{MaxPending: 4}
 	stale := insertOne(t, s, t0, newInvite(tenantA, "stale@example.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Minute) }))
 	gone := insertOne(t, s, t0, newInvite(tenantA, "gone@example.com", t0))
-	if _, err := s.Cancel(t.Context(), as(tenantA), gone.ID, t0, nil); err != nil {
+	if _, err := cancelIn(t.Context(), s, tenantA, gone.ID, t0); err != nil {
 		t.Fatal(err)
 	}
 	insertOK(t, s, t0, addresses(tenantB, "b", t0, 5)...)
@@ -78,7 +78,7 @@ func testQuotaPending(t *testing.T, newStore func(*testing.T) invites.Store) {
 	if got := get(t, s, tenantA, stale.ID); got.StatusAt(now) != invites.StatusExpired {
 		t.Fatalf("stale invite reads %s", got.StatusAt(now))
 	}
-	if _, err := s.Cancel(t.Context(), as(tenantA), held.ID, now, nil); err != nil {
+	if _, err := cancelIn(t.Context(), s, tenantA, held.ID, now); err != nil {
 		t.Fatal(err)
 	}
 	if got := insertQ(t, s, now, q, newInvite(tenantA, "stale@example.com", now), newInvite(tenantA, "x@example.com", now)); got != "sq" {
@@ -122,11 +122,11 @@ func testQuotaResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 	admin := func(i *invites.Invite) { i.CreatedByUserID = as(tenantA).UserID }
 	a := insertOne(t, s, t0, newInvite(tenantA, "a@example.com", t0, admin))
 	now := t0.Add(2 * time.Minute)
-	if _, err := s.Resend(t.Context(), as(tenantA), a.ID, now, r, nil); err != nil {
+	if _, err := resend(t, s, a.ID, now, r); err != nil {
 		t.Fatalf("Resend within the quota: %v", err)
 	}
 	now = now.Add(2 * time.Minute)
-	_, err := s.Resend(t.Context(), as(tenantA), a.ID, now, r, nil)
+	_, err := resend(t, s, a.ID, now, r)
 	wantIs(t, "Resend over MaxSendsPerHour", err, invites.ErrQuotaExceeded)
 	if got := get(t, s, tenantA, a.ID); got.SendCount != 2 {
 		t.Fatalf("a refused Resend changed SendCount to %d", got.SendCount)
@@ -138,10 +138,10 @@ func testQuotaResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 	r.Quota = invites.Quota{MaxPending: 1}
 	exp := insertOne(t, s, t0, newInvite(tenantB, "exp@example.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Minute) }))
 	insertOne(t, s, now, newInvite(tenantB, "live@example.com", now))
-	_, err = s.Resend(t.Context(), as(tenantB), exp.ID, now, r, nil)
+	_, err = r.at(t, s, now).Resend(t.Context(), as(tenantB), exp.ID)
 	wantIs(t, "Resend of an expired invite into a full tenant", err, invites.ErrQuotaExceeded)
 	live := insertOne(t, s, t0, newInvite(tenantA+"-2", "p@example.com", t0))
-	if _, err := s.Resend(t.Context(), as(tenantA+"-2"), live.ID, now, r, nil); err != nil {
+	if _, err := r.at(t, s, now).Resend(t.Context(), as(tenantA+"-2"), live.ID); err != nil {
 		t.Fatalf("Resend of the one pending invite of a full tenant: %v (it takes no new place)", err)
 	}
 }
@@ -159,7 +159,7 @@ func testRaceQuotaPending(t *testing.T, newStore func(*testing.T) invites.Store)
 	for i := range senders {
 		wg.Go(func() {
 			batch := addresses(tenantA, fmt.Sprintf("s%d-", i), t0, 2)
-			res, err := s.Insert(t.Context(), t0, batch, q)
+			res, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Invites: batch, Quota: q})
 			if err != nil {
 				t.Errorf("Insert: %v", err)
 				return
@@ -190,6 +190,7 @@ func testRaceQuotaSends(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 	r := rule
 	r.Quota = invites.Quota{MaxSendsPerHour: limit}
+	svc := r.at(t, s, t0)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -204,8 +205,8 @@ func testRaceQuotaSends(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 	for i := range 6 {
 		wg.Go(func() {
-			res, err := s.Insert(t.Context(), t0, []invites.Invite{newInvite(tenantA, fmt.Sprintf("new%d@example.com", i), t0,
-				func(i *invites.Invite) { i.CreatedByUserID = admin.UserID })}, r.Quota)
+			res, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Quota: r.Quota, Invites: []invites.Invite{newInvite(tenantA, fmt.Sprintf("new%d@example.com", i), t0,
+				func(i *invites.Invite) { i.CreatedByUserID = admin.UserID })}})
 			if err != nil {
 				t.Errorf("Insert: %v", err)
 				return
@@ -213,7 +214,7 @@ func testRaceQuotaSends(t *testing.T, newStore func(*testing.T) invites.Store) {
 			count(res[0].Invite.ID != uuid.Nil)
 		})
 		wg.Go(func() {
-			_, err := s.Resend(t.Context(), admin, olds[i].ID, t0, r, nil)
+			_, err := svc.Resend(t.Context(), admin, olds[i].ID)
 			if err != nil && !errors.Is(err, invites.ErrQuotaExceeded) {
 				t.Errorf("Resend: %v", err)
 			}

@@ -22,13 +22,12 @@ var resendCases = []testCase{
 	{"Resend/NotFound", testResendNotFound},
 }
 
-var rule = invites.ResendRule{Cooldown: time.Minute, Max: 3, TTL: 24 * time.Hour}
-
-// resendOK resends id at now under rule and checks the renewed fields.
-func resendOK(t *testing.T, s invites.Store, id uuid.UUID, now time.Time, r invites.ResendRule) invites.Invite {
+// resendOK resends tenantA's invite id through a Service at now under r
+// and checks the renewed fields.
+func resendOK(t *testing.T, s invites.Store, id uuid.UUID, now time.Time, r rules) invites.Invite {
 	t.Helper()
 	before := get(t, s, tenantA, id)
-	got, err := s.Resend(t.Context(), as(tenantA), id, now, r, nil)
+	got, err := resend(t, s, id, now, r)
 	if err != nil {
 		t.Fatalf("Resend at %s: %v", now, err)
 	}
@@ -58,9 +57,9 @@ func testResendSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 	resendOK(t, s, inv.ID, now, rule)
 
 	for i, digest := range old {
-		_, err := s.Lookup(ctx, digest)
+		_, err := s.Lookup(ctx, invites.LookupParams{Digest: digest})
 		wantIs(t, fmt.Sprintf("Lookup of token %d from before the Resend", i+1), err, invites.ErrInvalidToken)
-		_, err = s.Accept(ctx, digest, "u", now, okHook)
+		_, err = accept(ctx, s, digest, "u", now, okHook)
 		wantIs(t, fmt.Sprintf("Accept of token %d from before the Resend", i+1), err, invites.ErrInvalidToken)
 	}
 
@@ -69,10 +68,10 @@ func testResendSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 		t.Fatalf("ClaimDeliveries after a Resend = %+v, want one %s delivery of invite %s", ds, invites.KindReminder, inv.ID)
 	}
 	digest := ds[0].digest
-	if got, err := s.Lookup(ctx, digest); err != nil || got.ID != inv.ID {
+	if got, err := s.Lookup(ctx, invites.LookupParams{Digest: digest}); err != nil || got.ID != inv.ID {
 		t.Fatalf("Lookup of the reminder's token: invite %s, error %v; want %s", got.ID, err, inv.ID)
 	}
-	if _, err := s.Accept(ctx, digest, "u", now, okHook); err != nil {
+	if _, err := accept(ctx, s, digest, "u", now, okHook); err != nil {
 		t.Fatalf("Accept with the reminder's token: %v", err)
 	}
 }
@@ -85,7 +84,7 @@ func testResendExpired(t *testing.T, newStore func(*testing.T) invites.Store) {
 		t.Fatalf("a resent expired invite reads as %s, want pending", got.StatusAt(p.now))
 	}
 	digest := mint(t, s, p.now, p.inv.ID)
-	if _, err := s.Accept(t.Context(), digest, "u", p.now, okHook); err != nil {
+	if _, err := accept(t.Context(), s, digest, "u", p.now, okHook); err != nil {
 		t.Fatalf("Accept of a resent expired invite: %v", err)
 	}
 }
@@ -96,7 +95,7 @@ func testResendExpiredStored(t *testing.T, newStore func(*testing.T) invites.Sto
 	s := newStore(t)
 	ctx := t.Context()
 	p := prepare(t, s, "twice@x.com", stExpiredStored)
-	_, err := s.Resend(ctx, as(tenantA), p.inv.ID, p.now, rule, nil)
+	_, err := resend(t, s, p.inv.ID, p.now, rule)
 	wantIs(t, "Resend of an expired invite whose address has a new pending invite", err, invites.ErrAlreadyInvited)
 	checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, p.inv.ID), p.inv)
 
@@ -104,7 +103,7 @@ func testResendExpiredStored(t *testing.T, newStore func(*testing.T) invites.Sto
 	if newer == uuid.Nil {
 		t.Fatalf("the newer invite of the address is not pending")
 	}
-	if _, err := s.Cancel(ctx, as(tenantA), newer, p.now, nil); err != nil {
+	if _, err := cancelIn(ctx, s, tenantA, newer, p.now); err != nil {
 		t.Fatalf("Cancel of the newer invite: %v", err)
 	}
 	resendOK(t, s, p.inv.ID, p.now, rule)
@@ -114,33 +113,42 @@ func testResendExpiredStored(t *testing.T, newStore func(*testing.T) invites.Sto
 	}
 }
 
+// The Service's refusals of a Resend, in its order, on the facts the store
+// gives its Decide; the store's ErrAlreadyInvited comes last, at the
+// write. An invite made with SendCount 2 has had one resend, all that
+// Max 1 allows.
 func testResendRefusals(t *testing.T, newStore func(*testing.T) invites.Store) {
 	never := 1000 * time.Hour // a cooldown that has not passed
+	resent := func(i *invites.Invite) { i.SendCount = 2 }
+	addr := invites.Quota{MaxSendsPerAddressPerDay: 1} // the address's latest invite was a send in the day
 	cases := []struct {
 		name    string
 		state   string
-		rule    invites.ResendRule
+		opts    []func(*invites.Invite)
+		rule    rules
 		want    error
 		status  invites.Status // for NotPendingError
 		waitFor time.Duration  // for ResendTooSoonError: RetryAfter
 	}{
-		{"accepted before too many and too soon", stAccepted, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrNotPending, invites.StatusAccepted, 0},
-		{"declined", stDeclined, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrNotPending, invites.StatusDeclined, 0},
-		{"canceled", stCanceled, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrNotPending, invites.StatusCanceled, 0},
-		{"too many before too soon", stPending, invites.ResendRule{Cooldown: never, Max: 0, TTL: ttl}, invites.ErrTooManyResends, "", 0},
-		{"too many on expired", stExpired, invites.ResendRule{Cooldown: time.Minute, Max: 0, TTL: ttl}, invites.ErrTooManyResends, "", 0},
-		{"too soon", stPending, invites.ResendRule{Cooldown: time.Hour + 90*time.Second, Max: 5, TTL: ttl}, invites.ErrResendTooSoon, "", 90 * time.Second},
-		{"too many before already invited", stExpiredStored, invites.ResendRule{Cooldown: time.Minute, Max: 0, TTL: ttl}, invites.ErrTooManyResends, "", 0},
-		{"too soon before already invited", stExpiredStored, invites.ResendRule{Cooldown: ttl + 2*time.Hour, Max: 5, TTL: ttl}, invites.ErrResendTooSoon, "", time.Hour},
-		{"already invited", stExpiredStored, invites.ResendRule{Cooldown: time.Minute, Max: 5, TTL: ttl}, invites.ErrAlreadyInvited, "", 0},
+		{"accepted before too many and too soon", stAccepted, []func(*invites.Invite){resent}, rules{Cooldown: never, Max: 1, TTL: ttl, Quota: addr}, invites.ErrNotPending, invites.StatusAccepted, 0},
+		{"declined", stDeclined, []func(*invites.Invite){resent}, rules{Cooldown: never, Max: 1, TTL: ttl}, invites.ErrNotPending, invites.StatusDeclined, 0},
+		{"canceled", stCanceled, []func(*invites.Invite){resent}, rules{Cooldown: never, Max: 1, TTL: ttl}, invites.ErrNotPending, invites.StatusCanceled, 0},
+		{"too many before too soon", stPending, []func(*invites.Invite){resent}, rules{Cooldown: never, Max: 1, TTL: ttl}, invites.ErrTooManyResends, "", 0},
+		{"too many on expired", stExpired, []func(*invites.Invite){resent}, rules{Cooldown: time.Minute, Max: 1, TTL: ttl}, invites.ErrTooManyResends, "", 0},
+		{"too soon", stPending, nil, rules{Cooldown: time.Hour + 90*time.Second, Max: 5, TTL: ttl}, invites.ErrResendTooSoon, "", 90 * time.Second},
+		{"too soon before the quota", stPending, nil, rules{Cooldown: time.Hour + 90*time.Second, Max: 5, TTL: ttl, Quota: invites.Quota{MaxSendsPerAddressPerDay: 1}}, invites.ErrResendTooSoon, "", 90 * time.Second},
+		{"too many before already invited", stExpiredStored, []func(*invites.Invite){resent}, rules{Cooldown: time.Minute, Max: 1, TTL: ttl}, invites.ErrTooManyResends, "", 0},
+		{"too soon before already invited", stExpiredStored, nil, rules{Cooldown: ttl + 2*time.Hour, Max: 5, TTL: ttl}, invites.ErrResendTooSoon, "", time.Hour},
+		{"quota before already invited", stExpiredStored, nil, rules{Cooldown: time.Minute, Max: 5, TTL: ttl, Quota: addr}, invites.ErrQuotaExceeded, "", 0},
+		{"already invited", stExpiredStored, nil, rules{Cooldown: time.Minute, Max: 5, TTL: ttl, Quota: invites.Quota{MaxSendsPerAddressPerDay: 3}}, invites.ErrAlreadyInvited, "", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
 			ctx := t.Context()
-			p := prepare(t, s, "refuse@x.com", c.state)
-			_, err := s.Resend(ctx, as(tenantA), p.inv.ID, p.now, c.rule, nil)
+			p := prepare(t, s, "refuse@x.com", c.state, c.opts...)
+			_, err := resend(t, s, p.inv.ID, p.now, c.rule)
 			what := "Resend of a " + c.state + " invite"
 			switch c.want {
 			case invites.ErrNotPending:
@@ -156,12 +164,8 @@ func testResendRefusals(t *testing.T, newStore func(*testing.T) invites.Store) {
 			default:
 				wantIs(t, what, err, c.want)
 			}
-			got := get(t, s, tenantA, p.inv.ID)
-			if got.SendCount != p.inv.SendCount || !sameTime(got.LastSentAt, p.inv.LastSentAt) || !sameTime(got.ExpiresAt, p.inv.ExpiresAt) {
-				t.Fatalf("a refused Resend changed the invite: SendCount %d, LastSentAt %s, ExpiresAt %s",
-					got.SendCount, got.LastSentAt, got.ExpiresAt)
-			}
-			if _, err := s.Lookup(ctx, p.digest); err != nil {
+			checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, p.inv.ID), p.inv)
+			if _, err := s.Lookup(ctx, invites.LookupParams{Digest: p.digest}); err != nil {
 				t.Fatalf("a refused Resend killed the token: Lookup: %v", err)
 			}
 		})
@@ -171,7 +175,7 @@ func testResendRefusals(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testResendCooldownBoundary(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	p := prepare(t, s, "edge@x.com", stPending)
-	_, err := s.Resend(t.Context(), as(tenantA), p.inv.ID, t0.Add(rule.Cooldown-time.Microsecond), rule, nil)
+	_, err := resend(t, s, p.inv.ID, t0.Add(rule.Cooldown-time.Microsecond), rule)
 	var soon *invites.ResendTooSoonError
 	if !errors.As(err, &soon) || soon.RetryAfter != time.Microsecond {
 		t.Fatalf("Resend a microsecond before the cooldown ends: got %v, want *ResendTooSoonError{1µs}", err)
@@ -182,10 +186,10 @@ func testResendCooldownBoundary(t *testing.T, newStore func(*testing.T) invites.
 func testResendMax(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	p := prepare(t, s, "max@x.com", stPending)
-	r := invites.ResendRule{Cooldown: time.Minute, Max: 2, TTL: ttl}
+	r := rules{Cooldown: time.Minute, Max: 2, TTL: ttl}
 	resendOK(t, s, p.inv.ID, t0.Add(time.Minute), r)
 	resendOK(t, s, p.inv.ID, t0.Add(2*time.Minute), r)
-	_, err := s.Resend(t.Context(), as(tenantA), p.inv.ID, t0.Add(time.Hour), r, nil)
+	_, err := resend(t, s, p.inv.ID, t0.Add(time.Hour), r)
 	wantIs(t, "third Resend with Max 2", err, invites.ErrTooManyResends)
 	if got := get(t, s, tenantA, p.inv.ID); got.SendCount != 3 {
 		t.Fatalf("SendCount = %d after two resends, want 3", got.SendCount)
@@ -217,7 +221,7 @@ func testResendSupersedesInFlight(t *testing.T, newStore func(*testing.T) invite
 	first := claimOne(t, s, t0, time.Hour, inv.ID, 1)
 	now := t0.Add(rule.Cooldown)
 	resendOK(t, s, inv.ID, now, rule)
-	_, err := s.Lookup(ctx, first.digest)
+	_, err := s.Lookup(ctx, invites.LookupParams{Digest: first.digest})
 	wantIs(t, "Lookup of the superseded invitation's token", err, invites.ErrInvalidToken)
 	complete(t, s, first.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
 	if got := get(t, s, tenantA, inv.ID); got.DeliveryStatus != invites.DeliveryQueued {
@@ -232,9 +236,9 @@ func testResendNotFound(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	inv := insertOne(t, s, t0, newInvite(tenantA, "a@x.com", t0))
 	now := t0.Add(time.Hour)
-	_, err := s.Resend(t.Context(), as(tenantB), inv.ID, now, rule, nil)
+	_, err := rule.at(t, s, now).Resend(t.Context(), as(tenantB), inv.ID)
 	wantIs(t, "Resend of another tenant's invite", err, invites.ErrNotFound)
-	_, err = s.Resend(t.Context(), as(tenantA), uuid.Must(uuid.NewV7()), now, rule, nil)
+	_, err = resend(t, s, uuid.Must(uuid.NewV7()), now, rule)
 	wantIs(t, "Resend of a missing invite", err, invites.ErrNotFound)
 	checkInvite(t, "Get after a refused Resend", get(t, s, tenantA, inv.ID), inv)
 }

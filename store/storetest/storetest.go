@@ -27,25 +27,32 @@
 // microsecond, JSON data semantically (jsonb may reformat it), and roles
 // with nil equal to empty.
 //
+// The rules (which refusal, in which order, what a quota allows) are the
+// Service's: the cases of a rule run a Service on the store under test
+// (with a clock they set), so each store still shows it hands the Service
+// the right facts; the cases of Change's mechanics call Change with the
+// params the Service would.
+//
 // Where the contract on invites.Store leaves a detail open, the suite holds
 // stores to the reading the Service relies on:
 //
-//   - Insert keeps the CreatedAt, UpdatedAt, StatusUpdatedAt and ExpiresAt
-//     it is given; Update, Cancel, Resend, Accept and Decline set UpdatedAt
-//     to their now.
-//   - A delivery is due from the now of the Insert or Resend that queued
+//   - Insert stores the invites as given, stamps and counts included; a
+//     Change sets UpdatedAt to its Now.
+//   - A delivery is due from the now of the Insert or Change that queued
 //     it, or from its RetryAt, inclusive. CompleteDeliveries ends the
 //     claim, so a delivery handed back with RetryAt = now is claimable at
 //     once.
 //   - ClaimDeliveries renews an invite still stored pending even past
 //     ExpiresAt, and returns the claims in the order of their digests.
-//   - Resend sets DeliveryStatus queued: the latest email has not gone out.
-//   - Accept takes a nil hook (Config.OnAccept is nil by default), and
-//     answers ErrExpired for an invite Insert stored as expired, as for
+//   - A renewing Change sets DeliveryStatus queued: the latest email has
+//     not gone out.
+//   - Change takes a nil Hook (Config.OnAccept is nil by default), and
+//     refuses a Live change of an invite Insert stored as expired, as of
 //     one merely past ExpiresAt.
-//   - A store marking an invite expired (Insert, Resend, ExpireDue) dates
-//     its StatusUpdatedAt and EventExpired at its ExpiresAt; sent and
-//     delivery_failed events are at DeliveryOutcome.At.
+//   - A store marking an invite expired (Insert, a renewing Change,
+//     ExpireDue) dates its StatusUpdatedAt and EventExpired at its
+//     ExpiresAt; sent and delivery_failed events are at
+//     DeliveryOutcome.At.
 //   - Quota counts are taken before the batch and used in batch order;
 //     an item blocked by a pending invite uses none.
 //   - Order by email, status, first name, last name and locale is the byte
@@ -101,7 +108,7 @@ type testCase struct {
 // -run can pick cases: go test -run 'TestConformance/Race/'.
 func Run(t *testing.T, newStore func(t *testing.T) invites.Store) {
 	t.Helper()
-	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, guardCases, inputCases, addressLimitCases}
+	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) {
@@ -112,8 +119,9 @@ func Run(t *testing.T, newStore func(t *testing.T) invites.Store) {
 	}
 }
 
-// newInvite builds a pending invite of tenant to email as Service.Send
-// would at now; opts change it before it is returned.
+// newInvite builds a pending invite of tenant to email stamped as
+// Service.Send stamps it at now (Insert stores it as given); opts change it
+// before it is returned.
 func newInvite(tenant, email string, now time.Time, opts ...func(*invites.Invite)) invites.Invite {
 	inv := invites.Invite{
 		ID:              uuid.Must(uuid.NewV7()),
@@ -143,7 +151,7 @@ func newInvite(tenant, email string, now time.Time, opts ...func(*invites.Invite
 // a result count that does not match.
 func insert(t *testing.T, s invites.Store, now time.Time, invs ...invites.Invite) []invites.InsertResult {
 	t.Helper()
-	res, err := s.Insert(t.Context(), now, invs, invites.Quota{})
+	res, err := s.Insert(t.Context(), invites.InsertParams{Now: now, Invites: invs})
 	if err != nil {
 		t.Fatalf("Insert(%d invites): %v", len(invs), err)
 	}
@@ -177,7 +185,7 @@ func insertOne(t *testing.T, s invites.Store, now time.Time, inv invites.Invite)
 // get returns an invite the test knows exists.
 func get(t *testing.T, s invites.Store, tenant string, id uuid.UUID) invites.Invite {
 	t.Helper()
-	inv, err := s.Get(t.Context(), tenant, id)
+	inv, err := s.Get(t.Context(), invites.GetParams{TenantID: tenant, ID: id})
 	if err != nil {
 		t.Fatalf("Get(%s, %s): %v", tenant, id, err)
 	}

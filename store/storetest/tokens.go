@@ -28,7 +28,7 @@ func testLookupAnyStatus(t *testing.T, newStore func(*testing.T) invites.Store) 
 			t.Parallel()
 			s := newStore(t)
 			p := prepare(t, s, "look@x.com", st)
-			got, err := s.Lookup(t.Context(), p.digest)
+			got, err := s.Lookup(t.Context(), invites.LookupParams{Digest: p.digest})
 			if err != nil {
 				t.Fatalf("Lookup of a %s invite: %v", st, err)
 			}
@@ -45,7 +45,7 @@ func testLookupUnknown(t *testing.T, newStore func(*testing.T) invites.Store) {
 	mint(t, s, t0, a.ID)
 	insertOne(t, s, t0, newInvite(tenantA, "b@x.com", t0))
 	for name, d := range map[string][]byte{"unknown": newDigest(t), "nil": nil, "empty": {}} {
-		_, err := s.Lookup(ctx, d)
+		_, err := s.Lookup(ctx, invites.LookupParams{Digest: d})
 		wantIs(t, "Lookup of a "+name+" digest", err, invites.ErrInvalidToken)
 	}
 }
@@ -65,7 +65,7 @@ func testAcceptSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	p := prepare(t, s, "acc@x.com", stPending)
 	var h hookRecorder
-	got, err := s.Accept(t.Context(), p.digest, "user-1", p.now, h.hook)
+	got, err := accept(t.Context(), s, p.digest, "user-1", p.now, h.hook)
 	if err != nil {
 		t.Fatalf("Accept: %v", err)
 	}
@@ -89,7 +89,7 @@ func testAcceptSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testAcceptNilHook(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	p := prepare(t, s, "nil@x.com", stPending)
-	got, err := s.Accept(t.Context(), p.digest, "user-1", p.now, nil)
+	got, err := accept(t.Context(), s, p.digest, "user-1", p.now, nil)
 	if err != nil {
 		t.Fatalf("Accept with a nil hook: %v", err)
 	}
@@ -104,7 +104,7 @@ func testAcceptHookError(t *testing.T, newStore func(*testing.T) invites.Store) 
 	p := prepare(t, s, "hook@x.com", stPending)
 	hostErr := errors.New("host refused the user")
 	h := hookRecorder{err: fmt.Errorf("wrapped: %w", hostErr)}
-	_, err := s.Accept(ctx, p.digest, "user-1", p.now, h.hook)
+	_, err := accept(ctx, s, p.digest, "user-1", p.now, h.hook)
 	wantIs(t, "Accept whose hook failed", err, hostErr)
 	if len(h.calls) != 1 {
 		t.Fatalf("Accept called its hook %d times, want once", len(h.calls))
@@ -116,7 +116,7 @@ func testAcceptHookError(t *testing.T, newStore func(*testing.T) invites.Store) 
 	}
 
 	later := p.now.Add(time.Minute)
-	got, err := s.Accept(ctx, p.digest, "user-2", later, okHook)
+	got, err := accept(ctx, s, p.digest, "user-2", later, okHook)
 	if err != nil {
 		t.Fatalf("Accept after a failed hook: %v", err)
 	}
@@ -126,6 +126,9 @@ func testAcceptHookError(t *testing.T, newStore func(*testing.T) invites.Store) 
 	}
 }
 
+// An invite is live until, not at, its ExpiresAt: at it the store
+// refuses a Live change with the invite still stored pending, which the
+// Service answers ErrExpired.
 func testAcceptExpiryBoundary(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
@@ -133,19 +136,20 @@ func testAcceptExpiryBoundary(t *testing.T, newStore func(*testing.T) invites.St
 	b := prepare(t, s, "b@x.com", stPending)
 
 	var h hookRecorder
-	_, err := s.Accept(ctx, a.digest, "u", a.inv.ExpiresAt, h.hook)
+	at := rule.at(t, s, a.inv.ExpiresAt)
+	_, err := at.Accept(ctx, tokenOf(a.digest), invites.Acceptor{UserID: "u"})
 	wantIs(t, "Accept at exactly ExpiresAt", err, invites.ErrExpired)
+	_, err = accept(ctx, s, a.digest, "u", a.inv.ExpiresAt, h.hook)
+	wantRefused(t, "Change at exactly ExpiresAt", err, invites.StatusPending)
 	if len(h.calls) != 0 {
 		t.Fatalf("Accept of an expired invite called its hook")
 	}
-	_, err = s.Decline(ctx, a.digest, a.inv.ExpiresAt)
+	_, err = at.Decline(ctx, tokenOf(a.digest))
 	wantIs(t, "Decline at exactly ExpiresAt", err, invites.ErrExpired)
-	if got := get(t, s, tenantA, a.inv.ID); got.AcceptedByUserID != "" || got.StatusAt(a.inv.ExpiresAt) != invites.StatusExpired {
-		t.Fatalf("after a refused Accept: reads as %s, AcceptedByUserID %q; want expired", got.StatusAt(a.inv.ExpiresAt), got.AcceptedByUserID)
-	}
+	checkInvite(t, "Get after a refused Accept and Decline", get(t, s, tenantA, a.inv.ID), a.inv)
 
 	just := b.inv.ExpiresAt.Add(-time.Microsecond)
-	if _, err := s.Accept(ctx, b.digest, "u", just, okHook); err != nil {
+	if _, err := rule.at(t, s, just).Accept(ctx, tokenOf(b.digest), invites.Acceptor{UserID: "u"}); err != nil {
 		t.Fatalf("Accept a microsecond before ExpiresAt: %v", err)
 	}
 }
@@ -153,7 +157,7 @@ func testAcceptExpiryBoundary(t *testing.T, newStore func(*testing.T) invites.St
 func testDeclineSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	p := prepare(t, s, "dec@x.com", stPending)
-	got, err := s.Decline(t.Context(), p.digest, p.now)
+	got, err := decline(t.Context(), s, p.digest, p.now)
 	if err != nil {
 		t.Fatalf("Decline: %v", err)
 	}
@@ -164,16 +168,20 @@ func testDeclineSuccess(t *testing.T, newStore func(*testing.T) invites.Store) {
 	insertOne(t, s, p.now, newInvite(tenantA, "dec@x.com", p.now))
 }
 
+// Accept and Decline of an invite no longer pending are refused: an
+// expired one (stored pending past ExpiresAt, or stored expired) with
+// ErrExpired, the others with their status. The Service tells them apart
+// by the invite the store's *RuleError carries.
 func testAcceptDeclineByStatus(t *testing.T, newStore func(*testing.T) invites.Store) {
 	ops := []struct {
 		name string
-		do   func(ctx context.Context, s invites.Store, digest []byte, now time.Time, h *hookRecorder) (invites.Invite, error)
+		do   func(ctx context.Context, svc *invites.Service, digest []byte) (invites.Invite, error)
 	}{
-		{"Accept", func(ctx context.Context, s invites.Store, d []byte, now time.Time, h *hookRecorder) (invites.Invite, error) {
-			return s.Accept(ctx, d, "late-user", now, h.hook)
+		{"Accept", func(ctx context.Context, svc *invites.Service, d []byte) (invites.Invite, error) {
+			return svc.Accept(ctx, tokenOf(d), invites.Acceptor{UserID: "late-user"})
 		}},
-		{"Decline", func(ctx context.Context, s invites.Store, d []byte, now time.Time, _ *hookRecorder) (invites.Invite, error) {
-			return s.Decline(ctx, d, now)
+		{"Decline", func(ctx context.Context, svc *invites.Service, d []byte) (invites.Invite, error) {
+			return svc.Decline(ctx, tokenOf(d))
 		}},
 	}
 	for _, op := range ops {
@@ -185,27 +193,31 @@ func testAcceptDeclineByStatus(t *testing.T, newStore func(*testing.T) invites.S
 				t.Parallel()
 				s := newStore(t)
 				p := prepare(t, s, "final@x.com", st)
-				var h hookRecorder
-				_, err := op.do(t.Context(), s, p.digest, p.now, &h)
+				calls := 0
+				svc, err := rule.service(s, p.now, func(c *invites.Config) {
+					c.OnAccept = func(context.Context, invites.Invite) error { calls++; return nil }
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = op.do(t.Context(), svc, p.digest)
 				what := op.name + " of a " + st + " invite"
 				if readAs(st) == invites.StatusExpired {
 					wantIs(t, what, err, invites.ErrExpired)
 				} else {
 					wantNotPending(t, what, err, readAs(st))
 				}
-				if len(h.calls) != 0 {
+				if calls != 0 {
 					t.Fatalf("%s called the hook", what)
 				}
-				got := get(t, s, tenantA, p.inv.ID)
-				if got.StatusAt(p.now) != readAs(st) || got.AcceptedByUserID != p.inv.AcceptedByUserID {
-					t.Fatalf("after a refused %s: reads as %s, AcceptedByUserID %q; want %s, %q",
-						op.name, got.StatusAt(p.now), got.AcceptedByUserID, readAs(st), p.inv.AcceptedByUserID)
-				}
+				checkInvite(t, "Get after a refused "+op.name, get(t, s, tenantA, p.inv.ID), p.inv)
 			})
 		}
 	}
 }
 
+// A digest no token has is ErrInvalidToken; a Change given no digest, no
+// tenant and no id finds nothing either.
 func testAcceptDeclineUnknown(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
@@ -213,13 +225,21 @@ func testAcceptDeclineUnknown(t *testing.T, newStore func(*testing.T) invites.St
 	insertOne(t, s, t0, newInvite(tenantA, "no-token-yet@x.com", t0))
 	for name, d := range map[string][]byte{"unknown": newDigest(t), "nil": nil, "empty": {}} {
 		var h hookRecorder
-		_, err := s.Accept(ctx, d, "u", p.now, h.hook)
-		wantIs(t, "Accept of a "+name+" digest", err, invites.ErrInvalidToken)
+		_, err := accept(ctx, s, d, "u", p.now, h.hook)
+		found := func(what string) {
+			t.Helper()
+			if name == "unknown" {
+				wantIs(t, what, err, invites.ErrInvalidToken)
+			} else if !errors.Is(err, invites.ErrInvalidToken) && !errors.Is(err, invites.ErrNotFound) {
+				t.Fatalf("%s: got error %v, want ErrInvalidToken or ErrNotFound", what, err)
+			}
+		}
+		found("Accept of a " + name + " digest")
 		if len(h.calls) != 0 {
 			t.Fatalf("Accept of a %s digest called the hook", name)
 		}
-		_, err = s.Decline(ctx, d, p.now)
-		wantIs(t, "Decline of a "+name+" digest", err, invites.ErrInvalidToken)
+		_, err = decline(ctx, s, d, p.now)
+		found("Decline of a " + name + " digest")
 	}
 	checkInvite(t, "Get after refused Accepts", get(t, s, tenantA, p.inv.ID), p.inv)
 }
