@@ -218,11 +218,6 @@ func (s *Store) anyBusy(ids []uuid.UUID) bool {
 	return false
 }
 
-// waitInvite waits until the invite id is not busy.
-func (s *Store) waitInvite(ctx context.Context, id uuid.UUID) error {
-	return s.waitIdle(ctx, func() []uuid.UUID { return []uuid.UUID{id} })
-}
-
 // release ends a busy spell and wakes the writers waiting on it.
 func (s *Store) release(id uuid.UUID) {
 	delete(s.busy, id)
