@@ -23,7 +23,7 @@
 // canceling: see invites.ChangeParams), Insert, and the outbox's claim
 // and outcomes. On a *bun.DB the Store prepares them through
 // database/sql, once per connection, with their values bound, since
-// planning them anew cost as much as running them. Behind a pooler in
+// planning them anew costs as much as running them. Behind a pooler in
 // transaction mode that does not keep prepared statements (PgBouncer
 // before 1.21, or without max_prepared_statements) the server soon
 // reports one lost; the Store then runs that statement again unprepared,

@@ -63,7 +63,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]i
 // returns each with its invite as read before that renewal. The updates
 // find their rows through arrays: with IN (SELECT ...) or a join the
 // planner may hash the picked ids and scan the whole table. It runs
-// prepared (see queryEach): planned anew on every call it cost as much
+// prepared (see queryEach): planning it anew on every call costs as much
 // as running it. It leaves the invites unlocked but for the KEY SHARE
 // lock of the tokens' foreign key, which no write of the Store's blocks
 // (they lock FOR NO KEY UPDATE), so it never waits on a resend that waits

@@ -271,7 +271,7 @@ func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error
 
 // pgInsert takes the batch as one JSON document (pgBatch) read by
 // jsonb_to_recordset: PostgreSQL plans a VALUES list of thousands of
-// literals slowly (30 ms for 1,000 invites), and one value quickly; and
+// literals slowly, and one value quickly; and
 // its text is the same for any batch, so it runs prepared. The outbox
 // rows and events, at ?1, come from the rows inserted, in the same
 // statement.

@@ -13,9 +13,9 @@ import (
 )
 
 // prepared holds the statements of one *sql.DB that the Store prepares
-// instead of having bun inline their values: the accept of a link (and
-// decline, and cancel), whose plan PostgreSQL would otherwise make anew on
-// every call, at about twice the server time of running it prepared.
+// instead of having bun inline their values (the hot paths: see the
+// package doc), whose plans PostgreSQL would otherwise make anew on every
+// call, as much server time as running them.
 // Each is prepared on first use; database/sql then prepares it once on
 // each connection it runs on.
 type prepared struct {

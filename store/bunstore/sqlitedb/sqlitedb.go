@@ -85,7 +85,7 @@ var readerConns = max(4, runtime.GOMAXPROCS(0))
 // settings of ReaderDSN, on the database at path, which Open made: pass it
 // to bunstore.New with bunstore.WithReader. In WAL mode readers run beside
 // each other and beside the writer, each statement on the database as its
-// last commit left it, so a scan of one tenant no longer holds up another
+// last commit left it, so a scan of one tenant does not hold up another
 // tenant's Get.
 func OpenReader(path string) (*bun.DB, error) {
 	db, err := open(ReaderDSN(path), path)
