@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +18,7 @@ var quotaCases = []testCase{
 	{"Quota/Resend", testQuotaResend},
 	{"Race/QuotaPending", testRaceQuotaPending},
 	{"Race/QuotaSends", testRaceQuotaSends},
+	{"Race/QuotaDuringDecide", testRaceQuotaDuringDecide},
 }
 
 // insertQ is Insert under q; it returns which items were stored, blocked
@@ -224,5 +226,79 @@ func testRaceQuotaSends(t *testing.T, newStore func(*testing.T) invites.Store) {
 	wg.Wait()
 	if sent != limit {
 		t.Fatalf("12 sends at once by one user under MaxSendsPerHour %d: %d went through", limit, sent)
+	}
+}
+
+// A send that lands while Decide runs counts before the change is written:
+// the store holds the quota's locks across Decide (the Insert waits for the
+// change) or asks Decide again on the new counts. Either way, of a renewal
+// and an Insert that would each fill the quota, one goes through.
+func testRaceQuotaDuringDecide(t *testing.T, newStore func(*testing.T) invites.Store) {
+	for _, c := range []struct {
+		name  string
+		q     invites.Quota
+		count func(invites.Facts) int
+	}{
+		{"UserSends", invites.Quota{MaxSendsPerHour: 2}, func(f invites.Facts) int { return f.UserSends }},
+		{"TenantPending", invites.Quota{MaxPending: 2}, func(f invites.Facts) int { return f.TenantPending }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStore(t)
+			ctx := t.Context()
+			by := func(i *invites.Invite) { i.CreatedByUserID = as(tenantA).UserID }
+			// Sent before the hour and expired: neither a send nor pending
+			// at now, until renewed.
+			old := t0.Add(-2 * time.Hour)
+			exp := insertOne(t, s, old, newInvite(tenantA, "exp@x.com", old, by, func(i *invites.Invite) { i.ExpiresAt = old.Add(time.Hour) }))
+			insertOne(t, s, t0, newInvite(tenantA, "live@x.com", t0, by))
+			now := t0.Add(time.Minute)
+
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			changed := make(chan error, 1)
+			go func() {
+				_, err := s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenantA, ID: exp.ID, ActorID: as(tenantA).UserID, Count: c.q,
+					Decide: func(_ context.Context, f invites.Facts) (invites.Edit, error) {
+						once.Do(func() { close(entered); <-release })
+						if c.count(f) >= 2 {
+							return invites.Edit{}, invites.ErrQuotaExceeded
+						}
+						return renewEdit(now), nil
+					}})
+				changed <- err
+			}()
+			<-entered
+			type result struct {
+				res []invites.InsertResult
+				err error
+			}
+			inserted := make(chan result, 1)
+			go func() {
+				res, err := s.Insert(ctx, invites.InsertParams{Now: now, Quota: c.q, Invites: []invites.Invite{newInvite(tenantA, "new@x.com", now, by)}})
+				inserted <- result{res, err}
+			}()
+			var ins *result
+			select {
+			case r := <-inserted:
+				ins = &r
+			case <-time.After(200 * time.Millisecond): // it waits for the change's locks
+			}
+			close(release)
+			err := <-changed
+			if ins == nil {
+				r := <-inserted
+				ins = &r
+			}
+			if ins.err != nil || len(ins.res) != 1 {
+				t.Fatalf("Insert: %v, %v", ins.res, ins.err)
+			}
+			if err != nil && !errors.Is(err, invites.ErrQuotaExceeded) {
+				t.Fatalf("renewal: %v", err)
+			}
+			stored := ins.res[0].Invite.ID != uuid.Nil
+			if stored == (err == nil) {
+				t.Fatalf("renewal (err %v) and Insert (stored %t) racing under %+v: want exactly one through", err, stored, c.q)
+			}
+		})
 	}
 }

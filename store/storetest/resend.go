@@ -213,7 +213,8 @@ func testResendSupersedesQueued(t *testing.T, newStore func(*testing.T) invites.
 }
 
 // A Resend while the invitation is in a worker's hands: the old link dies,
-// and the worker's outcome does not mark the reminder sent.
+// the worker's claim no longer holds, and its outcome changes nothing (it
+// neither marks the reminder sent nor writes an event).
 func testResendSupersedesInFlight(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
@@ -223,7 +224,13 @@ func testResendSupersedesInFlight(t *testing.T, newStore func(*testing.T) invite
 	resendOK(t, s, inv.ID, now, rule)
 	_, err := s.Lookup(ctx, invites.LookupParams{Digest: first.digest})
 	wantIs(t, "Lookup of the superseded invitation's token", err, invites.ErrInvalidToken)
+	lost, err := s.RenewDeliveries(ctx, invites.RenewParams{Now: now, Lease: lease, Deliveries: []invites.Delivery{first.Delivery}})
+	if err != nil || len(lost) != 1 || lost[0] != first.ID {
+		t.Fatalf("RenewDeliveries of the superseded invitation = %v, %v; want it lost", lost, err)
+	}
+	events := histOf(t, s, inv.ID)
 	complete(t, s, first.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: now})
+	history(t, s, tenantA, inv.ID, events...)
 	if got := get(t, s, tenantA, inv.ID); got.DeliveryStatus != invites.DeliveryQueued {
 		t.Fatalf("DeliveryStatus = %s after the superseded invitation completed, want queued (the reminder has not gone out)", got.DeliveryStatus)
 	}

@@ -1,0 +1,225 @@
+// Command mutants measures how well the conformance suite (store/storetest)
+// catches broken stores. Each mutant is memstore with one promise of the
+// Store contract (store.go) broken by a one-snippet edit; the suite, run on
+// the mutant, should fail ("killed"). A mutant it passes ("survived") is
+// either equivalent (memstore cannot reach the difference) or a gap in the
+// suite.
+//
+// Run it from the module root:
+//
+//	go run ./internal/mutants
+//
+// It edits nothing in the tree: each mutant is handed to the go command as
+// a build overlay (go help build, -overlay) from a temporary directory it
+// removes. A snippet that is not found exactly once, a baseline that does
+// not pass, or a mutant that does not compile stops it with an error, so
+// the table cannot rot silently. Neither go test nor CI runs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// mutant is one deliberate break of memstore.
+type mutant struct {
+	name   string
+	breaks string // the promise of store.go it breaks
+	file   string // under store/memstore
+	old    string // found exactly once in file
+	new    string
+}
+
+var mutants = []mutant{
+	{"change-skip-from", "Change without Decide applies the Edit whatever the stored status (From)", "change.go",
+		"!slices.Contains(p.From, r.inv.Status) || p.Live", "false && !slices.Contains(p.From, r.inv.Status) || p.Live"},
+	{"change-live-boundary", "Live takes an invite as live at exactly its ExpiresAt", "change.go",
+		"p.Live && !p.Now.Before(r.inv.ExpiresAt)", "p.Live && p.Now.After(r.inv.ExpiresAt)"},
+	{"decide-error-ignored", "an error from Decide is not returned (the zero Edit is applied)", "change.go",
+		"\t\tif err != nil {\n\t\t\treturn e, err\n\t\t}\n\t\tnow :=", "\t\tif err != nil {\n\t\t\treturn e, nil\n\t\t}\n\t\tnow :="},
+	{"decide-stale-counts", "Decide's counts are not retaken under the lock: a send made while Decide ran is missed", "change.go",
+		"if now.AddressSends == f.AddressSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {", "if now.AddressSends >= 0 {"},
+	{"user-sends-any-actor", "Facts.UserSends counts the sends of every user of the tenant, not ActorID's", "events.go",
+		"ev.e.TenantID == tenantID && ev.e.ActorID == user &&", "ev.e.TenantID == tenantID && user != \"\\x00\" &&"},
+	{"status-updated-always", "StatusUpdatedAt becomes Now on every change, not only when Status changes", "change.go",
+		"\tinv.UpdatedAt = now\n\treturn inv", "\tinv.UpdatedAt, inv.StatusUpdatedAt = now, now\n\treturn inv"},
+	{"updated-at-kept", "a change leaves UpdatedAt as it was", "change.go",
+		"\tinv.UpdatedAt = now\n\treturn inv", "\treturn inv"},
+	{"event-wrong-actor", "the change's event is written with no actor instead of ActorID", "change.go",
+		"s.emit(r, e.Event, p.ActorID, p.Now)", `s.emit(r, e.Event, "", p.Now)`},
+	{"renew-keeps-tokens", "a resend leaves the old tokens valid", "change.go",
+		"for _, d := range r.digests {\n\t\t\tdelete(s.digests, string(d))\n\t\t}\n\t\tr.digests = nil", ""},
+	{"renew-no-supersede", "a resend leaves the queued delivery before it claimable and completable", "write.go",
+		"delete(s.active, old)", "_ = old"},
+	{"renew-ignores-live-holder", "a resend expires another live pending invite of the address instead of ErrAlreadyInvited", "change.go",
+		"case h != nil && now.Before(h.inv.ExpiresAt):", "case h != nil && now.IsZero():"},
+	{"hook-error-ignored", "an error from Hook neither undoes the change nor is returned", "change.go",
+		"if err := s.callHook(ctx, p.Hook, clone(out)); err != nil {", "if err := s.callHook(ctx, p.Hook, clone(out)); err != nil && false {"},
+	{"hook-sees-old", "Hook gets the invite as stored, not as changed", "change.go",
+		"s.callHook(ctx, p.Hook, clone(out))", "s.callHook(ctx, p.Hook, clone(r.inv))"},
+	{"insert-restamps", "Insert re-stamps CreatedAt and UpdatedAt with Now instead of storing them as given", "write.go",
+		"r := &record{inv: clone(inv)}", "r := &record{inv: clone(inv)}\n\t\tr.inv.CreatedAt, r.inv.UpdatedAt = now, now"},
+	{"insert-ignores-address-limit", "Insert ignores Quota.MaxSendsPerAddressPerDay", "write.go",
+		"if q.MaxSendsPerAddressPerDay > 0 &&", "if q.MaxSendsPerAddressPerDay > 1<<30 &&"},
+	{"insert-keeps-stale-holder", "Insert frees the address of a pending invite past its expiry without marking it expired", "write.go",
+		"\t\t\ts.expire(h, now)\n", "\t\t\ts.freeKey(h)\n"},
+	{"claim-ignores-lease", "ClaimDeliveries hands out a delivery whose lease still runs (double claim)", "delivery.go",
+		" || d.leaseUntil.After(p.Now)", ""},
+	{"claim-keeps-nonpending", "ClaimDeliveries returns a delivery of an invite no longer pending", "delivery.go",
+		" || r.inv.Status != invites.StatusPending", ""},
+	{"complete-ignores-fence", "CompleteDeliveries (and RenewDeliveries) accept an outcome of a claim that no longer holds (Attempt)", "delivery.go",
+		" || sd.d.Attempt != d.Attempt", ""},
+	{"expiredue-ignores-limit", "ExpireDue expires every due invite, not up to Limit", "events.go",
+		"due = due[:min(limit, len(due))]", "due = due[:min(limit+len(due), len(due))]"},
+	{"claimevents-breaks-order", "ClaimEvents hands out later events of an invite beside or before its earliest", "events.go",
+		"\t\tif h := q[0]; !h.due.After(now) && !h.lease.After(now) {\n\t\t\tdue = append(due, h)\n\t\t}",
+		"\t\tfor _, h := range q {\n\t\t\tif !h.due.After(now) && !h.lease.After(now) {\n\t\t\t\tdue = append(due, h)\n\t\t\t}\n\t\t}"},
+	{"completeevent-ignores-fence", "CompleteEvent accepts an event whose claim (Attempt) no longer holds", "events.go",
+		" || q[0].e.Attempt != e.Attempt", ""},
+	{"list-ignores-after", "List ignores the keyset position After", "list.go",
+		"if p.After != nil {", "if p.After != nil && p.Limit < 0 {"},
+	{"find-ignores-tenant", "Get, History and Change by ID find an invite of another tenant", "write.go",
+		"if !ok || r.inv.TenantID != tenantID {", "if !ok {"},
+}
+
+// timeout bounds one run of the suite; go test makes a hang fail with a
+// goroutine dump, and the process is killed a minute later if it goes on.
+const timeout = 3 * time.Minute
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "mutants:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	if _, err := os.Stat("go.mod"); err != nil {
+		return errors.New("run it from the module root: go run ./internal/mutants")
+	}
+	tmp, err := os.MkdirTemp("", "mutants")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// Check the whole table before the first run, so a rotten entry fails
+	// at once.
+	srcs := make([][]byte, len(mutants))
+	seen := map[string]bool{}
+	for i, m := range mutants {
+		if seen[m.name] {
+			return fmt.Errorf("mutant %s listed twice", m.name)
+		}
+		seen[m.name] = true
+		src, err := os.ReadFile(filepath.Join("store", "memstore", m.file))
+		if err != nil {
+			return err
+		}
+		if n := bytes.Count(src, []byte(m.old)); n != 1 {
+			return fmt.Errorf("mutant %s: its snippet occurs %d times in %s, not once", m.name, n, m.file)
+		}
+		srcs[i] = bytes.Replace(src, []byte(m.old), []byte(m.new), 1)
+	}
+
+	start := time.Now()
+	if res := suite(""); res.verdict != "passed" {
+		return fmt.Errorf("the suite does not pass on memstore as it is (%s):\n%s", res.verdict, res.out)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "MUTANT\tRESULT\tFIRST FAILING TEST\tBREAKS")
+	killed := 0
+	for i, m := range mutants {
+		overlay, err := writeOverlay(tmp, i, m.file, srcs[i])
+		if err != nil {
+			return err
+		}
+		res := suite(overlay)
+		switch res.verdict {
+		case "build failed":
+			return fmt.Errorf("mutant %s does not compile:\n%s", m.name, res.out)
+		case "passed":
+			res.verdict = "SURVIVED"
+		default:
+			killed++
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.name, res.verdict, res.first, m.breaks)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("\nkilled %d of %d (%s)\n", killed, len(mutants), time.Since(start).Round(time.Second))
+	return nil
+}
+
+// writeOverlay writes the i-th mutant's source and an overlay that builds
+// store/memstore/file from it, and returns the overlay's path.
+func writeOverlay(dir string, i int, file string, src []byte) (string, error) {
+	target, err := filepath.Abs(filepath.Join("store", "memstore", file))
+	if err != nil {
+		return "", err
+	}
+	mut := filepath.Join(dir, fmt.Sprintf("%02d_%s", i, file))
+	if err := os.WriteFile(mut, src, 0o644); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(map[string]map[string]string{"Replace": {target: mut}})
+	if err != nil {
+		return "", err
+	}
+	overlay := filepath.Join(dir, fmt.Sprintf("%02d.json", i))
+	return overlay, os.WriteFile(overlay, b, 0o644)
+}
+
+type result struct {
+	verdict string // passed, killed, killed (timeout), build failed
+	first   string // the first failing test, when killed
+	out     string
+}
+
+var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
+
+// suite runs the conformance suite on memstore, built with overlay when
+// it is not "".
+func suite(overlay string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
+	defer cancel()
+	args := []string{"test", "-count=1", "-timeout=" + timeout.String(), "-run", "Conformance"}
+	if overlay != "" {
+		args = append(args, "-overlay="+overlay)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./store/memstore/")...)
+	cmd.WaitDelay = 10 * time.Second // a test binary left behind must not hold the pipe open
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	res := result{out: out, first: "-"}
+	// go test prints a parent before its subtests: the first leaf is the
+	// first name the next one does not extend.
+	m := failLine.FindAllStringSubmatch(out, -1)
+	for i, s := range m {
+		if i+1 == len(m) || !strings.HasPrefix(m[i+1][1], s[1]+"/") {
+			res.first = s[1]
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		res.verdict = "passed"
+	case strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]"):
+		res.verdict = "build failed"
+	case ctx.Err() != nil || strings.Contains(out, "panic: test timed out"):
+		res.verdict = "killed (timeout)"
+	default:
+		res.verdict = "killed"
+	}
+	return res
+}
