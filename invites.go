@@ -73,16 +73,35 @@ type Invite struct {
 
 // MarshalJSON writes the shape of ROQ's User Invites API: acceptedByUserId
 // is null until the invite is accepted.
-func (i Invite) MarshalJSON() ([]byte, error) {
-	type plain Invite // no methods: no recursion
-	var by *string
-	if i.AcceptedByUserID != "" {
-		by = &i.AcceptedByUserID
+func (i Invite) MarshalJSON() ([]byte, error) { return json.Marshal(i.wire()) }
+
+// MarshalInvites returns the JSON array of invs, each as its MarshalJSON
+// writes it, in one pass: encoding/json would parse each Marshaler's
+// output again to check it, as long as writing a page.
+func MarshalInvites(invs []Invite) ([]byte, error) {
+	w := make([]wireInvite, len(invs)) // [] even when empty
+	for k := range invs {
+		w[k] = invs[k].wire()
 	}
-	return json.Marshal(struct {
-		plain
-		AcceptedByUserID *string `json:"acceptedByUserId"`
-	}{plain(i), by})
+	return json.Marshal(w)
+}
+
+// wireInvite is an Invite in the shape of its JSON, which encoding/json
+// writes without calling a method.
+type wireInvite struct {
+	plainInvite
+	AcceptedByUserID *string `json:"acceptedByUserId"` // hides the embedded field
+}
+
+// plainInvite is an Invite without its methods, MarshalJSON among them.
+type plainInvite Invite
+
+func (i Invite) wire() wireInvite {
+	w := wireInvite{plainInvite: plainInvite(i)}
+	if i.AcceptedByUserID != "" {
+		w.AcceptedByUserID = &i.AcceptedByUserID
+	}
+	return w
 }
 
 // StatusAt is the status the invite reads as at now: a pending invite past

@@ -10,33 +10,25 @@ import (
 	"github.com/invitekit/invites"
 )
 
-// withInvites returns {"key":[invites...],rest's members...}: each invite
-// in its own MarshalJSON, spliced in as written, since encoding/json would
-// parse a Marshaler's output again to check it. rest is a struct of the
-// members after the invites, one at least.
+// withInvites returns {"key":[invites...],rest's members...}, the invites
+// written by invites.MarshalInvites. rest is a struct of the members after
+// the invites, one at least.
 func withInvites(key string, invs []invites.Invite, rest any) ([]byte, error) {
+	arr, err := invites.MarshalInvites(invs)
+	if err != nil {
+		return nil, err
+	}
 	tail, err := json.Marshal(rest)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 512*len(invs)+len(key)+len(tail)+8)
-	b = append(append(append(b, `{"`...), key...), `":[`...)
-	for i, inv := range invs {
-		j, err := inv.MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, j...)
-	}
-	b = append(b, ']')
+	b := make([]byte, 0, len(arr)+len(key)+len(tail)+8)
+	b = append(append(append(append(b, `{"`...), key...), `":`...), arr...)
 	return append(append(b, ','), tail[1:]...), nil
 }
 
 // The request and response bodies. Invites are written by
-// invites.Invite's own MarshalJSON (see withInvites).
+// invites.Invite's own encoder (see withInvites).
 type (
 	sendRequest struct {
 		UserInvites []sendItem `json:"userInvites"`
