@@ -20,15 +20,15 @@
 // bun; open pgx with default_query_exec_mode=simple_protocol (see the
 // README) so it does not prepare each of them. The exceptions are the hot
 // paths: the changes by rule (accepting or declining through a link,
-// canceling: see invites.ChangeParams), Insert, and the outbox's claim
-// and outcomes. On a *bun.DB the Store prepares them through
+// canceling: see invites.ChangeParams), Insert, a page of List filtered
+// by tenant alone, and the outbox's claim and outcomes. On a *bun.DB the Store prepares them through
 // database/sql, once per connection, with their values bound, since
 // planning them anew costs as much as running them. Behind a pooler in
 // transaction mode that does not keep prepared statements (PgBouncer
 // before 1.21, or without max_prepared_statements) the server soon
 // reports one lost; the Store then runs that statement again unprepared,
 // logs once, and prepares nothing more. Prepared statements bypass bun's
-// query hooks. On SQLite, open the database
+// query hooks; a Store on a bun.Conn or bun.Tx prepares nothing. On SQLite, open the database
 // with sqlitedb.Open, which sets WAL, a busy timeout and immediate
 // transactions, without which concurrent writers meet SQLITE_BUSY.
 //

@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,25 +144,26 @@ func (s *Store) list(ctx context.Context, db bun.IDB, p invites.ListParams) ([]i
 	case s.pg && (len(args) > 1 || p.Offset > 0):
 		q = count + "id IN (SELECT id FROM invites WHERE " + page + sort + limit + ")" + sort
 	}
-	rows, err := db.QueryContext(ctx, q, all...)
-	if err != nil {
-		return nil, 0, wrap(err)
-	}
-	defer rows.Close()
 	out := []invites.Invite{}
 	total := -1
-	for rows.Next() {
-		var (
-			inv invites.Invite
-			n   int
-		)
-		inv, err = scanInvite(scanExtra{rows, &n})
-		if err != nil {
-			return nil, 0, wrap(err)
-		}
+	each := func(r scanner) error {
+		var n int
+		inv, err := scanInvite(scanExtra{r, &n})
 		out, total = append(out, inv), n
+		return err
 	}
-	if err := rows.Err(); err != nil {
+	var err error
+	if len(args) == 1 && p.Order.Field != invites.OrderStatus && s.prepares(db) {
+		// A page with no filter but its tenant, the most asked for, in a
+		// few dozen texts (order, direction, cursor, offset): prepared.
+		err = s.queryEach(ctx, numbered(q), all, each)
+	} else {
+		var rows *sql.Rows
+		if rows, err = db.QueryContext(ctx, q, all...); err == nil {
+			err = eachRow(rows, each)
+		}
+	}
+	if err != nil {
 		return nil, 0, wrap(err)
 	}
 	if total < 0 {

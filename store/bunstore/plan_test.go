@@ -66,7 +66,7 @@ func TestListPlansUseTheTenantIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := &queryLog{}
-	store := asked(t, bunstore.New(db.WithQueryHook(log)))
+	store := unprepared(t, db, log)
 	now := time.Date(2030, 1, 1, 6, 0, 0, 0, time.UTC)
 	after := &invites.Cursor{Time: now, Text: "pending", ID: [16]byte{1}}
 	status := func(st invites.Status) invites.StatusFilter {
@@ -161,4 +161,17 @@ func tenantPlan(t *testing.T, db bun.IDB, stmt string, analyze bool) ([]string, 
 		t.Fatalf("the plan reads invites through no index:\n%s", js)
 	}
 	return indexes, plan[0].ExecutionTime
+}
+
+// unprepared returns a Store on one connection of db, with hook: on a
+// bun.Conn the Store prepares nothing, so hook sees every statement with
+// its values, to EXPLAIN.
+func unprepared(t *testing.T, db *bun.DB, hook bun.QueryHook) *bunstore.Store {
+	t.Helper()
+	conn, err := db.WithQueryHook(hook).Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return asked(t, bunstore.New(conn))
 }

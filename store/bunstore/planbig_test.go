@@ -62,7 +62,7 @@ func TestListPlansAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := &queryLog{}
-	store := asked(t, bunstore.New(db.WithQueryHook(log)))
+	store := unprepared(t, db, log)
 	now := time.Date(2030, 1, 2, 6, 0, 0, 0, time.UTC) // some pending invites have expired
 	plan := func(t *testing.T, what string, p invites.ListParams) {
 		t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,31 @@ func (s *Store) queryEach(ctx context.Context, q string, args []any, each func(s
 		return err
 	}
 	return eachRow(rows, each)
+}
+
+// prepares reports whether a statement run on db may run prepared: db is
+// the Store's own *bun.DB, on PostgreSQL, and the server keeps prepared
+// statements.
+func (s *Store) prepares(db bun.IDB) bool {
+	d, ok := db.(*bun.DB)
+	return ok && s.prep != nil && !s.prep.off.Load() && d.DB == s.prep.db
+}
+
+// numbered returns q with its ? placeholders numbered in order (?0, ?1,
+// ...), as the prepared statements take them. q must hold no ? but its
+// placeholders.
+func numbered(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 32)
+	n := 0
+	for _, part := range strings.SplitAfter(q, "?") {
+		b.WriteString(part)
+		if strings.HasSuffix(part, "?") {
+			b.WriteString(strconv.Itoa(n))
+			n++
+		}
+	}
+	return b.String()
 }
 
 // each runs the statement of q and calls f for every row.

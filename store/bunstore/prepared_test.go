@@ -106,6 +106,44 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	}
 }
 
+// A plain page runs prepared, and once the server lost its statement, as
+// a pooler's may, unprepared, with the same answer.
+func TestPreparedListLostFallsBack(t *testing.T) {
+	db := testdb.Postgres(t)
+	migrated(t, db)
+	db.SetMaxOpenConns(1)
+	var logs syncbuf.Buffer
+	store := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	ctx := t.Context()
+	svc, _, _, _ := invited(t, store, "ann@x.io", "bob@x.io", "cat@x.io")
+	actor := invites.Actor{UserID: "admin", TenantID: "acme"}
+	list := func() invites.Page {
+		t.Helper()
+		page, err := svc.List(ctx, actor, invites.Query{Limit: 2, Order: invites.Order{Field: invites.OrderEmail}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page
+	}
+	before := list()
+	if os.Getenv(testdb.EnvPooled) == "" {
+		if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT id, tenant_id%'"); n != 1 {
+			t.Fatalf("%d list statements prepared, want 1", n)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	after := list()
+	if len(after.Invites) != 2 || after.TotalCount != 3 || after.Invites[0].Email != "ann@x.io" ||
+		after.NextCursor != before.NextCursor {
+		t.Fatalf("the list after the loss: %+v, want it as before: %+v", after, before)
+	}
+	if n := strings.Count(logs.String(), "lost a prepared statement"); n != 1 {
+		t.Fatalf("logged the loss %d times: %s", n, logs.String())
+	}
+}
+
 // invited is a Service on store whose OnAccept counts its calls in hooked,
 // with an invite of tenant acme sent and delivered to each of emails.
 func invited(t *testing.T, store *bunstore.Store, emails ...string) (svc *invites.Service, mail *mailertest.Mailer, hooked *int, sent invites.SendResult) {
