@@ -33,7 +33,7 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 		// SQLite stops a statement when ctx ends, which the Service bounds
 		// by p.Timeout. On a bun.Tx, SET LOCAL would outlast the list in
 		// the host's transaction.
-		return s.list(ctx, s.reader, p)
+		return s.list(ctx, s.reader, s.listQuery(p))
 	}
 	// pgx cancels a statement whose context ends by asking the server on a
 	// second connection, which may come too late or not at all; the
@@ -45,14 +45,27 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 		total   int
 		listErr error // wrapped by list already
 	)
-	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		ms := max(1, p.Timeout.Milliseconds()) // 0 would turn the bound off
-		if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(ms, 10)); err != nil {
-			return err
-		}
-		out, total, listErr = s.list(ctx, tx, p)
-		return listErr
-	})
+	lq := s.listQuery(p)
+	if stmt := lq.prepared(s); stmt != "" && s.prepares(db) {
+		s.warm(ctx, stmt) // before the transaction holds a connection
+	}
+	bounded := func() error {
+		return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			ms := max(1, p.Timeout.Milliseconds()) // 0 would turn the bound off
+			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(ms, 10)); err != nil {
+				return err
+			}
+			out, total, listErr = s.list(ctx, tx, lq)
+			return listErr
+		})
+	}
+	err := bounded()
+	if s.prep != nil && lost(err) {
+		// The server lost the prepared page, before running it: as inTx.
+		s.stopPreparing(ctx, err)
+		listErr = nil
+		err = bounded()
+	}
 	switch {
 	case listErr != nil:
 		return nil, 0, listErr
@@ -86,8 +99,25 @@ func mayScan(p invites.ListParams) bool {
 	return false
 }
 
-// list is List on db.
-func (s *Store) list(ctx context.Context, db bun.IDB, p invites.ListParams) ([]invites.Invite, int, error) {
+// listQuery is the statement of a List, built once for where it runs.
+type listQuery struct {
+	q, where  string
+	all, args []any // of q, and of where alone
+}
+
+// prepared returns the statement to prepare for q, or "" for none: a page
+// with no filter but its tenant, the most asked for, in a few dozen texts
+// (order, direction, cursor, offset, and in status order the statuses
+// left after the cursor).
+func (lq listQuery) prepared(s *Store) string {
+	if !s.pg || len(lq.args) != 1 {
+		return ""
+	}
+	return numbered(lq.q)
+}
+
+// listQuery builds the statement of p.
+func (s *Store) listQuery(p invites.ListParams) listQuery {
 	where, args := s.filters(p)
 
 	key := "created_at"
@@ -144,6 +174,13 @@ func (s *Store) list(ctx context.Context, db bun.IDB, p invites.ListParams) ([]i
 	case s.pg && (len(args) > 1 || p.Offset > 0):
 		q = count + "id IN (SELECT id FROM invites WHERE " + page + sort + limit + ")" + sort
 	}
+	return listQuery{q: q, where: where, all: all, args: args}
+}
+
+// list runs lq on db: prepared where lq allows and db is the Store's own
+// pool or a transaction of it (see List).
+func (s *Store) list(ctx context.Context, db bun.IDB, lq listQuery) ([]invites.Invite, int, error) {
+	where, args, q, all := lq.where, lq.args, lq.q, lq.all
 	out := []invites.Invite{}
 	total := -1
 	each := func(r scanner) error {
@@ -153,11 +190,15 @@ func (s *Store) list(ctx context.Context, db bun.IDB, p invites.ListParams) ([]i
 		return err
 	}
 	var err error
-	if len(args) == 1 && p.Order.Field != invites.OrderStatus && s.prepares(db) {
-		// A page with no filter but its tenant, the most asked for, in a
-		// few dozen texts (order, direction, cursor, offset): prepared.
-		err = s.queryEach(ctx, numbered(q), all, each)
-	} else {
+	stmt := lq.prepared(s)
+	tx, inTx := db.(bun.Tx)
+	switch {
+	case stmt != "" && s.prepares(db):
+		err = s.queryEach(ctx, stmt, all, each)
+	case stmt != "" && inTx && s.prepares(s.reader):
+		// List's transaction on the reader, the Store's own pool.
+		err = s.queryIn(ctx, tx, stmt, all, each)
+	default:
 		var rows *sql.Rows
 		if rows, err = db.QueryContext(ctx, q, all...); err == nil {
 			err = eachRow(rows, each)

@@ -14,6 +14,7 @@ import (
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/bunstore"
 	"github.com/invitekit/invites/token"
+	"github.com/uptrace/bun"
 )
 
 // On PostgreSQL accept and decline run prepared, and an accept with a
@@ -69,11 +70,7 @@ func TestAcceptPreparedOnOneConnection(t *testing.T) {
 // decline runs the statement again, the Store says so once, and prepares
 // nothing more.
 func TestPreparedLostFallsBack(t *testing.T) {
-	db := testdb.Postgres(t)
-	migrated(t, db)
-	db.SetMaxOpenConns(1)
-	var logs syncbuf.Buffer
-	store := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	db, store, logs := oneConnection(t)
 	ctx := t.Context()
 	emails := []string{"ann@x.io", "dan@x.io", "bob@x.io", "cat@x.io"}
 	svc, mail, hooked, _ := invited(t, store, emails...)
@@ -106,42 +103,56 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	}
 }
 
-// A plain page runs prepared, and once the server lost its statement, as
-// a pooler's may, unprepared, with the same answer.
+// A page filtered by tenant alone runs prepared, and once the server lost
+// its statement, as a pooler's may, unprepared, with the same answer: in
+// email order as one statement, and in status order, which runs in a
+// transaction bounding it on the server, by running that again.
 func TestPreparedListLostFallsBack(t *testing.T) {
+	for _, o := range []invites.OrderField{invites.OrderEmail, invites.OrderStatus} {
+		t.Run(string(o), func(t *testing.T) {
+			db, store, logs := oneConnection(t)
+			ctx := t.Context()
+			svc, _, _, _ := invited(t, store, "ann@x.io", "bob@x.io", "cat@x.io")
+			list := func() invites.Page {
+				t.Helper()
+				page, err := svc.List(ctx, invites.Actor{UserID: "admin", TenantID: "acme"},
+					invites.Query{Limit: 2, Order: invites.Order{Field: o}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return page
+			}
+			before := list()
+			if os.Getenv(testdb.EnvPooled) == "" {
+				if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT id, tenant_id%'"); n != 1 {
+					t.Fatalf("%d list statements prepared, want 1", n)
+				}
+			}
+			if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+				t.Fatal(err)
+			}
+			after := list()
+			if len(after.Invites) != 2 || after.TotalCount != 3 || after.Invites[0].ID != before.Invites[0].ID ||
+				after.NextCursor != before.NextCursor {
+				t.Fatalf("the list after the loss: %+v, want it as before: %+v", after, before)
+			}
+			if n := strings.Count(logs.String(), "lost a prepared statement"); n != 1 {
+				t.Fatalf("logged the loss %d times: %s", n, logs.String())
+			}
+		})
+	}
+}
+
+// oneConnection returns a migrated database on a pool of one connection,
+// so a DEALLOCATE ALL reaches every prepared statement, and a Store on it
+// logging to logs.
+func oneConnection(t *testing.T) (*bun.DB, *bunstore.Store, *syncbuf.Buffer) {
+	t.Helper()
 	db := testdb.Postgres(t)
 	migrated(t, db)
 	db.SetMaxOpenConns(1)
-	var logs syncbuf.Buffer
-	store := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	ctx := t.Context()
-	svc, _, _, _ := invited(t, store, "ann@x.io", "bob@x.io", "cat@x.io")
-	actor := invites.Actor{UserID: "admin", TenantID: "acme"}
-	list := func() invites.Page {
-		t.Helper()
-		page, err := svc.List(ctx, actor, invites.Query{Limit: 2, Order: invites.Order{Field: invites.OrderEmail}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return page
-	}
-	before := list()
-	if os.Getenv(testdb.EnvPooled) == "" {
-		if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT id, tenant_id%'"); n != 1 {
-			t.Fatalf("%d list statements prepared, want 1", n)
-		}
-	}
-	if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
-		t.Fatal(err)
-	}
-	after := list()
-	if len(after.Invites) != 2 || after.TotalCount != 3 || after.Invites[0].Email != "ann@x.io" ||
-		after.NextCursor != before.NextCursor {
-		t.Fatalf("the list after the loss: %+v, want it as before: %+v", after, before)
-	}
-	if n := strings.Count(logs.String(), "lost a prepared statement"); n != 1 {
-		t.Fatalf("logged the loss %d times: %s", n, logs.String())
-	}
+	logs := &syncbuf.Buffer{}
+	return db, bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))), logs
 }
 
 // invited is a Service on store whose OnAccept counts its calls in hooked,
