@@ -198,7 +198,7 @@ type Cursor struct {
 
 // ChangeParams is one change of one invite: an update, cancel, resend,
 // accept or decline. The invite is TenantID's invite ID or, when Digest
-// is set, the invite of that token (ErrInvalidToken when none).
+// is not nil, the invite of that token (ErrInvalidToken when none).
 //
 // A store locks the invite, then:
 //   - with Decide set, counts what Count asks for (under the quota locks
@@ -214,8 +214,10 @@ type Cursor struct {
 // the change commits: an error from Hook undoes the change and is
 // returned as it is. Of any number of changes racing on one invite, each
 // sees the invite as the one before it left it. Decide and Hook run the
-// host's code and may be slow: a store must not block writes to other
-// invites while they run.
+// host's code and may be slow: while they run a store holds the invite's
+// lock and, when Count asked for counts, the quota locks those counts
+// need (so the tenant's sends wait, as they must for the counts to hold),
+// and nothing else.
 type ChangeParams struct {
 	Now      time.Time
 	TenantID string

@@ -82,7 +82,9 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 }
 
 // ruled applies p.Edit by p's rule in one conditional UPDATE, and when
-// that changes no row reads the invite to say why.
+// that changes no row reads the invite to say why. A read the rule allows
+// means a concurrent write between the two (a claim renewing the expiry,
+// say): the UPDATE goes again, a few times.
 func (s *Store) ruled(ctx context.Context, db bun.IDB, p invites.ChangeParams) (invites.Invite, error) {
 	var a sqlArgs
 	upd := editSQL(&a, p.Now, p.Edit, uuid.Nil) + a.key(p)
@@ -97,21 +99,20 @@ func (s *Store) ruled(ctx context.Context, db bun.IDB, p invites.ChangeParams) (
 	if p.Live {
 		upd += " AND expires_at > ?0"
 	}
-	inv, err := s.updateWithEvent(ctx, db, upd+" RETURNING "+inviteCols, a, p.Edit.Event, p.ActorID, p.Now)
-	if !errors.Is(err, sql.ErrNoRows) {
-		return inv, err
+	for range 3 {
+		inv, err := s.updateWithEvent(ctx, db, upd+" RETURNING "+inviteCols, a, p.Edit.Event, p.ActorID, p.Now)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return inv, err
+		}
+		cur, err := readInvite(ctx, db, p, "")
+		switch {
+		case err != nil:
+			return invites.Invite{}, err
+		case !allows(p, cur):
+			return invites.Invite{}, &invites.RuleError{Invite: cur}
+		}
 	}
-	cur, err := readInvite(ctx, db, p, "")
-	switch {
-	case err != nil:
-		return invites.Invite{}, err
-	case allows(p, cur):
-		// The UPDATE, which waits for any lock on the row and then reads
-		// it afresh, saw it otherwise: only a concurrent change between the
-		// UPDATE and this read lands here. The caller may try again.
-		return invites.Invite{}, errors.New("bunstore: the change met a concurrent one; try again")
-	}
-	return invites.Invite{}, &invites.RuleError{Invite: cur}
+	return invites.Invite{}, errors.New("bunstore: the change kept meeting concurrent ones; try again")
 }
 
 // allows reports whether p's rule lets it change cur, at the precision the
@@ -131,7 +132,7 @@ func allows(p invites.ChangeParams, cur invites.Invite) bool {
 func (s *Store) decided(ctx context.Context, tx bun.Tx, p invites.ChangeParams, host *error) (invites.Invite, error) {
 	if p.Decide != nil && s.pg && p.Count != (invites.Quota{}) {
 		tenant, id := p.TenantID, p.ID
-		if len(p.Digest) > 0 {
+		if p.Digest != nil {
 			// A token's invite is found unlocked first: its tenant and id
 			// never change, and the read under the lock checks the token.
 			cur, err := readInvite(ctx, tx, p, "")
@@ -236,7 +237,7 @@ func (a *sqlArgs) add(v any) string {
 // that commits while the statement waits for the row changes the latest
 // delivery, and the statement's recheck of the row then fails, as it must.
 func (a *sqlArgs) key(p invites.ChangeParams) string {
-	if len(p.Digest) > 0 {
+	if p.Digest != nil {
 		return "(id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = " + a.add(p.Digest) + ")"
 	}
 	return "tenant_id = " + a.add(p.TenantID) + " AND id = " + a.add(p.ID)
@@ -250,7 +251,7 @@ func readInvite(ctx context.Context, db bun.IDB, p invites.ChangeParams, lock st
 	switch {
 	case !errors.Is(err, sql.ErrNoRows):
 		return inv, err
-	case len(p.Digest) > 0:
+	case p.Digest != nil:
 		return invites.Invite{}, invites.ErrInvalidToken
 	}
 	return invites.Invite{}, invites.ErrNotFound

@@ -35,19 +35,12 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 	id := r.inv.ID
 	s.busy[id] = struct{}{}
 	defer s.release(id) // runs before the Unlock above, even on panic
-	e := p.Edit
-	if p.Decide != nil {
-		if e, err = s.decide(ctx, r, p); err != nil {
-			return invites.Invite{}, err
-		}
-	} else if !slices.Contains(p.From, r.inv.Status) || p.Live && !p.Now.Before(r.inv.ExpiresAt) {
+	if p.Decide == nil && (!slices.Contains(p.From, r.inv.Status) || p.Live && !p.Now.Before(r.inv.ExpiresAt)) {
 		return invites.Invite{}, &invites.RuleError{Invite: clone(r.inv)}
 	}
-	var holder *record
-	if e.Renew {
-		if holder, err = s.otherHolder(ctx, r, p.Now); err != nil {
-			return invites.Invite{}, err
-		}
+	e, holder, err := s.settle(ctx, r, p)
+	if err != nil {
+		return invites.Invite{}, err
 	}
 	out := edited(clone(r.inv), e, p.Now)
 	if p.Hook != nil {
@@ -74,29 +67,38 @@ func (s *Store) target(p invites.ChangeParams) *record {
 	return r
 }
 
-// decide calls p.Decide without s.mu on the facts of r, and again should
-// a count change meanwhile (r itself cannot: it is busy), so the edit
-// holds for the counts as they are when it is written.
-func (s *Store) decide(ctx context.Context, r *record, p invites.ChangeParams) (invites.Edit, error) {
-	f := s.facts(r, p)
+// settle returns the edit of p on r and, for a renewal, the other
+// pending invite of r's address that must give way: s.mu is let go while
+// p.Decide runs and while that invite is busy, so it decides again until
+// the counts it decided on are still the counts (r itself cannot change:
+// it is busy).
+func (s *Store) settle(ctx context.Context, r *record, p invites.ChangeParams) (invites.Edit, *record, error) {
 	for {
-		var (
-			e   invites.Edit
-			err error
-		)
-		s.mu.Unlock()
-		func() {
-			defer s.mu.Lock()
-			e, err = p.Decide(ctx, f)
-		}()
-		if err != nil {
-			return e, err
+		e, f := p.Edit, s.facts(r, p)
+		if p.Decide != nil {
+			var err error
+			s.mu.Unlock()
+			func() {
+				defer s.mu.Lock()
+				e, err = p.Decide(ctx, f)
+			}()
+			if err != nil {
+				return e, nil, err
+			}
 		}
-		now := s.facts(r, p)
-		if now.AddressSends == f.AddressSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {
-			return e, nil
+		var holder *record
+		if e.Renew {
+			var err error
+			if holder, err = s.otherHolder(ctx, r, p.Now); err != nil {
+				return e, nil, err
+			}
 		}
-		f = now
+		if now := s.facts(r, p); p.Decide == nil || now.AddressSends == f.AddressSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {
+			return e, holder, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return e, nil, err
+		}
 	}
 }
 

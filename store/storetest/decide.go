@@ -168,9 +168,14 @@ func testNotFoundBeforeDecide(t *testing.T, newStore func(*testing.T) invites.St
 		_, err := s.Change(t.Context(), p)
 		wantIs(t, "Change of another tenant's or no invite", err, invites.ErrNotFound)
 	}
+	// An empty digest, from a TokenIssuer that made one, names no token
+	// either: it is not read as the key of no tenant's invite.
 	for _, p := range []invites.ChangeParams{
 		{Digest: newDigest(t), Decide: decide, Hook: hook},
 		{Digest: newDigest(t), From: []invites.Status{invites.StatusPending}, Live: true, Hook: hook,
+			Edit: invites.Edit{Status: invites.StatusDeclined, Event: invites.EventDeclined}},
+		{Digest: []byte{}, Decide: decide, Hook: hook},
+		{Digest: []byte{}, From: []invites.Status{invites.StatusPending}, Live: true, Hook: hook,
 			Edit: invites.Edit{Status: invites.StatusDeclined, Event: invites.EventDeclined}},
 	} {
 		p.Now = t0.Add(time.Hour)
