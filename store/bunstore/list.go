@@ -157,11 +157,15 @@ func (s *Store) listQuery(p invites.ListParams) listQuery {
 		pageArgs = append(pageArgs, at(p.Now)) // the inner ORDER BY's
 	}
 	sort := " ORDER BY " + key + dir + ", id" + dir
-	limit := " LIMIT ? OFFSET ?"
-	pageArgs = append(pageArgs, max(p.Limit, 0), max(p.Offset, 0))
-	if p.Limit <= 0 {
-		limit = " " + s.noLimit() + " OFFSET ?"
-		pageArgs = append(pageArgs[:len(pageArgs)-2], max(p.Offset, 0))
+	var limit string
+	if p.Limit > 0 {
+		pageArgs = limitTo(&limit, pageArgs, p.Limit)
+	} else {
+		limit = " " + s.noLimit()
+	}
+	if p.Offset > 0 {
+		limit += " OFFSET ?"
+		pageArgs = append(pageArgs, p.Offset)
 	}
 	count := "SELECT " + inviteCols + ", (SELECT count(*) FROM invites WHERE " + where + ") FROM invites WHERE "
 	all := append(append([]any(nil), args...), pageArgs...)

@@ -97,7 +97,26 @@ func limit(b *strings.Builder, args []any, n int, on bool) []any {
 	if !on {
 		return args
 	}
-	b.WriteString(" LIMIT ?")
+	var sql string
+	args = limitTo(&sql, args, n)
+	b.WriteString(sql)
+	return args
+}
+
+// servicePage is how many rows the Service asks a page for: its default
+// page and one more, to tell whether a next page exists.
+const servicePage = invites.DefaultLimit + 1
+
+// limitTo sets *sql to a LIMIT of n and returns args with its argument:
+// the Service's page size is written as a literal, so a prepared page's
+// plan does not hang on a value PostgreSQL cannot see when it plans, and
+// it keeps one generic plan instead of planning each call anew.
+func limitTo(sql *string, args []any, n int) []any {
+	if n == servicePage {
+		*sql = " LIMIT " + strconv.Itoa(n)
+		return args
+	}
+	*sql = " LIMIT ?"
 	return append(args, n)
 }
 
