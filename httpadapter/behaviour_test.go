@@ -279,6 +279,10 @@ func TestProblemHook(t *testing.T) {
 	if p := decodeProblem(t, w); w.Code != 503 || p.Code != "unavailable" || p.Title != "Service Unavailable" {
 		t.Errorf("%d %+v", w.Code, p)
 	}
+	// What the hook answers as other than a 500 is no failure to log.
+	if logs := e.logs.String(); strings.Contains(logs, "request failed") {
+		t.Errorf("an error the hook mapped is logged as a failed request: %s", logs)
+	}
 }
 
 // Mounted under a prefix, every route answers below it, and the prefix

@@ -24,8 +24,8 @@ type Config struct {
 	// MaxBodyBytes bounds a request body; a larger one is answered 413
 	// body_too_large before it is read whole. Default 1 MiB.
 	MaxBodyBytes int64
-	// Logger gets the errors behind 500 responses, which show none of it,
-	// and the start and end of an outage of the store: the first 503
+	// Logger gets the errors behind 500 responses (as Problem left them),
+	// which show none of it, and the start and end of an outage of the store: the first 503
 	// unavailable with its cause, and the next success. Default
 	// slog.Default().
 	Logger *slog.Logger

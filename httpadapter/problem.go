@@ -168,15 +168,23 @@ func serviceText(err, sentinel error, fallback string) string {
 	return strings.ToUpper(why[:1]) + why[1:] + "."
 }
 
-// fail writes the problem of err. A 500 is logged with its cause, but
-// never with the request body, which may hold a token; an unavailable
-// store is logged once per outage (see handler.down).
+// fail writes the problem of err. A 500, as the Problem hook left it, is
+// logged with its cause, but never with the request body, which may hold
+// a token (an error of the host's the hook answers as a 409, say, is not
+// a failure); an unavailable store is logged once per outage (see
+// handler.down).
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemFor(err)
 	p.Err = err
 	if errors.Is(err, invites.ErrUnavailable) && h.down.CompareAndSwap(false, true) {
 		h.cfg.Logger.WarnContext(r.Context(), "httpadapter: the store is unavailable; answering 503 until it is back",
 			"method", r.Method, "route", r.Pattern, "err", err)
+	}
+	if h.cfg.Problem != nil {
+		h.cfg.Problem(r, p)
+	}
+	if p.Status < 100 || p.Status > 999 { // a hook's slip must not panic WriteHeader
+		p.Status = http.StatusInternalServerError
 	}
 	if p.Status == http.StatusInternalServerError {
 		ctx := r.Context()
@@ -185,12 +193,6 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			level = slog.LevelDebug // the client went away: nothing to fix
 		}
 		h.cfg.Logger.Log(ctx, level, "httpadapter: request failed", "method", r.Method, "route", r.Pattern, "err", err)
-	}
-	if h.cfg.Problem != nil {
-		h.cfg.Problem(r, p)
-	}
-	if p.Status < 100 || p.Status > 999 { // a hook's slip must not panic WriteHeader
-		p.Status = http.StatusInternalServerError
 	}
 	if p.Type == "" {
 		p.Type = "about:blank"
