@@ -31,6 +31,10 @@ const (
 	DefaultEventTimeout             = 30 * time.Second
 )
 
+// MinRetention is the least Config.Retention and EventRetention: the
+// longest window a send quota counts over.
+const MinRetention = 24 * time.Hour
+
 // Config sets up a Service. Zero fields take the default their comment
 // names; AcceptURL is required.
 type Config struct {
@@ -145,6 +149,24 @@ type Config struct {
 	RetryBase time.Duration
 	RetryMax  time.Duration
 
+	// Retention, when set, is how long an invite is kept after it
+	// reached a final status (accepted, declined, canceled or expired):
+	// Run then deletes it, with its tokens, deliveries and events, a small
+	// batch at a time. At least MinRetention, so the send quotas, which
+	// count the sends of ended invites too, still see a day's sends.
+	// Default 0: kept for ever.
+	Retention time.Duration
+	// EventRetention, when set, is how long an event is kept after
+	// Config.OnEvent handled it, whatever its invite's status: History
+	// then starts later. Events are never handled while OnEvent is nil,
+	// so without it only Retention removes them. At least MinRetention.
+	// Default 0: kept for ever.
+	EventRetention time.Duration
+
+	// Observer, when set, is told of every operation and delivery attempt,
+	// for traces and metrics (see package otelinvites). Default none.
+	Observer Observer
+
 	// Now is the clock of every rule. Default time.Now.
 	Now func() time.Time
 	// Logger gets delivery failures and worker errors. Default slog.Default().
@@ -211,6 +233,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
+	}
+	if c.Retention != 0 && c.Retention < MinRetention || c.EventRetention != 0 && c.EventRetention < MinRetention {
+		return c, errors.New("invites: Config.Retention and EventRetention must be 0 (off) or at least MinRetention (24h)")
 	}
 	if c.MaxPendingPerTenant < 0 || c.MaxSendsPerInviterPerHour < 0 {
 		return c, errors.New("invites: Config quotas must not be negative")

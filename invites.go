@@ -189,6 +189,7 @@ const (
 	OpCancel  Op = "cancel"
 	OpResend  Op = "resend"
 	OpHistory Op = "history"
+	OpForget  Op = "forget"
 )
 
 // NewInvite is one item of a Send batch.
@@ -392,6 +393,12 @@ const (
 	EventDeclined       EventType = "declined"
 	EventCanceled       EventType = "canceled"
 	EventExpired        EventType = "expired"
+	// EventBounced: the email was sent, and its provider later said it
+	// bounced (Service.RecordBounce).
+	EventBounced EventType = "bounced"
+	// EventForgotten: the invite was erased (Service.Forget). It is the
+	// invite's only event left, and History no longer finds the invite.
+	EventForgotten EventType = "forgotten"
 )
 
 // Event is one change of one invite, written in the transaction of the

@@ -26,6 +26,7 @@ type Store interface {
 	InviteStore
 	OutboxStore
 	EventStore
+	UpkeepStore
 }
 
 // InviteStore keeps the invites.
@@ -97,6 +98,16 @@ type OutboxStore interface {
 	// of those whose claim does not.
 	RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUID, error)
 
+	// Bounce records that the email of delivery p.DeliveryID bounced, in
+	// one commit: the delivery fails for good with p.Reason (a queued one
+	// is not claimed again); when it is its invite's latest, the invite's
+	// DeliveryStatus becomes DeliveryFailed and its DeliveryError
+	// p.Reason; and an EventBounced is written at p.Now, whatever the
+	// invite's status. It returns the invite as it is after, and false
+	// with nothing changed when the delivery bounced already (a provider
+	// that tells twice). ErrNotFound when there is no such delivery.
+	Bounce(ctx context.Context, p BounceParams) (Invite, bool, error)
+
 	// CompleteDeliveries records each outcome of an attempt on its
 	// delivery and on the invite's DeliveryStatus and DeliveryError (as
 	// long as the delivery is its latest), with an EventSent or, when it
@@ -126,11 +137,37 @@ type EventStore interface {
 	CompleteEvent(ctx context.Context, p CompleteEventParams) error
 }
 
+// UpkeepStore answers for the health of the outbox and removes what is
+// kept no longer.
+type UpkeepStore interface {
+	// Stats counts the outbox and the unhandled events at p.Now. It reads
+	// indexes only, so it is cheap enough to run at each metrics scrape.
+	Stats(ctx context.Context, p StatsParams) (Stats, error)
+
+	// Prune deletes up to p.Limit invites whose stored status is not
+	// pending and whose StatusUpdatedAt is before p.InvitesBefore, each
+	// with its tokens, deliveries and events; and up to p.Limit handled
+	// events whose At is before p.EventsBefore, of any invite. A zero
+	// time prunes nothing of its kind. Each kind is found through an
+	// index, never by scanning its table. A store may commit the two
+	// kinds apart; each invite goes whole or not at all.
+	Prune(ctx context.Context, p PruneParams) (PruneResult, error)
+
+	// Forget deletes, in one commit, every invite of p.TenantID whose
+	// address is p.Email (compared as NormalizeEmail), whatever its
+	// status, with its tokens, deliveries and events, and writes for each
+	// an EventForgotten by p.ActorID at p.Now, which holds no address. It
+	// returns the IDs of the invites deleted, none when there were none.
+	Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error)
+}
+
 // InsertParams is what Insert takes.
 type InsertParams struct {
 	Now     time.Time
 	Invites []Invite
 	Quota   Quota
+	// Trace is kept with each delivery queued (Delivery.Trace).
+	Trace string
 }
 
 // InsertResult is one invite's outcome of Insert.
@@ -272,6 +309,8 @@ type Edit struct {
 	// the change ErrAlreadyInvited.
 	Renew     bool
 	ExpiresAt time.Time
+	// Trace is kept with the delivery Renew queues (Delivery.Trace).
+	Trace string
 	// Event is the event the change writes, by ActorID; "" writes none.
 	Event EventType
 }
@@ -299,7 +338,17 @@ type Delivery struct {
 	// Attempt counts claims, this one included; it fences a worker whose
 	// lease ran out from completing a delivery another worker reclaimed.
 	Attempt int
+	// QueuedAt is when the delivery was queued (the Now of its Insert or
+	// Change).
+	QueuedAt time.Time
+	// Trace is what the send that queued it left for its attempts to link
+	// to (InsertParams.Trace, Edit.Trace): at most MaxTraceBytes,
+	// returned as stored.
+	Trace string
 }
+
+// MaxTraceBytes bounds Delivery.Trace; the Service gives no more.
+const MaxTraceBytes = 256
 
 // ClaimParams is what ClaimDeliveries takes.
 type ClaimParams struct {
@@ -367,4 +416,58 @@ type ClaimEventsParams struct {
 type CompleteEventParams struct {
 	Event   Event
 	RetryAt time.Time
+}
+
+// BounceParams is what Bounce takes.
+type BounceParams struct {
+	Now        time.Time
+	DeliveryID uuid.UUID
+	// Reason is at most MaxBounceReasonBytes.
+	Reason string
+}
+
+// StatsParams is what Stats takes.
+type StatsParams struct {
+	Now time.Time
+}
+
+// Stats is the health of the outbox and of the events' handling.
+type Stats struct {
+	// Queued counts the deliveries waiting to be sent: due, leased to a
+	// worker, or waiting for a retry.
+	Queued int `json:"queued"`
+	// Due counts those of Queued whose time has come and that no worker
+	// holds: a number that keeps growing says the workers fall behind.
+	Due int `json:"due"`
+	// OldestDueAge is how long the longest-waiting of Due has been due;
+	// zero when none is.
+	OldestDueAge time.Duration `json:"oldestDueAge"`
+	// Failing counts those of Queued whose last attempt failed, waiting
+	// for a retry.
+	Failing int `json:"failing"`
+	// UnhandledEvents counts the events not yet handled by
+	// Config.OnEvent (all of them while it is nil).
+	UnhandledEvents int `json:"unhandledEvents"`
+}
+
+// PruneParams is what Prune takes.
+type PruneParams struct {
+	InvitesBefore time.Time
+	EventsBefore  time.Time
+	Limit         int
+}
+
+// PruneResult is what one Prune deleted.
+type PruneResult struct {
+	Invites int // the invites, with their own tokens, deliveries and events
+	Events  int // the handled events before EventsBefore
+}
+
+// ForgetParams is what Forget takes.
+type ForgetParams struct {
+	Now      time.Time
+	TenantID string
+	// Email is in NormalizeEmail's form.
+	Email   string
+	ActorID string
 }

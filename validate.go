@@ -26,6 +26,9 @@ const (
 	MaxRoleBytes  = 100
 	MaxIDBytes    = 255 // tenant and user ids
 	MaxSearch     = 200
+	// MaxBounceReasonBytes bounds RecordBounce's reason: a longer one is
+	// cut at a character's edge.
+	MaxBounceReasonBytes = 1000
 )
 
 func validName(field, s string) error {
