@@ -93,7 +93,8 @@ var _ invites.Store = (*Store)(nil)
 // Option changes how New builds a Store.
 type Option func(*Store)
 
-// WithReader runs the Store's pure reads (Get, List, Lookup, History) on
+// WithReader runs the Store's pure reads (Get, List, Lookup, History,
+// Stats) on
 // r, and everything that writes on the db of New. On SQLite, where one
 // connection writes, r is the read pool of sqlitedb.OpenReader on the same
 // file, so a long list of one tenant does not stall another's Get.

@@ -120,9 +120,15 @@ type with struct {
 // each row it updates, and SKIP LOCKED then passes over the rows the
 // statement itself just changed, taking more than the limit.
 func (s *Store) pick(query string, args ...any) with {
+	return s.pickLocked(" FOR NO KEY UPDATE", query, args...)
+}
+
+// pickLocked is pick locking by lock: FOR UPDATE for rows to delete,
+// which FOR NO KEY UPDATE would have to upgrade.
+func (s *Store) pickLocked(lock, query string, args ...any) with {
 	w := with{"WITH picked AS MATERIALIZED (" + query, args, "id IN (SELECT id FROM picked)"}
 	if s.pg {
-		w.sql += " FOR NO KEY UPDATE SKIP LOCKED"
+		w.sql += lock + " SKIP LOCKED"
 		w.in = "id = ANY(ARRAY(SELECT id FROM picked))"
 	}
 	w.sql += ")"

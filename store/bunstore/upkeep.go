@@ -12,7 +12,8 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Stats implements invites.Store in two statements, each reading one
+// Stats implements invites.Store, a pure read (see WithReader), in two
+// statements, each reading one
 // partial index: the queued deliveries (invites_deliveries_due_idx, with
 // the lease and the last error read from each queued row) and the
 // unhandled events (invites_events_due_idx). Both stay as small as the
@@ -28,7 +29,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	)
 	// The due condition is the claim's; min(due_at) of the due rows is the
 	// first of them in the index's order.
-	err := s.db.QueryRowContext(ctx, `SELECT count(*),
+	err := s.reader.QueryRowContext(ctx, `SELECT count(*),
 		count(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN 1 END),
 		min(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN due_at END),
 		count(CASE WHEN last_error <> '' THEN 1 END)
@@ -40,7 +41,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	if oldest.Valid {
 		st.OldestDueAge = max(time.Time(now).Sub(time.Time(oldest.V)), 0)
 	}
-	err = s.db.QueryRowContext(ctx, "SELECT count(*) FROM invites_events e WHERE "+unhandled("e")).Scan(&st.UnhandledEvents)
+	err = s.reader.QueryRowContext(ctx, "SELECT count(*) FROM invites_events e WHERE "+unhandled("e")).Scan(&st.UnhandledEvents)
 	if err != nil {
 		return invites.Stats{}, wrap(err)
 	}
@@ -62,13 +63,8 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		return r, nil
 	}
 	if !p.InvitesBefore.IsZero() {
-		w := s.pick(`SELECT id FROM invites WHERE status <> 'pending' AND status_updated_at < ?
+		w := s.pickLocked(" FOR UPDATE", `SELECT id FROM invites WHERE status <> 'pending' AND status_updated_at < ?
 			ORDER BY status_updated_at LIMIT ?`, at(p.InvitesBefore), p.Limit)
-		// Deleting needs FOR UPDATE, not pick's FOR NO KEY UPDATE, or
-		// PostgreSQL would have to upgrade the lock.
-		if s.pg {
-			w.sql = w.sql[:len(w.sql)-len(" FOR NO KEY UPDATE SKIP LOCKED)")] + " FOR UPDATE SKIP LOCKED)"
-		}
 		err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 			ids, err := deleteInvites(ctx, tx, w.sql+" DELETE FROM invites WHERE "+w.in+" RETURNING id", w.args...)
 			r.Invites = len(ids)
@@ -80,7 +76,7 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		}
 	}
 	if !p.EventsBefore.IsZero() {
-		w := s.pick("SELECT id FROM invites_events WHERE handled AND at < ? ORDER BY at LIMIT ?", at(p.EventsBefore), p.Limit)
+		w := s.pickLocked(" FOR UPDATE", "SELECT id FROM invites_events WHERE handled AND at < ? ORDER BY at LIMIT ?", at(p.EventsBefore), p.Limit)
 		res, err := s.db.ExecContext(ctx, w.sql+" DELETE FROM invites_events WHERE "+w.in, w.args...)
 		if err != nil {
 			return r, wrap(err)

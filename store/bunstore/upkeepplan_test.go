@@ -2,7 +2,6 @@ package bunstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -43,16 +42,7 @@ var upkeepTables = []string{"invites", "invites_events", "invites_deliveries", "
 // whole; it returns the indexes the plan reads.
 func indexPlan(t *testing.T, db bun.IDB, stmt string) []string {
 	t.Helper()
-	var js string
-	if err := db.QueryRowContext(t.Context(), "EXPLAIN (FORMAT JSON) "+stmt).Scan(&js); err != nil {
-		t.Fatalf("EXPLAIN %s: %v", stmt, err)
-	}
-	var plan []struct{ Plan map[string]any }
-	if err := json.Unmarshal([]byte(js), &plan); err != nil || len(plan) != 1 {
-		t.Fatalf("EXPLAIN output: %v", err)
-	}
-	var nodes []map[string]any
-	planNodes(plan[0].Plan, &nodes)
+	nodes, js, _ := explain(t, db, "FORMAT JSON", stmt)
 	var indexes []string
 	for _, n := range nodes {
 		rel, _ := n["Relation Name"].(string)
