@@ -55,6 +55,12 @@
 //     DeliveryOutcome.At.
 //   - Quota counts are taken before the batch and used in batch order;
 //     an item blocked by a pending invite uses none.
+//   - Stats.OldestDueAge runs from when a delivery came due (its queue
+//     time, or the RetryAt of its last attempt); Failing counts a queued
+//     delivery whose last outcome handed it back to retry (the cases give
+//     such an outcome an Error), while it waits and once its retry is due.
+//   - A bounce ends a delivery's claim: a worker's outcome after it
+//     changes nothing, as an outcome whose claim no longer holds.
 //   - Order by email, status, first name, last name and locale is the byte
 //     order of invites.OrderText (the normalized address, the status as
 //     read at Now, the names lower-cased, the locale as stored), as Go

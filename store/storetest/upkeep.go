@@ -271,13 +271,20 @@ func testPruneEvents(t *testing.T, newStore func(*testing.T) invites.Store) {
 	prune(t, s, p, invites.PruneResult{Events: 1})
 	prune(t, s, p, invites.PruneResult{Events: 1})
 	prune(t, s, p, invites.PruneResult{})
-	history(t, s, tenantA, a.ID, ev{invites.EventCanceled, "admin-" + tenantA, t2})
+	last := max(history(t, s, tenantA, a.ID, ev{invites.EventCanceled, "admin-" + tenantA, t2})[0].ID,
+		history(t, s, tenantA, c.ID, ev{invites.EventCreated, "inviter", t0})[0].ID)
 	history(t, s, tenantB, b.ID)
-	history(t, s, tenantA, c.ID, ev{invites.EventCreated, "inviter", t0})
+	// IDs go on growing past those pruned.
+	if _, err := cancelIn(t.Context(), s, tenantB, b.ID, t2); err != nil {
+		t.Fatal(err)
+	}
+	if e := history(t, s, tenantB, b.ID, ev{invites.EventCanceled, "admin-" + tenantB, t2}); e[0].ID <= last {
+		t.Fatalf("an event written after the prune has ID %d, not above the last before it (%d)", e[0].ID, last)
+	}
 	if got := get(t, s, tenantA, a.ID); got.Status != invites.StatusCanceled {
 		t.Fatalf("the events' prune touched the canceled invite: %s", got.Status)
 	}
-	wantStats(t, s, t2, invites.Stats{Queued: 1, Due: 1, OldestDueAge: 2 * time.Hour, UnhandledEvents: 2}, "c's queued invitation, a's canceled and c's created events unhandled")
+	wantStats(t, s, t2, invites.Stats{Queued: 1, Due: 1, OldestDueAge: 2 * time.Hour, UnhandledEvents: 3}, "c's queued invitation; a's and b's canceled and c's created events unhandled")
 }
 
 // A zero cutoff prunes nothing of its kind.
