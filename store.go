@@ -103,7 +103,8 @@ type OutboxStore interface {
 	// is not claimed again); when it is its invite's latest, the invite's
 	// DeliveryStatus becomes DeliveryFailed and its DeliveryError
 	// p.Reason; and an EventBounced is written at p.Now, whatever the
-	// invite's status. It returns the invite as it is after, and false
+	// invite's status. A claim of the delivery no longer holds: its
+	// outcome changes nothing. It returns the invite as it is after, and false
 	// with nothing changed when the delivery bounced already (a provider
 	// that tells twice). ErrNotFound when there is no such delivery.
 	Bounce(ctx context.Context, p BounceParams) (Invite, bool, error)
@@ -434,7 +435,8 @@ type StatsParams struct {
 // Stats is the health of the outbox and of the events' handling.
 type Stats struct {
 	// Queued counts the deliveries waiting to be sent: due, leased to a
-	// worker, or waiting for a retry.
+	// worker, or waiting for a retry. The delivery of an invite that left
+	// pending (canceled, say) counts until a claim drops it.
 	Queued int `json:"queued"`
 	// Due counts those of Queued whose time has come and that no worker
 	// holds: a number that keeps growing says the workers fall behind.
