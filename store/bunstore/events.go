@@ -152,8 +152,10 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
+	// An invite's EventForgotten outlives it, and History does not: an
+	// erased invite is not found.
 	rows, err := s.reader.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
-		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, p.ID, p.TenantID)
+		WHERE invite_id = ? AND tenant_id = ? AND type <> 'forgotten' ORDER BY id`, p.ID, p.TenantID)
 	if err != nil {
 		return nil, wrap(err)
 	}
