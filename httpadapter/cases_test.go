@@ -59,6 +59,24 @@ func unavailable(c func(e *env) call) func(e *env) call {
 	}
 }
 
+// deny sets a Config.Authorize that refuses op to everyone but the
+// invite's creator (to everyone, for an op on no invite), after c's setup
+// ran as alice.
+func deny(op invites.Op, c func(e *env) call) func(e *env) call {
+	return func(e *env) call {
+		out := c(e)
+		e.withService(func(cfg *invites.Config) {
+			cfg.Authorize = func(_ context.Context, a invites.Actor, o invites.Op, inv *invites.Invite) error {
+				if o == op && (inv == nil || inv.CreatedByUserID != a.UserID) {
+					return fmt.Errorf("only the creator may %s", o)
+				}
+				return nil
+			}
+		})
+		return out
+	}
+}
+
 // members is an IsMember for whom only emails are members.
 func members(emails ...string) func(context.Context, string, []string) ([]bool, error) {
 	return func(_ context.Context, _ string, asked []string) ([]bool, error) {
@@ -117,22 +135,6 @@ func apiCases() []apiCase {
 	expire := func(e *env) { e.advance(envTTL + time.Second) }
 	matchEmail := func(e *env) { e.withService(func(c *invites.Config) { c.RequireEmailMatch = true }) }
 	random := "/0190d5a4-0000-7000-8000-000000000000"
-	// deny sets a Config.Authorize that refuses op to everyone but the
-	// invite's creator, after setup ran as alice.
-	deny := func(op invites.Op, c func(e *env) call) func(e *env) call {
-		return func(e *env) call {
-			out := c(e)
-			e.withService(func(cfg *invites.Config) {
-				cfg.Authorize = func(_ context.Context, a invites.Actor, o invites.Op, inv *invites.Invite) error {
-					if o == op && (inv == nil || inv.CreatedByUserID != a.UserID) {
-						return fmt.Errorf("only the creator may %s", o)
-					}
-					return nil
-				}
-			})
-			return out
-		}
-	}
 	// carolAdmin is carol (who may not grant admin) asking about alice's
 	// invite, which grants admin and member.
 	carolAdmin := invites.Actor{UserID: carol.UserID, TenantID: carol.TenantID, Roles: []string{"member"}}
@@ -491,5 +493,5 @@ func apiCases() []apiCase {
 		{"method not allowed", func(e *env) call { return call{method: "DELETE", path: at(e, "/%s", "ann@x.io"), as: &alice} }, 405, CodeMethodNotAllowed, ""},
 		{"method not allowed on the root", func(*env) call { return call{method: "DELETE", path: "/", as: &alice} }, 405, CodeMethodNotAllowed, ""},
 	}
-	return cs
+	return append(cs, upkeepCases()...)
 }

@@ -33,7 +33,21 @@
 //	POST  /check          {"token":...} -> {isValid, isExpired, ...} (ROQ's checkUserInviteToken); no actor needed
 //	POST  /accept         {"token":...} -> the public view; the actor (a user, no tenant needed) becomes acceptedByUserId
 //	POST  /decline        {"token":...} -> the public view; no actor needed
+//	POST  /forget         {"email":...} -> {"inviteIds":[...]}: erase the address from the tenant (GDPR art. 17)
 //	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
+//
+// Forget deletes every invite of the address in the actor's tenant, with
+// its tokens, queued emails and events, for good (invites.Service.Forget,
+// asked of Config.Authorize as invites.OpForget); what remains of each is
+// one forgotten event without the address, told to invites.Config.OnEvent.
+// The address, like a token, travels in the body.
+//
+// Two methods of the Service have no route, by design: Stats counts the
+// outbox of every tenant, which no tenant may see (Ready tells an
+// orchestrator whether the store answers, and an Observer exports the
+// figures as metrics); RecordBounce takes no actor, so the host calls it
+// from its own bounce webhook, once it has checked the provider's
+// signature.
 //
 // Tokens travel only in request bodies, never in a URL, so they stay out
 // of access logs; the landing page of a link looks the token up by POST

@@ -62,6 +62,12 @@ type (
 	tokenRequest struct {
 		Token string `json:"token"`
 	}
+	forgetRequest struct {
+		Email string `json:"email"`
+	}
+	forgetResponse struct {
+		InviteIDs []uuid.UUID `json:"inviteIds"`
+	}
 )
 
 // MarshalJSON writes {"success":[...],"errors":[...]}.
@@ -257,4 +263,23 @@ func (h *handler) decline(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return public(h.svc.Decline(r.Context(), tok))
+}
+
+// forget erases an address from the actor's tenant (Service.Forget), as
+// the right to erasure asks. The address travels in the body, never in a
+// URL, so it stays out of access logs.
+func (h *handler) forget(w http.ResponseWriter, r *http.Request) (any, error) {
+	actor, err := h.actor(r, true)
+	if err != nil {
+		return nil, err
+	}
+	var req forgetRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	ids, err := h.svc.Forget(r.Context(), actor, req.Email)
+	if err != nil {
+		return nil, err
+	}
+	return forgetResponse{InviteIDs: append([]uuid.UUID{}, ids...)}, nil
 }

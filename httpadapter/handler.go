@@ -95,6 +95,7 @@ func (h *handler) routes() []route {
 		{"POST /{id}/resend", h.serve(h.command(h.svc.Resend))},
 		{"POST /{id}/cancel", h.serve(h.command(h.svc.Cancel))},
 		{"GET /{id}/events", h.serve(h.events)},
+		{"POST /forget", h.serve(h.forget)},
 		{"POST /lookup", h.serve(h.lookup)},
 		{"POST /check", h.serve(h.check)},
 		{"POST /accept", h.serve(h.accept)},

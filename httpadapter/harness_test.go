@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/internal/testclock"
@@ -255,4 +256,20 @@ func (s *faultyStore) History(ctx context.Context, p invites.HistoryParams) ([]i
 }
 func (s *faultyStore) Lookup(ctx context.Context, p invites.LookupParams) (row, error) {
 	return guard(s, func() (row, error) { return s.Store.Lookup(ctx, p) })
+}
+func (s *faultyStore) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
+	return guard(s, func() ([]uuid.UUID, error) { return s.Store.Forget(ctx, p) })
+}
+
+// Stats hangs while down, as a store that does not answer would, until
+// its context ends.
+func (s *faultyStore) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats, error) {
+	if s.fail.Load() {
+		return invites.Stats{}, errStoreDown
+	}
+	if s.down.Load() {
+		<-ctx.Done()
+		return invites.Stats{}, ctx.Err()
+	}
+	return s.Store.Stats(ctx, p)
 }

@@ -147,6 +147,7 @@ var opText = map[invites.Op]string{
 	invites.OpCancel:  "cancel this invite",
 	invites.OpResend:  "resend this invite",
 	invites.OpHistory: "read the history of this invite",
+	invites.OpForget:  "erase an address",
 }
 
 // seconds returns n seconds in words.

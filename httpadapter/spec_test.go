@@ -35,6 +35,7 @@ var requestTypes = map[string]reflect.Type{
 	"POST /check":       reflect.TypeFor[tokenRequest](),
 	"POST /accept":      reflect.TypeFor[tokenRequest](),
 	"POST /decline":     reflect.TypeFor[tokenRequest](),
+	"POST /forget":      reflect.TypeFor[forgetRequest](),
 }
 
 func learn(t *testing.T) behaviour {

@@ -212,6 +212,60 @@ func TestBrowserResendCancel(t *testing.T) {
 	landing(t, bctx, d.link(t, "erin@example.com"), "landing-canceled", "Invitation withdrawn", "ask the person who invited you", "")
 }
 
+// TestBrowserStatusAndTimeline sends two invites and lets the worker
+// deliver them: the status panel counts them pending with nothing left in
+// the outbox, without a reload, and a click on an invite opens its events
+// under its row, in order, and a second click closes them.
+func TestBrowserStatusAndTimeline(t *testing.T) {
+	d, bctx := browse(t)
+	gil, hal := `tr[data-email="gil@example.com"]`, `tr[data-email="hal@example.com"]`
+	if err := chromedp.Do(bctx,
+		chromedp.Navigate(d.base+"/"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("st-pending").textContent === "0"`),
+		chromedp.SendKeys(chromedp.ID("emails"), "gil@example.com, hal@example.com"),
+		chromedp.Click(chromedp.ID("send")),
+		chromedp.Poll[chromedp.Void](`document.querySelector('`+gil+` .delivery')?.textContent === "sent"`),
+		chromedp.Poll[chromedp.Void](`document.querySelector('`+hal+` .delivery')?.textContent === "sent"`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("st-queued").textContent === "0"`),
+	); err != nil {
+		t.Fatalf("sending: %v\n%s", err, d.out)
+	}
+	want := map[string]string{"st-pending": "2", "st-accepted": "0", "st-canceled": "0", "st-queued": "0", "st-due": "0", "st-failing": "0"}
+	for id, n := range want {
+		if got := text(t, bctx, chromedp.ID(id)); got != n {
+			t.Errorf("the panel's %s = %q, want %s", id, got, n)
+		}
+	}
+	shoot(t, bctx, "send-status")
+
+	events := `tr.timeline li`
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(gil+" td.email")),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('`+events+`').length === 2`),
+	); err != nil {
+		t.Fatalf("opening the timeline: %v", err)
+	}
+	types, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('`+events+`')].map(li => li.dataset.type)`))
+	if err != nil || len(types) != 2 || types[0] != "created" || types[1] != "sent" {
+		t.Fatalf("the timeline shows %v (%v), want created, sent", types, err)
+	}
+	first := text(t, bctx, chromedp.CSS(events))
+	if !strings.HasPrefix(first, "created by demo-admin, ") {
+		t.Errorf("the first event reads %q, want what, who and when", first)
+	}
+	open, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('tr.timeline').previousElementSibling.dataset.email`))
+	if err != nil || open != "gil@example.com" {
+		t.Errorf("the timeline opened under %q (%v), want gil's row", open, err)
+	}
+	shoot(t, bctx, "send-timeline")
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(gil+" td.email")),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('tr.timeline').length === 0`),
+	); err != nil {
+		t.Fatalf("closing the timeline: %v", err)
+	}
+}
+
 // TestBrowserExpiredLink opens the link of an invite past its -ttl: the
 // page says it expired and what to do.
 func TestBrowserExpiredLink(t *testing.T) {

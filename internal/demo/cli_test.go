@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHelpExitsZero: -h prints the flags and is no error.
@@ -68,6 +69,19 @@ func TestDefaultDBIsIgnored(t *testing.T) {
 		cmd.Dir = filepath.Join("..", "..")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s is not ignored by git: %v %s", p, err, out)
+		}
+	}
+}
+
+// TestRetentionFlag: -retention reaches the options, off by default.
+func TestRetentionFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{{nil, 0}, {[]string{"-retention", "720h"}, 720 * time.Hour}, {[]string{"-retention", "24h"}, 24 * time.Hour}} {
+		o, err := parseFlags(c.args, io.Discard)
+		if err != nil || o.retention != c.want {
+			t.Errorf("parseFlags(%q) = %v, %v, want retention %v", c.args, o.retention, err, c.want)
 		}
 	}
 }

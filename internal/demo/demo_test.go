@@ -109,6 +109,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-postgres", "mysql://x"}, "postgres://"},
 		{[]string{"stray"}, `unexpected argument "stray"`},
 		{[]string{"-host", "demo.example"}, "-host"},
+		{[]string{"-retention", "1h"}, "-retention 1h"},
 		{[]string{"-addr", "127.0.0.1:99999", "-db", filepath.Join(t.TempDir(), "d.db")}, "99999"},
 	} {
 		err := run(t.Context(), c.args, io.Discard)
@@ -183,6 +184,16 @@ func sendAccept(t *testing.T, d demo) {
 	// Another demo tenant sees none of acme's invites.
 	if code, body := do(t, "GET", d.base+"/api/invites/"+id, "", "", "X-Demo-Tenant", "globex"); code != 404 {
 		t.Fatalf("GET as another tenant = %d\n%s", code, body)
+	}
+	// The status panel's figures count the actor's tenant's invites.
+	for _, c := range []struct{ tenant, want string }{{"acme", `"accepted":1`}, {"globex", `"accepted":0`}} {
+		code, body := do(t, "GET", d.base+"/demo/status", "", "", "X-Demo-Tenant", c.tenant)
+		if code != 200 || !strings.Contains(body, c.want) || !strings.Contains(body, `"queued":`) {
+			t.Errorf("status as %s = %d %s, want %s", c.tenant, code, body, c.want)
+		}
+	}
+	if code, body := do(t, "GET", d.base+"/readyz", "", ""); code != 200 || body != `{"status":"ok"}` {
+		t.Errorf("GET /readyz = %d %s", code, body)
 	}
 	// The token is printed in the email only (its text and its Link line):
 	// no log line carries it.

@@ -11,7 +11,14 @@
 // cross-origin writes, and its landing forms carry a CSRF token: see
 // guard.go.
 //
-//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port] [-ttl 2m] [-cooldown 5s]
+//	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port] [-ttl 2m] [-cooldown 5s] [-retention 720h]
+//
+// The send page shows, beside its list, the tenant's invites by status and
+// the outbox's health (read from GET /demo/status), and an invite's
+// events when its row is clicked. -retention sets Config.Retention: how
+// long an invite is kept once accepted, declined, canceled or expired
+// before the worker deletes it (at least 24h; default 0, kept for ever).
+// GET /readyz is the readiness check (httpadapter.Ready).
 package main
 
 import (
@@ -61,6 +68,8 @@ type options struct {
 	hosts    []string
 	ttl      time.Duration // 0: the library's default
 	cooldown time.Duration // 0: the library's default
+	// retention is Config.Retention; 0 keeps ended invites for ever.
+	retention time.Duration
 }
 
 // shutdownTimeout bounds how long requests in flight may finish after a
@@ -78,6 +87,7 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.from, "from", "Invites demo <invites@localhost>", "sender of the emails")
 	fs.DurationVar(&o.ttl, "ttl", 0, "how long a link is valid, such as 2m to watch one expire (default 7 days)")
 	fs.DurationVar(&o.cooldown, "cooldown", 0, "the least time between two sends of an invite, such as 5s (default 1 minute)")
+	fs.DurationVar(&o.retention, "retention", 0, "how long an invite is kept once accepted, declined, canceled or expired, at least 24h, such as 720h (default 0: kept for ever)")
 	hostList := fs.String("host", "", "more Host values to serve (comma-separated host:port) beyond -addr and localhost, 127.0.0.1 and [::1] on its port; any other is refused")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -89,6 +99,9 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	o.hosts = hs
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.retention != 0 && o.retention < invites.MinRetention {
+		return o, fmt.Errorf("-retention %s: want 0 (off) or at least %s", o.retention, invites.MinRetention)
 	}
 	if o.smtp != "" {
 		if _, _, err := net.SplitHostPort(o.smtp); err != nil {
@@ -145,6 +158,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		},
 		TTL:            o.ttl,
 		ResendCooldown: o.cooldown,
+		Retention:      o.retention,
 		CanGrant:       canGrant,
 		PollInterval:   time.Second,
 		Logger:         log,

@@ -22,9 +22,11 @@ type pages struct {
 }
 
 // newServer routes the API under /api/invites/ and the pages: / to send
-// invites and watch them, /invite the landing page of an email's link and
-// /invite/accept, /invite/decline its forms; for the Host values allowed
-// only, and refusing cross-origin writes (see guard.go).
+// invites and watch them (with /demo/status, its status panel's figures),
+// /invite the landing page of an email's link and /invite/accept,
+// /invite/decline its forms; and /readyz, the readiness check. All for the
+// Host values allowed only, and refusing cross-origin writes (see
+// guard.go).
 func newServer(svc *invites.Service, log *slog.Logger, allowed hosts) (http.Handler, error) {
 	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}, csrf: newCSRF()}
 	for _, name := range []string{"send.html", "invite.html", "outcome.html"} {
@@ -45,5 +47,9 @@ func newServer(svc *invites.Service, log *slog.Logger, allowed hosts) (http.Hand
 	mux.HandleFunc("GET /invite", p.landing)
 	mux.HandleFunc("POST /invite/accept", p.accept)
 	mux.HandleFunc("POST /invite/decline", p.decline)
+	mux.HandleFunc("GET /demo/status", p.status)
+	// Operations: the probes and scrapes of the host's own tooling, outside
+	// the API's prefix. A metrics endpoint (GET /metrics) belongs here.
+	mux.Handle("/readyz", httpadapter.Ready(svc))
 	return hostCheck(allowed, http.NewCrossOriginProtection().Handler(mux)), nil
 }

@@ -54,6 +54,10 @@ export async function lifecycle(): Promise<Invite | undefined> {
   }
   const status: components["schemas"]["Status"] | undefined = accepted.data.status;
   console.log(status, accepted.data.isValid);
+
+  const erased = await api.POST("/forget", { body: { email: "dan@other.io" } });
+  const ids: string[] | undefined = erased.data?.inviteIds;
+  console.log(ids);
   return ann;
 }
 
@@ -64,6 +68,8 @@ export async function mistakes(id: string): Promise<void> {
   await api.GET("/", { params: { query: { order: "nickname" } } });
   // @ts-expect-error accept takes a token
   await api.POST("/accept", { body: {} });
+  // @ts-expect-error forget takes an email
+  await api.POST("/forget", { body: { id } });
   const res = await api.POST("/decline", { body: { token: "t" } });
   if (res.error) {
     // @ts-expect-error the code is one of the document's
