@@ -123,7 +123,8 @@ type OutboxStore interface {
 // the transaction of their change.
 type EventStore interface {
 	// History returns the events of one invite of p.TenantID in the order
-	// they happened, or ErrNotFound.
+	// they happened, or ErrNotFound. An invite erased by Forget is not
+	// found: its EventForgotten goes to ClaimEvents only.
 	History(ctx context.Context, p HistoryParams) ([]Event, error)
 
 	// ClaimEvents leases up to p.Limit events not yet handled, due at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,11 @@ import (
 // orchestrator probes every few seconds, and a store slower than this is
 // as good as down for the requests it would send.
 const ReadyTimeout = 2 * time.Second
+
+// readyFresh is how long one answer of the store serves every probe: a
+// caller who floods the unauthenticated check costs the store one Stats a
+// second, not one a request.
+const readyFresh = time.Second
 
 var (
 	readyBody   = []byte(`{"status":"ok"}`)
@@ -31,21 +37,43 @@ var (
 // neither this check nor the tenant API (New) serves them; a host exports
 // them as metrics (Config.Observer). The first failure of an outage is
 // logged to slog.Default with its cause, and the recovery, not every
-// probe.
+// probe. However often it is probed, it asks the store at most once a
+// second.
 func Ready(svc *invites.Service) http.Handler {
 	if svc == nil {
 		panic("httpadapter: Ready needs a Service")
 	}
-	return &ready{stats: svc.Stats, timeout: ReadyTimeout}
+	return &ready{stats: svc.Stats, timeout: ReadyTimeout, fresh: readyFresh}
 }
 
 type ready struct {
 	stats   func(context.Context) (invites.Stats, error)
 	timeout time.Duration
-	log     *slog.Logger // nil: slog.Default() at the time of logging
+	fresh   time.Duration // how long one answer serves (readyFresh)
+	log     *slog.Logger  // nil: slog.Default() at the time of logging
 	// down is set from the first failure to the next success, so an
 	// outage is logged once, not per probe.
 	down atomic.Bool
+
+	mu   sync.Mutex // held while the store is asked, so probes queue for one answer
+	at   time.Time  // when the store last answered or failed
+	fail error      // what it answered then
+}
+
+// check asks the store, unless it answered within readyFresh.
+func (h *ready) check(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.at.IsZero() && time.Since(h.at) < h.fresh {
+		return h.fail
+	}
+	sctx, cancel := context.WithTimeout(ctx, h.timeout)
+	_, err := h.stats(sctx)
+	cancel()
+	if ctx.Err() == nil { // a probe that went away learned nothing of the store
+		h.at, h.fail = time.Now(), err
+	}
+	return err
 }
 
 func (h *ready) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,9 +82,7 @@ func (h *ready) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
-	_, err := h.stats(ctx)
-	cancel()
+	err := h.check(r.Context())
 	log := h.log
 	if log == nil {
 		log = slog.Default()

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,6 +117,7 @@ func TestForgetErasesTheAddress(t *testing.T) {
 func readyEnv(t *testing.T) (*env, *ready, *syncbuf.Buffer) {
 	e := newEnv(t)
 	rd := Ready(e.svc).(*ready)
+	rd.fresh = 0 // each probe asks the store
 	logs := &syncbuf.Buffer{}
 	rd.log = slog.New(slog.NewTextHandler(logs, nil))
 	return e, rd, logs
@@ -177,6 +180,29 @@ func TestReadyTimesOut(t *testing.T) {
 	rd.ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil).WithContext(ctx))
 	if w.Code != 503 || time.Since(start) > 10*time.Second {
 		t.Errorf("a probe's deadline = %d after %v", w.Code, time.Since(start))
+	}
+}
+
+// A flood of probes asks the store once per readyFresh, concurrent ones
+// included.
+func TestReadyAsksOncePerInterval(t *testing.T) {
+	e := newEnv(t)
+	var asked atomic.Int32
+	rd := &ready{timeout: ReadyTimeout, fresh: time.Hour, stats: func(ctx context.Context) (invites.Stats, error) {
+		asked.Add(1)
+		return e.svc.Stats(ctx)
+	}}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if w := probe(rd, "GET"); w.Code != 200 {
+				t.Errorf("probe = %d", w.Code)
+			}
+		})
+	}
+	wg.Wait()
+	if n := asked.Load(); n != 1 {
+		t.Errorf("50 probes asked the store %d times, want once", n)
 	}
 }
 
