@@ -34,6 +34,17 @@ func refusal(inv Invite) error {
 	return &NotPendingError{Status: inv.Status}
 }
 
+// done returns what passes on the answer of a change that writes an event
+// of type t, telling of the event when it committed.
+func (s *Service) done(ctx context.Context, t EventType) func(Invite, error) (Invite, error) {
+	return func(inv Invite, err error) (Invite, error) {
+		if err == nil {
+			s.committed(ctx, t, 1)
+		}
+		return inv, err
+	}
+}
+
 // vet asks Config.Authorize whether actor may do op to inv, the invite as
 // the store read it under its lock, as the caller would see it now.
 func (s *Service) vet(ctx context.Context, actor Actor, op Op, inv Invite) error {
@@ -43,7 +54,9 @@ func (s *Service) vet(ctx context.Context, actor Actor, op Op, inv Invite) error
 
 // Cancel withdraws a pending or expired invite; its link stops working at
 // once. Any other status is a *NotPendingError.
-func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameCancel, TenantID: actor.TenantID, InviteID: id})
+	defer func() { end(OpResult{Err: err}) }()
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
@@ -61,7 +74,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 			return edit, nil
 		}
 	}
-	return s.changed(s.readErr(s.change(ctx, p)))
+	return s.done(ctx, EventCanceled)(s.readErr(s.change(ctx, p)))
 }
 
 // Resend sends a pending or expired invite again with a new link (the old
@@ -71,7 +84,9 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 // actor's authorization and roles, *NotPendingError, ErrTooManyResends,
 // *ResendTooSoonError, ErrQuotaExceeded, and (from the store, at the
 // write) ErrAlreadyInvited when the address has another live invite.
-func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameResend, TenantID: actor.TenantID, InviteID: id})
+	defer func() { end(OpResult{Err: err}) }()
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
@@ -84,16 +99,17 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite
 			if err := s.grantable(actor, f.Invite.Roles); err != nil {
 				return Edit{}, err
 			}
-			return s.resend(f, q, now)
+			return s.resend(ctx, f, q, now)
 		}}))
 	if err == nil {
+		s.committed(ctx, EventResent, 1)
 		s.notify()
 	}
 	return inv, err
 }
 
 // resend decides a resend of f.Invite at now under the quota q.
-func (s *Service) resend(f Facts, q Quota, now time.Time) (Edit, error) {
+func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time) (Edit, error) {
 	inv := f.Invite
 	switch {
 	case inv.Status != StatusPending && inv.Status != StatusExpired:
@@ -108,16 +124,18 @@ func (s *Service) resend(f Facts, q Quota, now time.Time) (Edit, error) {
 		q.MaxPending > 0 && inv.StatusAt(now) != StatusPending && f.TenantPending >= q.MaxPending:
 		return Edit{}, ErrQuotaExceeded
 	}
-	return Edit{Renew: true, ExpiresAt: now.Add(s.cfg.TTL), Event: EventResent}, nil
+	return Edit{Renew: true, ExpiresAt: now.Add(s.cfg.TTL), Trace: s.trace(ctx), Event: EventResent}, nil
 }
 
 // Update changes names, locale and data at any time, and roles while the
 // invite is pending (a *NotPendingError with the status as read now).
-func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Update) (Invite, error) {
+func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Update) (_ Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameUpdate, TenantID: actor.TenantID, InviteID: id})
+	defer func() { end(OpResult{Err: err}) }()
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	u, err := s.checkUpdate(actor, u)
+	u, err = s.checkUpdate(actor, u)
 	if err != nil {
 		return Invite{}, err
 	}
@@ -179,7 +197,9 @@ func (s *Service) checkUpdate(actor Actor, u Update) (Update, error) {
 // Accept consumes token for the user by: the invite becomes accepted, after
 // Config.OnAccept agreed. ErrInvalidToken, ErrExpired, ErrEmailMismatch or
 // a *NotPendingError say why not.
-func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite, error) {
+func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (inv Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameAccept})
+	defer func() { end(OpResult{Err: err, InviteID: inv.ID}) }()
 	if err := validID("acceptor.userId", by.UserID); err != nil {
 		return Invite{}, err
 	}
@@ -201,18 +221,20 @@ func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (Invite
 			return nil
 		}
 	}
-	return s.changed(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d, ActorID: by.UserID,
+	return s.done(ctx, EventAccepted)(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d, ActorID: by.UserID,
 		From: []Status{StatusPending}, Live: true, Hook: hook,
 		Edit: Edit{Status: StatusAccepted, AcceptedByUserID: by.UserID, Event: EventAccepted}})))
 }
 
 // Decline consumes token: the invite becomes declined. It takes no login,
 // so its event names no actor.
-func (s *Service) Decline(ctx context.Context, token string) (Invite, error) {
+func (s *Service) Decline(ctx context.Context, token string) (inv Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameDecline})
+	defer func() { end(OpResult{Err: err, InviteID: inv.ID}) }()
 	d, err := s.cfg.Tokens.Digest(token)
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.changed(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d,
+	return s.done(ctx, EventDeclined)(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d,
 		From: []Status{StatusPending}, Live: true, Edit: Edit{Status: StatusDeclined, Event: EventDeclined}})))
 }

@@ -26,7 +26,8 @@ import (
 // for, so a burst of single sends is claimed as one batch.
 const wakeDelay = 5 * time.Millisecond
 
-// Run delivers queued email, marks invites expired and hands events to
+// Run delivers queued email, marks invites expired, deletes what
+// Config.Retention and EventRetention keep no longer, and hands events to
 // Config.OnEvent until ctx ends, then returns nil. It wakes at once when
 // this process queues a delivery and every PollInterval for those queued by
 // others or due for retry; after a failed pass it tries again within a
@@ -58,6 +59,7 @@ func (s *Service) Run(ctx context.Context) error {
 		_, errs.delivery = s.DeliverPending(ctx)
 		if tick {
 			_, errs.expiry = s.ExpireDue(ctx)
+			_, errs.prune = s.Prune(ctx)
 		}
 		_, errs.event = s.DispatchEvents(ctx)
 		err := s.health.report(ctx, s.cfg.Logger, errs)
@@ -77,13 +79,13 @@ func (s *Service) Run(ctx context.Context) error {
 type health struct{ down atomic.Bool }
 
 // passErrors are the failures of one pass of Run.
-type passErrors struct{ delivery, expiry, event error }
+type passErrors struct{ delivery, expiry, prune, event error }
 
 // report logs the failures of one pass and returns them joined. A pass
 // with any part unavailable counts as the store being away; only a pass
 // without failures counts as its return.
 func (h *health) report(ctx context.Context, log *slog.Logger, e passErrors) error {
-	err := errors.Join(e.delivery, e.expiry, e.event)
+	err := errors.Join(e.delivery, e.expiry, e.prune, e.event)
 	switch {
 	case ctx.Err() != nil:
 	case err == nil:
@@ -95,7 +97,7 @@ func (h *health) report(ctx context.Context, log *slog.Logger, e passErrors) err
 			log.ErrorContext(ctx, "invites: the store is unavailable; the worker retries until it is back", "err", err)
 		}
 	default:
-		for what, err := range map[string]error{"delivery": e.delivery, "expiry": e.expiry, "event": e.event} {
+		for what, err := range map[string]error{"delivery": e.delivery, "expiry": e.expiry, "prune": e.prune, "event": e.event} {
 			if err != nil {
 				log.ErrorContext(ctx, "invites: "+what+" pass failed", "err", err)
 			}

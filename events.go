@@ -16,6 +16,9 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	for ctx.Err() == nil {
 		n, err := s.store.ExpireDue(ctx, ExpireParams{Now: s.cfg.Now(), Limit: expireBatch})
 		total += n
+		if n > 0 {
+			s.cfg.Observer.Events(ctx, EventExpired, n)
+		}
 		if err != nil || n < expireBatch {
 			return total, err
 		}

@@ -26,7 +26,9 @@ const (
 var errListTimeout = errors.New("invites: list timeout")
 
 // List returns one page of the actor's tenant's invites matching q.
-func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) {
+func (s *Service) List(ctx context.Context, actor Actor, q Query) (page Page, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameList, TenantID: actor.TenantID})
+	defer func() { end(OpResult{Err: err, Count: len(page.Invites)}) }()
 	if err := validActor(actor); err != nil {
 		return Page{}, err
 	}
@@ -53,7 +55,7 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (Page, error) 
 		}
 		return Page{}, err
 	}
-	page := Page{Invites: make([]Invite, 0, min(len(rows), limit)), TotalCount: total}
+	page = Page{Invites: make([]Invite, 0, min(len(rows), limit)), TotalCount: total}
 	for i, inv := range rows {
 		if i == limit {
 			page.NextCursor = encodeCursor(p.Order, rows[i-1], now)

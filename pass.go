@@ -234,7 +234,8 @@ func (p *pass) deliver(j job) {
 		return
 	}
 	msg := Message{ID: d.ID.String(), Kind: d.Kind, Invite: j.c.Invite, Token: j.tok, AcceptURL: cfg.AcceptURL(j.tok)}
-	sendCtx, cancel := context.WithTimeout(p.ctx, cfg.SendTimeout)
+	actx, end := cfg.Observer.StartAttempt(p.ctx, d)
+	sendCtx, cancel := context.WithTimeout(actx, cfg.SendTimeout)
 	err := scrub(p.s.mailer.Send(sendCtx, msg), j.tok)
 	cancel()
 
@@ -252,7 +253,17 @@ func (p *pass) deliver(j job) {
 		o.Status, o.Error, o.RetryAt = DeliveryQueued, err.Error(), now.Add(p.s.backoff(d.Attempt))
 		log.InfoContext(p.ctx, "invites: delivery will be retried", "err", err, "retryAt", o.RetryAt)
 	}
+	end(AttemptResult{Status: o.Status, Err: err, Reply: replyCode(err), At: now})
 	p.results <- o
+}
+
+// replyCode is the SMTP reply code err carries, or 0.
+func replyCode(err error) int {
+	var r interface{ ReplyCode() int }
+	if errors.As(err, &r) {
+		return r.ReplyCode()
+	}
+	return 0
 }
 
 // handBack returns the outcome that gives back the claim of a stopping
@@ -302,6 +313,7 @@ func (p *pass) flush(group []DeliveryOutcome) {
 		err := p.s.store.CompleteDeliveries(ctx, CompleteParams{Outcomes: group})
 		cancel()
 		if err == nil {
+			p.told(group)
 			return
 		}
 		if try == recordTries || p.ctx.Err() != nil && try >= 3 || !p.leaseLeft(ds, wait) {
@@ -311,6 +323,25 @@ func (p *pass) flush(group []DeliveryOutcome) {
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, time.Second)
+	}
+}
+
+// told tells of the events a group of outcomes wrote.
+func (p *pass) told(group []DeliveryOutcome) {
+	var sent, failed int
+	for _, o := range group {
+		switch o.Status {
+		case DeliverySent:
+			sent++
+		case DeliveryFailed:
+			failed++
+		}
+	}
+	if sent > 0 {
+		p.s.committed(p.ctx, EventSent, sent)
+	}
+	if failed > 0 {
+		p.s.committed(p.ctx, EventDeliveryFailed, failed)
 	}
 }
 

@@ -33,7 +33,9 @@ func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}, nil
+	s := &Service{store: store, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
+	cfg.Observer.WatchStats(s.Stats)
+	return s, nil
 }
 
 func (s *Service) notify() {
@@ -43,13 +45,22 @@ func (s *Service) notify() {
 	}
 }
 
-// changed passes on the answer of a change that wrote an event, waking Run
-// to hand it to Config.OnEvent now rather than at the next poll.
-func (s *Service) changed(inv Invite, err error) (Invite, error) {
-	if err == nil && s.cfg.OnEvent != nil {
+// committed tells the Observer of n events of type t that committed, and
+// wakes Run to hand them to Config.OnEvent now rather than at the next
+// poll.
+func (s *Service) committed(ctx context.Context, t EventType, n int) {
+	s.cfg.Observer.Events(ctx, t, n)
+	if s.cfg.OnEvent != nil {
 		s.notify()
 	}
-	return inv, err
+}
+
+// trace is what the Observer keeps with the deliveries queued in ctx.
+func (s *Service) trace(ctx context.Context) string {
+	if t := s.cfg.Observer.Trace(ctx); len(t) <= MaxTraceBytes {
+		return t
+	}
+	return ""
 }
 
 // Send invites a batch of addresses to the actor's tenant. Each item stands
@@ -59,7 +70,9 @@ func (s *Service) changed(inv Invite, err error) (Invite, error) {
 // or the inviter's quota (ErrQuotaExceeded; an address over
 // MaxSendsPerAddressPerDay stays the item's CodeAddressLimit), Config.IsMember,
 // or the store.
-func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (SendResult, error) {
+func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res SendResult, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameSend, TenantID: actor.TenantID, Batch: len(items)})
+	defer func() { end(OpResult{Err: err, Count: len(res.Success)}) }()
 	if err := validActor(actor); err != nil {
 		return SendResult{}, err
 	}
@@ -73,7 +86,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 		return SendResult{}, fmt.Errorf("%w: the batch has %d items, more than the %d allowed", ErrBatchTooLarge, len(items), s.cfg.MaxBatch)
 	}
 	now := s.cfg.Now()
-	res := SendResult{Success: []Invite{}, Errors: []ItemError{}}
+	res = SendResult{Success: []Invite{}, Errors: []ItemError{}}
 	rows := make([]Invite, 0, len(items))
 	index := make([]int, 0, len(items)) // rows[i] came from items[index[i]]
 	first := make(map[string]int, len(items))
@@ -96,14 +109,14 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 		rows = append(rows, inv)
 		index = append(index, i)
 	}
-	rows, index, err := s.dropMembers(ctx, actor.TenantID, items, rows, index, &res)
+	rows, index, err = s.dropMembers(ctx, actor.TenantID, items, rows, index, &res)
 	if err != nil {
 		return SendResult{}, err
 	}
 	if len(rows) == 0 {
 		return res, nil
 	}
-	out, err := s.store.Insert(ctx, InsertParams{Now: now, Invites: rows, Quota: s.quota()})
+	out, err := s.store.Insert(ctx, InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx)})
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -113,6 +126,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (Sen
 	}
 	slices.SortFunc(res.Errors, func(a, b ItemError) int { return cmp.Compare(a.Index, b.Index) })
 	if len(res.Success) > 0 {
+		s.committed(ctx, EventCreated, len(res.Success))
 		s.notify()
 	}
 	return res, nil
@@ -255,7 +269,9 @@ func (s *Service) readErr(inv Invite, err error) (Invite, error) {
 }
 
 // Get returns one invite of the actor's tenant, or ErrNotFound.
-func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameGet, TenantID: actor.TenantID, InviteID: id})
+	defer func() { end(OpResult{Err: err}) }()
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
@@ -271,7 +287,13 @@ func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (Invite, e
 
 // Lookup answers the landing page of a link: the invite of token in any
 // status, or ErrInvalidToken.
-func (s *Service) Lookup(ctx context.Context, token string) (Invite, error) {
+func (s *Service) Lookup(ctx context.Context, token string) (inv Invite, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameLookup})
+	defer func() { end(OpResult{Err: err, InviteID: inv.ID}) }()
+	return s.lookup(ctx, token)
+}
+
+func (s *Service) lookup(ctx context.Context, token string) (Invite, error) {
 	d, err := s.cfg.Tokens.Digest(token)
 	if err != nil {
 		return Invite{}, err
@@ -284,8 +306,11 @@ func (s *Service) Lookup(ctx context.Context, token string) (Invite, error) {
 // it while the invite is pending, its status alone after. A malformed or
 // unknown token is a TokenCheck with IsValid false and no Status, not an
 // error.
-func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
-	inv, err := s.Lookup(ctx, token)
+func (s *Service) Check(ctx context.Context, token string) (_ TokenCheck, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameCheck})
+	var inv Invite
+	defer func() { end(OpResult{Err: err, InviteID: inv.ID}) }()
+	inv, err = s.lookup(ctx, token)
 	if errors.Is(err, ErrInvalidToken) {
 		return TokenCheck{}, nil
 	}
@@ -297,7 +322,9 @@ func (s *Service) Check(ctx context.Context, token string) (TokenCheck, error) {
 
 // History returns the lifecycle events of one invite of the actor's
 // tenant, oldest first, or ErrNotFound.
-func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) ([]Event, error) {
+func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) (evs []Event, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameHistory, TenantID: actor.TenantID, InviteID: id})
+	defer func() { end(OpResult{Err: err, Count: len(evs)}) }()
 	if err := validActor(actor); err != nil {
 		return nil, err
 	}

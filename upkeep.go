@@ -82,8 +82,7 @@ func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []
 		return nil, err
 	}
 	if len(ids) > 0 {
-		s.cfg.Observer.Events(ctx, EventForgotten, len(ids))
-		s.changed(Invite{}, nil)
+		s.committed(ctx, EventForgotten, len(ids))
 	}
 	return ids, nil
 }
@@ -124,8 +123,7 @@ func (s *Service) RecordBounce(ctx context.Context, messageID string, permanent 
 		return err
 	}
 	if done {
-		s.cfg.Observer.Events(ctx, EventBounced, 1)
-		s.changed(inv, nil)
+		s.committed(ctx, EventBounced, 1)
 	}
 	return nil
 }

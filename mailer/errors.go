@@ -51,6 +51,10 @@ func (e *ReplyError) Error() string {
 	return fmt.Sprintf("mailer: smtp %s: %d %s", e.Command, e.Code, e.Message)
 }
 
+// ReplyCode is Code, for a caller that cannot import this package: the
+// Service reads it into invites.AttemptResult.Reply.
+func (e *ReplyError) ReplyCode() int { return e.Code }
+
 // Permanent reports whether sending the message again cannot help: a 5xx
 // reply to its MAIL, RCPT or DATA. A 5xx while setting the session up (a
 // wrong password, say) is about the configuration, not this invite, so it
