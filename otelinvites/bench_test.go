@@ -1,0 +1,83 @@
+package otelinvites_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/otelbench"
+	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/store/memstore"
+	"github.com/invitekit/invites/token"
+)
+
+// sendRound is how many Sends one side runs before the next takes a turn.
+const sendRound = 50
+
+// BenchmarkSend is the root package's BenchmarkSend (Send on memstore per
+// batch size) with no Observer, otelinvites on no-op providers and on the
+// SDK, in rounds taking turns, the side going first turning by round, so
+// all see the same machine. b.N Sends go to each side; it reports each
+// side's ns/invite and the ratios noop/none and sdk/none. Run:
+//
+//	go test -run '^$' -bench Send -count 3 ./otelinvites/
+func BenchmarkSend(b *testing.B) {
+	for _, size := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			sides := otelbench.Sides(b)
+			sends := make([]func(n int), len(sides))
+			for i, s := range sides {
+				sends[i] = sender(b, s.Observer, size)
+				sends[i](1) // warm up: the maps of memstore and the SDK's aggregates
+			}
+			took := make([]time.Duration, len(sides))
+			b.ResetTimer()
+			for done := 0; done < b.N; done += sendRound {
+				n := min(sendRound, b.N-done)
+				for k := range sides {
+					i := (done/sendRound + k) % len(sides)
+					start := time.Now()
+					sends[i](n)
+					took[i] += time.Since(start)
+				}
+			}
+			invitesPerSide := float64(b.N * size)
+			for i, s := range sides {
+				b.ReportMetric(float64(took[i].Nanoseconds())/invitesPerSide, s.Name+"-ns/invite")
+				if i > 0 {
+					b.ReportMetric(took[i].Seconds()/took[0].Seconds(), s.Name+"/none")
+				}
+			}
+		})
+	}
+}
+
+// sender returns a func running n Sends of size items on a Service of
+// its own with obs.
+func sender(b *testing.B, obs invites.Observer, size int) func(n int) {
+	svc, err := invites.New(memstore.New(), mailertest.New(), invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(t invites.Token) string { return t.Reveal() },
+		Observer:  obs,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	actor := invites.Actor{UserID: "u", TenantID: "t", Roles: []string{"member"}}
+	items := make([]invites.NewInvite, size)
+	email := 0
+	return func(n int) {
+		for range n {
+			for i := range items {
+				items[i] = invites.NewInvite{Email: fmt.Sprintf("user%d@example.com", email), FirstName: "Ann"}
+				email++
+			}
+			res, err := svc.Send(context.Background(), actor, items)
+			if err != nil || len(res.Success) != size {
+				b.Fatalf("Send: %d ok, %v", len(res.Success), err)
+			}
+		}
+	}
+}
