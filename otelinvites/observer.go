@@ -139,9 +139,11 @@ const (
 	keyReplyClass = "smtp.reply_class"
 )
 
+// Span options made once: a variadic argument made at the call would be
+// allocated, a span kept by no SDK or not.
 var (
-	kindInternal = trace.WithSpanKind(trace.SpanKindInternal)
-	kindConsumer = trace.WithSpanKind(trace.SpanKindConsumer)
+	internalKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
+	consumerKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 )
 
 // opLabels is what one operation's spans and measurements are named.
@@ -180,17 +182,19 @@ func (o *Observer) StartOp(ctx context.Context, info invites.OpInfo) (context.Co
 		l = newOpLabels(info.Name, false)
 	}
 	start := time.Now()
-	ctx, span := o.tracer.Start(ctx, l.span, kindInternal)
+	ctx, span := o.tracer.Start(ctx, l.span, internalKind...)
 	if span.IsRecording() {
+		kv := make([]attribute.KeyValue, 0, 3)
 		if info.TenantID != "" {
-			span.SetAttributes(attribute.String(keyTenantID, info.TenantID))
+			kv = append(kv, attribute.String(keyTenantID, info.TenantID))
 		}
 		if info.InviteID != uuid.Nil {
-			span.SetAttributes(attribute.String(keyInviteID, info.InviteID.String()))
+			kv = append(kv, attribute.String(keyInviteID, info.InviteID.String()))
 		}
 		if info.Batch > 0 {
-			span.SetAttributes(attribute.Int(keyBatchSize, info.Batch))
+			kv = append(kv, attribute.Int(keyBatchSize, info.Batch))
 		}
+		span.SetAttributes(kv...)
 	}
 	return ctx, func(r invites.OpResult) {
 		opts := l.ok
@@ -223,9 +227,9 @@ func fail(span trace.Span, c errClass) {
 func (o *Observer) StartAttempt(ctx context.Context, d invites.Delivery) (context.Context, func(invites.AttemptResult)) {
 	var span trace.Span
 	if sc := parseTrace(d.Trace); sc.IsValid() {
-		ctx, span = o.tracer.Start(ctx, "invites.deliver", kindConsumer, trace.WithLinks(trace.Link{SpanContext: sc}))
+		ctx, span = o.tracer.Start(ctx, "invites.deliver", consumerKind[0], trace.WithLinks(trace.Link{SpanContext: sc}))
 	} else {
-		ctx, span = o.tracer.Start(ctx, "invites.deliver", kindConsumer)
+		ctx, span = o.tracer.Start(ctx, "invites.deliver", consumerKind...)
 	}
 	if span.IsRecording() {
 		span.SetAttributes(

@@ -5,8 +5,6 @@ import (
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/invitekit/invites"
 )
 
 // carrier holds a traceparent for the W3C propagator: the one header a
@@ -41,9 +39,6 @@ func (o *Observer) Trace(ctx context.Context) string {
 	}
 	var c carrier
 	propagation.TraceContext{}.Inject(ctx, &c)
-	if len(c.traceparent) > invites.MaxTraceBytes {
-		return ""
-	}
 	return c.traceparent
 }
 
