@@ -10,11 +10,14 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/otelinvites"
 )
 
 // The Observer's methods, called as the Service calls them.
@@ -244,5 +247,22 @@ func TestGaugesReadFirstStatsOncePerCollection(t *testing.T) {
 	}
 	if got := gauge[float64](t, m, "invites.outbox.oldest_due_age"); got != 1.5 {
 		t.Errorf("oldest due age %v, want 1.5", got)
+	}
+}
+
+// failingMeter cannot make a histogram.
+type failingMeter struct{ metricnoop.Meter }
+
+func (failingMeter) Float64Histogram(string, ...metric.Float64HistogramOption) (metric.Float64Histogram, error) {
+	return nil, errors.New("no histograms here")
+}
+
+type failingMeters struct{ metricnoop.MeterProvider }
+
+func (failingMeters) Meter(string, ...metric.MeterOption) metric.Meter { return failingMeter{} }
+
+func TestNewFailsWithoutInstruments(t *testing.T) {
+	if _, err := otelinvites.New(otelinvites.Config{MeterProvider: failingMeters{}}); err == nil {
+		t.Error("New succeeded without its histograms")
 	}
 }
