@@ -3,6 +3,7 @@ package otelinvites_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ const sendRound = 50
 // batch size) with no Observer, otelinvites on no-op providers and on the
 // SDK, in rounds taking turns, the side going first turning by round, so
 // all see the same machine. b.N Sends go to each side; it reports each
-// side's ns/invite and the ratios noop/none and sdk/none. Run:
+// side's ns/invite and allocs/invite (the benchmark's own building of
+// items included, as in the root's) and the ratios of time noop/none and
+// sdk/none. Run:
 //
 //	go test -run '^$' -bench Send -count 3 ./otelinvites/
 func BenchmarkSend(b *testing.B) {
@@ -33,19 +36,25 @@ func BenchmarkSend(b *testing.B) {
 				sends[i](1) // warm up: the maps of memstore and the SDK's aggregates
 			}
 			took := make([]time.Duration, len(sides))
+			allocs := make([]uint64, len(sides))
+			var before, after runtime.MemStats
 			b.ResetTimer()
 			for done := 0; done < b.N; done += sendRound {
 				n := min(sendRound, b.N-done)
 				for k := range sides {
 					i := (done/sendRound + k) % len(sides)
+					runtime.ReadMemStats(&before)
 					start := time.Now()
 					sends[i](n)
 					took[i] += time.Since(start)
+					runtime.ReadMemStats(&after)
+					allocs[i] += after.Mallocs - before.Mallocs
 				}
 			}
 			invitesPerSide := float64(b.N * size)
 			for i, s := range sides {
 				b.ReportMetric(float64(took[i].Nanoseconds())/invitesPerSide, s.Name+"-ns/invite")
+				b.ReportMetric(float64(allocs[i])/invitesPerSide, s.Name+"-allocs/invite")
 				if i > 0 {
 					b.ReportMetric(took[i].Seconds()/took[0].Seconds(), s.Name+"/none")
 				}
