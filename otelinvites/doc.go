@@ -56,5 +56,6 @@
 //     one call per collection. They describe the store, which every
 //     process shares, so they are gauges: summed over processes they would
 //     count the outbox once per process. When several Services share one
-//     Observer, the first New's Stats is read.
+//     Observer, the first New's Stats is read: Services on different
+//     stores want an Observer each.
 package otelinvites

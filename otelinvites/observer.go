@@ -269,7 +269,8 @@ func (o *Observer) Events(ctx context.Context, t invites.EventType, n int) {
 }
 
 // WatchStats keeps stats for the outbox gauges. Only the first call
-// counts: Services sharing an Observer share the store their Stats read.
+// counts, so Services sharing a store and an Observer report the store
+// once; Services on different stores want an Observer each.
 func (o *Observer) WatchStats(stats func(context.Context) (invites.Stats, error)) {
 	o.stats.CompareAndSwap(nil, &stats)
 }
