@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/store/memstore"
 )
 
 // A negative MaxResends or ResendCooldown switches that limit off; the
@@ -92,5 +94,28 @@ func TestEventSettingsAreTheirOwn(t *testing.T) {
 	}
 	if spy.limit != 3 || spy.lease != 7*time.Second {
 		t.Errorf("ClaimEvents took limit %d and lease %v, want 3 and 7s", spy.limit, spy.lease)
+	}
+}
+
+// Retention and EventRetention are off at zero or at least MinRetention,
+// so the send quotas still count a day of sends.
+func TestRetentionAtLeastMin(t *testing.T) {
+	for _, c := range []struct {
+		retention, events time.Duration
+		ok                bool
+	}{
+		{0, 0, true},
+		{invites.MinRetention, 30 * invites.MinRetention, true},
+		{invites.MinRetention - time.Second, 0, false},
+		{0, time.Hour, false},
+		{-invites.MinRetention, 0, false},
+	} {
+		_, err := invites.New(memstore.New(), mailertest.New(), invites.Config{
+			AcceptURL: func(invites.Token) string { return "/accept" },
+			Retention: c.retention, EventRetention: c.events,
+		})
+		if (err == nil) != c.ok {
+			t.Errorf("New with Retention %s, EventRetention %s: %v; want ok %t", c.retention, c.events, err, c.ok)
+		}
 	}
 }

@@ -28,7 +28,8 @@
 // before 1.21, or without max_prepared_statements) the server soon
 // reports one lost; the Store then runs that statement again unprepared,
 // logs once, and prepares nothing more. Prepared statements bypass bun's
-// query hooks; a Store on a bun.Conn or bun.Tx prepares nothing. On SQLite, open the database
+// query hooks; WithQueryHook sees them too. A Store on a bun.Conn or
+// bun.Tx prepares nothing. On SQLite, open the database
 // with sqlitedb.Open, which sets WAL, a busy timeout and immediate
 // transactions, without which concurrent writers meet SQLITE_BUSY.
 //
@@ -83,6 +84,8 @@ type Store struct {
 	log        *slog.Logger
 	// poolChecked runs checkPool at the first use.
 	poolChecked sync.Once
+	// hook is WithQueryHook's, called around the prepared statements.
+	hook bun.QueryHook
 }
 
 var _ invites.Store = (*Store)(nil)
@@ -90,7 +93,8 @@ var _ invites.Store = (*Store)(nil)
 // Option changes how New builds a Store.
 type Option func(*Store)
 
-// WithReader runs the Store's pure reads (Get, List, Lookup, History) on
+// WithReader runs the Store's pure reads (Get, List, Lookup, History,
+// Stats) on
 // r, and everything that writes on the db of New. On SQLite, where one
 // connection writes, r is the read pool of sqlitedb.OpenReader on the same
 // file, so a long list of one tenant does not stall another's Get.
@@ -118,6 +122,7 @@ func New(db bun.IDB, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.installHook()
 	return s
 }
 

@@ -80,9 +80,10 @@ const pgClaim = `WITH locked AS MATERIALIZED (
 		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?3,
 			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
 		WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
-		RETURNING d.id, d.invite_id, d.tenant_id, d.kind, d.attempt, d.state),
+		RETURNING d.id, d.invite_id, d.tenant_id, d.kind, d.attempt, d.state, d.created_at, d.trace),
 	numbered AS MATERIALIZED (
-		SELECT c.id, c.invite_id, c.tenant_id, c.kind, c.attempt, p.renew, row_number() OVER (ORDER BY c.id) AS n
+		SELECT c.id, c.invite_id, c.tenant_id, c.kind, c.attempt, c.created_at, c.trace, p.renew,
+			row_number() OVER (ORDER BY c.id) AS n
 		FROM claimed c JOIN picked p ON p.id = c.id WHERE c.state = 'queued'),
 	tokens AS (
 		INSERT INTO invites_tokens (digest, invite_id, delivery_id)
@@ -90,7 +91,7 @@ const pgClaim = `WITH locked AS MATERIALIZED (
 	renewed AS (
 		UPDATE invites SET expires_at = ?5 WHERE id = ANY(ARRAY(SELECT id FROM invites
 			WHERE id = ANY(ARRAY(SELECT invite_id FROM numbered WHERE renew)) FOR NO KEY UPDATE SKIP LOCKED)))
-	SELECT x.id, x.tenant_id, x.kind, x.attempt, x.renew, i.*
+	SELECT x.id, x.tenant_id, x.kind, x.attempt, x.created_at, x.trace, x.renew, i.*
 	FROM numbered x, LATERAL (SELECT ` + inviteCols + ` FROM invites WHERE id = x.invite_id) i
 	ORDER BY x.n`
 
@@ -99,15 +100,16 @@ func (s *Store) claimPG(ctx context.Context, p invites.ClaimParams) ([]invites.C
 	err := s.queryEach(ctx, pgClaim, []any{at(p.RenewBefore), at(p.Now), p.Limit, at(p.Now.Add(p.Lease)),
 		byteaArray(p.Digests[:p.Limit]), at(p.ExpiresAt)}, func(row scanner) error {
 		var (
-			c     invites.Claim
-			kind  string
-			renew bool
+			c      invites.Claim
+			kind   string
+			queued ts
+			renew  bool
 		)
-		inv, err := scanInvite(prefixed{row, []any{&c.ID, &c.TenantID, &kind, &c.Attempt, &renew}})
+		inv, err := scanInvite(prefixed{row, []any{&c.ID, &c.TenantID, &kind, &c.Attempt, &queued, &c.Trace, &renew}})
 		if err != nil {
 			return err
 		}
-		c.InviteID, c.Kind, c.Invite = inv.ID, invites.MessageKind(kind), inv
+		c.InviteID, c.Kind, c.QueuedAt, c.Invite = inv.ID, invites.MessageKind(kind), time.Time(queued), inv
 		if renew {
 			c.Invite.ExpiresAt = time.Time(at(p.ExpiresAt))
 		}
@@ -210,7 +212,7 @@ func leaseDue(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.
 	rows, err := tx.QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, leased_until = ?
 		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ?
 			AND (leased_until IS NULL OR leased_until <= ?) ORDER BY due_at, id LIMIT ?)
-		RETURNING id, invite_id, tenant_id, kind, attempt`, at(p.Now.Add(p.Lease)), at(p.Now), at(p.Now), p.Limit)
+		RETURNING id, invite_id, tenant_id, kind, attempt, created_at, trace`, at(p.Now.Add(p.Lease)), at(p.Now), at(p.Now), p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -218,13 +220,14 @@ func leaseDue(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.
 	var out []invites.Delivery
 	for rows.Next() {
 		var (
-			d    invites.Delivery
-			kind string
+			d      invites.Delivery
+			kind   string
+			queued ts
 		)
-		if err := rows.Scan(&d.ID, &d.InviteID, &d.TenantID, &kind, &d.Attempt); err != nil {
+		if err := rows.Scan(&d.ID, &d.InviteID, &d.TenantID, &kind, &d.Attempt, &queued, &d.Trace); err != nil {
 			return nil, err
 		}
-		d.Kind = invites.MessageKind(kind)
+		d.Kind, d.QueuedAt = invites.MessageKind(kind), time.Time(queued)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -120,9 +120,15 @@ type with struct {
 // each row it updates, and SKIP LOCKED then passes over the rows the
 // statement itself just changed, taking more than the limit.
 func (s *Store) pick(query string, args ...any) with {
+	return s.pickLocked(" FOR NO KEY UPDATE", query, args...)
+}
+
+// pickLocked is pick locking by lock: FOR UPDATE for rows to delete,
+// which FOR NO KEY UPDATE would have to upgrade.
+func (s *Store) pickLocked(lock, query string, args ...any) with {
 	w := with{"WITH picked AS MATERIALIZED (" + query, args, "id IN (SELECT id FROM picked)"}
 	if s.pg {
-		w.sql += " FOR NO KEY UPDATE SKIP LOCKED"
+		w.sql += lock + " SKIP LOCKED"
 		w.in = "id = ANY(ARRAY(SELECT id FROM picked))"
 	}
 	w.sql += ")"
@@ -152,8 +158,10 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
+	// An invite's EventForgotten outlives it, and History does not: an
+	// erased invite is not found.
 	rows, err := s.reader.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
-		WHERE invite_id = ? AND tenant_id = ? ORDER BY id`, p.ID, p.TenantID)
+		WHERE invite_id = ? AND tenant_id = ? AND type <> 'forgotten' ORDER BY id`, p.ID, p.TenantID)
 	if err != nil {
 		return nil, wrap(err)
 	}

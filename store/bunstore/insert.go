@@ -39,7 +39,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 	if len(p.Invites) == 0 {
 		return nil, nil
 	}
-	now, q := p.Now, p.Quota
+	now, q, trace := p.Now, p.Quota, traceText(p.Trace)
 	rows := make([]invites.Invite, len(p.Invites))
 	dids := make([]uuid.UUID, len(p.Invites))
 	for i, inv := range p.Invites {
@@ -106,7 +106,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 			if try == insertRetries {
 				return errors.New("pending invites of the batch's addresses kept changing; try again")
 			}
-			ok, err := s.insertRows(ctx, tx, now, rows, dids, todo)
+			ok, err := s.insertRows(ctx, tx, now, trace, rows, dids, todo)
 			if err != nil {
 				return err
 			}
@@ -130,7 +130,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 				return err
 			}
 		}
-		return s.queueInvitations(ctx, tx, now, rows, dids, stored)
+		return s.queueInvitations(ctx, tx, now, trace, rows, dids, stored)
 	})
 	if err != nil {
 		return nil, wrap(err)
@@ -140,14 +140,14 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 
 // insertRows inserts rows[todo] in one statement and returns the ids
 // stored; the others met a pending invite of their address.
-func (s *Store) insertRows(ctx context.Context, tx bun.Tx, now time.Time, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
+func (s *Store) insertRows(ctx context.Context, tx bun.Tx, now time.Time, trace string, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
 	stmt, args := sqliteInsert(rows, dids, todo)
 	if s.pg {
 		js, err := pgBatch(rows, dids, todo)
 		if err != nil {
 			return nil, err
 		}
-		stmt, args = pgInsert, []any{js, at(now)}
+		stmt, args = pgInsert, []any{js, at(now), trace}
 	}
 	ok := make(map[uuid.UUID]bool, len(todo))
 	err := s.queryIn(ctx, tx, stmt, args, func(r scanner) error {
@@ -274,7 +274,7 @@ func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error
 // literals slowly, and one value quickly; and
 // its text is the same for any batch, so it runs prepared. The outbox
 // rows and events, at ?1, come from the rows inserted, in the same
-// statement.
+// statement; the outbox rows keep the trace ?2.
 const pgInsert = `WITH ins AS (INSERT INTO invites (` + insertCols + `)
 		SELECT ` + insertCols + `
 		FROM jsonb_to_recordset(CAST(?0 AS jsonb)) AS r(id uuid, tenant_id text, email text, email_norm text,
@@ -333,13 +333,14 @@ func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invi
 }
 
 // queueFromInserted writes the outbox rows of the invites of the CTE ins.
-const queueFromInserted = `INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
-	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, CAST(?1 AS timestamptz), CAST(?1 AS timestamptz) FROM ins`
+const queueFromInserted = `INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace)
+	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, CAST(?1 AS timestamptz), CAST(?1 AS timestamptz), CAST(?2 AS text)
+	FROM ins`
 
 // queueInvitations writes the outbox rows and the events of the stored
 // invites, a statement each, on SQLite, whose INSERT cannot be a CTE of
 // another; on PostgreSQL insertRows has written them.
-func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
+func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, trace string, rows []invites.Invite, dids []uuid.UUID, stored []int) error {
 	if len(stored) == 0 || s.pg {
 		return nil
 	}
@@ -350,25 +351,26 @@ func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, 
 	if err := writeEvents(ctx, tx, evs); err != nil {
 		return err
 	}
-	args := make([]any, 0, len(stored)*5)
+	args := make([]any, 0, len(stored)*6)
 	for _, i := range stored {
-		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, at(now), at(now))
+		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, at(now), at(now), trace)
 	}
-	_, err := tx.ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at) VALUES ",
-		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?)", len(stored)), args...)
+	_, err := tx.ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace) VALUES ",
+		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?, ?)", len(stored)), args...)
 	return err
 }
 
 // queueReminder supersedes the queued delivery of an invite with a new
-// one: only the latest delivery of an invite is ever queued.
-func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.UUID, now time.Time) error {
+// one, which keeps trace: only the latest delivery of an invite is ever
+// queued.
+func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.UUID, now time.Time, trace string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE invites_deliveries SET state = 'superseded'
 		WHERE invite_id = ? AND state = 'queued'`, inv.ID); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO invites_deliveries
-		(id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
-		VALUES (?, ?, ?, 'reminder', 'queued', 0, ?, ?)`, did, inv.ID, inv.TenantID, at(now), at(now))
+		(id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace)
+		VALUES (?, ?, ?, 'reminder', 'queued', 0, ?, ?, ?)`, did, inv.ID, inv.TenantID, at(now), at(now), traceText(trace))
 	return err
 }
 

@@ -117,19 +117,7 @@ func tenantPlan(t *testing.T, db bun.IDB, stmt string, analyze bool) ([]string, 
 	if analyze {
 		opts = "ANALYZE, " + opts
 	}
-	var plan []struct {
-		Plan          map[string]any
-		ExecutionTime float64 `json:"Execution Time"`
-	}
-	var js string
-	if err := db.QueryRowContext(t.Context(), "EXPLAIN ("+opts+") "+stmt).Scan(&js); err != nil {
-		t.Fatalf("EXPLAIN: %v", err)
-	}
-	if err := json.Unmarshal([]byte(js), &plan); err != nil || len(plan) != 1 {
-		t.Fatalf("EXPLAIN output: %v", err)
-	}
-	var nodes []map[string]any
-	planNodes(plan[0].Plan, &nodes)
+	nodes, js, ms := explain(t, db, opts, stmt)
 	var indexes []string
 	byID := false
 	for _, n := range nodes {
@@ -160,7 +148,28 @@ func tenantPlan(t *testing.T, db bun.IDB, stmt string, analyze bool) ([]string, 
 	if len(indexes) == 0 && !byID {
 		t.Fatalf("the plan reads invites through no index:\n%s", js)
 	}
-	return indexes, plan[0].ExecutionTime
+	return indexes, ms
+}
+
+// explain runs EXPLAIN (opts) stmt, opts including FORMAT JSON, and
+// returns the plan's nodes, its JSON, and with ANALYZE the execution
+// time in milliseconds.
+func explain(t *testing.T, db bun.IDB, opts, stmt string) ([]map[string]any, string, float64) {
+	t.Helper()
+	var plan []struct {
+		Plan          map[string]any
+		ExecutionTime float64 `json:"Execution Time"`
+	}
+	var js string
+	if err := db.QueryRowContext(t.Context(), "EXPLAIN ("+opts+") "+stmt).Scan(&js); err != nil {
+		t.Fatalf("EXPLAIN %s: %v", stmt, err)
+	}
+	if err := json.Unmarshal([]byte(js), &plan); err != nil || len(plan) != 1 {
+		t.Fatalf("EXPLAIN output: %v", err)
+	}
+	var nodes []map[string]any
+	planNodes(plan[0].Plan, &nodes)
+	return nodes, js, plan[0].ExecutionTime
 }
 
 // unprepared returns a Store on one connection of db, with hook: on a

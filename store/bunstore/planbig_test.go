@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/invitekit/invites/store/bunstore"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/migrate"
 )
 
@@ -166,19 +168,35 @@ func orderName(o invites.Order) string {
 }
 
 // migrateFirst applies only the first PostgreSQL migration.
-func migrateFirst(t testing.TB, db *bun.DB) {
+func migrateFirst(t testing.TB, db *bun.DB) { migrateThrough(t, db, "20261123000001") }
+
+// migrateThrough applies the migrations of db's dialect up to the one of
+// version last, as one group: a Migrate after it applies the rest as
+// another, which Rollback then undoes alone.
+func migrateThrough(t testing.TB, db *bun.DB, last string) {
 	t.Helper()
-	first := fstest.MapFS{}
-	for _, dir := range []string{"up", "down"} {
-		name := "20261123000001_init.tx." + dir + ".sql"
-		b, err := fs.ReadFile(bunstore.Migrations, "postgres/"+name)
+	dir := "sqlite"
+	if db.Dialect().Name() == dialect.PG {
+		dir = "postgres"
+	}
+	files, err := fs.Glob(bunstore.Migrations, dir+"/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	some := fstest.MapFS{}
+	for _, f := range files {
+		name := path.Base(f)
+		if name[:len(last)] > last {
+			continue
+		}
+		b, err := fs.ReadFile(bunstore.Migrations, f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		first[name] = &fstest.MapFile{Data: b}
+		some[name] = &fstest.MapFile{Data: b}
 	}
 	ms := migrate.NewMigrations()
-	if err := ms.Discover(first); err != nil {
+	if err := ms.Discover(some); err != nil {
 		t.Fatal(err)
 	}
 	m := migrate.NewMigrator(db, ms, migrate.WithTableName("invites_migrations"),

@@ -108,8 +108,8 @@ func dollars(q string) string {
 // queryRow runs q, with numbered placeholders, on db: prepared, with its
 // values bound, when db is the Store's *bun.DB, or a transaction of it once
 // the statement is prepared (on PostgreSQL); otherwise, as every other
-// statement, formatted by bun. A prepared statement bypasses bun's query
-// hooks.
+// statement, formatted by bun. A prepared statement runs through the
+// hook of WithQueryHook (see before), not bun's.
 func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any) scanner {
 	if s.prep == nil || s.prep.off.Load() {
 		return db.QueryRowContext(ctx, q, args...)
@@ -126,7 +126,8 @@ func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any)
 		// the transaction: the Store stops preparing, and inTx runs it
 		// again.
 		if st := s.prep.cached(q); st != nil {
-			return txRow{s, d.Tx.StmtContext(ctx, st).QueryRowContext(ctx, bound(args)...)}
+			ctx, e := s.before(ctx, q, args)
+			return txRow{s, ctx, e, d.Tx.StmtContext(ctx, st).QueryRowContext(ctx, bound(args)...)}
 		}
 	}
 	return db.QueryRowContext(ctx, q, args...)
@@ -138,7 +139,7 @@ func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any)
 // statement, once more unprepared, as fallback does.
 func (s *Store) queryEach(ctx context.Context, q string, args []any, each func(scanner) error) error {
 	if s.prep != nil && !s.prep.off.Load() {
-		err := s.prep.each(ctx, q, bound(args), each)
+		err := s.eachPrepared(ctx, q, args, each)
 		if !lost(err) {
 			return err
 		}
@@ -176,13 +177,15 @@ func numbered(q string) string {
 	return b.String()
 }
 
-// each runs the statement of q and calls f for every row.
-func (p *prepared) each(ctx context.Context, q string, args []any, f func(scanner) error) error {
-	st, err := p.stmt(ctx, q)
+// eachPrepared runs the statement of q and calls f for every row.
+func (s *Store) eachPrepared(ctx context.Context, q string, args []any, f func(scanner) error) error {
+	st, err := s.prep.stmt(ctx, q)
 	if err != nil {
 		return err
 	}
-	rows, err := st.QueryContext(ctx, args...)
+	ctx, e := s.before(ctx, q, args)
+	rows, err := st.QueryContext(ctx, bound(args)...)
+	s.after(ctx, e, nil, err)
 	if err != nil {
 		return err
 	}
@@ -219,7 +222,9 @@ func (s *Store) warm(ctx context.Context, qs ...string) {
 func (s *Store) execIn(ctx context.Context, tx bun.Tx, q string, args ...any) error {
 	if s.prep != nil && !s.prep.off.Load() {
 		if st := s.prep.cached(q); st != nil {
-			_, err := tx.Tx.StmtContext(ctx, st).ExecContext(ctx, bound(args)...)
+			ctx, e := s.before(ctx, q, args)
+			res, err := tx.Tx.StmtContext(ctx, st).ExecContext(ctx, bound(args)...)
+			s.after(ctx, e, res, err)
 			return err
 		}
 	}
@@ -233,7 +238,9 @@ func (s *Store) execIn(ctx context.Context, tx bun.Tx, q string, args ...any) er
 func (s *Store) queryIn(ctx context.Context, tx bun.Tx, q string, args []any, each func(scanner) error) error {
 	if s.prep != nil && !s.prep.off.Load() {
 		if st := s.prep.cached(q); st != nil {
+			ctx, e := s.before(ctx, q, args)
 			rows, err := tx.Tx.StmtContext(ctx, st).QueryContext(ctx, bound(args)...)
+			s.after(ctx, e, nil, err)
 			if err != nil {
 				return err
 			}
@@ -260,7 +267,9 @@ type fallback struct {
 func (f fallback) Scan(dest ...any) error {
 	st, err := f.s.prep.stmt(f.ctx, f.q)
 	if err == nil {
-		err = st.QueryRowContext(f.ctx, bound(f.args)...).Scan(dest...)
+		ctx, e := f.s.before(f.ctx, f.q, f.args)
+		err = st.QueryRowContext(ctx, bound(f.args)...).Scan(dest...)
+		f.s.after(ctx, e, nil, err)
 	}
 	if !lost(err) {
 		return err
@@ -269,14 +278,18 @@ func (f fallback) Scan(dest ...any) error {
 	return f.db.QueryRowContext(f.ctx, f.q, f.args...).Scan(dest...)
 }
 
-// txRow is a prepared statement's row inside a transaction.
+// txRow is a prepared statement's row inside a transaction, and the
+// hook's event of it (see before).
 type txRow struct {
 	s   *Store
+	ctx context.Context
+	e   *bun.QueryEvent
 	row *sql.Row
 }
 
 func (r txRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
+	r.s.after(r.ctx, r.e, nil, err)
 	if lost(err) {
 		r.s.stopPreparing(context.Background(), err) // inTx runs the transaction again
 	}

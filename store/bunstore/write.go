@@ -218,7 +218,7 @@ func (s *Store) apply(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cu
 	if _, err := tx.ExecContext(ctx, "DELETE FROM invites_tokens WHERE invite_id = ?", cur.ID); err != nil {
 		return invites.Invite{}, err
 	}
-	return inv, queueReminder(ctx, tx, inv, did, p.Now)
+	return inv, queueReminder(ctx, tx, inv, did, p.Now, e.Trace)
 }
 
 // sqlArgs collects the arguments of a statement with numbered

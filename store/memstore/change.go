@@ -194,7 +194,7 @@ func (s *Store) commit(r *record, out invites.Invite, e invites.Edit, p invites.
 		}
 		r.digests = nil
 		s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = r.inv.ID
-		s.queue(r, did, invites.KindReminder, p.Now)
+		s.queue(r, did, invites.KindReminder, p.Now, e.Trace)
 	}
 	if e.Event != "" {
 		s.emit(r, e.Event, p.ActorID, p.Now)

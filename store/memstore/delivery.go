@@ -146,7 +146,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams
 			delete(s.active, sd.d.ID)
 			s.emit(r, invites.EventDeliveryFailed, "", o.At)
 		case invites.DeliveryQueued:
-			sd.nextAttempt, sd.leaseUntil = o.RetryAt, time.Time{}
+			sd.nextAttempt, sd.leaseUntil, sd.failed = o.RetryAt, time.Time{}, true
 		}
 		if latest {
 			r.inv.DeliveryStatus, r.inv.DeliveryError = o.Status, msg

@@ -11,21 +11,27 @@ import (
 
 // event is a stored invites.Event with its dispatch state.
 type event struct {
-	e     invites.Event
-	due   time.Time
-	lease time.Time
+	e       invites.Event
+	due     time.Time
+	lease   time.Time
+	handled bool
 }
 
-// emit records an event of r; callers hold s.mu. Its ID is its place in
-// s.events, so IDs grow as a sequence would.
+// emit records an event of r, in its history; callers hold s.mu.
 func (s *Store) emit(r *record, typ invites.EventType, actor string, at time.Time) {
-	ev := &event{e: invites.Event{
-		ID: int64(len(s.events) + 1), InviteID: r.inv.ID, TenantID: r.inv.TenantID,
-		Type: typ, ActorID: actor, At: at,
-	}, due: at}
-	s.events = append(s.events, ev)
+	ev := s.write(invites.Event{InviteID: r.inv.ID, TenantID: r.inv.TenantID, Type: typ, ActorID: actor, At: at})
 	s.history[r.inv.ID] = append(s.history[r.inv.ID], ev)
-	s.unhandled[r.inv.ID] = append(s.unhandled[r.inv.ID], ev)
+}
+
+// write stores e, unhandled, under the next ID, as a sequence would
+// number it; callers hold s.mu.
+func (s *Store) write(e invites.Event) *event {
+	s.lastEvent++
+	e.ID = s.lastEvent
+	ev := &event{e: e, due: e.At}
+	s.events = append(s.events, ev)
+	s.unhandled[e.InviteID] = append(s.unhandled[e.InviteID], ev)
+	return ev
 }
 
 // History implements invites.Store.
@@ -88,6 +94,7 @@ func (s *Store) CompleteEvent(_ context.Context, p invites.CompleteEventParams) 
 		q[0].due, q[0].lease = retryAt, time.Time{}
 		return nil
 	}
+	q[0].handled = true
 	if len(q) == 1 {
 		delete(s.unhandled, e.InviteID)
 	} else {

@@ -37,6 +37,7 @@ type Store struct {
 	active     map[uuid.UUID]struct{}  // queued deliveries, the claimable set
 
 	events    []*event               // every event, in ID order
+	lastEvent int64                  // the ID of the last event written
 	history   map[uuid.UUID][]*event // invite -> its events
 	unhandled map[uuid.UUID][]*event // invite -> its events not yet handled, oldest first
 
@@ -59,6 +60,10 @@ type delivery struct {
 	d           invites.Delivery
 	nextAttempt time.Time
 	leaseUntil  time.Time
+	// failed: an attempt failed and the delivery waits for a retry.
+	failed bool
+	// bounced: Bounce ended it; it is neither claimed nor bounced again.
+	bounced bool
 }
 
 var _ invites.Store = (*Store)(nil)

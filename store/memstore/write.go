@@ -84,7 +84,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		k := pendingKey(r.inv.TenantID, r.inv.Email)
 		s.pending[k] = r.inv.ID
 		s.byEmail[k] = append(s.byEmail[k], r.inv.ID)
-		s.queue(r, dids[i], invites.KindInvitation, now)
+		s.queue(r, dids[i], invites.KindInvitation, now, p.Trace)
 		s.emit(r, invites.EventCreated, r.inv.CreatedByUserID, now)
 		res[i].Invite = clone(r.inv)
 	}
@@ -101,12 +101,13 @@ func left(limit int, count func() int) int {
 
 // queue adds a delivery due now as r's latest, dropping the one before it
 // from the claimable set: only the latest delivery of an invite is active.
-func (s *Store) queue(r *record, did uuid.UUID, kind invites.MessageKind, now time.Time) {
+func (s *Store) queue(r *record, did uuid.UUID, kind invites.MessageKind, now time.Time, trace string) {
 	if old, ok := s.latest[r.inv.ID]; ok {
 		delete(s.active, old)
 	}
 	s.deliveries[did] = &delivery{
-		d:           invites.Delivery{ID: did, InviteID: r.inv.ID, TenantID: r.inv.TenantID, Kind: kind},
+		d: invites.Delivery{ID: did, InviteID: r.inv.ID, TenantID: r.inv.TenantID, Kind: kind,
+			QueuedAt: now, Trace: trace},
 		nextAttempt: now,
 	}
 	s.latest[r.inv.ID] = did

@@ -1,0 +1,208 @@
+package bunstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
+)
+
+// Stats implements invites.Store, a pure read (see WithReader), in two
+// statements, each reading one
+// partial index: the queued deliveries (invites_deliveries_due_idx, with
+// the lease and the last error read from each queued row) and the
+// unhandled events (invites_events_due_idx). Both stay as small as the
+// backlog, whatever the tables hold.
+func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Stats{}, err
+	}
+	var (
+		st     invites.Stats
+		oldest sql.Null[ts]
+		now    = at(p.Now)
+	)
+	// The due condition is the claim's; min(due_at) of the due rows is the
+	// first of them in the index's order.
+	err := s.reader.QueryRowContext(ctx, `SELECT count(*),
+		count(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN 1 END),
+		min(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN due_at END),
+		count(CASE WHEN last_error <> '' THEN 1 END)
+		FROM invites_deliveries WHERE state = 'queued'`, now, now, now, now).
+		Scan(&st.Queued, &st.Due, &oldest, &st.Failing)
+	if err != nil {
+		return invites.Stats{}, wrap(err)
+	}
+	if oldest.Valid {
+		st.OldestDueAge = max(time.Time(now).Sub(time.Time(oldest.V)), 0)
+	}
+	err = s.reader.QueryRowContext(ctx, "SELECT count(*) FROM invites_events e WHERE "+unhandled("e")).Scan(&st.UnhandledEvents)
+	if err != nil {
+		return invites.Stats{}, wrap(err)
+	}
+	return st, nil
+}
+
+// Prune implements invites.Store: the invites in one transaction (their
+// events, then the invites, whose tokens and deliveries cascade), the
+// handled events in one statement, each kind found through its partial
+// index in the order it ended (invites_final_idx,
+// invites_events_handled_idx). On PostgreSQL rows another write holds
+// are passed over, for the next Prune.
+func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.PruneResult, error) {
+	var r invites.PruneResult
+	if err := s.ready(ctx); err != nil {
+		return r, err
+	}
+	if p.Limit <= 0 {
+		return r, nil
+	}
+	if !p.InvitesBefore.IsZero() {
+		w := s.pickLocked(" FOR UPDATE", `SELECT id FROM invites WHERE status <> 'pending' AND status_updated_at < ?
+			ORDER BY status_updated_at LIMIT ?`, at(p.InvitesBefore), p.Limit)
+		err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+			ids, err := deleteInvites(ctx, tx, w.sql+" DELETE FROM invites WHERE "+w.in+" RETURNING id", w.args...)
+			r.Invites = len(ids)
+			return err
+		})
+		if err != nil {
+			r.Invites = 0
+			return r, wrap(err)
+		}
+	}
+	if !p.EventsBefore.IsZero() {
+		w := s.pickLocked(" FOR UPDATE", "SELECT id FROM invites_events WHERE handled AND at < ? ORDER BY at LIMIT ?", at(p.EventsBefore), p.Limit)
+		res, err := s.db.ExecContext(ctx, w.sql+" DELETE FROM invites_events WHERE "+w.in, w.args...)
+		if err != nil {
+			return r, wrap(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return r, wrap(err)
+		}
+		r.Events = int(n)
+	}
+	return r, nil
+}
+
+// deleteInvites runs del, a DELETE FROM invites ... RETURNING id, in tx,
+// then deletes the events of the invites it deleted (events outlive their
+// invite since EventForgotten; tokens and deliveries cascade), and
+// returns their ids.
+func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]uuid.UUID, error) {
+	rows, err := tx.QueryContext(ctx, del, args...)
+	if err != nil {
+		return nil, err
+	}
+	var ids []uuid.UUID
+	err = eachRow(rows, func(r scanner) error {
+		var id uuid.UUID
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, "DELETE FROM invites_events WHERE invite_id IN (?)", bun.List(ids))
+	return ids, err
+}
+
+// Forget implements invites.Store in one transaction: it deletes the
+// address's invites, found through invites_tenant_email_idx, then their
+// events, and writes each one's EventForgotten.
+func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
+	var ids []uuid.UUID
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		ids, err = deleteInvites(ctx, tx, "DELETE FROM invites WHERE tenant_id = ? AND email_norm = ? RETURNING id", p.TenantID, p.Email)
+		if err != nil {
+			return err
+		}
+		evs := make([]event, len(ids))
+		for i, id := range ids {
+			evs[i] = event{id, p.TenantID, invites.EventForgotten, p.ActorID, p.Now}
+		}
+		return writeEvents(ctx, tx, evs)
+	})
+	if err != nil {
+		return nil, wrap(err)
+	}
+	return ids, nil
+}
+
+// Bounce implements invites.Store in one transaction, locking the invite
+// before the delivery as every write of both does.
+func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Invite, bool, error) {
+	if err := s.ready(ctx); err != nil {
+		return invites.Invite{}, false, err
+	}
+	var (
+		inv  invites.Invite
+		done bool
+	)
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		done = false
+		var invite uuid.UUID
+		err := tx.QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
+		if errors.Is(err, sql.ErrNoRows) {
+			return invites.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var latest bool
+		inv, err = scanInvite(prefixed{tx.QueryRowContext(ctx, "SELECT COALESCE(latest_delivery_id = ?, FALSE), "+inviteCols+
+			" FROM invites WHERE id = ?"+s.forUpdate, p.DeliveryID, invite), []any{&latest}})
+		if errors.Is(err, sql.ErrNoRows) { // erased since
+			return invites.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE invites_deliveries SET state = 'bounced', last_error = ?, leased_until = NULL
+			WHERE id = ? AND state <> 'bounced'`, p.Reason, p.DeliveryID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // bounced already: nothing to do
+		}
+		if latest {
+			if _, err := tx.ExecContext(ctx, "UPDATE invites SET delivery_status = 'failed', delivery_error = ? WHERE id = ?",
+				p.Reason, inv.ID); err != nil {
+				return err
+			}
+			inv.DeliveryStatus, inv.DeliveryError = invites.DeliveryFailed, p.Reason
+		}
+		done = true
+		return writeEvents(ctx, tx, []event{{inv.ID, inv.TenantID, invites.EventBounced, "", p.Now}})
+	})
+	if err != nil {
+		return invites.Invite{}, false, translate(err)
+	}
+	return inv, done, nil
+}
+
+// traceText bounds a delivery's trace to invites.MaxTraceBytes, cut at a
+// character's edge, as the Service does already.
+func traceText(s string) string {
+	n := invites.MaxTraceBytes
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,120 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+)
+
+// The upkeep a Service asks of a store: the address and Message-ID forms
+// it takes, and the cutoffs Config.Retention and EventRetention make.
+var upkeepServiceCases = []testCase{
+	{"Service/RecordBounce", testServiceRecordBounce},
+	{"Service/Forget", testServiceForget},
+	{"Service/PruneRetention", testServicePruneRetention},
+}
+
+// RecordBounce takes the Message-ID as sent, without its brackets, or the
+// bare id; a bounce told twice is recorded once.
+func testServiceRecordBounce(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	invs := insertOK(t, s, t0, addresses(tenantA, "rb", t0, 3)...)
+	cs := claim(t, s, t0, 10, lease)
+	if len(cs) != len(invs) {
+		t.Fatalf("claimed %d of %d", len(cs), len(invs))
+	}
+	for _, c := range cs {
+		complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: t0})
+	}
+	now := t0.Add(time.Hour)
+	svc := rule.at(t, s, now)
+	forms := []func(uuid.UUID) string{
+		func(id uuid.UUID) string { return " <" + id.String() + "@mail.example.com> " },
+		func(id uuid.UUID) string { return id.String() + "@mail.example.com" },
+		func(id uuid.UUID) string { return id.String() },
+	}
+	for i, c := range cs {
+		msgID := forms[i](c.ID)
+		for range 2 {
+			if err := svc.RecordBounce(ctx, msgID, i == 0, "550 user unknown"); err != nil {
+				t.Fatalf("RecordBounce(%q): %v", msgID, err)
+			}
+		}
+		got := get(t, s, tenantA, c.InviteID)
+		if got.DeliveryStatus != invites.DeliveryFailed || !strings.Contains(got.DeliveryError, "550 user unknown") {
+			t.Fatalf("after RecordBounce(%q): delivery %s %q, want failed with the reason", msgID, got.DeliveryStatus, got.DeliveryError)
+		}
+		history(t, s, tenantA, c.InviteID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0}, ev{invites.EventBounced, "", now})
+	}
+	id := cs[0].ID.String()
+	for _, bad := range []string{"", "<>", "nope@x.com", id[:35], id + "0", "<" + id + "0@x.com>", strings.ReplaceAll(id, "-", "")} {
+		wantIs(t, "RecordBounce("+bad+")", svc.RecordBounce(ctx, bad, true, "x"), invites.ErrInvalidInput)
+	}
+	wantIs(t, "RecordBounce of an unknown delivery", svc.RecordBounce(ctx, uuid.NewString(), true, "x"), invites.ErrNotFound)
+}
+
+// Forget through the Service takes the address in any case.
+func testServiceForget(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	inv := insertOne(t, s, t0, newInvite(tenantA, "Sam.Smith@Example.com", t0))
+	svc := rule.at(t, s, t0)
+	if ids, err := svc.Forget(ctx, as(tenantB), "sam.smith@example.com"); err != nil || len(ids) != 0 {
+		t.Fatalf("Forget in another tenant = %v, %v; want none", ids, err)
+	}
+	ids, err := svc.Forget(ctx, as(tenantA), "SAM.SMITH@example.COM")
+	if err != nil || len(ids) != 1 || ids[0] != inv.ID {
+		t.Fatalf("Forget = %v, %v; want [%s]", ids, err, inv.ID)
+	}
+	wantGone(t, s, tenantA, inv.ID)
+	_, err = svc.Forget(ctx, as(tenantA), "not an address")
+	wantIs(t, "Forget of a malformed address", err, invites.ErrInvalidInput)
+}
+
+// Service.Prune deletes only what is past Config.Retention (invites by
+// when they ended) and EventRetention (handled events).
+func testServicePruneRetention(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	old := insertOne(t, s, t0, newInvite(tenantA, "old@x.com", t0))
+	recent := insertOne(t, s, t0, newInvite(tenantA, "recent@x.com", t0))
+	live := insertOne(t, s, t0, newInvite(tenantB, "live@x.com", t0))
+	day := 24 * time.Hour
+	later := t0.Add(3*day + 12*time.Hour)
+	fresh := insertOne(t, s, later, newInvite(tenantB, "fresh@x.com", later))
+	mustOK(t, "Cancel", func() error { _, err := cancelIn(ctx, s, tenantA, old.ID, t0); return err })
+	mustOK(t, "Cancel", func() error { _, err := cancelIn(ctx, s, tenantA, recent.ID, t0.Add(3*day)); return err })
+	handleAll(t, s, later)
+
+	now := t0.Add(4 * day)
+	none, err := rule.service(s, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := none.Prune(ctx); err != nil || r != (invites.PruneResult{}) {
+		t.Fatalf("Prune without retention = %+v, %v; want nothing", r, err)
+	}
+	svc, err := rule.service(s, now, func(c *invites.Config) { c.Retention, c.EventRetention = 2*day, 3*day })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Invites that ended before now-2d: old. Handled events before
+	// now-3d: the created events of recent and live.
+	if r, err := svc.Prune(ctx); err != nil || r != (invites.PruneResult{Invites: 1, Events: 2}) {
+		t.Fatalf("Prune = %+v, %v; want 1 invite and 2 events", r, err)
+	}
+	wantGone(t, s, tenantA, old.ID)
+	history(t, s, tenantA, recent.ID, ev{invites.EventCanceled, as(tenantA).UserID, t0.Add(3 * day)})
+	history(t, s, tenantB, live.ID)
+	history(t, s, tenantB, fresh.ID, ev{invites.EventCreated, "inviter", later})
+	if r, err := svc.Prune(ctx); err != nil || r != (invites.PruneResult{}) {
+		t.Fatalf("Prune again = %+v, %v; want nothing", r, err)
+	}
+	if got, err := svc.Get(ctx, as(tenantB), live.ID); err != nil || got.Status != invites.StatusPending {
+		t.Fatalf("Get of the live invite after Prune: %s, %v", got.Status, err)
+	}
+}
