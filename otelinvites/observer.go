@@ -181,8 +181,15 @@ func (o *Observer) StartOp(ctx context.Context, info invites.OpInfo) (context.Co
 	if l == nil { // an operation newer than this package
 		l = newOpLabels(info.Name, false)
 	}
-	start := time.Now()
 	ctx, span := o.tracer.Start(ctx, l.span, internalKind...)
+	timed := o.opDuration.Enabled(ctx)
+	if !timed && !span.IsRecording() {
+		// Nothing to keep, on no-op providers, say: a span that does not
+		// record keeps nothing at its End either, so skip the clock and
+		// the closure.
+		return ctx, endNothing
+	}
+	start := time.Now()
 	if span.IsRecording() {
 		kv := make([]attribute.KeyValue, 0, 3)
 		if info.TenantID != "" {
@@ -209,9 +216,13 @@ func (o *Observer) StartOp(ctx context.Context, info invites.OpInfo) (context.Co
 			span.SetAttributes(attribute.String(keyInviteID, r.InviteID.String()))
 		}
 		span.End()
-		o.opDuration.Record(ctx, time.Since(start).Seconds(), opts...)
+		if timed {
+			o.opDuration.Record(ctx, time.Since(start).Seconds(), opts...)
+		}
 	}
 }
+
+func endNothing(invites.OpResult) {}
 
 // fail marks span failed with the error's class; never its text.
 func fail(span trace.Span, c errClass) {
