@@ -12,7 +12,8 @@
 //
 // SQL spans come from the store: give bunstore bun's own instrumentation,
 // bunstore.WithQueryHook(bunotel.NewQueryHook(...)), and the queries of an
-// operation nest under its span.
+// operation nest under its span. Leave bunotel.WithFormattedQueries off,
+// its default: a formatted statement carries its values, addresses too.
 //
 // # Spans
 //
