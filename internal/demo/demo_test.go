@@ -195,6 +195,19 @@ func sendAccept(t *testing.T, d demo) {
 	if code, body := do(t, "GET", d.base+"/readyz", "", ""); code != 200 || body != `{"status":"ok"}` {
 		t.Errorf("GET /readyz = %d %s", code, body)
 	}
+	// The metrics, in Prometheus format: the send and accept counted, the
+	// outbox's gauges read at the scrape, and no address among them.
+	code, body = do(t, "GET", d.base+"/metrics", "", "")
+	for _, want := range []string{`invites_events_total{`, `invites_event_type="created"`, `invites_event_type="accepted"`,
+		`invites_operation_duration_seconds_count{`, `invites_operation_name="Send"`, "invites_outbox_queued", "invites_events_unhandled"} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET /metrics = %d, without %s:\n%s", code, want, body)
+			break
+		}
+	}
+	if strings.Contains(body, "ann@example.com") || strings.Contains(body, tok) {
+		t.Error("the metrics carry the address or the token")
+	}
 	// The token is printed in the email only (its text and its Link line):
 	// no log line carries it.
 	if n := strings.Count(d.out.String(), tok); n != 2 {

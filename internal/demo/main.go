@@ -151,6 +151,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer closeMailer()
 
+	tel, err := newTelemetry()
+	if err != nil {
+		return err
+	}
+	defer tel.mp.Shutdown(context.Background())
+
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
 		AcceptURL: func(t invites.Token) string {
@@ -162,6 +168,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		CanGrant:       canGrant,
 		PollInterval:   time.Second,
 		Logger:         log,
+		Observer:       tel.obs,
 	})
 	if err != nil {
 		return err
@@ -170,7 +177,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := newServer(svc, log, allowed)
+	h, err := newServer(svc, log, allowed, tel.metrics)
 	if err != nil {
 		return err
 	}

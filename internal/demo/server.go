@@ -24,10 +24,11 @@ type pages struct {
 // newServer routes the API under /api/invites/ and the pages: / to send
 // invites and watch them (with /demo/status, its status panel's figures),
 // /invite the landing page of an email's link and /invite/accept,
-// /invite/decline its forms; and /readyz, the readiness check. All for the
+// /invite/decline its forms; /readyz, the readiness check, and /metrics,
+// the Service's metrics in Prometheus format. All for the
 // Host values allowed only, and refusing cross-origin writes (see
 // guard.go).
-func newServer(svc *invites.Service, log *slog.Logger, allowed hosts) (http.Handler, error) {
+func newServer(svc *invites.Service, log *slog.Logger, allowed hosts, metrics http.Handler) (http.Handler, error) {
 	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}, csrf: newCSRF()}
 	for _, name := range []string{"send.html", "invite.html", "outcome.html"} {
 		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
@@ -49,7 +50,8 @@ func newServer(svc *invites.Service, log *slog.Logger, allowed hosts) (http.Hand
 	mux.HandleFunc("POST /invite/decline", p.decline)
 	mux.HandleFunc("GET /demo/status", p.status)
 	// Operations: the probes and scrapes of the host's own tooling, outside
-	// the API's prefix. A metrics endpoint (GET /metrics) belongs here.
+	// the API's prefix.
 	mux.Handle("/readyz", httpadapter.Ready(svc))
+	mux.Handle("GET /metrics", metrics)
 	return hostCheck(allowed, http.NewCrossOriginProtection().Handler(mux)), nil
 }
