@@ -143,7 +143,8 @@ type EventStore interface {
 // kept no longer.
 type UpkeepStore interface {
 	// Stats counts the outbox and the unhandled events at p.Now. It reads
-	// indexes only, so it is cheap enough to run at each metrics scrape.
+	// only the queued deliveries and the unhandled events, found through
+	// their indexes, so it is cheap enough to run at each metrics scrape.
 	Stats(ctx context.Context, p StatsParams) (Stats, error)
 
 	// Prune deletes up to p.Limit invites whose stored status is not
