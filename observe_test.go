@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
@@ -246,5 +247,24 @@ func TestObserverSeesAttempts(t *testing.T) {
 	}
 	if !slices.ContainsFunc(rec.ops, func(o opRecord) bool { return o.info.Name == invites.OpNameSend }) {
 		t.Error("no Send observed")
+	}
+}
+
+// A bounce's reason, written by the recipient's server, reaches the
+// inviter as plain text of bounded size: no control or bidi characters.
+func TestRecordBounceReasonIsPlainText(t *testing.T) {
+	h, _ := newObserved(t)
+	inv, _ := h.invite(admin, "ada@example.com")
+	id := h.mail.Messages()[0].ID
+	reason := "550\r\n5.1.1 \u202Egro.elpmaxe\u202C no\x00 such user" + strings.Repeat("é", invites.MaxBounceReasonBytes)
+	if err := h.svc.RecordBounce(context.Background(), "<"+id+"@mail.test>", true, reason); err != nil {
+		t.Fatal(err)
+	}
+	got := h.get(admin, inv)
+	if got.DeliveryStatus != invites.DeliveryFailed || !strings.HasPrefix(got.DeliveryError, "hard bounce: 550  5.1.1 gro.elpmaxe no  such user") {
+		t.Fatalf("after the bounce: %s %q", got.DeliveryStatus, got.DeliveryError[:min(80, len(got.DeliveryError))])
+	}
+	if len(got.DeliveryError) > invites.MaxBounceReasonBytes || strings.ContainsFunc(got.DeliveryError, func(r rune) bool { return r < ' ' || r == '\u202E' || r == utf8.RuneError }) {
+		t.Errorf("the reason kept %d bytes or unprintable characters", len(got.DeliveryError))
 	}
 }

@@ -3,6 +3,7 @@ package invites
 import (
 	"context"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -64,6 +65,12 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 // can tell the host to erase its own copies. It returns the IDs erased;
 // none is not an error. An email already on its way may still arrive,
 // but its link no longer works.
+//
+// The sends the quotas count (MaxSendsPerAddressPerDay,
+// MaxSendsPerInviterPerHour) go with the events, so whoever may Forget
+// may invite that address again at once: keep OpForget to the tenant's
+// administrators through Config.Authorize, which allows it to every
+// actor of the tenant when unset.
 func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []uuid.UUID, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameForget, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, Count: len(ids)}) }()
@@ -113,7 +120,7 @@ func (s *Service) RecordBounce(ctx context.Context, messageID string, permanent 
 	if permanent {
 		kind = "hard bounce"
 	}
-	reason = strings.TrimSpace(strings.ToValidUTF8(reason, "\uFFFD"))
+	reason = strings.TrimSpace(strings.Map(printable, strings.ToValidUTF8(reason, "\uFFFD")))
 	if reason == "" {
 		reason = "no reason given"
 	}
@@ -126,6 +133,19 @@ func (s *Service) RecordBounce(ctx context.Context, messageID string, permanent 
 		s.committed(ctx, EventBounced, 1)
 	}
 	return nil
+}
+
+// printable keeps a bounce's reason, which the recipient's mail server
+// wrote, to text fit to show the inviter: control characters become
+// spaces, and format characters (bidi overrides, zero-width) go.
+func printable(r rune) rune {
+	switch {
+	case unicode.IsControl(r):
+		return ' '
+	case unicode.Is(unicode.Cf, r):
+		return -1
+	}
+	return r
 }
 
 // deliveryID reads the delivery's id out of a Message-ID.
