@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -146,7 +147,7 @@ func TestBrowserResendCancel(t *testing.T) {
 		chromedp.Click(chromedp.ID("send")),
 		chromedp.WaitVisible(chromedp.CSS(dave+" button.resend")),
 		chromedp.WaitVisible(chromedp.CSS(erin+" button.cancel")),
-		chromedp.Click(chromedp.CSS(dave+" button.resend")),
+		clickRow(dave+" button.resend"),
 		chromedp.Poll[chromedp.Void](`document.getElementById("list-msg").textContent.includes("dave@example.com")`),
 	); err != nil {
 		t.Fatalf("clicking resend: %v\n%s", err, d.out)
@@ -157,7 +158,7 @@ func TestBrowserResendCancel(t *testing.T) {
 	// The cooldown ran from the send, which was before the refusal.
 	time.Sleep(2500 * time.Millisecond)
 	if err := chromedp.Do(bctx,
-		chromedp.Click(chromedp.CSS(dave+" button.resend")),
+		clickRow(dave+" button.resend"),
 		chromedp.Poll[chromedp.Void](`document.getElementById("list-msg").className === "ok"`),
 		chromedp.Poll[chromedp.Void](`document.querySelector('`+dave+` .sends').textContent === "2"`),
 	); err != nil {
@@ -176,7 +177,7 @@ func TestBrowserResendCancel(t *testing.T) {
 	}
 	before := height()
 	if err := chromedp.Do(bctx,
-		chromedp.Click(chromedp.CSS(erin+" button.cancel")),
+		clickRow(erin+" button.cancel"),
 		chromedp.WaitVisible(chromedp.CSS(erin+" button.confirm-cancel")),
 	); err != nil {
 		t.Fatalf("clicking cancel: %v", err)
@@ -187,10 +188,10 @@ func TestBrowserResendCancel(t *testing.T) {
 	asking := height()
 	shoot(t, bctx, "send-confirm-cancel")
 	if err := chromedp.Do(bctx,
-		chromedp.Click(chromedp.CSS(erin+" button.keep")),
+		clickRow(erin+" button.keep"),
 		chromedp.WaitVisible(chromedp.CSS(erin+" button.cancel")),
-		chromedp.Click(chromedp.CSS(erin+" button.cancel")),
-		chromedp.Click(chromedp.CSS(erin+" button.confirm-cancel")),
+		clickRow(erin+" button.cancel"),
+		clickRow(erin+" button.confirm-cancel"),
 		chromedp.WaitVisible(chromedp.CSS(erin+" .status-canceled")),
 	); err != nil {
 		t.Fatalf("confirming the cancel: %v\n%s", err, d.out)
@@ -226,7 +227,7 @@ func TestBrowserStatusAndTimeline(t *testing.T) {
 		chromedp.Click(chromedp.ID("send")),
 		chromedp.Poll[chromedp.Void](`document.querySelector('`+gil+` .delivery')?.textContent === "sent"`),
 		chromedp.Poll[chromedp.Void](`document.querySelector('`+hal+` .delivery')?.textContent === "sent"`),
-		chromedp.Poll[chromedp.Void](`document.getElementById("st-queued").textContent === "0"`),
+		chromedp.Poll[chromedp.Void](`document.getElementById("st-queued").textContent === "0" && document.getElementById("st-pending").textContent === "2"`),
 	); err != nil {
 		t.Fatalf("sending: %v\n%s", err, d.out)
 	}
@@ -240,7 +241,7 @@ func TestBrowserStatusAndTimeline(t *testing.T) {
 
 	events := `tr.timeline li`
 	if err := chromedp.Do(bctx,
-		chromedp.Click(chromedp.CSS(gil+" td.email")),
+		clickRow(gil+" td.email"),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('`+events+`').length === 2`),
 	); err != nil {
 		t.Fatalf("opening the timeline: %v", err)
@@ -259,7 +260,7 @@ func TestBrowserStatusAndTimeline(t *testing.T) {
 	}
 	shoot(t, bctx, "send-timeline")
 	if err := chromedp.Do(bctx,
-		chromedp.Click(chromedp.CSS(gil+" td.email")),
+		clickRow(gil+" td.email"),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('tr.timeline').length === 0`),
 	); err != nil {
 		t.Fatalf("closing the timeline: %v", err)
@@ -309,4 +310,11 @@ func text[S chromedp.Selectable](t *testing.T, ctx context.Context, sel S) strin
 		t.Fatalf("reading %v: %v", sel, err)
 	}
 	return s
+}
+
+// clickRow clicks the element of sel in a row of the list, finding and
+// clicking it in one step of the page's own script: the list redraws its
+// rows as it polls, and a node found by one call may be gone by the next.
+func clickRow(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](`(() => { const b = document.querySelector(` + strconv.Quote(sel) + `); if (!b) return false; b.click(); return true; })()`)
 }
