@@ -98,8 +98,8 @@
 // # Stores
 //
 // A Store makes each step atomic; the Service holds the rules. Its
-// contract, for those who write one, is store.go: three small interfaces
-// (InviteStore, OutboxStore, EventStore) whose methods take params
+// contract, for those who write one, is store.go: four small interfaces
+// (InviteStore, OutboxStore, EventStore, UpkeepStore) whose methods take params
 // structs. Every change of one invite is a Change: the store locks the
 // invite and either checks a rule given as data (ChangeParams.From and
 // Live) or asks the Service's Decide, then writes the Edit. bunstore
@@ -120,6 +120,14 @@
 // lease is renewed while its email is in flight, and a claim whose worker
 // died is taken over when its lease runs out.
 // Delivery is at least once; Message.ID is stable across attempts.
+//
+// # Production
+//
+// Config.Observer is told of every operation and delivery attempt, for
+// traces and metrics (package otelinvites puts them on OpenTelemetry).
+// Stats reads the outbox's health; Config.Retention and EventRetention
+// let Run delete what has ended; Forget erases one address from a
+// tenant; RecordBounce records a bounce a mail provider reports.
 //
 // # Testing
 //
