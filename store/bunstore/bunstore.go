@@ -56,7 +56,6 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
@@ -78,10 +77,7 @@ type Store struct {
 	forUpdate string
 	// prep prepares the hot writes on PostgreSQL when db is a *bun.DB.
 	prep *prepared
-	// conforming is set once PostgreSQL said standard_conforming_strings
-	// is on (see ready).
-	conforming atomic.Bool
-	log        *slog.Logger
+	log *slog.Logger
 	// poolChecked runs checkPool at the first use.
 	poolChecked sync.Once
 	// hook is WithQueryHook's, called around the prepared statements.

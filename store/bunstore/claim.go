@@ -20,9 +20,7 @@ import (
 // runs one writer at a time, in one transaction of a few statements. The
 // invite is written only to renew an expiry that ran short.
 func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
+	s.ready(ctx)
 	if p.Limit <= 0 {
 		return nil, nil
 	}
@@ -139,7 +137,7 @@ func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invit
 	for i, d := range ds {
 		ids[i] = d.InviteID
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, latest_delivery_id, expires_at < ? FROM invites
+	rows, err := on(tx).QueryContext(ctx, `SELECT id, latest_delivery_id, expires_at < ? FROM invites
 		WHERE id IN (?) AND status = 'pending'`, at(p.RenewBefore), bun.List(ids))
 	if err != nil {
 		return nil, err
@@ -179,19 +177,19 @@ func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invit
 		wanted = append(wanted, d)
 	}
 	if len(dropped) > 0 {
-		if _, err := tx.ExecContext(ctx, "UPDATE invites_deliveries SET state = 'dropped' WHERE id IN (?)", bun.List(dropped)); err != nil {
+		if _, err := on(tx).ExecContext(ctx, "UPDATE invites_deliveries SET state = 'dropped' WHERE id IN (?)", bun.List(dropped)); err != nil {
 			return nil, err
 		}
 	}
 	if len(wanted) == 0 {
 		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, values("INSERT INTO invites_tokens (digest, invite_id, delivery_id) VALUES ",
+	if _, err := on(tx).ExecContext(ctx, values("INSERT INTO invites_tokens (digest, invite_id, delivery_id) VALUES ",
 		"(?, ?, ?)", len(wanted)), tokens...); err != nil {
 		return nil, err
 	}
 	if len(renew) > 0 {
-		if _, err := tx.ExecContext(ctx, "UPDATE invites SET expires_at = ? WHERE id IN (?)",
+		if _, err := on(tx).ExecContext(ctx, "UPDATE invites SET expires_at = ? WHERE id IN (?)",
 			at(p.ExpiresAt), bun.List(renew)); err != nil {
 			return nil, err
 		}
@@ -209,7 +207,7 @@ func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invit
 
 // leaseDue leases up to p.Limit due deliveries, sorted by ID.
 func leaseDue(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.Delivery, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, leased_until = ?
+	rows, err := on(tx).QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, leased_until = ?
 		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ?
 			AND (leased_until IS NULL OR leased_until <= ?) ORDER BY due_at, id LIMIT ?)
 		RETURNING id, invite_id, tenant_id, kind, attempt, created_at, trace`, at(p.Now.Add(p.Lease)), at(p.Now), at(p.Now), p.Limit)
@@ -243,7 +241,7 @@ func invitesByID(ctx context.Context, tx bun.Tx, ds []invites.Delivery) (map[uui
 	for i, d := range ds {
 		ids[i] = d.InviteID
 	}
-	rows, err := tx.QueryContext(ctx, "SELECT "+inviteCols+" FROM invites WHERE id IN (?)", bun.List(ids))
+	rows, err := on(tx).QueryContext(ctx, "SELECT "+inviteCols+" FROM invites WHERE id IN (?)", bun.List(ids))
 	if err != nil {
 		return nil, err
 	}

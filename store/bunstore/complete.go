@@ -18,9 +18,7 @@ import (
 // flush (unless the Store runs in the host's transaction): outcomes lost
 // to a crash only make their emails go again.
 func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) error {
-	if err := s.ready(ctx); err != nil {
-		return err
-	}
+	s.ready(ctx)
 	if len(p.Outcomes) == 0 {
 		return nil
 	}
@@ -111,7 +109,7 @@ func (s *Store) completePG(ctx context.Context, o outcomeRows) error {
 	_, hostTx := s.db.(bun.Tx)
 	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if !hostTx {
-			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			if _, err := on(tx).ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 				return err
 			}
 		}
@@ -132,13 +130,13 @@ func (o outcomeRows) writeSQLite(ctx context.Context, s *Store, tx bun.Tx) error
 		onInvites = append(onInvites, o.invites[i], o.ids[i], o.attempts[i], o.states[i], o.errs[i])
 		set = append(set, o.ids[i], o.attempts[i], o.states[i], at(o.dues[i]), o.errs[i])
 	}
-	if _, err := tx.ExecContext(ctx, values(`UPDATE invites SET delivery_status = v.column4, delivery_error = v.column5
+	if _, err := on(tx).ExecContext(ctx, values(`UPDATE invites SET delivery_status = v.column4, delivery_error = v.column5
 		FROM invites_deliveries d, (VALUES `, "(?, ?, ?, ?, ?)", n)+`) AS v
 		WHERE invites.id = v.column1 AND invites.latest_delivery_id = v.column2
 		AND d.id = v.column2 AND d.attempt = v.column3 AND d.state = 'queued'`, onInvites...); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, values(`UPDATE invites_deliveries
+	rows, err := on(tx).QueryContext(ctx, values(`UPDATE invites_deliveries
 		SET state = v.column3, due_at = v.column4, last_error = v.column5, leased_until = NULL FROM (VALUES `, "(?, ?, ?, ?, ?)", n)+`) AS v
 		WHERE invites_deliveries.id = v.column1 AND attempt = v.column2 AND state = 'queued'
 		RETURNING id, invite_id, tenant_id, state`, set...)

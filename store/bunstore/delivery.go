@@ -16,9 +16,7 @@ import (
 
 // RenewDeliveries implements invites.Store in one statement.
 func (s *Store) RenewDeliveries(ctx context.Context, p invites.RenewParams) ([]uuid.UUID, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
+	s.ready(ctx)
 	if len(p.Deliveries) == 0 {
 		return nil, nil
 	}
@@ -26,7 +24,7 @@ func (s *Store) RenewDeliveries(ctx context.Context, p invites.RenewParams) ([]u
 	for _, d := range p.Deliveries {
 		args = append(args, d.ID, d.Attempt)
 	}
-	rows, err := s.db.QueryContext(ctx, values("UPDATE invites_deliveries SET leased_until = ? FROM (VALUES ",
+	rows, err := on(s.db).QueryContext(ctx, values("UPDATE invites_deliveries SET leased_until = ? FROM (VALUES ",
 		s.cast("(?::uuid, ?::integer)"), len(p.Deliveries))+`) AS v
 		WHERE invites_deliveries.id = v.column1 AND attempt = v.column2 AND state = 'queued' RETURNING id, attempt`, args...)
 	if err != nil {

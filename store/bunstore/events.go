@@ -34,7 +34,7 @@ func writeEvents(ctx context.Context, db bun.IDB, evs []event) error {
 	for _, e := range evs {
 		args = append(args, e.invite, e.tenant, string(e.typ), e.actor, at(e.at), at(e.at))
 	}
-	_, err := db.ExecContext(ctx, values("INSERT INTO invites_events ("+eventCols+") VALUES ", "(?, ?, ?, ?, ?, ?)", len(evs)), args...)
+	_, err := on(db).ExecContext(ctx, values("INSERT INTO invites_events ("+eventCols+") VALUES ", "(?, ?, ?, ?, ?, ?)", len(evs)), args...)
 	return err
 }
 
@@ -63,7 +63,7 @@ func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, 
 			"SELECT id, tenant_id, CAST(?%d AS text), CAST(?%d AS text), CAST(?%d AS timestamptz), CAST(?%[5]d AS timestamptz) FROM u) SELECT %s FROM u",
 			update, eventCols, n, n+1, n+2, inviteCols), slices.Concat(args, []any{string(typ), actor, at(now)})...))
 	}
-	inv, err := scanInvite(db.QueryRowContext(ctx, update, args...))
+	inv, err := scanInvite(on(db).QueryRowContext(ctx, update, args...))
 	if err != nil {
 		return inv, err
 	}
@@ -76,7 +76,7 @@ func (s *Store) updateWithEvent(ctx context.Context, db bun.IDB, update string, 
 // EventExpired, and returns how many it marked. w, if not zero, is a
 // WITH clause for cond.
 func expireWhere(ctx context.Context, tx bun.IDB, now time.Time, w with, cond string, args ...any) (int, error) {
-	rows, err := tx.QueryContext(ctx, w.sql+` UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
+	rows, err := on(tx).QueryContext(ctx, w.sql+` UPDATE invites SET status = 'expired', status_updated_at = expires_at, updated_at = ?
 		WHERE status = 'pending' AND expires_at <= ? AND `+cond+` RETURNING id, tenant_id, expires_at`,
 		slices.Concat(w.args, []any{at(now), at(now)}, args)...)
 	if err != nil {
@@ -137,9 +137,7 @@ func (s *Store) pickLocked(lock, query string, args ...any) with {
 
 // ExpireDue implements invites.Store.
 func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (int, error) {
-	if err := s.ready(ctx); err != nil {
-		return 0, err
-	}
+	s.ready(ctx)
 	if p.Limit <= 0 {
 		return 0, nil
 	}
@@ -155,12 +153,10 @@ func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (int, err
 
 // History implements invites.Store.
 func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites.Event, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
+	s.ready(ctx)
 	// An invite's EventForgotten outlives it, and History does not: an
 	// erased invite is not found.
-	rows, err := s.reader.QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
+	rows, err := on(s.reader).QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
 		WHERE invite_id = ? AND tenant_id = ? AND type <> 'forgotten' ORDER BY id`, p.ID, p.TenantID)
 	if err != nil {
 		return nil, wrap(err)
@@ -183,9 +179,7 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 // invite is unhandled, leased or not: so one invite's events are told one
 // at a time, in order.
 func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([]invites.Event, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
+	s.ready(ctx)
 	if p.Limit <= 0 {
 		return nil, nil
 	}
@@ -193,7 +187,7 @@ func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([
 			AND NOT EXISTS (SELECT 1 FROM invites_events p
 				WHERE p.invite_id = e.invite_id AND p.id < e.id AND `+unhandled("p")+`)
 			ORDER BY e.due_at, e.id LIMIT ?`, at(p.Now), p.Limit)
-	rows, err := s.db.QueryContext(ctx, w.sql+`
+	rows, err := on(s.db).QueryContext(ctx, w.sql+`
 		UPDATE invites_events SET attempt = attempt + 1, due_at = ? WHERE `+w.in+`
 		RETURNING id, invite_id, tenant_id, type, actor_id, at, attempt`,
 		append(w.args, at(p.Now.Add(p.Lease)))...)
@@ -210,14 +204,12 @@ func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([
 
 // CompleteEvent implements invites.Store.
 func (s *Store) CompleteEvent(ctx context.Context, p invites.CompleteEventParams) error {
-	if err := s.ready(ctx); err != nil {
-		return err
-	}
+	s.ready(ctx)
 	set, args := "handled = TRUE", []any{}
 	if !p.RetryAt.IsZero() {
 		set, args = "due_at = ?", []any{at(p.RetryAt)}
 	}
-	res, err := s.db.ExecContext(ctx, "UPDATE invites_events SET "+set+" WHERE id = ? AND attempt = ? AND "+unhandled("invites_events"),
+	res, err := on(s.db).ExecContext(ctx, "UPDATE invites_events SET "+set+" WHERE id = ? AND attempt = ? AND "+unhandled("invites_events"),
 		append(args, p.Event.ID, p.Event.Attempt)...)
 	if err != nil {
 		return wrap(err)

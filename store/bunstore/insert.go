@@ -33,9 +33,7 @@ const insertRetries = 8
 // outbox rows and write the events. A quota adds its locks, its counts
 // before the INSERT, and the removal of the invites beyond it.
 func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
+	s.ready(ctx)
 	if len(p.Invites) == 0 {
 		return nil, nil
 	}
@@ -301,7 +299,7 @@ func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invi
 	for n, i := range blocked {
 		keys[n] = [2]string{rows[i].TenantID, rows[i].EmailNorm()}
 	}
-	q, err := tx.QueryContext(ctx, `SELECT id, tenant_id, email_norm FROM invites
+	q, err := on(tx).QueryContext(ctx, `SELECT id, tenant_id, email_norm FROM invites
 		WHERE status = 'pending' AND (tenant_id, email_norm) IN ?`, keys)
 	if err != nil {
 		return nil, err
@@ -355,7 +353,7 @@ func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, 
 	for _, i := range stored {
 		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, at(now), at(now), trace)
 	}
-	_, err := tx.ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace) VALUES ",
+	_, err := on(tx).ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace) VALUES ",
 		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?, ?)", len(stored)), args...)
 	return err
 }
@@ -364,11 +362,11 @@ func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, 
 // one, which keeps trace: only the latest delivery of an invite is ever
 // queued.
 func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.UUID, now time.Time, trace string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE invites_deliveries SET state = 'superseded'
+	if _, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET state = 'superseded'
 		WHERE invite_id = ? AND state = 'queued'`, inv.ID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO invites_deliveries
+	_, err := on(tx).ExecContext(ctx, `INSERT INTO invites_deliveries
 		(id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace)
 		VALUES (?, ?, ?, 'reminder', 'queued', 0, ?, ?, ?)`, did, inv.ID, inv.TenantID, at(now), at(now), traceText(trace))
 	return err
@@ -376,7 +374,7 @@ func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.
 
 // getInvite reads one invite of a tenant.
 func getInvite(ctx context.Context, db bun.IDB, tenantID string, id uuid.UUID, lock string) (invites.Invite, error) {
-	inv, err := scanInvite(db.QueryRowContext(ctx,
+	inv, err := scanInvite(on(db).QueryRowContext(ctx,
 		"SELECT "+inviteCols+" FROM invites WHERE tenant_id = ? AND id = ?"+lock, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return invites.Invite{}, invites.ErrNotFound

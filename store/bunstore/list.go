@@ -25,9 +25,7 @@ import (
 // one pass, as SQLite always does: its indexes cover nothing, and the join
 // costs it a temporary sort, and PostgreSQL more planning than reading.
 func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invite, int, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, 0, err
-	}
+	s.ready(ctx)
 	db, ok := s.reader.(*bun.DB)
 	if !s.pg || p.Timeout <= 0 || !ok || !mayScan(p) {
 		// SQLite stops a statement when ctx ends, which the Service bounds
@@ -52,7 +50,7 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 	bounded := func() error {
 		return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			ms := max(1, p.Timeout.Milliseconds()) // 0 would turn the bound off
-			if _, err := tx.ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(ms, 10)); err != nil {
+			if _, err := on(tx).ExecContext(ctx, "SET LOCAL statement_timeout = "+strconv.FormatInt(ms, 10)); err != nil {
 				return err
 			}
 			out, total, listErr = s.list(ctx, tx, lq)
@@ -204,7 +202,7 @@ func (s *Store) list(ctx context.Context, db bun.IDB, lq listQuery) ([]invites.I
 		err = s.queryIn(ctx, tx, stmt, all, each)
 	default:
 		var rows *sql.Rows
-		if rows, err = db.QueryContext(ctx, q, all...); err == nil {
+		if rows, err = on(db).QueryContext(ctx, q, all...); err == nil {
 			err = eachRow(rows, each)
 		}
 	}
@@ -213,7 +211,7 @@ func (s *Store) list(ctx context.Context, db bun.IDB, lq listQuery) ([]invites.I
 	}
 	if total < 0 {
 		// An empty page carries no count: ask for it alone.
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM invites WHERE "+where, args...).Scan(&total); err != nil {
+		if err := on(db).QueryRowContext(ctx, "SELECT count(*) FROM invites WHERE "+where, args...).Scan(&total); err != nil {
 			return nil, 0, wrap(err)
 		}
 	}

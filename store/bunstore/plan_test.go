@@ -182,5 +182,5 @@ func unprepared(t *testing.T, db *bun.DB, hook bun.QueryHook) *bunstore.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return asked(t, bunstore.New(conn))
+	return bunstore.New(conn)
 }

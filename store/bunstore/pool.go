@@ -69,3 +69,6 @@ func probeIdle(ctx context.Context, db *sql.DB, n int) int {
 	}
 	return db.Stats().Idle
 }
+
+// ready checks the Store's pools at its first use (see checkPool).
+func (s *Store) ready(ctx context.Context) { s.poolChecked.Do(func() { s.checkPool(ctx) }) }

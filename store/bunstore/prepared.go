@@ -112,7 +112,7 @@ func dollars(q string) string {
 // hook of WithQueryHook (see before), not bun's.
 func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any) scanner {
 	if s.prep == nil || s.prep.off.Load() {
-		return db.QueryRowContext(ctx, q, args...)
+		return on(db).QueryRowContext(ctx, q, args...)
 	}
 	switch d := db.(type) {
 	case *bun.DB:
@@ -130,7 +130,7 @@ func (s *Store) queryRow(ctx context.Context, db bun.IDB, q string, args ...any)
 			return txRow{s, ctx, e, d.Tx.StmtContext(ctx, st).QueryRowContext(ctx, bound(args)...)}
 		}
 	}
-	return db.QueryRowContext(ctx, q, args...)
+	return on(db).QueryRowContext(ctx, q, args...)
 }
 
 // queryEach runs q, with numbered placeholders, on the Store's own
@@ -145,7 +145,7 @@ func (s *Store) queryEach(ctx context.Context, q string, args []any, each func(s
 		}
 		s.stopPreparing(ctx, err)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := on(s.db).QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (s *Store) execIn(ctx context.Context, tx bun.Tx, q string, args ...any) er
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, q, args...)
+	_, err := on(tx).ExecContext(ctx, q, args...)
 	return err
 }
 
@@ -247,7 +247,7 @@ func (s *Store) queryIn(ctx context.Context, tx bun.Tx, q string, args []any, ea
 			return eachRow(rows, each)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := on(tx).QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (f fallback) Scan(dest ...any) error {
 		return err
 	}
 	f.s.stopPreparing(f.ctx, err)
-	return f.db.QueryRowContext(f.ctx, f.q, f.args...).Scan(dest...)
+	return on(f.db).QueryRowContext(f.ctx, f.q, f.args...).Scan(dest...)
 }
 
 // txRow is a prepared statement's row inside a transaction, and the

@@ -30,7 +30,7 @@ func (s *Store) lockQuotas(ctx context.Context, tx bun.IDB, q invites.Quota, ten
 	tenants = slices.Clone(tenants)
 	slices.Sort(tenants)
 	for _, t := range slices.Compact(tenants) {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "invites.quota:"+t); err != nil {
+		if _, err := on(tx).ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "invites.quota:"+t); err != nil {
 			return err
 		}
 	}
@@ -44,7 +44,7 @@ func pendingCount(ctx context.Context, tx bun.IDB, limit int, tenant string, now
 		return 0, nil
 	}
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites
+	err := on(tx).QueryRowContext(ctx, `SELECT count(*) FROM invites
 		WHERE tenant_id = ? AND status = 'pending' AND expires_at > ?`, tenant, at(now)).Scan(&n)
 	return n, err
 }
@@ -56,7 +56,7 @@ func sendCount(ctx context.Context, tx bun.IDB, limit int, tenant, user string, 
 		return 0, nil
 	}
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT count(*) FROM invites_events
+	err := on(tx).QueryRowContext(ctx, `SELECT count(*) FROM invites_events
 		WHERE tenant_id = ? AND actor_id = ? AND type IN ('created', 'resent') AND at > ?`,
 		tenant, user, at(now.Add(-time.Hour))).Scan(&n)
 	return n, err
@@ -152,10 +152,10 @@ func dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invite
 		return kept, nil
 	}
 	for _, table := range []string{"invites_events", "invites_deliveries"} {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE invite_id IN (?)", bun.List(over)); err != nil {
+		if _, err := on(tx).ExecContext(ctx, "DELETE FROM "+table+" WHERE invite_id IN (?)", bun.List(over)); err != nil {
 			return nil, err
 		}
 	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM invites WHERE id IN (?)", bun.List(over))
+	_, err := on(tx).ExecContext(ctx, "DELETE FROM invites WHERE id IN (?)", bun.List(over))
 	return kept, err
 }

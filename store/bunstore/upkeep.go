@@ -19,9 +19,7 @@ import (
 // unhandled events (invites_events_due_idx). Both stay as small as the
 // backlog, whatever the tables hold.
 func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats, error) {
-	if err := s.ready(ctx); err != nil {
-		return invites.Stats{}, err
-	}
+	s.ready(ctx)
 	var (
 		st     invites.Stats
 		oldest sql.Null[ts]
@@ -29,7 +27,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	)
 	// The due condition is the claim's; min(due_at) of the due rows is the
 	// first of them in the index's order.
-	err := s.reader.QueryRowContext(ctx, `SELECT count(*),
+	err := on(s.reader).QueryRowContext(ctx, `SELECT count(*),
 		count(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN 1 END),
 		min(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN due_at END),
 		count(CASE WHEN last_error <> '' THEN 1 END)
@@ -41,7 +39,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	if oldest.Valid {
 		st.OldestDueAge = max(time.Time(now).Sub(time.Time(oldest.V)), 0)
 	}
-	err = s.reader.QueryRowContext(ctx, "SELECT count(*) FROM invites_events e WHERE "+unhandled("e")).Scan(&st.UnhandledEvents)
+	err = on(s.reader).QueryRowContext(ctx, "SELECT count(*) FROM invites_events e WHERE "+unhandled("e")).Scan(&st.UnhandledEvents)
 	if err != nil {
 		return invites.Stats{}, wrap(err)
 	}
@@ -56,9 +54,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 // are passed over, for the next Prune.
 func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.PruneResult, error) {
 	var r invites.PruneResult
-	if err := s.ready(ctx); err != nil {
-		return r, err
-	}
+	s.ready(ctx)
 	if p.Limit <= 0 {
 		return r, nil
 	}
@@ -77,7 +73,7 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 	}
 	if !p.EventsBefore.IsZero() {
 		w := s.pickLocked(" FOR UPDATE", "SELECT id FROM invites_events WHERE handled AND at < ? ORDER BY at LIMIT ?", at(p.EventsBefore), p.Limit)
-		res, err := s.db.ExecContext(ctx, w.sql+" DELETE FROM invites_events WHERE "+w.in, w.args...)
+		res, err := on(s.db).ExecContext(ctx, w.sql+" DELETE FROM invites_events WHERE "+w.in, w.args...)
 		if err != nil {
 			return r, wrap(err)
 		}
@@ -95,7 +91,7 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 // invite since EventForgotten; tokens and deliveries cascade), and
 // returns their ids.
 func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]uuid.UUID, error) {
-	rows, err := tx.QueryContext(ctx, del, args...)
+	rows, err := on(tx).QueryContext(ctx, del, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +107,7 @@ func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]u
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	_, err = tx.ExecContext(ctx, "DELETE FROM invites_events WHERE invite_id IN (?)", bun.List(ids))
+	_, err = on(tx).ExecContext(ctx, "DELETE FROM invites_events WHERE invite_id IN (?)", bun.List(ids))
 	return ids, err
 }
 
@@ -119,9 +115,7 @@ func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]u
 // address's invites, found through invites_tenant_email_idx, then their
 // events, and writes each one's EventForgotten.
 func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
+	s.ready(ctx)
 	var ids []uuid.UUID
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
@@ -144,9 +138,7 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 // Bounce implements invites.Store in one transaction, locking the invite
 // before the delivery as every write of both does.
 func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Invite, bool, error) {
-	if err := s.ready(ctx); err != nil {
-		return invites.Invite{}, false, err
-	}
+	s.ready(ctx)
 	var (
 		inv  invites.Invite
 		done bool
@@ -154,7 +146,7 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		done = false
 		var invite uuid.UUID
-		err := tx.QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
+		err := on(tx).QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
 		if errors.Is(err, sql.ErrNoRows) {
 			return invites.ErrNotFound
 		}
@@ -162,7 +154,7 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 			return err
 		}
 		var latest bool
-		inv, err = scanInvite(prefixed{tx.QueryRowContext(ctx, "SELECT COALESCE(latest_delivery_id = ?, FALSE), "+inviteCols+
+		inv, err = scanInvite(prefixed{on(tx).QueryRowContext(ctx, "SELECT COALESCE(latest_delivery_id = ?, FALSE), "+inviteCols+
 			" FROM invites WHERE id = ?"+s.forUpdate, p.DeliveryID, invite), []any{&latest}})
 		if errors.Is(err, sql.ErrNoRows) { // erased since
 			return invites.ErrNotFound
@@ -170,7 +162,7 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE invites_deliveries SET state = 'bounced', last_error = ?, leased_until = NULL
+		res, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET state = 'bounced', last_error = ?, leased_until = NULL
 			WHERE id = ? AND state <> 'bounced'`, p.Reason, p.DeliveryID)
 		if err != nil {
 			return err
@@ -179,7 +171,7 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 			return err // bounced already: nothing to do
 		}
 		if latest {
-			if _, err := tx.ExecContext(ctx, "UPDATE invites SET delivery_status = 'failed', delivery_error = ? WHERE id = ?",
+			if _, err := on(tx).ExecContext(ctx, "UPDATE invites SET delivery_status = 'failed', delivery_error = ? WHERE id = ?",
 				p.Reason, inv.ID); err != nil {
 				return err
 			}

@@ -17,21 +17,17 @@ import (
 
 // Get implements invites.Store.
 func (s *Store) Get(ctx context.Context, p invites.GetParams) (invites.Invite, error) {
-	if err := s.ready(ctx); err != nil {
-		return invites.Invite{}, err
-	}
+	s.ready(ctx)
 	return getInvite(ctx, s.reader, p.TenantID, p.ID, "")
 }
 
 // Lookup implements invites.Store.
 func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (invites.Invite, error) {
-	if err := s.ready(ctx); err != nil {
-		return invites.Invite{}, err
-	}
+	s.ready(ctx)
 	if len(p.Digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
 	}
-	inv, err := scanInvite(s.reader.QueryRowContext(ctx,
+	inv, err := scanInvite(on(s.reader).QueryRowContext(ctx,
 		"SELECT "+inviteCols+" FROM invites WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)", p.Digest))
 	return inv, notFound(err, invites.ErrInvalidToken)
 }
@@ -43,9 +39,7 @@ func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (invites.Inv
 // for the hook. A decided change, or a renewal, runs in a transaction
 // that locks before it reads (see decided).
 func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Invite, error) {
-	if err := s.ready(ctx); err != nil {
-		return invites.Invite{}, err
-	}
+	s.ready(ctx)
 	byRule := p.Decide == nil && !p.Edit.Renew
 	var (
 		out  invites.Invite
@@ -215,7 +209,7 @@ func (s *Store) apply(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cu
 	case err != nil || !e.Renew:
 		return inv, err
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM invites_tokens WHERE invite_id = ?", cur.ID); err != nil {
+	if _, err := on(tx).ExecContext(ctx, "DELETE FROM invites_tokens WHERE invite_id = ?", cur.ID); err != nil {
 		return invites.Invite{}, err
 	}
 	return inv, queueReminder(ctx, tx, inv, did, p.Now, e.Trace)
@@ -247,7 +241,7 @@ func (a *sqlArgs) key(p invites.ChangeParams) string {
 // that has none, ErrNotFound for an id not of the tenant.
 func readInvite(ctx context.Context, db bun.IDB, p invites.ChangeParams, lock string) (invites.Invite, error) {
 	var a sqlArgs
-	inv, err := scanInvite(db.QueryRowContext(ctx, "SELECT "+inviteCols+" FROM invites WHERE "+a.key(p)+lock, a...))
+	inv, err := scanInvite(on(db).QueryRowContext(ctx, "SELECT "+inviteCols+" FROM invites WHERE "+a.key(p)+lock, a...))
 	switch {
 	case !errors.Is(err, sql.ErrNoRows):
 		return inv, err
