@@ -77,7 +77,7 @@ type Store struct {
 	forUpdate string
 	// prep prepares the hot writes on PostgreSQL when db is a *bun.DB.
 	prep *prepared
-	log *slog.Logger
+	log  *slog.Logger
 	// poolChecked runs checkPool at the first use.
 	poolChecked sync.Once
 	// hook is WithQueryHook's, called around the prepared statements.
