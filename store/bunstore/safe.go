@@ -16,7 +16,7 @@ import (
 
 // pgEscapes is pgdialect writing every text, bytea and JSON value as an
 // escape string, E'...' with each backslash and quote doubled: PostgreSQL
-// reads an E” literal the same whatever standard_conforming_strings says,
+// reads an E'...' literal the same whatever standard_conforming_strings says,
 // where bun's '...' (quotes doubled, backslashes kept) is safe only while
 // it is on. One is made for each statement, to note a NUL it met.
 type pgEscapes struct {
