@@ -262,7 +262,9 @@ func hostileRun(t *testing.T, s invites.Store) []string {
 	return out
 }
 
-func eq(v string) invites.StringFilter { return invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: &v}} }
+func eq(v string) invites.StringFilter {
+	return invites.StringFilter{ValueFilter: invites.ValueFilter{EqualTo: &v}}
+}
 
 type namedFilter struct {
 	name string
@@ -279,10 +281,16 @@ func hostileFilters(v, next string) []namedFilter {
 		return invites.ValueFilter{EqualTo: &v}
 	}
 	ops := map[string]func() invites.StringFilter{
-		"eq":    func() invites.StringFilter { return invites.StringFilter{ValueFilter: vf()} },
-		"ne":    func() invites.StringFilter { return invites.StringFilter{ValueFilter: invites.ValueFilter{NotEqualTo: &v}} },
-		"in":    func() invites.StringFilter { return invites.StringFilter{ValueFilter: invites.ValueFilter{ValueIn: []string{v, next}}} },
-		"nin":   func() invites.StringFilter { return invites.StringFilter{ValueFilter: invites.ValueFilter{ValueNotIn: []string{v, next}}} },
+		"eq": func() invites.StringFilter { return invites.StringFilter{ValueFilter: vf()} },
+		"ne": func() invites.StringFilter {
+			return invites.StringFilter{ValueFilter: invites.ValueFilter{NotEqualTo: &v}}
+		},
+		"in": func() invites.StringFilter {
+			return invites.StringFilter{ValueFilter: invites.ValueFilter{ValueIn: []string{v, next}}}
+		},
+		"nin": func() invites.StringFilter {
+			return invites.StringFilter{ValueFilter: invites.ValueFilter{ValueNotIn: []string{v, next}}}
+		},
 		"like":  func() invites.StringFilter { return invites.StringFilter{Like: "%" + likeEscaper.Replace(v) + "%"} },
 		"ilike": func() invites.StringFilter { return invites.StringFilter{ILike: "%" + likeEscaper.Replace(v) + "%"} },
 	}
