@@ -16,13 +16,13 @@
 // host's own writes (a membership row, say) commit or roll back with the
 // accept. TxFromContext gives the hook that transaction.
 //
-// On PostgreSQL, queries are sent as text with their values inlined by
-// bun; open pgx with default_query_exec_mode=simple_protocol (see the
-// README) so it does not prepare each of them. The exceptions are the hot
-// paths: the changes by rule (accepting or declining through a link,
+// On PostgreSQL, queries are sent as text with their values inlined (see
+// Security); open pgx with default_query_exec_mode=simple_protocol (see
+// the README) so it does not prepare each of them. The exceptions are the
+// hot paths: the changes by rule (accepting or declining through a link,
 // canceling: see invites.ChangeParams), Insert, a page of List filtered
-// by tenant alone, and the outbox's claim and outcomes. On a *bun.DB the Store prepares them through
-// database/sql, once per connection, with their values bound, since
+// by tenant alone, and the outbox's claim and outcomes. On a *bun.DB the
+// Store prepares them through database/sql, once per connection, with their values bound, since
 // planning them anew costs as much as running them. Behind a pooler in
 // transaction mode that does not keep prepared statements (PgBouncer
 // before 1.21, or without max_prepared_statements) the server soon
@@ -35,17 +35,26 @@
 //
 // # Security
 //
-// bun inlines every value into the SQL text, escaping a string for
-// PostgreSQL's standard_conforming_strings = on, its default since 9.1.
-// With it off a backslash in a literal is an escape, and a value (a name,
-// a search) can end its literal and rewrite the statement: read or write
-// another tenant's invites. Every connection of the pool must have it on;
-// that is a security requirement, not a tuning. The setting is per
-// session, and no check can see each connection a pool hands out: the
-// Store guards at its first use, asking once and then refusing every
-// method with ErrNonStandardStrings until the answer is on, and Migrate
-// and Rollback ask each time. Do not turn it off in postgresql.conf, for
-// the role or database, or in the connection string.
+// No value changes what a statement does, whatever the server's settings.
+// The Store writes every text, bytea and JSON value it inlines on
+// PostgreSQL as an escape string, E'...' with each backslash and quote
+// doubled, which PostgreSQL reads the same whether
+// standard_conforming_strings is on or off: bun's own '...', safe only
+// while it is on, would let a value ending in a backslash close its
+// literal when a session has it off (for the database or role, after a
+// configuration reload, left by another client of a pooler, or by SET
+// LOCAL in the host's transaction), and read another tenant's invites.
+// The hot paths are prepared, their values bound. Bound parameters everywhere
+// were the other way: they need the Store's every statement prepared or
+// sent through the extended protocol, which the simple protocol the
+// README recommends does not do, since there pgx itself inlines the
+// values, with the quoting of '...'. So the Store checks no setting: in
+// the simple protocol pgx refuses a query (not the Store) in a session
+// whose standard_conforming_strings it saw turned off. A value holding
+// NUL, which PostgreSQL text cannot hold, is refused with
+// invites.ErrInvalidInput before it is sent (the Service refuses it
+// first, on every store). Migrate's statements hold no backslash and need
+// no check either.
 package bunstore
 
 import (

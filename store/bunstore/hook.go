@@ -13,8 +13,10 @@ import (
 // on each of them, with github.com/uptrace/bun/extra/bunotel say. A hook
 // of the host's *bun.DB misses the statements the Store prepares (see the
 // package doc); this one sees those too, with their placeholders
-// ($1, ...) in Query and their values, bound apart, in QueryArgs, as
-// bun's QueryTemplate and QueryArgs hold them for its own.
+// ($1, ...) in Query and their values, bound apart, in QueryArgs. The
+// Store formats its other statements itself (see the package doc's
+// Security): on PostgreSQL bun's hooks get them with their values in
+// Query and in QueryTemplate alike.
 //
 // On a bun.Conn or bun.Tx, which have no hooks of their own and on which
 // the Store prepares nothing, h is not used: every statement runs through
