@@ -1,6 +1,7 @@
 package bunstore_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,23 +117,34 @@ func TestMigrateRenormalizesOldRows(t *testing.T) {
 }
 
 // A host that applies Migrations with its own tool calls Renormalize:
-// it rewrites the old rows and reports how many.
+// it rewrites the old rows, however many batches of its reads they span,
+// and reports how many.
 func TestRenormalizeCounts(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		store := migrated(t, db)
-		inv := pendingInvite("acme", "\u212Aate@x.io")
-		if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{inv}}); err != nil {
+		const n = 2345
+		invs := make([]invites.Invite, n)
+		for i := range invs {
+			invs[i] = pendingInvite("acme", fmt.Sprintf("\u212A%d@x.io", i)) // the Kelvin sign
+		}
+		for i := 0; i < n; i += 500 {
+			if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: invs[i:min(i+500, n)]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Its old form: k for the Kelvin sign, as strings.ToLower has it.
+		if _, err := db.ExecContext(ctx, "UPDATE invites SET email_norm = 'k' || substr(email_norm, 2)"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, "UPDATE invites SET email_norm = ?", oldNorm(inv.Email)); err != nil {
-			t.Fatal(err)
+		if got := countRows(t, db, "SELECT count(*) FROM invites WHERE email_norm = ?", oldNorm(invs[7].Email)); got != 1 {
+			t.Fatalf("%d rows in the old form of %s, want 1", got, invs[7].Email)
 		}
-		if n, err := bunstore.Renormalize(ctx, db); err != nil || n != 1 {
-			t.Fatalf("Renormalize = %d, %v; want 1", n, err)
+		if got, err := bunstore.Renormalize(ctx, db); err != nil || got != n {
+			t.Fatalf("Renormalize = %d, %v; want %d", got, err, n)
 		}
-		if n := countRows(t, db, "SELECT count(*) FROM invites WHERE email_norm = ?", inv.Email); n != 1 {
-			t.Fatalf("%d rows in today's form, want 1", n)
+		if got := countRows(t, db, "SELECT count(*) FROM invites WHERE email_norm = email"); got != n {
+			t.Fatalf("%d rows in today's form, want %d", got, n)
 		}
 	})
 }
