@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -132,23 +131,4 @@ func (s *Service) backoff(attempt int) time.Duration {
 	}
 	d = min(d, s.cfg.RetryMax)
 	return d/2 + rand.N(d/2+1)
-}
-
-// scrubbed is an error whose text had the token taken out; errors.Is still
-// sees the original, so ErrPermanent keeps its meaning.
-type scrubbed struct {
-	err  error
-	text string
-}
-
-func (e scrubbed) Error() string { return e.text }
-func (e scrubbed) Unwrap() error { return e.err }
-
-// scrub returns err with tok taken out of its text: a mailer or server
-// may echo the message, and its token goes no further.
-func scrub(err error, tok Token) error {
-	if err == nil {
-		return nil
-	}
-	return scrubbed{err, strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)}
 }

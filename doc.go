@@ -127,7 +127,9 @@
 // traces and metrics (package otelinvites puts them on OpenTelemetry).
 // Stats reads the outbox's health; Config.Retention and EventRetention
 // let Run delete what has ended; Forget erases one address from a
-// tenant; RecordBounce records a bounce a mail provider reports.
+// tenant, in commits of at most 200 invites, reaching invites stored
+// under older address rules, and no error text the worker logs, stores
+// or traces holds a recipient's address; RecordBounce records a bounce a mail provider reports.
 //
 // # Testing
 //

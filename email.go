@@ -74,6 +74,28 @@ func validEmail(email string) (string, error) {
 	return stored, nil
 }
 
+// anyEmail checks an address to look up rather than store: a bare
+// address as net/mail parses it, bounded and printable, which every
+// version of validEmail has demanded at least. Stricter rules came
+// later, and an invite stored before them must stay within reach.
+func anyEmail(email string) (string, error) {
+	e := strings.TrimSpace(email)
+	switch {
+	case e == "":
+		return "", invalid("email", "is empty")
+	case len(e) > MaxEmailBytes:
+		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
+	case !utf8.ValidString(e):
+		return "", invalid("email", "is not valid UTF-8")
+	case strings.IndexFunc(e, unicode.IsControl) >= 0:
+		return "", invalid("email", "contains a control character")
+	}
+	if a, err := mail.ParseAddress(e); err != nil || a.Name != "" || a.Address != e {
+		return "", invalid("email", "is not a bare email address")
+	}
+	return e, nil
+}
+
 // canonicalDomain returns the domain's U-label form, as stored and
 // compared, and its A-label form, as DNS and SMTP without SMTPUTF8 carry
 // it. The stored form is the Unicode one, lower-cased by the mapping: it

@@ -66,9 +66,12 @@ type Invite struct {
 	// whether its email has gone out.
 	LastSentAt     time.Time      `json:"lastSentAt"`
 	DeliveryStatus DeliveryStatus `json:"deliveryStatus"`
-	DeliveryError  string         `json:"deliveryError,omitzero"`
-	CreatedAt      time.Time      `json:"createdAt"`
-	UpdatedAt      time.Time      `json:"updatedAt"`
+	// DeliveryError is the last failed attempt's error, its token
+	// REDACTED and the recipient's address (as stored, normalized or in
+	// A-labels, in any case) replaced by [recipient]: servers echo both.
+	DeliveryError string    `json:"deliveryError,omitzero"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 // MarshalJSON writes the shape of ROQ's User Invites API: acceptedByUserId

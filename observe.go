@@ -82,7 +82,10 @@ type AttemptResult struct {
 	// Status is DeliverySent; DeliveryQueued when it will be retried;
 	// DeliveryFailed when it failed for good.
 	Status DeliveryStatus
-	Err    error
+	// Err's text has the token and the recipient's address taken out, as
+	// DeliveryError; errors.Is and errors.As still reach the mailer's
+	// error, whose own fields an Observer should not record.
+	Err error
 	// Reply is the SMTP reply code the server refused the email with, or
 	// 0 when the error carried none (a timeout, a dropped connection) or
 	// there was no error. The Service finds it on an error that has a

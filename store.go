@@ -156,11 +156,14 @@ type UpkeepStore interface {
 	// kinds apart; each invite goes whole or not at all.
 	Prune(ctx context.Context, p PruneParams) (PruneResult, error)
 
-	// Forget deletes, in one commit, every invite of p.TenantID whose
-	// address is p.Email (compared as NormalizeEmail), whatever its
-	// status, with its tokens, deliveries and events, and writes for each
-	// an EventForgotten by p.ActorID at p.Now, which holds no address. It
-	// returns the IDs of the invites deleted, none when there were none.
+	// Forget deletes, in one commit, up to p.Limit invites of p.TenantID
+	// (every one when p.Limit is 0) whose stored normalized address is
+	// p.Email, whatever their status, each with its tokens, deliveries and
+	// events, and writes for each an EventForgotten by p.ActorID at p.Now,
+	// which holds no address. Each invite goes whole or not at all. It
+	// returns the IDs of the invites deleted, none when none was left: the
+	// Service calls it until then, so each commit stays bounded however
+	// many invites the address has.
 	Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error)
 }
 
@@ -471,7 +474,10 @@ type PruneResult struct {
 type ForgetParams struct {
 	Now      time.Time
 	TenantID string
-	// Email is in NormalizeEmail's form.
+	// Email is in NormalizeEmail's form, compared with the stored form
+	// as it is (never validated again).
 	Email   string
 	ActorID string
+	// Limit bounds the invites one call deletes; 0 is no bound.
+	Limit int
 }

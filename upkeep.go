@@ -58,6 +58,12 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 	return total, nil
 }
 
+// forgetBatch is how many invites one commit of Forget erases at most:
+// an address may have any number of ended invites (with the address
+// limit off), and one transaction deleting them all would hold its locks,
+// and grow its write-ahead log, without bound.
+const forgetBatch = 200
+
 // Forget erases one person from the actor's tenant, as the right to
 // erasure asks: every invite of email (compared as NormalizeEmail), in
 // any status, with its tokens, queued emails and events. Each invite
@@ -65,6 +71,13 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 // can tell the host to erase its own copies. It returns the IDs erased;
 // none is not an error. An email already on its way may still arrive,
 // but its link no longer works.
+//
+// email is not held to NewInvite.Email's rules, which may be stricter
+// than those an invite was stored under (u@localhost, a Kelvin sign): any
+// bare address reaches the invites stored under its NormalizeEmail form.
+// The invites go in commits of at most 200, each invite whole; should one
+// fail, those before it stay erased, their IDs come back with the error,
+// and Forget can be called again for the rest.
 //
 // The sends the quotas count (MaxSendsPerAddressPerDay,
 // MaxSendsPerInviterPerHour) go with the events, so whoever may Forget
@@ -77,21 +90,32 @@ func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []
 	if err := validActor(actor); err != nil {
 		return nil, err
 	}
-	addr, err := validEmail(email)
+	addr, err := anyEmail(email)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.authorize(ctx, actor, OpForget, nil); err != nil {
 		return nil, err
 	}
-	ids, err = s.store.Forget(ctx, ForgetParams{Now: s.cfg.Now(), TenantID: actor.TenantID, Email: NormalizeEmail(addr), ActorID: actor.UserID})
-	if err != nil {
-		return nil, err
+	defer func() {
+		if len(ids) > 0 {
+			s.committed(ctx, EventForgotten, len(ids))
+		}
+	}()
+	p := ForgetParams{TenantID: actor.TenantID, Email: NormalizeEmail(addr), ActorID: actor.UserID, Limit: forgetBatch}
+	// Until a commit finds none left: one that found fewer than Limit may
+	// have lost some to a concurrent Prune, not reached the last.
+	for {
+		if err := ctx.Err(); err != nil {
+			return ids, err
+		}
+		p.Now = s.cfg.Now()
+		batch, err := s.store.Forget(ctx, p)
+		ids = append(ids, batch...)
+		if err != nil || len(batch) == 0 {
+			return ids, err
+		}
 	}
-	if len(ids) > 0 {
-		s.committed(ctx, EventForgotten, len(ids))
-	}
-	return ids, nil
 }
 
 // RecordBounce records that the email with Message-ID messageID bounced,

@@ -132,6 +132,8 @@ var mutants = []mutant{
 	{"forget-exact-address", "Forget compares the stored address as written, not as NormalizeEmail", "upkeep.go",
 		"ids := slices.Clone(s.byEmail[key])",
 		"ids := slices.DeleteFunc(slices.Clone(s.byEmail[key]), func(id uuid.UUID) bool { return s.invites[id].inv.Email != p.Email })"},
+	{"forget-ignores-limit", "Forget erases every invite of the address in one commit, not up to Limit", "upkeep.go",
+		"\tif p.Limit > 0 && len(ids) > p.Limit {\n\t\tids = ids[:p.Limit]\n\t}\n", ""},
 	{"forget-no-event", "Forget writes no EventForgotten", "upkeep.go",
 		"\t\ts.write(invites.Event{InviteID: id, TenantID: p.TenantID, Type: invites.EventForgotten, ActorID: p.ActorID, At: p.Now})", "\t\t_ = id"},
 	{"forget-event-no-actor", "Forget's events do not name ActorID", "upkeep.go",

@@ -57,7 +57,12 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if f, _ := s.s.current(); f.RefuseRcpt != 0 {
-		return refusal(f.RefuseRcpt)
+		r := refusal(f.RefuseRcpt)
+		if f.RcptReply != nil {
+			r.EnhancedCode = smtp.EnhancedCode{f.RefuseRcpt / 100, 1, 1} // bad destination mailbox
+			r.Message = f.RcptReply(to)
+		}
+		return r
 	}
 	s.to = append(s.to, to)
 	return nil

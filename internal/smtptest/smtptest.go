@@ -33,6 +33,10 @@ type Fault struct {
 	Down bool
 	// RefuseRcpt, when set, is the reply code to every RCPT TO.
 	RefuseRcpt int
+	// RcptReply, when set, writes RefuseRcpt's text from the recipient
+	// as the client named it: servers often echo it ("<a@b.c>: unknown
+	// user").
+	RcptReply func(to string) string
 	// RefuseData, when set, is the reply code after the message data.
 	RefuseData int
 	// Stall reads the message data and then never answers, until the

@@ -2,8 +2,8 @@
 // PostgreSQL (pgdialect) or SQLite (sqlitedialect), one package for both,
 // branching on the dialect only where the SQL must differ.
 //
-// Create the tables with Migrate (or apply Migrations with your own tool),
-// then build the Store on a *bun.DB, or on a bun.Tx to make the Store's
+// Create the tables with Migrate (or apply Migrations with your own tool,
+// and call Renormalize once after 20261206000008_renormalize), then build the Store on a *bun.DB, or on a bun.Tx to make the Store's
 // writes part of a transaction of your own:
 //
 //	if err := bunstore.Migrate(ctx, db); err != nil { ... }

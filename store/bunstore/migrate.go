@@ -20,7 +20,9 @@ var migrationFiles embed.FS
 // Migrations holds the SQL of the schema, for hosts that run their own
 // migration tool: postgres/ and sqlite/, each with bun/migrate's file names
 // (NAME.tx.up.sql and NAME.tx.down.sql, statements split by --bun:split
-// lines; each file runs in one transaction).
+// lines; each file runs in one transaction). One step is Go, not SQL:
+// such a host calls Renormalize once after applying
+// 20261206000008_renormalize, as Migrate does in its transaction.
 var Migrations fs.FS = must(fs.Sub(migrationFiles, "migrations"))
 
 func must(f fs.FS, err error) fs.FS {
@@ -38,10 +40,11 @@ const (
 )
 
 // Migrate brings db's invites tables up to date; a schema already current
-// is left as it is. Several processes may start at once: one migrates,
+// is left as it is. Migration 20261206000008 runs Renormalize in its
+// transaction. Several processes may start at once: one migrates,
 // the others wait for its lock (until ctx ends).
 func Migrate(ctx context.Context, db *bun.DB) error {
-	m, err := migrator(db)
+	m, err := migrator(db, migrate.AfterMigration(afterMigration))
 	if err != nil {
 		return err
 	}
@@ -68,7 +71,7 @@ func Rollback(ctx context.Context, db *bun.DB) error {
 // backslash (TestMigrationsHoldNoBackslash) and its values are the
 // migrations' names, so PostgreSQL reads them the same whatever its
 // standard_conforming_strings: Migrate needs no check of the setting.
-func migrator(db *bun.DB) (*migrate.Migrator, error) {
+func migrator(db *bun.DB, opts ...migrate.MigratorOption) (*migrate.Migrator, error) {
 	dir := "sqlite"
 	switch db.Dialect().Name() {
 	case dialect.PG:
@@ -85,10 +88,10 @@ func migrator(db *bun.DB) (*migrate.Migrator, error) {
 	if err := ms.Discover(sub); err != nil {
 		return nil, fmt.Errorf("bunstore: %w", err)
 	}
-	return migrate.NewMigrator(db, ms,
+	return migrate.NewMigrator(db, ms, append([]migrate.MigratorOption{
 		migrate.WithTableName(migrationsTable),
 		migrate.WithLocksTableName(locksTable),
-		migrate.WithMarkAppliedOnSuccess(true)), nil
+		migrate.WithMarkAppliedOnSuccess(true)}, opts...)...), nil
 }
 
 // locked runs fn under bun/migrate's lock, waiting while another process

@@ -111,15 +111,23 @@ func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]u
 	return ids, err
 }
 
-// Forget implements invites.Store in one transaction: it deletes the
-// address's invites, found through invites_tenant_email_idx, then their
-// events, and writes each one's EventForgotten.
+// Forget implements invites.Store in one transaction: it deletes up to
+// p.Limit of the address's invites, the first in invites_tenant_email_idx
+// (which it reads in order, so a batch costs its own rows), then their
+// events, and writes each one's EventForgotten. A row another write
+// holds is waited for, never passed over: erasure must reach it.
 func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
 	s.ready(ctx)
 	var ids []uuid.UUID
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
-		ids, err = deleteInvites(ctx, tx, "DELETE FROM invites WHERE tenant_id = ? AND email_norm = ? RETURNING id", p.TenantID, p.Email)
+		del, args := "DELETE FROM invites WHERE tenant_id = ? AND email_norm = ? RETURNING id", []any{p.TenantID, p.Email}
+		if p.Limit > 0 {
+			del = `DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE tenant_id = ? AND email_norm = ?
+				ORDER BY id LIMIT ?) RETURNING id`
+			args = append(args, p.Limit)
+		}
+		ids, err = deleteInvites(ctx, tx, del, args...)
 		if err != nil {
 			return err
 		}

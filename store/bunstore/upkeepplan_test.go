@@ -88,7 +88,7 @@ func TestUpkeepPlansUseIndexes(t *testing.T) {
 			return err
 		}, []string{"invites_final_idx", "invites_events_invite_idx", "invites_events_handled_idx"}},
 		{"Forget", func() error {
-			ids, err := store.Forget(ctx, invites.ForgetParams{Now: seeded, TenantID: "tenant-42", Email: "user42042@example.com", ActorID: "admin"})
+			ids, err := store.Forget(ctx, invites.ForgetParams{Now: seeded, TenantID: "tenant-42", Email: "user42042@example.com", ActorID: "admin", Limit: 200})
 			if err == nil && len(ids) != 1 {
 				t.Errorf("Forget erased %v, want one invite", ids)
 			}

@@ -85,6 +85,9 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 		return nil, err
 	}
 	ids := slices.Clone(s.byEmail[key])
+	if p.Limit > 0 && len(ids) > p.Limit {
+		ids = ids[:p.Limit]
+	}
 	rs := make([]*record, len(ids))
 	for i, id := range ids {
 		rs[i] = s.invites[id]

@@ -1,0 +1,2 @@
+-- The renormalized addresses stay as they are: today's form is what every
+-- version from the strict address rules on reads.

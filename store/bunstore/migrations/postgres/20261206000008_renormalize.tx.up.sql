@@ -1,0 +1,8 @@
+-- Addresses in today's normalized form (issue 22). Rows written before
+-- the strict address rules keep email_norm as strings.ToLower made it:
+-- the Kelvin sign as k, a non-ASCII local part lower-cased, a domain's
+-- A-labels undecoded. Today's invites.NormalizeEmail (ASCII-only case
+-- folding, IDNA2008 domains) cannot be written in SQL, so this file
+-- changes nothing: bunstore.Migrate runs bunstore.Renormalize in this
+-- migration's transaction, and a host applying these files with its own
+-- tool calls bunstore.Renormalize once after this one.
