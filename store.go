@@ -42,7 +42,8 @@ type InviteStore interface {
 	// address p.Quota.MaxSendsPerAddressPerDay allows no more sends is
 	// not stored (AddressLimited), nor are those beyond what the rest of
 	// p.Quota allows at p.Now (OverQuota). Results are in the order of
-	// p.Invites, whose addresses are distinct.
+	// p.Invites, whose addresses are distinct. With p.Idempotency set,
+	// p.Invites may be empty: the key is still checked and kept.
 	Insert(ctx context.Context, p InsertParams) ([]InsertResult, error)
 
 	// Get returns one invite of p.TenantID, or ErrNotFound.
@@ -150,10 +151,11 @@ type UpkeepStore interface {
 	// Prune deletes up to p.Limit invites whose stored status is not
 	// pending and whose StatusUpdatedAt is before p.InvitesBefore, each
 	// with its tokens, deliveries and events; and up to p.Limit handled
-	// events whose At is before p.EventsBefore, of any invite. A zero
-	// time prunes nothing of its kind. Each kind is found through an
-	// index, never by scanning its table. A store may commit the two
-	// kinds apart; each invite goes whole or not at all.
+	// events whose At is before p.EventsBefore, of any invite; and up to
+	// p.Limit Idempotency records whose ExpiresAt is before p.KeysBefore.
+	// A zero time prunes nothing of its kind. Each kind is found through
+	// an index, never by scanning its table. A store may commit the kinds
+	// apart; each invite goes whole or not at all.
 	Prune(ctx context.Context, p PruneParams) (PruneResult, error)
 
 	// Forget deletes, in one commit, every invite of p.TenantID whose
@@ -171,6 +173,12 @@ type InsertParams struct {
 	Quota   Quota
 	// Trace is kept with each delivery queued (Delivery.Trace).
 	Trace string
+	// Idempotency, when set, guards the insert with a client's key (see
+	// Idempotency); Answer then gives the answer to keep from the results,
+	// in the transaction, and an error from it undoes the insert and is
+	// returned as it is.
+	Idempotency *Idempotency
+	Answer      func([]InsertResult) ([]byte, error)
 }
 
 // InsertResult is one invite's outcome of Insert.
@@ -276,6 +284,43 @@ type ChangeParams struct {
 	// for each limit set, the matching field of Facts.
 	Count Quota
 	Hook  func(ctx context.Context, inv Invite) error
+
+	// Idempotency, when set, guards the change with a client's key (see
+	// Idempotency); Answer, called after Hook with the changed invite,
+	// then gives the answer to keep, and an error from it undoes the
+	// change and is returned as it is.
+	Idempotency *Idempotency
+	Answer      func(Invite) ([]byte, error)
+}
+
+// Idempotency is a client's key on a write (WithIdempotencyKey).
+// A store keeps the key's record in the commit of the write it guards,
+// with Fingerprint and the answer the write's params give, until
+// ExpiresAt. Before it writes, a store looks for a live record of the
+// same TenantID, Scope and Key (ExpiresAt after the write's Now): with the
+// same Fingerprint it writes nothing and returns a *ReplayError holding
+// the answer kept; with another, ErrIdempotencyMismatch. An expired
+// record is as none, and replaced. A write racing another of the same key
+// waits until that one commits (then replays) or fails (then writes); the
+// key is taken before any other lock of the write, so no two writes wait
+// on each other in a circle.
+type Idempotency struct {
+	TenantID string
+	// Scope is who may use the key in the tenant: the actor, or for the
+	// token routes the token's digest.
+	Scope       string
+	Key         string
+	Fingerprint []byte
+	ExpiresAt   time.Time
+}
+
+// ReplayError answers a write whose Idempotency key a store kept already
+// with the same fingerprint: nothing was written, and Answer is the
+// answer kept with the key.
+type ReplayError struct{ Answer []byte }
+
+func (e *ReplayError) Error() string {
+	return "invites: the write was made before under this idempotency key"
 }
 
 // Facts is what Decide decides on: the invite as stored, read under the
@@ -458,13 +503,17 @@ type Stats struct {
 type PruneParams struct {
 	InvitesBefore time.Time
 	EventsBefore  time.Time
-	Limit         int
+	// KeysBefore deletes up to Limit Idempotency records whose ExpiresAt
+	// is before it; zero deletes none.
+	KeysBefore time.Time
+	Limit      int
 }
 
 // PruneResult is what one Prune deleted.
 type PruneResult struct {
 	Invites int // the invites, with their own tokens, deliveries and events
 	Events  int // the handled events before EventsBefore
+	Keys    int // the Idempotency records expired before KeysBefore
 }
 
 // ForgetParams is what Forget takes.

@@ -26,15 +26,12 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Prune deletes what Config.Retention and EventRetention keep no longer,
-// in small batches, and returns how much it deleted. Run calls it at each
-// PollInterval; without either setting it does nothing.
+// and the idempotency keys past Config.IdempotencyTTL, in small batches,
+// and returns how much it deleted. Run calls it at each PollInterval.
 func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 	var total PruneResult
-	if s.cfg.Retention == 0 && s.cfg.EventRetention == 0 {
-		return total, nil
-	}
-	p := PruneParams{Limit: pruneBatch}
 	now := s.cfg.Now()
+	p := PruneParams{Limit: pruneBatch, KeysBefore: now}
 	if s.cfg.Retention > 0 {
 		p.InvitesBefore = now.Add(-s.cfg.Retention)
 	}
@@ -48,10 +45,11 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 		r, err := s.store.Prune(ctx, p)
 		total.Invites += r.Invites
 		total.Events += r.Events
+		total.Keys += r.Keys
 		if err != nil {
 			return total, err
 		}
-		if r.Invites < p.Limit && r.Events < p.Limit {
+		if r.Invites < p.Limit && r.Events < p.Limit && r.Keys < p.Limit {
 			break
 		}
 	}
