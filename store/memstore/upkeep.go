@@ -71,6 +71,9 @@ func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneRe
 		}
 		res.Events = len(gone)
 	}
+	if !p.KeysBefore.IsZero() {
+		res.Keys = s.pruneKeys(p.KeysBefore, p.Limit)
+	}
 	return res, nil
 }
 
