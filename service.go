@@ -123,8 +123,9 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 	// With a key the store is asked even for no rows: a retry whose
 	// items have become members since must still get the first answer.
 	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem}
+	base := res
 	outcome := func(out []InsertResult) (SendResult, error) {
-		return s.outcome(res, items, index, out, now)
+		return s.outcome(base, items, index, out, now)
 	}
 	var kept SendResult
 	if idem != nil {
