@@ -87,6 +87,13 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		}
 		r.Events = int(n)
 	}
+	if !p.KeysBefore.IsZero() {
+		n, err := s.pruneKeys(ctx, p.KeysBefore, p.Limit)
+		if err != nil {
+			return r, wrap(err)
+		}
+		r.Keys = n
+	}
 	return r, nil
 }
 
