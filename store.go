@@ -523,4 +523,9 @@ type ForgetParams struct {
 	// Email is in NormalizeEmail's form.
 	Email   string
 	ActorID string
+	// Idempotency, when set, guards the erasure with a client's key (see
+	// Idempotency); Answer then gives the answer to keep from the IDs
+	// deleted, and an error from it undoes the erasure.
+	Idempotency *Idempotency
+	Answer      func([]uuid.UUID) ([]byte, error)
 }

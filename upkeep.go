@@ -2,6 +2,8 @@ package invites
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -82,7 +84,19 @@ func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []
 	if err := s.authorize(ctx, actor, OpForget, nil); err != nil {
 		return nil, err
 	}
-	ids, err = s.store.Forget(ctx, ForgetParams{Now: s.cfg.Now(), TenantID: actor.TenantID, Email: NormalizeEmail(addr), ActorID: actor.UserID})
+	p := ForgetParams{Now: s.cfg.Now(), TenantID: actor.TenantID, Email: NormalizeEmail(addr), ActorID: actor.UserID}
+	f := newFingerprint(OpNameForget)
+	f.add(p.Email)
+	if p.Idempotency, err = s.guard(ctx, p.TenantID, actorScope(actor), p.Now, f); err != nil {
+		return nil, err
+	}
+	if p.Idempotency != nil {
+		p.Answer = func(ids []uuid.UUID) ([]byte, error) { return json.Marshal(ids) }
+	}
+	ids, err = s.store.Forget(ctx, p)
+	if re := (*ReplayError)(nil); errors.As(err, &re) {
+		return replayIDs(re.Answer)
+	}
 	if err != nil {
 		return nil, err
 	}

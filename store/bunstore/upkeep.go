@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -129,8 +130,15 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
-	var ids []uuid.UUID
+	var (
+		ids  []uuid.UUID
+		host error // from Answer: returned as it is
+	)
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		host = nil
+		if err := takeKey(ctx, tx, p.Idempotency, p.Now); err != nil {
+			return err
+		}
 		var err error
 		ids, err = deleteInvites(ctx, tx, "DELETE FROM invites WHERE tenant_id = ? AND email_norm = ? RETURNING id", p.TenantID, p.Email)
 		if err != nil {
@@ -140,9 +148,22 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 		for i, id := range ids {
 			evs[i] = event{id, p.TenantID, invites.EventForgotten, p.ActorID, p.Now}
 		}
-		return writeEvents(ctx, tx, evs)
+		if err := writeEvents(ctx, tx, evs); err != nil || p.Idempotency == nil {
+			return err
+		}
+		answer, err := p.Answer(slices.Clone(ids))
+		if err != nil {
+			host = err
+			return err
+		}
+		return keepKey(ctx, tx, p.Idempotency, answer)
 	})
-	if err != nil {
+	switch {
+	case host != nil:
+		return nil, host
+	case keyAnswer(err):
+		return nil, err
+	case err != nil:
 		return nil, wrap(err)
 	}
 	return ids, nil

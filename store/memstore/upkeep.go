@@ -83,11 +83,22 @@ func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneRe
 func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	let, err := s.takeKey(ctx, p.Idempotency, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer let()
 	key := pendingKey(p.TenantID, p.Email)
 	if err := s.waitIdle(ctx, func() []uuid.UUID { return s.byEmail[key] }); err != nil {
 		return nil, err
 	}
 	ids := slices.Clone(s.byEmail[key])
+	var answer []byte
+	if p.Idempotency != nil {
+		if answer, err = p.Answer(slices.Clone(ids)); err != nil {
+			return nil, err
+		}
+	}
 	rs := make([]*record, len(ids))
 	for i, id := range ids {
 		rs[i] = s.invites[id]
@@ -96,6 +107,7 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 	for _, id := range ids {
 		s.write(invites.Event{InviteID: id, TenantID: p.TenantID, Type: invites.EventForgotten, ActorID: p.ActorID, At: p.Now})
 	}
+	s.keepKey(p.Idempotency, answer)
 	return ids, nil
 }
 

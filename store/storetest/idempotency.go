@@ -22,6 +22,7 @@ var idempotencyCases = []testCase{
 	{"Idempotency/AnswerErrorKeepsNothing", testKeyAnswerError},
 	{"Idempotency/Expired", testKeyExpired},
 	{"Idempotency/ChangeReplay", testKeyChangeReplay},
+	{"Idempotency/ForgetReplay", testKeyForgetReplay},
 	{"Idempotency/Prune", testKeyPrune},
 	{"Race/IdempotentInsert", testRaceKeyInsert},
 	{"Race/IdempotentChange", testRaceKeyChange},
@@ -153,7 +154,9 @@ func testKeyExpired(t *testing.T, newStore func(*testing.T) invites.Store) {
 func cancelKeyed(t *testing.T, s invites.Store, id uuid.UUID, k *invites.Idempotency, hook func() error) (invites.Invite, error) {
 	p := invites.ChangeParams{Now: t0, TenantID: tenantA, ID: id, ActorID: "admin",
 		From: []invites.Status{invites.StatusPending}, Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled},
-		Idempotency: k, Answer: func(inv invites.Invite) ([]byte, error) { return []byte(inv.ID.String() + " " + string(inv.Status)), nil }}
+		Idempotency: k, Answer: func(inv invites.Invite) ([]byte, error) {
+			return []byte(inv.ID.String() + " " + string(inv.Status)), nil
+		}}
 	if hook != nil {
 		p.Hook = func(context.Context, invites.Invite) error { return hook() }
 	}
@@ -179,6 +182,25 @@ func testKeyChangeReplay(t *testing.T, newStore func(*testing.T) invites.Store) 
 	if evs := historyOf(t, s, inv); len(evs) != 2 {
 		t.Fatalf("the invite has %d events, want created and one canceled", len(evs))
 	}
+}
+
+func testKeyForgetReplay(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	first := insertOne(t, s, t0, newInvite(tenantA, "ann@example.com", t0))
+	forget := func(fp string) ([]uuid.UUID, error) {
+		return s.Forget(t.Context(), invites.ForgetParams{Now: t0, TenantID: tenantA, Email: "ann@example.com", ActorID: "admin",
+			Idempotency: key("f", fp), Answer: func(ids []uuid.UUID) ([]byte, error) { return []byte(fmt.Sprint(ids)), nil }})
+	}
+	if ids, err := forget("fp"); err != nil || len(ids) != 1 || ids[0] != first.ID {
+		t.Fatalf("keyed Forget: %v, %v, want the invite's id", ids, err)
+	}
+	second := insertOne(t, s, t0, newInvite(tenantA, "ann@example.com", t0))
+	_, err := forget("fp")
+	wantReplay(t, "Forget again with the key", err, fmt.Sprint([]uuid.UUID{first.ID}))
+	get(t, s, tenantA, second.ID)
+	_, err = forget("other")
+	wantIs(t, "Forget with the key and another fingerprint", err, invites.ErrIdempotencyMismatch)
+	get(t, s, tenantA, second.ID)
 }
 
 func testKeyPrune(t *testing.T, newStore func(*testing.T) invites.Store) {
