@@ -41,7 +41,7 @@ func keyedInsert(t *testing.T, s invites.Store, now time.Time, k *invites.Idempo
 	return s.Insert(t.Context(), invites.InsertParams{Now: now, Invites: invs, Idempotency: k,
 		Answer: func(rs []invites.InsertResult) ([]byte, error) {
 			if len(rs) != len(invs) {
-				return nil, fmt.Errorf("Answer got %d results, want %d", len(rs), len(invs))
+				return nil, fmt.Errorf("answer got %d results, want %d", len(rs), len(invs))
 			}
 			return []byte(answer), nil
 		}})
