@@ -293,36 +293,6 @@ type ChangeParams struct {
 	Answer      func(Invite) ([]byte, error)
 }
 
-// Idempotency is a client's key on a write (WithIdempotencyKey).
-// A store keeps the key's record in the commit of the write it guards,
-// with Fingerprint and the answer the write's params give, until
-// ExpiresAt. Before it writes, a store looks for a live record of the
-// same TenantID, Scope and Key (ExpiresAt after the write's Now): with the
-// same Fingerprint it writes nothing and returns a *ReplayError holding
-// the answer kept; with another, ErrIdempotencyMismatch. An expired
-// record is as none, and replaced. A write racing another of the same key
-// waits until that one commits (then replays) or fails (then writes); the
-// key is taken before any other lock of the write, so no two writes wait
-// on each other in a circle.
-type Idempotency struct {
-	TenantID string
-	// Scope is who may use the key in the tenant: the actor, or for the
-	// token routes the token's digest.
-	Scope       string
-	Key         string
-	Fingerprint []byte
-	ExpiresAt   time.Time
-}
-
-// ReplayError answers a write whose Idempotency key a store kept already
-// with the same fingerprint: nothing was written, and Answer is the
-// answer kept with the key.
-type ReplayError struct{ Answer []byte }
-
-func (e *ReplayError) Error() string {
-	return "invites: the write was made before under this idempotency key"
-}
-
 // Facts is what Decide decides on: the invite as stored, read under the
 // lock the change takes (it cannot change before the write), and the
 // counts ChangeParams.Count asked for, taken under the quota's locks.

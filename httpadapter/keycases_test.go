@@ -28,7 +28,9 @@ func keyCases() []apiCase {
 		}
 	}
 	send := func(email string) func(*env) call {
-		return func(*env) call { return call{method: "POST", path: "/", body: sendBody(`{"email":"` + email + `"}`), as: &alice} }
+		return func(*env) call {
+			return call{method: "POST", path: "/", body: sendBody(`{"email":"` + email + `"}`), as: &alice}
+		}
 	}
 	on := func(method, format, email, body string) func(*env) call {
 		return func(e *env) call {
@@ -52,7 +54,9 @@ func keyCases() []apiCase {
 		return func(e *env) call { out := c(e); out.key = k; return out }
 	}
 	forget := func(email string) func(*env) call {
-		return func(*env) call { return call{method: "POST", path: "/forget", body: `{"email":"` + email + `"}`, as: &alice} }
+		return func(*env) call {
+			return call{method: "POST", path: "/forget", body: `{"email":"` + email + `"}`, as: &alice}
+		}
 	}
 	return []apiCase{
 		{"send replayed under its key", same(send("ann@x.io")), 200, "", ""},
