@@ -14,14 +14,42 @@ import (
 // Decide under its lock of the invite where the rule needs more than the
 // status (the host's authorization, the resend limits, the quotas).
 
-// change runs p on the store, and turns a *RuleError into the refusal it
-// stands for.
-func (s *Service) change(ctx context.Context, p ChangeParams) (Invite, error) {
+// change runs p on the store and answers the invite as changed, read now;
+// it turns a *RuleError into the refusal it stands for. With a key
+// (p.Idempotency), the answer is kept with it, and a replay answers the
+// kept one. t is the event a change that committed tells of, if any.
+func (s *Service) change(ctx context.Context, p ChangeParams, t EventType) (Invite, error) {
+	var kept Invite
+	if p.Idempotency != nil {
+		p.Answer = func(inv Invite) ([]byte, error) {
+			kept = s.read(inv, s.cfg.Now())
+			return keepInvite(kept)
+		}
+	}
 	inv, err := s.store.Change(ctx, p)
+	if re := (*ReplayError)(nil); errors.As(err, &re) {
+		return replayInvite(re.Answer)
+	}
 	if re := (*RuleError)(nil); errors.As(err, &re) {
 		return Invite{}, refusal(re.Invite)
 	}
-	return inv, err
+	if err != nil {
+		return Invite{}, err
+	}
+	if t != "" {
+		s.committed(ctx, t, 1)
+	}
+	if p.Idempotency != nil {
+		return kept, nil
+	}
+	return s.read(inv, s.cfg.Now()), nil
+}
+
+// guardChange sets p.Idempotency from ctx's key, of the actor's scope or,
+// when p names its invite by token, the token's.
+func (s *Service) guardChange(ctx context.Context, p *ChangeParams, scope string, f fingerprint) (err error) {
+	p.Idempotency, err = s.guard(ctx, p.TenantID, scope, p.Now, f)
+	return err
 }
 
 // refusal says why a change whose From or Live did not hold was refused:
@@ -32,17 +60,6 @@ func refusal(inv Invite) error {
 		return ErrExpired
 	}
 	return &NotPendingError{Status: inv.Status}
-}
-
-// done returns what passes on the answer of a change that writes an event
-// of type t, telling of the event when it committed.
-func (s *Service) done(ctx context.Context, t EventType) func(Invite, error) (Invite, error) {
-	return func(inv Invite, err error) (Invite, error) {
-		if err == nil {
-			s.committed(ctx, t, 1)
-		}
-		return inv, err
-	}
 }
 
 // vet asks Config.Authorize whether actor may do op to inv, the invite as
@@ -62,6 +79,11 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 	}
 	p := ChangeParams{Now: s.cfg.Now(), TenantID: actor.TenantID, ID: id, ActorID: actor.UserID,
 		From: []Status{StatusPending, StatusExpired}, Edit: Edit{Status: StatusCanceled, Event: EventCanceled}}
+	f := newFingerprint(OpNameCancel)
+	f.add(id.String())
+	if err := s.guardChange(ctx, &p, actorScope(actor), f); err != nil {
+		return Invite{}, err
+	}
 	if s.cfg.Authorize != nil {
 		from, edit := p.From, p.Edit
 		p.Decide = func(ctx context.Context, f Facts) (Edit, error) {
@@ -74,7 +96,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 			return edit, nil
 		}
 	}
-	return s.done(ctx, EventCanceled)(s.readErr(s.change(ctx, p)))
+	return s.change(ctx, p, EventCanceled)
 }
 
 // Resend sends a pending or expired invite again with a new link (the old
@@ -91,7 +113,7 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 		return Invite{}, err
 	}
 	now, q := s.cfg.Now(), s.quota()
-	inv, err := s.readErr(s.change(ctx, ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q,
+	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
 			if err := s.vet(ctx, actor, OpResend, f.Invite); err != nil {
 				return Edit{}, err
@@ -100,9 +122,14 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 				return Edit{}, err
 			}
 			return s.resend(ctx, f, q, now)
-		}}))
+		}}
+	f := newFingerprint(OpNameResend)
+	f.add(id.String())
+	if err := s.guardChange(ctx, &p, actorScope(actor), f); err != nil {
+		return Invite{}, err
+	}
+	inv, err := s.change(ctx, p, EventResent)
 	if err == nil {
-		s.committed(ctx, EventResent, 1)
 		s.notify()
 	}
 	return inv, err
@@ -140,7 +167,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Updat
 		return Invite{}, err
 	}
 	now := s.cfg.Now()
-	return s.readErr(s.change(ctx, ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID,
+	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
 			if err := s.vet(ctx, actor, OpUpdate, f.Invite); err != nil {
 				return Edit{}, err
@@ -149,7 +176,25 @@ func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Updat
 				return Edit{}, &NotPendingError{Status: st}
 			}
 			return Edit{Fields: u}, nil
-		}}))
+		}}
+	f := newFingerprint(OpNameUpdate)
+	f.add(id.String())
+	for _, v := range []*string{u.FirstName, u.LastName, u.Locale} {
+		f.addOpt(v != nil, deref(v))
+	}
+	f.addOpt(u.Data != nil, string(u.Data))
+	f.addList(u.Roles)
+	if err := s.guardChange(ctx, &p, actorScope(actor), f); err != nil {
+		return Invite{}, err
+	}
+	return s.change(ctx, p, "")
+}
+
+func deref(v *string) string {
+	if v == nil {
+		return ""
+	}
+	return *v
 }
 
 // checkUpdate validates u and returns it as a store writes it.
@@ -221,9 +266,15 @@ func (s *Service) Accept(ctx context.Context, token string, by Acceptor) (inv In
 			return nil
 		}
 	}
-	return s.done(ctx, EventAccepted)(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d, ActorID: by.UserID,
+	p := ChangeParams{Now: s.cfg.Now(), Digest: d, ActorID: by.UserID,
 		From: []Status{StatusPending}, Live: true, Hook: hook,
-		Edit: Edit{Status: StatusAccepted, AcceptedByUserID: by.UserID, Event: EventAccepted}})))
+		Edit: Edit{Status: StatusAccepted, AcceptedByUserID: by.UserID, Event: EventAccepted}}
+	f := newFingerprint(OpNameAccept)
+	f.add(by.UserID, by.Email)
+	if err := s.guardChange(ctx, &p, tokenScope(d), f); err != nil {
+		return Invite{}, err
+	}
+	return s.change(ctx, p, EventAccepted)
 }
 
 // Decline consumes token: the invite becomes declined. It takes no login,
@@ -235,6 +286,10 @@ func (s *Service) Decline(ctx context.Context, token string) (inv Invite, err er
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.done(ctx, EventDeclined)(s.readErr(s.change(ctx, ChangeParams{Now: s.cfg.Now(), Digest: d,
-		From: []Status{StatusPending}, Live: true, Edit: Edit{Status: StatusDeclined, Event: EventDeclined}})))
+	p := ChangeParams{Now: s.cfg.Now(), Digest: d,
+		From: []Status{StatusPending}, Live: true, Edit: Edit{Status: StatusDeclined, Event: EventDeclined}}
+	if err := s.guardChange(ctx, &p, tokenScope(d), newFingerprint(OpNameDecline)); err != nil {
+		return Invite{}, err
+	}
+	return s.change(ctx, p, EventDeclined)
 }

@@ -29,6 +29,7 @@ const (
 	DefaultEventBatch               = 200
 	DefaultEventLease               = 30 * time.Second
 	DefaultEventTimeout             = 30 * time.Second
+	DefaultIdempotencyTTL           = 24 * time.Hour
 )
 
 // MinRetention is the least Config.Retention and EventRetention: the
@@ -163,6 +164,13 @@ type Config struct {
 	// Default 0: kept for ever.
 	EventRetention time.Duration
 
+	// IdempotencyTTL is how long the answer of a write made with an
+	// idempotency key (WithIdempotencyKey) is kept: a retry with the key
+	// within it gets that answer and writes nothing; after it the key is
+	// free, and Run's Prune deletes its record. Default
+	// DefaultIdempotencyTTL (24 hours).
+	IdempotencyTTL time.Duration
+
 	// Observer, when set, is told of every operation and delivery attempt,
 	// for traces and metrics (see package otelinvites). Default none.
 	Observer Observer
@@ -212,6 +220,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.RetryMax, DefaultRetryMax)
 	def(&c.EventLease, DefaultEventLease)
 	def(&c.EventTimeout, DefaultEventTimeout)
+	def(&c.IdempotencyTTL, DefaultIdempotencyTTL)
 	defInt(&c.MaxBatch, DefaultMaxBatch)
 	defInt(&c.DeliveryBatch, DefaultDeliveryBatch)
 	defInt(&c.DeliveryWorkers, DefaultDeliveryWorkers)

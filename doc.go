@@ -121,6 +121,19 @@
 // died is taken over when its lease runs out.
 // Delivery is at least once; Message.ID is stable across attempts.
 //
+// # Retries
+//
+// A client that got no answer to a write (a 503, a timeout, a dropped
+// connection) cannot tell whether it committed. With an idempotency key
+// (WithIdempotencyKey; httpadapter's Idempotency-Key header) it retries
+// safely: Send, Update, Cancel, Resend, Accept, Decline and Forget keep
+// their answer with the key in the commit of their write, and the same
+// call with the same key within Config.IdempotencyTTL answers it again and
+// writes nothing, so no second invite and no second email; the key with
+// other arguments is ErrIdempotencyMismatch. Keys are scoped by tenant and
+// actor (for Accept and Decline, which take no login, by the token).
+// RecordBounce needs none: a bounce told twice is recorded once.
+//
 // # Production
 //
 // Config.Observer is told of every operation and delivery attempt, for

@@ -36,6 +36,10 @@ var (
 	// ErrUnavailable says the store could not answer in time, or at all:
 	// nothing is wrong with the request, so retry it later.
 	ErrUnavailable = errors.New("invites: store unavailable")
+	// ErrIdempotencyMismatch refuses a write whose idempotency key was
+	// used, within Config.IdempotencyTTL, by another request of the same
+	// actor.
+	ErrIdempotencyMismatch = errors.New("invites: idempotency key used for another request")
 )
 
 // NotPendingError is ErrNotPending with the status the invite is in.

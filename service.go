@@ -86,6 +86,10 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 		return SendResult{}, fmt.Errorf("%w: the batch has %d items, more than the %d allowed", ErrBatchTooLarge, len(items), s.cfg.MaxBatch)
 	}
 	now := s.cfg.Now()
+	idem, err := s.guard(ctx, actor.TenantID, actorScope(actor), now, printItems(items))
+	if err != nil {
+		return SendResult{}, err
+	}
 	res = SendResult{Success: []Invite{}, Errors: []ItemError{}}
 	rows := make([]Invite, 0, len(items))
 	index := make([]int, 0, len(items)) // rows[i] came from items[index[i]]
@@ -113,22 +117,55 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 	if err != nil {
 		return SendResult{}, err
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 && idem == nil {
 		return res, nil
 	}
-	out, err := s.store.Insert(ctx, InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx)})
+	// With a key the store is asked even for no rows: a retry whose
+	// items have become members since must still get the first answer.
+	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem}
+	base := res
+	outcome := func(out []InsertResult) (SendResult, error) {
+		return s.outcome(base, items, index, out, now)
+	}
+	var kept SendResult
+	if idem != nil {
+		p.Answer = func(out []InsertResult) ([]byte, error) {
+			var err error
+			if kept, err = outcome(out); err != nil {
+				return nil, err
+			}
+			return keepSend(kept)
+		}
+	}
+	out, err := s.store.Insert(ctx, p)
+	if re := (*ReplayError)(nil); errors.As(err, &re) {
+		return replaySend(re.Answer)
+	}
 	if err != nil {
 		return SendResult{}, err
 	}
+	if res = kept; idem == nil {
+		if res, err = outcome(out); err != nil {
+			return SendResult{}, err
+		}
+	}
+	if len(res.Success) > 0 {
+		s.committed(ctx, EventCreated, len(res.Success))
+		s.notify()
+	}
+	return res, nil
+}
+
+// outcome is the answer of a Send whose items before the store left
+// base, and whose stored ones had the results out: an error when the quota
+// refused every item. base is left as it was.
+func (s *Service) outcome(base SendResult, items []NewInvite, index []int, out []InsertResult, now time.Time) (SendResult, error) {
+	res := SendResult{Success: slices.Clone(base.Success), Errors: slices.Clone(base.Errors)}
 	over := s.collect(&res, items, index, out, now)
 	if len(res.Success) == 0 && over > 0 {
 		return SendResult{}, fmt.Errorf("%w: no invite of the batch fits the send quota", ErrQuotaExceeded)
 	}
 	slices.SortFunc(res.Errors, func(a, b ItemError) int { return cmp.Compare(a.Index, b.Index) })
-	if len(res.Success) > 0 {
-		s.committed(ctx, EventCreated, len(res.Success))
-		s.notify()
-	}
 	return res, nil
 }
 

@@ -42,7 +42,8 @@ type InviteStore interface {
 	// address p.Quota.MaxSendsPerAddressPerDay allows no more sends is
 	// not stored (AddressLimited), nor are those beyond what the rest of
 	// p.Quota allows at p.Now (OverQuota). Results are in the order of
-	// p.Invites, whose addresses are distinct.
+	// p.Invites, whose addresses are distinct. With p.Idempotency set,
+	// p.Invites may be empty: the key is still checked and kept.
 	Insert(ctx context.Context, p InsertParams) ([]InsertResult, error)
 
 	// Get returns one invite of p.TenantID, or ErrNotFound.
@@ -150,10 +151,11 @@ type UpkeepStore interface {
 	// Prune deletes up to p.Limit invites whose stored status is not
 	// pending and whose StatusUpdatedAt is before p.InvitesBefore, each
 	// with its tokens, deliveries and events; and up to p.Limit handled
-	// events whose At is before p.EventsBefore, of any invite. A zero
-	// time prunes nothing of its kind. Each kind is found through an
-	// index, never by scanning its table. A store may commit the two
-	// kinds apart; each invite goes whole or not at all.
+	// events whose At is before p.EventsBefore, of any invite; and up to
+	// p.Limit Idempotency records whose ExpiresAt is before p.KeysBefore.
+	// A zero time prunes nothing of its kind. Each kind is found through
+	// an index, never by scanning its table. A store may commit the kinds
+	// apart; each invite goes whole or not at all.
 	Prune(ctx context.Context, p PruneParams) (PruneResult, error)
 
 	// Forget deletes, in one commit, up to p.Limit invites of p.TenantID
@@ -174,6 +176,12 @@ type InsertParams struct {
 	Quota   Quota
 	// Trace is kept with each delivery queued (Delivery.Trace).
 	Trace string
+	// Idempotency, when set, guards the insert with a client's key (see
+	// Idempotency); Answer then gives the answer to keep from the results,
+	// in the transaction, and an error from it undoes the insert and is
+	// returned as it is.
+	Idempotency *Idempotency
+	Answer      func([]InsertResult) ([]byte, error)
 }
 
 // InsertResult is one invite's outcome of Insert.
@@ -279,6 +287,13 @@ type ChangeParams struct {
 	// for each limit set, the matching field of Facts.
 	Count Quota
 	Hook  func(ctx context.Context, inv Invite) error
+
+	// Idempotency, when set, guards the change with a client's key (see
+	// Idempotency); Answer, called after Hook with the changed invite,
+	// then gives the answer to keep, and an error from it undoes the
+	// change and is returned as it is.
+	Idempotency *Idempotency
+	Answer      func(Invite) ([]byte, error)
 }
 
 // Facts is what Decide decides on: the invite as stored, read under the
@@ -461,13 +476,17 @@ type Stats struct {
 type PruneParams struct {
 	InvitesBefore time.Time
 	EventsBefore  time.Time
-	Limit         int
+	// KeysBefore deletes up to Limit Idempotency records whose ExpiresAt
+	// is before it; zero deletes none.
+	KeysBefore time.Time
+	Limit      int
 }
 
 // PruneResult is what one Prune deleted.
 type PruneResult struct {
 	Invites int // the invites, with their own tokens, deliveries and events
 	Events  int // the handled events before EventsBefore
+	Keys    int // the Idempotency records expired before KeysBefore
 }
 
 // ForgetParams is what Forget takes.
@@ -480,4 +499,9 @@ type ForgetParams struct {
 	ActorID string
 	// Limit bounds the invites one call deletes; 0 is no bound.
 	Limit int
+	// Idempotency, when set, guards the erasure with a client's key (see
+	// Idempotency); Answer then gives the answer to keep from the IDs
+	// deleted, and an error from it undoes the erasure.
+	Idempotency *Idempotency
+	Answer      func([]uuid.UUID) ([]byte, error)
 }

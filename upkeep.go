@@ -2,6 +2,9 @@ package invites
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -26,15 +29,12 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Prune deletes what Config.Retention and EventRetention keep no longer,
-// in small batches, and returns how much it deleted. Run calls it at each
-// PollInterval; without either setting it does nothing.
+// and the idempotency keys past Config.IdempotencyTTL, in small batches,
+// and returns how much it deleted. Run calls it at each PollInterval.
 func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 	var total PruneResult
-	if s.cfg.Retention == 0 && s.cfg.EventRetention == 0 {
-		return total, nil
-	}
-	p := PruneParams{Limit: pruneBatch}
 	now := s.cfg.Now()
+	p := PruneParams{Limit: pruneBatch, KeysBefore: now}
 	if s.cfg.Retention > 0 {
 		p.InvitesBefore = now.Add(-s.cfg.Retention)
 	}
@@ -48,10 +48,11 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 		r, err := s.store.Prune(ctx, p)
 		total.Invites += r.Invites
 		total.Events += r.Events
+		total.Keys += r.Keys
 		if err != nil {
 			return total, err
 		}
-		if r.Invites < p.Limit && r.Events < p.Limit {
+		if r.Invites < p.Limit && r.Events < p.Limit && r.Keys < p.Limit {
 			break
 		}
 	}
@@ -97,20 +98,44 @@ func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []
 	if err := s.authorize(ctx, actor, OpForget, nil); err != nil {
 		return nil, err
 	}
+	fresh := 0 // the IDs erased by this call, not replayed
 	defer func() {
-		if len(ids) > 0 {
-			s.committed(ctx, EventForgotten, len(ids))
+		if fresh > 0 {
+			s.committed(ctx, EventForgotten, fresh)
 		}
 	}()
 	p := ForgetParams{TenantID: actor.TenantID, Email: NormalizeEmail(addr), ActorID: actor.UserID, Limit: forgetBatch}
+	f := newFingerprint(OpNameForget)
+	f.add(p.Email)
+	key, err := s.guard(ctx, p.TenantID, actorScope(actor), s.cfg.Now(), f)
+	if err != nil {
+		return nil, err
+	}
 	// Until a commit finds none left: one that found fewer than Limit may
-	// have lost some to a concurrent Prune, not reached the last.
-	for {
+	// have lost some to a concurrent Prune, not reached the last. With a
+	// key, each commit keeps its own IDs under the key and its number, so
+	// a retry replays the commits made and goes on from the first not
+	// made, and a key reused for another address is refused before
+	// anything is erased.
+	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return ids, err
 		}
 		p.Now = s.cfg.Now()
+		if key != nil {
+			k := *key
+			if n > 1 {
+				k.Scope += "/forget-commit-" + strconv.Itoa(n)
+			}
+			p.Idempotency = &k
+			p.Answer = func(ids []uuid.UUID) ([]byte, error) { return json.Marshal(ids) }
+		}
 		batch, err := s.store.Forget(ctx, p)
+		if re := (*ReplayError)(nil); errors.As(err, &re) {
+			batch, err = replayIDs(re.Answer)
+		} else {
+			fresh += len(batch)
+		}
 		ids = append(ids, batch...)
 		if err != nil || len(batch) == 0 {
 			return ids, err

@@ -116,12 +116,18 @@
 //	413 batch_too_large         more items than invites.Config.MaxBatch
 //	413 body_too_large          more bytes than Config.MaxBodyBytes
 //	415 unsupported_media_type  a POST or PATCH that is not application/json, even with no body
+//	422 idempotency_key_reused  the Idempotency-Key was sent before with another request (field Idempotency-Key)
 //	429 resend_too_soon         with retryAfter and Retry-After
 //	429 too_many_resends
 //	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits
 //	500 internal                nothing of the cause; Config.Logger gets it
 //	503 unavailable             with retryAfter and Retry-After: the store timed out or its database is
 //	                            unreachable; Config.Logger gets the first of an outage and the recovery
+//
+// Every route that writes (send, update, resend, cancel, forget, accept,
+// decline) takes an Idempotency-Key header (IdempotencyKeyHeader): a retry
+// with the same key and body is answered as the first request was, and
+// writes nothing, so a client that got a 503 or no answer retries safely.
 //
 // Config.Problem may rewrite a problem before it is written, for instance
 // to set type URIs or to give an error of the host's own OnAccept hook a

@@ -88,18 +88,18 @@ type route struct {
 
 func (h *handler) routes() []route {
 	return []route{
-		{"POST /{$}", h.serve(h.send)},
+		{"POST /{$}", h.serve(keyed(h.send))},
 		{"GET /{$}", h.serve(h.list)},
 		{"GET /{id}", h.serve(h.byID(h.svc.Get))},
-		{"PATCH /{id}", h.serve(h.update)},
-		{"POST /{id}/resend", h.serve(h.command(h.svc.Resend))},
-		{"POST /{id}/cancel", h.serve(h.command(h.svc.Cancel))},
+		{"PATCH /{id}", h.serve(keyed(h.update))},
+		{"POST /{id}/resend", h.serve(keyed(h.command(h.svc.Resend)))},
+		{"POST /{id}/cancel", h.serve(keyed(h.command(h.svc.Cancel)))},
 		{"GET /{id}/events", h.serve(h.events)},
-		{"POST /forget", h.serve(h.forget)},
+		{"POST /forget", h.serve(keyed(h.forget))},
 		{"POST /lookup", h.serve(h.lookup)},
 		{"POST /check", h.serve(h.check)},
-		{"POST /accept", h.serve(h.accept)},
-		{"POST /decline", h.serve(h.decline)},
+		{"POST /accept", h.serve(keyed(h.accept))},
+		{"POST /decline", h.serve(keyed(h.decline))},
 		{"GET /openapi.yaml", http.HandlerFunc(serveOpenAPI)},
 	}
 }

@@ -125,6 +125,8 @@ type call struct {
 	body         string
 	ctype        string
 	as           *invites.Actor
+	// key is the Idempotency-Key header sent, none when "".
+	key string
 }
 
 func (c call) request() *http.Request {
@@ -135,6 +137,9 @@ func (c call) request() *http.Request {
 		r.Header.Set("Content-Type", c.ctype)
 	case c.body != "" || c.method != http.MethodGet:
 		r.Header.Set("Content-Type", "application/json")
+	}
+	if c.key != "" {
+		r.Header.Set(IdempotencyKeyHeader, c.key)
 	}
 	if a := c.as; a != nil {
 		r.Header.Set("X-Test-User", a.UserID)

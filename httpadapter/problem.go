@@ -55,6 +55,7 @@ const (
 	CodeNotPending           = "not_pending"            // 409, with InviteStatus
 	CodeAlreadyInvited       = "already_invited"        // 409: a resend meets another pending invite of the address
 	CodeExpired              = "expired"                // 410
+	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the Idempotency-Key was used for another request
 	CodeBatchTooLarge        = "batch_too_large"        // 413
 	CodeBodyTooLarge         = "body_too_large"         // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415
@@ -104,6 +105,9 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusConflict, CodeNotPending, "", "The invite is not pending.")
 	case errors.Is(err, invites.ErrAlreadyInvited):
 		return problem(http.StatusConflict, CodeAlreadyInvited, "", "The address has another pending invite.")
+	case errors.Is(err, invites.ErrIdempotencyMismatch):
+		return problem(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, IdempotencyKeyHeader,
+			"The Idempotency-Key was used for another request; send a new key for a new request.")
 	case errors.Is(err, invites.ErrExpired):
 		return problem(http.StatusGone, CodeExpired, "", "The invite has expired.")
 	case errors.Is(err, invites.ErrBatchTooLarge):

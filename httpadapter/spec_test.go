@@ -20,6 +20,7 @@ import (
 type behaviour struct {
 	routes    []string                // ServeMux patterns
 	query     map[string][]string     // route -> the query parameters it reads
+	headers   map[string][]string     // route -> the request headers it reads
 	bodies    map[string]reflect.Type // route -> the type its body decodes into
 	exchanges []exchange
 }
@@ -41,7 +42,7 @@ var requestTypes = map[string]reflect.Type{
 func learn(t *testing.T) behaviour {
 	t.Helper()
 	e := newEnv(t)
-	b := behaviour{query: map[string][]string{"GET /{$}": listParams}, bodies: requestTypes}
+	b := behaviour{query: map[string][]string{"GET /{$}": listParams}, bodies: requestTypes, headers: map[string][]string{}}
 	for _, rt := range e.h.routes() {
 		b.routes = append(b.routes, rt.pattern)
 		// A route reads a body if it refuses an unknown member in one.
@@ -51,6 +52,12 @@ func learn(t *testing.T) behaviour {
 		reads := w.Code == 400 && strings.Contains(w.Body.String(), `"field":"zzProbe"`)
 		if reads != (requestTypes[rt.pattern] != nil) {
 			t.Fatalf("%s reads a body: %v, but requestTypes says %v", rt.pattern, reads, !reads)
+		}
+		// A route reads Idempotency-Key if it refuses a malformed one.
+		r := call{method: method, path: path, as: &alice}.request()
+		r.Header.Set(IdempotencyKeyHeader, `"unterminated`)
+		if x := exchanges(e.h, r); x[0].status == 400 && strings.Contains(string(x[0].body), `"field":"Idempotency-Key"`) {
+			b.headers[rt.pattern] = []string{IdempotencyKeyHeader}
 		}
 		// Every path answers PUT, which no route takes, with 405: the spec
 		// lists it on each of the path's operations.
@@ -123,7 +130,7 @@ func compareSpec(raw []byte, b behaviour) []string {
 				continue
 			}
 			c.compareSecurity(route, op)
-			c.compareParams(route, path, op, b.query[route])
+			c.compareParams(route, path, op, b.query[route], b.headers[route])
 			c.compareRequest(route, op, b.bodies[route])
 			c.compareResponses(route, op, b.exchanges, declared, enums, headers)
 		}
@@ -251,8 +258,8 @@ func (c *walker) compareSecurity(route string, op operation) {
 
 var pathParam = regexp.MustCompile(`\{(\w+)\}`)
 
-func (c *walker) compareParams(route, path string, op operation, query []string) {
-	var inQuery, inPath []string
+func (c *walker) compareParams(route, path string, op operation, query, headers []string) {
+	var inQuery, inPath, inHeader []string
 	for _, p := range op.Parameters {
 		p = p.resolve(c.doc)
 		switch p.In {
@@ -260,6 +267,8 @@ func (c *walker) compareParams(route, path string, op operation, query []string)
 			inQuery = append(inQuery, p.Name)
 		case "path":
 			inPath = append(inPath, p.Name)
+		case "header":
+			inHeader = append(inHeader, p.Name)
 		default:
 			c.errorf("%s: parameter %s in %s, which the handler does not read", route, p.Name, p.In)
 		}
@@ -270,6 +279,7 @@ func (c *walker) compareParams(route, path string, op operation, query []string)
 	}
 	c.sameSet(route+" path parameters", inPath, want)
 	c.sameSet(route+" query parameters", inQuery, query)
+	c.sameSet(route+" header parameters", inHeader, headers)
 }
 
 // sameSet reports what spec names and handler does not, and the reverse.

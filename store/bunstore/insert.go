@@ -34,7 +34,7 @@ const insertRetries = 8
 // before the INSERT, and the removal of the invites beyond it.
 func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
 	s.ready(ctx)
-	if len(p.Invites) == 0 {
+	if len(p.Invites) == 0 && p.Idempotency == nil {
 		return nil, nil
 	}
 	now, q, trace := p.Now, p.Quota, traceText(p.Trace)
@@ -74,8 +74,16 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		s.warm(ctx, lock, addressCount(count))
 	}
 	res := make([]invites.InsertResult, len(p.Invites))
+	var host error // from Answer: returned as it is
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		clear(res) // from a try that lost a prepared statement
+		host = nil
+		if err := takeKey(ctx, tx, p.Idempotency, now); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return s.keepAnswer(ctx, tx, p, res, &host)
+		}
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
 		}
@@ -128,12 +136,34 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 				return err
 			}
 		}
-		return s.queueInvitations(ctx, tx, now, trace, rows, dids, stored)
+		if err := s.queueInvitations(ctx, tx, now, trace, rows, dids, stored); err != nil {
+			return err
+		}
+		return s.keepAnswer(ctx, tx, p, res, &host)
 	})
-	if err != nil {
+	switch {
+	case host != nil:
+		return nil, host
+	case keyAnswer(err):
+		return nil, err
+	case err != nil:
 		return nil, wrap(err)
 	}
 	return res, nil
+}
+
+// keepAnswer keeps with p's key, if any, the answer p.Answer gives of
+// res; an error of Answer's goes to host as well.
+func (s *Store) keepAnswer(ctx context.Context, tx bun.Tx, p invites.InsertParams, res []invites.InsertResult, host *error) error {
+	if p.Idempotency == nil {
+		return nil
+	}
+	answer, err := p.Answer(slices.Clone(res))
+	if err != nil {
+		*host = err
+		return err
+	}
+	return keepKey(ctx, tx, p.Idempotency, answer)
 }
 
 // insertRows inserts rows[todo] in one statement and returns the ids

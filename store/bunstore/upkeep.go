@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -83,6 +84,13 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		}
 		r.Events = int(n)
 	}
+	if !p.KeysBefore.IsZero() {
+		n, err := s.pruneKeys(ctx, p.KeysBefore, p.Limit)
+		if err != nil {
+			return r, wrap(err)
+		}
+		r.Keys = n
+	}
 	return r, nil
 }
 
@@ -118,8 +126,15 @@ func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]u
 // holds is waited for, never passed over: erasure must reach it.
 func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
 	s.ready(ctx)
-	var ids []uuid.UUID
+	var (
+		ids  []uuid.UUID
+		host error // from Answer: returned as it is
+	)
 	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		host = nil
+		if err := takeKey(ctx, tx, p.Idempotency, p.Now); err != nil {
+			return err
+		}
 		var err error
 		del, args := "DELETE FROM invites WHERE tenant_id = ? AND email_norm = ? RETURNING id", []any{p.TenantID, p.Email}
 		if p.Limit > 0 {
@@ -135,9 +150,22 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 		for i, id := range ids {
 			evs[i] = event{id, p.TenantID, invites.EventForgotten, p.ActorID, p.Now}
 		}
-		return writeEvents(ctx, tx, evs)
+		if err := writeEvents(ctx, tx, evs); err != nil || p.Idempotency == nil {
+			return err
+		}
+		answer, err := p.Answer(slices.Clone(ids))
+		if err != nil {
+			host = err
+			return err
+		}
+		return keepKey(ctx, tx, p.Idempotency, answer)
 	})
-	if err != nil {
+	switch {
+	case host != nil:
+		return nil, host
+	case keyAnswer(err):
+		return nil, err
+	case err != nil:
 		return nil, wrap(err)
 	}
 	return ids, nil

@@ -46,7 +46,7 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 		err  error
 		host error // from Decide or Hook: returned as it is
 	)
-	if byRule && p.Hook == nil {
+	if byRule && p.Hook == nil && p.Idempotency == nil {
 		err = s.atomically(ctx, func(ctx context.Context, db bun.IDB) (err error) {
 			out, err = s.ruled(ctx, db, p)
 			return err
@@ -54,21 +54,38 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 	} else {
 		err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) (err error) {
 			host = nil
+			if err := takeKey(ctx, tx, p.Idempotency, p.Now); err != nil {
+				return err
+			}
 			if byRule {
 				out, err = s.ruled(ctx, tx, p)
 			} else {
 				out, err = s.decided(ctx, tx, p, &host)
 			}
-			if err != nil || p.Hook == nil {
+			if err != nil {
 				return err
 			}
-			host = p.Hook(context.WithValue(ctx, txKey{}, tx), out)
-			return host
+			if p.Hook != nil {
+				if host = p.Hook(context.WithValue(ctx, txKey{}, tx), out); host != nil {
+					return host
+				}
+			}
+			if p.Idempotency == nil {
+				return nil
+			}
+			answer, err := p.Answer(out)
+			if err != nil {
+				host = err
+				return err
+			}
+			return keepKey(ctx, tx, p.Idempotency, answer)
 		})
 	}
 	switch {
 	case host != nil:
 		return invites.Invite{}, host
+	case keyAnswer(err):
+		return invites.Invite{}, err
 	case err != nil:
 		return invites.Invite{}, translate(err)
 	}

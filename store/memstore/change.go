@@ -17,8 +17,13 @@ import (
 func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Invite, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	let, err := s.takeKey(ctx, p.Idempotency, p.Now)
+	if err != nil {
+		return invites.Invite{}, err
+	}
+	defer let()
 	var r *record
-	err := s.waitIdle(ctx, func() []uuid.UUID {
+	err = s.waitIdle(ctx, func() []uuid.UUID {
 		if r = s.target(p); r == nil {
 			return nil
 		}
@@ -48,6 +53,12 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 			return invites.Invite{}, err
 		}
 	}
+	var answer []byte
+	if p.Idempotency != nil {
+		if answer, err = p.Answer(clone(out)); err != nil {
+			return invites.Invite{}, err
+		}
+	}
 	// Nothing wrote r while it was busy, so out is still r plus the change.
 	if holder != nil {
 		s.expire(holder, p.Now)
@@ -55,6 +66,7 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 	if err := s.commit(r, out, e, p); err != nil {
 		return invites.Invite{}, err
 	}
+	s.keepKey(p.Idempotency, answer)
 	return clone(out), nil
 }
 

@@ -47,6 +47,11 @@ type Store struct {
 	// waiters counts writers blocked on busy invites, so tests can tell a
 	// writer is really waiting.
 	waiters int
+
+	// keys holds the idempotency records; keyHeld the keys whose write is
+	// under way, which other writes of the key wait for on cond.
+	keys    map[keyID]*kept
+	keyHeld map[keyID]struct{}
 }
 
 type record struct {
@@ -82,6 +87,8 @@ func New() *Store {
 		busy:       map[uuid.UUID]struct{}{},
 		history:    map[uuid.UUID][]*event{},
 		unhandled:  map[uuid.UUID][]*event{},
+		keys:       map[keyID]*kept{},
+		keyHeld:    map[keyID]struct{}{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	return s
@@ -186,6 +193,11 @@ func (s *Store) holder(tenantID, email string) *record {
 // busy, as a SQL write blocks on a row lock. touched is asked again after
 // each wake-up since the state may have moved meanwhile.
 func (s *Store) waitIdle(ctx context.Context, touched func() []uuid.UUID) error {
+	return s.waitUntil(ctx, func() bool { return !s.anyBusy(touched()) })
+}
+
+// waitUntil waits on cond until ready holds or ctx ends; callers hold s.mu.
+func (s *Store) waitUntil(ctx context.Context, ready func() bool) error {
 	var stop func() bool
 	defer func() {
 		if stop != nil {
@@ -193,7 +205,7 @@ func (s *Store) waitIdle(ctx context.Context, touched func() []uuid.UUID) error 
 		}
 	}()
 	for {
-		if !s.anyBusy(touched()) {
+		if ready() {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {

@@ -71,6 +71,9 @@ func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneRe
 		}
 		res.Events = len(gone)
 	}
+	if !p.KeysBefore.IsZero() {
+		res.Keys = s.pruneKeys(p.KeysBefore, p.Limit)
+	}
 	return res, nil
 }
 
@@ -80,6 +83,11 @@ func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneRe
 func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	let, err := s.takeKey(ctx, p.Idempotency, p.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer let()
 	key := pendingKey(p.TenantID, p.Email)
 	if err := s.waitIdle(ctx, func() []uuid.UUID { return s.byEmail[key] }); err != nil {
 		return nil, err
@@ -87,6 +95,12 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 	ids := slices.Clone(s.byEmail[key])
 	if p.Limit > 0 && len(ids) > p.Limit {
 		ids = ids[:p.Limit]
+	}
+	var answer []byte
+	if p.Idempotency != nil {
+		if answer, err = p.Answer(slices.Clone(ids)); err != nil {
+			return nil, err
+		}
 	}
 	rs := make([]*record, len(ids))
 	for i, id := range ids {
@@ -96,6 +110,7 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 	for _, id := range ids {
 		s.write(invites.Event{InviteID: id, TenantID: p.TenantID, Type: invites.EventForgotten, ActorID: p.ActorID, At: p.Now})
 	}
+	s.keepKey(p.Idempotency, answer)
 	return ids, nil
 }
 

@@ -16,9 +16,14 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 	now, in, q := p.Now, p.Invites, p.Quota
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	let, err := s.takeKey(ctx, p.Idempotency, now)
+	if err != nil {
+		return nil, err
+	}
+	defer let()
 	// A busy holder of an address may be about to leave pending; wait for
 	// it as a unique-index check waits on a locked row.
-	err := s.waitIdle(ctx, func() []uuid.UUID {
+	err = s.waitIdle(ctx, func() []uuid.UUID {
 		var ids []uuid.UUID
 		for _, inv := range in {
 			if h := s.holder(inv.TenantID, inv.Email); h != nil {
@@ -75,6 +80,20 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		if sendLeft[user] > 0 {
 			sendLeft[user]--
 		}
+		res[i].Invite = clone(inv)
+	}
+	// Decided whole before anything is written, so an error of Answer
+	// changes nothing.
+	var answer []byte
+	if p.Idempotency != nil {
+		if answer, err = p.Answer(slices.Clone(res)); err != nil {
+			return nil, err
+		}
+	}
+	for i, inv := range in {
+		if res[i].Invite.ID == uuid.Nil {
+			continue
+		}
 		if h := s.holder(inv.TenantID, inv.Email); h != nil {
 			s.expire(h, now)
 		}
@@ -88,6 +107,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		s.emit(r, invites.EventCreated, r.inv.CreatedByUserID, now)
 		res[i].Invite = clone(r.inv)
 	}
+	s.keepKey(p.Idempotency, answer)
 	return res, nil
 }
 

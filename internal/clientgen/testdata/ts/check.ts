@@ -55,7 +55,15 @@ export async function lifecycle(): Promise<Invite | undefined> {
   const status: components["schemas"]["Status"] | undefined = accepted.data.status;
   console.log(status, accepted.data.isValid);
 
-  const erased = await api.POST("/forget", { body: { email: "dan@other.io" } });
+  // A retry under the same Idempotency-Key gets the first answer; the
+  // key reused for another request is a 422.
+  const key = { "Idempotency-Key": '"6f1d1c0e-0b8a-4c36-9d5e-0c3b2f6a9e11"' };
+  const resent = await api.POST("/{id}/resend", { params: { path: { id: ann.id }, header: key }, body: {} });
+  if (resent.error?.code === "idempotency_key_reused") {
+    console.log(resent.error.field);
+  }
+
+  const erased = await api.POST("/forget", { params: { header: key }, body: { email: "dan@other.io" } });
   const ids: string[] | undefined = erased.data?.inviteIds;
   console.log(ids);
   return ann;
@@ -68,6 +76,10 @@ export async function mistakes(id: string): Promise<void> {
   await api.GET("/", { params: { query: { order: "nickname" } } });
   // @ts-expect-error accept takes a token
   await api.POST("/accept", { body: {} });
+  // @ts-expect-error a read takes no Idempotency-Key
+  await api.POST("/check", { params: { header: { "Idempotency-Key": "k" } }, body: { token: "t" } });
+  // @ts-expect-error the key is a string
+  await api.POST("/decline", { params: { header: { "Idempotency-Key": 7 } }, body: { token: "t" } });
   // @ts-expect-error forget takes an email
   await api.POST("/forget", { body: { id } });
   const res = await api.POST("/decline", { body: { token: "t" } });
