@@ -34,22 +34,19 @@ var freshNow = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 // (autovacuum off on each, whatever the server's setting), freshRows
 // invites of 100 tenants as a Service that has run for a month leaves
 // them, one every 20 seconds: most ended, every fiftieth pending (most of
-// those past their expiry), and the last 300 pending with their first
+// those past their expiry), and the last queued pending with their first
 // delivery queued and their EventCreated unhandled; every other invite
 // has its delivery sent, its token, and its EventCreated and EventSent
 // handled. The address of invite g is userg@example.com.
-func seedFresh(ctx context.Context, t *testing.T, db bun.IDB) {
+func seedFresh(ctx context.Context, t *testing.T, db bun.IDB, queued int) {
 	t.Helper()
+	noAutovacuum(t, db)
 	for _, q := range []string{
-		`ALTER TABLE invites SET (autovacuum_enabled = false)`,
-		`ALTER TABLE invites_deliveries SET (autovacuum_enabled = false)`,
-		`ALTER TABLE invites_tokens SET (autovacuum_enabled = false)`,
-		`ALTER TABLE invites_events SET (autovacuum_enabled = false)`,
 		`CREATE TEMP TABLE fresh_seed AS SELECT g, md5('i' || g)::uuid AS id, md5('d' || g)::uuid AS did,
 			't' || g % 100 AS tenant, 'user' || g || '@example.com' AS email,
 			timestamptz '2030-06-01 12:00:00+00' - (?0 - g) * interval '20 seconds' AS c,
-			g >= ?0 - 300 AS queued,
-			CASE WHEN g >= ?0 - 300 OR g % 50 = 0 THEN 'pending'
+			g >= ?0 - ?1 AS queued,
+			CASE WHEN g >= ?0 - ?1 OR g % 50 = 0 THEN 'pending'
 				ELSE (ARRAY['accepted', 'declined', 'canceled', 'expired'])[1 + g % 4] END AS st
 			FROM generate_series(0, ?0 - 1) AS g`,
 		`INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
@@ -73,11 +70,22 @@ func seedFresh(ctx context.Context, t *testing.T, db bun.IDB) {
 			SELECT id, tenant, 'sent', '', c + interval '1 second', c + interval '1 second', TRUE FROM fresh_seed WHERE NOT queued`,
 		`DROP TABLE fresh_seed`,
 	} {
-		if _, err := db.ExecContext(ctx, q, freshRows); err != nil {
+		if _, err := db.ExecContext(ctx, q, freshRows, queued); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	neverAnalyzed(t, db)
+}
+
+// noAutovacuum turns autovacuum, and so its ANALYZE, off on the invites
+// tables, whatever the server's setting.
+func noAutovacuum(t *testing.T, db bun.IDB) {
+	t.Helper()
+	for _, table := range freshTables {
+		if _, err := db.ExecContext(t.Context(), "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // neverAnalyzed fails unless the invites tables have no statistics.
@@ -186,9 +194,10 @@ func scanFree(t *testing.T, conn *bun.Conn, what, explain string) []string {
 	return indexes
 }
 
-// freshService is a Service on store, a Store of db, over tables seeded
-// by seedFresh, with every quota on and retention set, told events.
-func freshService(t *testing.T, store invites.Store) (*invites.Service, *mailertest.Mailer) {
+// freshService is a Service on store over tables seeded by seedFresh,
+// with every quota on, retention set (which prunes most seeded invites),
+// and events told.
+func freshService(t *testing.T, store invites.Store, retention time.Duration) (*invites.Service, *mailertest.Mailer) {
 	t.Helper()
 	mail := mailertest.New()
 	svc, err := invites.New(store, mail, invites.Config{
@@ -196,8 +205,8 @@ func freshService(t *testing.T, store invites.Store) (*invites.Service, *mailert
 		AcceptURL:                 func(tok invites.Token) string { return "/accept?token=" + tok.Reveal() },
 		MaxPendingPerTenant:       1_000_000,
 		MaxSendsPerInviterPerHour: 1_000_000,
-		Retention:                 7 * 24 * time.Hour,
-		EventRetention:            7 * 24 * time.Hour,
+		Retention:                 retention,
+		EventRetention:            retention,
 		OnEvent:                   func(context.Context, invites.Event) error { return nil },
 		Now:                       func() time.Time { return freshNow },
 	})
@@ -227,10 +236,10 @@ func TestPlansWithoutStatistics(t *testing.T) {
 	if err := bunstore.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	seedFresh(ctx, t, db)
+	seedFresh(ctx, t, db, 300)
 	log := &sqlLog{}
 	store := bunstore.New(db, bunstore.WithQueryHook(log))
-	svc, mail := freshService(t, store)
+	svc, mail := freshService(t, store, 7*24*time.Hour)
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
