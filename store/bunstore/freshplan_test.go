@@ -41,38 +41,43 @@ var freshNow = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 func seedFresh(ctx context.Context, t *testing.T, db bun.IDB, queued int) {
 	t.Helper()
 	noAutovacuum(t, db)
-	for _, q := range []string{
-		`CREATE TEMP TABLE fresh_seed AS SELECT g, md5('i' || g)::uuid AS id, md5('d' || g)::uuid AS did,
-			't' || g % 100 AS tenant, 'user' || g || '@example.com' AS email,
-			timestamptz '2030-06-01 12:00:00+00' - (?0 - g) * interval '20 seconds' AS c,
-			g >= ?0 - ?1 AS queued,
-			CASE WHEN g >= ?0 - ?1 OR g % 50 = 0 THEN 'pending'
-				ELSE (ARRAY['accepted', 'declined', 'canceled', 'expired'])[1 + g % 4] END AS st
-			FROM generate_series(0, ?0 - 1) AS g`,
-		`INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
-			locale, roles, status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status,
-			latest_delivery_id, created_by_user_id, accepted_by_user_id, created_at, updated_at)
-			SELECT id, tenant, email, email, 'First' || g % 5000, 'Last' || g % 1000, 'first' || g % 5000, 'last' || g % 1000,
-				'en-US', '["member"]', st, CASE WHEN st = 'pending' THEN c ELSE c + interval '1 hour' END,
-				c + interval '7 days', 1, c, CASE WHEN queued THEN 'queued' ELSE 'sent' END,
-				did, 'inviter' || g % 7, CASE WHEN st = 'accepted' THEN 'u' || g END, c,
-				CASE WHEN st = 'pending' THEN c ELSE c + interval '1 hour' END
-			FROM fresh_seed`,
-		`INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
-			SELECT did, id, tenant, 'invitation', CASE WHEN queued THEN 'queued' ELSE 'sent' END,
-				CASE WHEN queued THEN 0 ELSE 1 END, c, c
-			FROM fresh_seed`,
-		`INSERT INTO invites_tokens (digest, invite_id, delivery_id)
-			SELECT sha256(CAST('tok' || g AS bytea)), id, did FROM fresh_seed WHERE NOT queued`,
-		`INSERT INTO invites_events (invite_id, tenant_id, type, actor_id, at, due_at, handled)
-			SELECT id, tenant, 'created', 'inviter' || g % 7, c, c, NOT queued FROM fresh_seed
-			UNION ALL
-			SELECT id, tenant, 'sent', '', c + interval '1 second', c + interval '1 second', TRUE FROM fresh_seed WHERE NOT queued`,
-		`DROP TABLE fresh_seed`,
-	} {
-		if _, err := db.ExecContext(ctx, q, freshRows, queued); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, q := range []string{
+			`CREATE TEMP TABLE fresh_seed ON COMMIT DROP AS SELECT g, md5('i' || g)::uuid AS id, md5('d' || g)::uuid AS did,
+				't' || g % 100 AS tenant, 'user' || g || '@example.com' AS email,
+				timestamptz '2030-06-01 12:00:00+00' - (?0 - g) * interval '20 seconds' AS c,
+				g >= ?0 - ?1 AS queued,
+				CASE WHEN g >= ?0 - ?1 OR g % 50 = 0 THEN 'pending'
+					ELSE (ARRAY['accepted', 'declined', 'canceled', 'expired'])[1 + g % 4] END AS st
+				FROM generate_series(0, ?0 - 1) AS g`,
+			`INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
+				locale, roles, status, status_updated_at, expires_at, send_count, last_sent_at, delivery_status,
+				latest_delivery_id, created_by_user_id, accepted_by_user_id, created_at, updated_at)
+				SELECT id, tenant, email, email, 'First' || g % 5000, 'Last' || g % 1000, 'first' || g % 5000, 'last' || g % 1000,
+					'en-US', '["member"]', st, CASE WHEN st = 'pending' THEN c ELSE c + interval '1 hour' END,
+					c + interval '7 days', 1, c, CASE WHEN queued THEN 'queued' ELSE 'sent' END,
+					did, 'inviter' || g % 7, CASE WHEN st = 'accepted' THEN 'u' || g END, c,
+					CASE WHEN st = 'pending' THEN c ELSE c + interval '1 hour' END
+				FROM fresh_seed`,
+			`INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
+				SELECT did, id, tenant, 'invitation', CASE WHEN queued THEN 'queued' ELSE 'sent' END,
+					CASE WHEN queued THEN 0 ELSE 1 END, c, c
+				FROM fresh_seed`,
+			`INSERT INTO invites_tokens (digest, invite_id, delivery_id)
+				SELECT sha256(CAST('tok' || g AS bytea)), id, did FROM fresh_seed WHERE NOT queued`,
+			`INSERT INTO invites_events (invite_id, tenant_id, type, actor_id, at, due_at, handled)
+				SELECT id, tenant, 'created', 'inviter' || g % 7, c, c, NOT queued FROM fresh_seed
+				UNION ALL
+				SELECT id, tenant, 'sent', '', c + interval '1 second', c + interval '1 second', TRUE FROM fresh_seed WHERE NOT queued`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, freshRows, queued); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	neverAnalyzed(t, db)
 }
@@ -81,10 +86,8 @@ func seedFresh(ctx context.Context, t *testing.T, db bun.IDB, queued int) {
 // tables, whatever the server's setting.
 func noAutovacuum(t *testing.T, db bun.IDB) {
 	t.Helper()
-	for _, table := range freshTables {
-		if _, err := db.ExecContext(t.Context(), "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
-			t.Fatal(err)
-		}
+	if err := testdb.NoAutovacuum(t.Context(), db); err != nil {
+		t.Fatal(err)
 	}
 }
 
