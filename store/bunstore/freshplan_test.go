@@ -281,6 +281,25 @@ func TestPlansWithoutStatistics(t *testing.T) {
 			}
 			return err
 		}, []string{"unnest(CAST(", "UPDATE invites SET status = 'expired'", "JOIN invites_events AS e", "jsonb_to_recordset"}},
+		{"insert over the address limit", func() error {
+			// 300 addresses of ended invites, each sent to within the day.
+			var over []invites.Invite
+			for g := freshRows - 700; len(over) < 300; g++ {
+				if g%50 == 0 {
+					continue // pending
+				}
+				inv := pendingInvite(tenant(g).TenantID, freshAddress(g))
+				inv.CreatedAt, inv.UpdatedAt, inv.StatusUpdatedAt, inv.LastSentAt = freshNow, freshNow, freshNow, freshNow
+				inv.ExpiresAt = freshNow.Add(24 * time.Hour)
+				over = append(over, inv)
+			}
+			res, err := store.Insert(ctx, invites.InsertParams{Now: freshNow, Invites: over,
+				Quota: invites.Quota{MaxSendsPerAddressPerDay: 1}})
+			if err == nil && !res[0].AddressLimited {
+				err = fmt.Errorf("Insert over the address limit: %+v", res[0])
+			}
+			return err
+		}, []string{"DELETE FROM invites_deliveries WHERE invite_id", "DELETE FROM invites WHERE id"}},
 		{"send to a pending address", func() error {
 			g := freshRows - 1000
 			res, err := svc.Send(ctx, tenant(g), []invites.NewInvite{{Email: freshAddress(g)}})
