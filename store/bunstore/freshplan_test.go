@@ -308,6 +308,19 @@ func TestPlansWithoutStatistics(t *testing.T) {
 			}
 			return err
 		}, []string{"(tenant_id, email_norm) IN ("}},
+		{"send a batch to pending addresses", func() error {
+			// 250 live pending invites of tenant t0, each fiftieth from
+			// 7 days back.
+			var items []invites.NewInvite
+			for g := freshRows - 29900; len(items) < 250; g += 100 {
+				items = append(items, invites.NewInvite{Email: freshAddress(g)})
+			}
+			res, err := svc.Send(ctx, tenant(0), items)
+			if err == nil && len(res.Errors) != len(items) {
+				err = fmt.Errorf("Send to pending addresses: %d stored", len(res.Success))
+			}
+			return err
+		}, []string{"(tenant_id, email_norm) IN ("}},
 		{"deliver", func() error {
 			n, err := svc.DeliverPending(ctx)
 			if err == nil && n < 200 {
