@@ -384,6 +384,14 @@ func TestPlansWithoutStatistics(t *testing.T) {
 			}
 			return svc.RecordBounce(ctx, msg.ID, true, "no such user")
 		}, []string{"SELECT invite_id FROM invites_deliveries WHERE id"}},
+		{"forget", func() error {
+			g := freshRows - 4001
+			ids, err := svc.Forget(ctx, tenant(g), freshAddress(g))
+			if err == nil && len(ids) != 1 {
+				err = fmt.Errorf("Forget erased %v, want one invite", ids)
+			}
+			return err
+		}, []string{"DELETE FROM invites WHERE tenant_id", "DELETE FROM invites_events WHERE invite_id"}},
 		{"stats", func() error {
 			_, err := svc.Stats(ctx)
 			return err
