@@ -132,7 +132,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		if q != (invites.Quota{}) {
 			slices.Sort(stored) // the quota takes the batch's first
 			var err error
-			if stored, err = dropOverQuota(ctx, tx, b, rows, stored, res); err != nil {
+			if stored, err = s.dropOverQuota(ctx, tx, b, rows, stored, res); err != nil {
 				return err
 			}
 		}

@@ -136,7 +136,7 @@ func (b quotaBudget) take(r invites.Invite) (addressLimited, overQuota bool) {
 // the budget, with their outbox rows and events, marks them
 // AddressLimited or OverQuota, and returns the ones kept. The caller has
 // removed duplicates, so an address has one invite in the batch.
-func dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invites.Invite, stored []int, res []invites.InsertResult) ([]int, error) {
+func (s *Store) dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invites.Invite, stored []int, res []invites.InsertResult) ([]int, error) {
 	var kept []int
 	var over []uuid.UUID
 	for _, i := range stored {
@@ -152,10 +152,12 @@ func dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, rows []invite
 		return kept, nil
 	}
 	for _, table := range []string{"invites_events", "invites_deliveries"} {
-		if _, err := on(tx).ExecContext(ctx, "DELETE FROM "+table+" WHERE invite_id IN (?)", bun.List(over)); err != nil {
+		in, arg := s.idIn("invite_id", over)
+		if _, err := on(tx).ExecContext(ctx, "DELETE FROM "+table+" WHERE "+in, arg); err != nil {
 			return nil, err
 		}
 	}
-	_, err := on(tx).ExecContext(ctx, "DELETE FROM invites WHERE id IN (?)", bun.List(over))
+	in, arg := s.idIn("id", over)
+	_, err := on(tx).ExecContext(ctx, "DELETE FROM invites WHERE "+in, arg)
 	return kept, err
 }

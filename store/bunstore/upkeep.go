@@ -63,7 +63,7 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		w := s.pickLocked(" FOR UPDATE", `SELECT id FROM invites WHERE status <> 'pending' AND status_updated_at < ?
 			ORDER BY status_updated_at LIMIT ?`, at(p.InvitesBefore), p.Limit)
 		err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-			ids, err := deleteInvites(ctx, tx, w.sql+" DELETE FROM invites WHERE "+w.in+" RETURNING id", w.args...)
+			ids, err := s.deleteInvites(ctx, tx, w.sql+" DELETE FROM invites WHERE "+w.in+" RETURNING id", w.args...)
 			r.Invites = len(ids)
 			return err
 		})
@@ -98,7 +98,7 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 // then deletes the events of the invites it deleted (events outlive their
 // invite since EventForgotten; tokens and deliveries cascade), and
 // returns their ids.
-func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]uuid.UUID, error) {
+func (s *Store) deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]uuid.UUID, error) {
 	rows, err := on(tx).QueryContext(ctx, del, args...)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,8 @@ func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]u
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	_, err = on(tx).ExecContext(ctx, "DELETE FROM invites_events WHERE invite_id IN (?)", bun.List(ids))
+	in, arg := s.idIn("invite_id", ids)
+	_, err = on(tx).ExecContext(ctx, "DELETE FROM invites_events WHERE "+in, arg)
 	return ids, err
 }
 
@@ -142,7 +143,7 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 				ORDER BY id LIMIT ?) RETURNING id`
 			args = append(args, p.Limit)
 		}
-		ids, err = deleteInvites(ctx, tx, del, args...)
+		ids, err = s.deleteInvites(ctx, tx, del, args...)
 		if err != nil {
 			return err
 		}
@@ -220,6 +221,23 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 		return invites.Invite{}, false, translate(err)
 	}
 	return inv, done, nil
+}
+
+// idIn is the condition that the uuid column col is one of ids, and its
+// argument. On PostgreSQL the ids are an array the planner cannot count
+// (ARRAY of a subquery): with an IN list of a few hundred, or an array
+// literal, it multiplies their number by the selectivity it guesses for
+// one, which on a table never analyzed comes to the whole table, and
+// scans it rather than probe col's index once per id.
+func (s *Store) idIn(col string, ids []uuid.UUID) (string, any) {
+	if !s.pg {
+		return col + " IN (?)", bun.List(ids)
+	}
+	arr := make(textArray, len(ids))
+	for i, id := range ids {
+		arr[i] = id.String()
+	}
+	return col + " = ANY(ARRAY(SELECT CAST(unnest(CAST(? AS text[])) AS uuid)))", arr
 }
 
 // traceText bounds a delivery's trace to invites.MaxTraceBytes, cut at a
