@@ -25,7 +25,7 @@ func takeKey(ctx context.Context, tx bun.Tx, k *invites.Idempotency, now time.Ti
 		return nil
 	}
 	var took int
-	err := tx.QueryRowContext(ctx, `INSERT INTO invites_idempotency (tenant_id, scope, key, fingerprint, expires_at)
+	err := on(tx).QueryRowContext(ctx, `INSERT INTO invites_idempotency (tenant_id, scope, key, fingerprint, expires_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, scope, key) DO UPDATE
 		SET fingerprint = excluded.fingerprint, answer = NULL, expires_at = excluded.expires_at
@@ -35,7 +35,7 @@ func takeKey(ctx context.Context, tx bun.Tx, k *invites.Idempotency, now time.Ti
 		return err
 	}
 	var fp, answer []byte
-	err = tx.QueryRowContext(ctx, `SELECT fingerprint, answer FROM invites_idempotency
+	err = on(tx).QueryRowContext(ctx, `SELECT fingerprint, answer FROM invites_idempotency
 		WHERE tenant_id = ? AND scope = ? AND key = ?`, k.TenantID, k.Scope, k.Key).Scan(&fp, &answer)
 	switch {
 	case err != nil:
@@ -51,7 +51,7 @@ func keepKey(ctx context.Context, tx bun.Tx, k *invites.Idempotency, answer []by
 	if k == nil {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE invites_idempotency SET answer = ?
+	_, err := on(tx).ExecContext(ctx, `UPDATE invites_idempotency SET answer = ?
 		WHERE tenant_id = ? AND scope = ? AND key = ?`, answer, k.TenantID, k.Scope, k.Key)
 	return err
 }
@@ -72,7 +72,7 @@ func (s *Store) pruneKeys(ctx context.Context, before time.Time, limit int) (int
 	if s.pg {
 		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	res, err := s.db.ExecContext(ctx, `WITH picked AS MATERIALIZED (SELECT tenant_id, scope, key FROM invites_idempotency
+	res, err := on(s.db).ExecContext(ctx, `WITH picked AS MATERIALIZED (SELECT tenant_id, scope, key FROM invites_idempotency
 		WHERE expires_at < ? ORDER BY expires_at LIMIT ?`+lock+`)
 		DELETE FROM invites_idempotency WHERE (tenant_id, scope, key) IN (SELECT tenant_id, scope, key FROM picked)`,
 		at(before), limit)

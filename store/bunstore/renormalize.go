@@ -79,7 +79,7 @@ func renormalize(ctx context.Context, tx bun.Tx, now time.Time) (int, error) {
 		last uuid.UUID
 	)
 	for {
-		rows, err := tx.QueryContext(ctx, "SELECT id, tenant_id, email, email_norm, status FROM invites WHERE id > ? ORDER BY id LIMIT ?",
+		rows, err := on(tx).QueryContext(ctx, "SELECT id, tenant_id, email, email_norm, status FROM invites WHERE id > ? ORDER BY id LIMIT ?",
 			last, renormalizeBatch)
 		if err != nil {
 			return 0, err
@@ -110,13 +110,13 @@ func renormalize(ctx context.Context, tx bun.Tx, now time.Time) (int, error) {
 	for _, s := range todo {
 		if s.pending {
 			var other int
-			err := tx.QueryRowContext(ctx, "SELECT count(*) FROM invites WHERE tenant_id = ? AND email_norm = ? AND status = 'pending'",
+			err := on(tx).QueryRowContext(ctx, "SELECT count(*) FROM invites WHERE tenant_id = ? AND email_norm = ? AND status = 'pending'",
 				s.tenant, s.norm).Scan(&other)
 			if err != nil {
 				return 0, err
 			}
 			if other > 0 {
-				if _, err := tx.ExecContext(ctx, `UPDATE invites SET status = 'canceled', status_updated_at = ?, updated_at = ?
+				if _, err := on(tx).ExecContext(ctx, `UPDATE invites SET status = 'canceled', status_updated_at = ?, updated_at = ?
 					WHERE id = ?`, at(now), at(now), s.id); err != nil {
 					return 0, err
 				}
@@ -125,7 +125,7 @@ func renormalize(ctx context.Context, tx bun.Tx, now time.Time) (int, error) {
 				}
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE invites SET email_norm = ? WHERE id = ?", s.norm, s.id); err != nil {
+		if _, err := on(tx).ExecContext(ctx, "UPDATE invites SET email_norm = ? WHERE id = ?", s.norm, s.id); err != nil {
 			return 0, err
 		}
 	}
