@@ -391,7 +391,7 @@ func TestPlansWithoutStatistics(t *testing.T) {
 				err = fmt.Errorf("Forget erased %v, want one invite", ids)
 			}
 			return err
-		}, []string{"DELETE FROM invites WHERE tenant_id", "DELETE FROM invites_events WHERE invite_id"}},
+		}, []string{"DELETE FROM invites WHERE id IN (SELECT id FROM invites WHERE tenant_id", "DELETE FROM invites_events WHERE invite_id"}},
 		{"stats", func() error {
 			_, err := svc.Stats(ctx)
 			return err
