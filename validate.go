@@ -3,6 +3,7 @@ package invites
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,8 +82,10 @@ func parseLocale(s string) (string, error) {
 // keeps the same data: invalid UTF-8, NUL characters (\u0000) and lone
 // UTF-16 surrogate escapes (\ud800 without its pair), which PostgreSQL's
 // jsonb and text refuse while encoding/json turns the last into U+FFFD;
-// arrays or objects nested more than MaxDataDepth deep; and numbers a
-// float64 cannot hold (as JavaScript reads them too).
+// arrays or objects nested more than MaxDataDepth deep; numbers a
+// float64 cannot hold (as JavaScript reads them too); and an object with
+// a member name twice, which PostgreSQL's jsonb keeps the last of while
+// SQLite and memstore keep the text.
 func validData(d json.RawMessage) (json.RawMessage, error) {
 	t := bytes.TrimSpace(d)
 	if len(t) == 0 || string(t) == "null" {
@@ -98,6 +101,9 @@ func validData(d json.RawMessage) (json.RawMessage, error) {
 		return nil, invalid("data", "is not valid UTF-8")
 	}
 	if err := scanData(t); err != nil {
+		return nil, err
+	}
+	if err := uniqueKeys(t); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
@@ -157,6 +163,49 @@ func scanData(t []byte) error {
 		}
 	}
 	return nil
+}
+
+// uniqueKeys refuses valid JSON that names a member of an object twice,
+// the names compared unescaped ("a" and "\u0061" are one), as jsonb does.
+func uniqueKeys(t []byte) error {
+	type frame struct {
+		keys map[string]bool // nil in an array
+		key  bool            // the object's next token is a name or its end
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.UseNumber()
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return invalid("data", "is not a JSON object")
+		}
+		if n := len(stack); n > 0 && stack[n-1].key {
+			if name, ok := tok.(string); ok {
+				if stack[n-1].keys[name] {
+					return invalid("data", "names a member twice in one object")
+				}
+				stack[n-1].keys[name], stack[n-1].key = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].key = true // a value ended: a name or the end comes next
+		}
+	}
 }
 
 // finiteNumber reports whether a JSON number is a float64 short of

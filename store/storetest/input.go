@@ -66,6 +66,7 @@ func testInputMixedBatch(t *testing.T, newStore func(*testing.T) invites.Store) 
 		{invites.NewInvite{Email: "lonekey@x.io", Data: []byte(`{"x":{"\udc00":1}}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "unpaired@x.io", Data: []byte(`{"a":["\ud800\u0041"]}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "huge-number@x.io", Data: []byte(`{"n":1e999999}`)}, invites.CodeInvalidData},
+		{invites.NewInvite{Email: "dupkey@x.io", Data: []byte(`{"a":1,"a":2}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "deep@x.io", Data: []byte(nested(invites.MaxDataDepth + 1))}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "bidi@x.io", FirstName: "\u202Eevil"}, invites.CodeInvalidName},
 		{invites.NewInvite{Email: "zw@x.io", LastName: "a\u200Bb"}, invites.CodeInvalidName},
