@@ -32,29 +32,6 @@ const (
 	MaxBounceReasonBytes = 1000
 )
 
-func validName(field, s string) error {
-	if !utf8.ValidString(s) {
-		return invalid(field, "is not valid UTF-8")
-	}
-	if utf8.RuneCountInString(s) > MaxNameRunes {
-		return invalid(field, "is longer than %d characters", MaxNameRunes)
-	}
-	if strings.IndexFunc(s, hiddenInName) >= 0 {
-		return invalid(field, "contains a control, format (bidi or zero-width) or line separator character")
-	}
-	return nil
-}
-
-// hiddenInName reports the characters that no name, id or role may hold:
-// controls; format characters (Unicode Cf: the bidi overrides, isolates
-// and marks U+202A-202E, U+2066-2069, U+200E, U+200F and U+061C, the
-// zero-width U+200B-200D, U+2060 and U+FEFF, soft hyphens, tags), which
-// are invisible and can reorder or disguise the text around them on a
-// page; and the line and paragraph separators U+2028 and U+2029.
-func hiddenInName(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
-}
-
 // validID checks an id of the host (tenant, user): present, bounded, printable.
 func validID(field, s string) error {
 	if s == "" {
