@@ -233,3 +233,30 @@ func TestDemoActor(t *testing.T) {
 		t.Error("canGrant: an admin grants admin and member, others only their own roles")
 	}
 }
+
+// The -postgres DSN's query reaches pgx as written: percent-escapes stay
+// as they are (pgx, like libpq, reads no + as a space), so a parameter
+// with a space in it, such as application_name or options=-c%20x%3Dy,
+// arrives whole.
+func TestPostgresDSNPassesThrough(t *testing.T) {
+	db := testdb.Postgres(t)
+	var schema string
+	if err := db.QueryRowContext(t.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	dsn := testdb.SchemaDSN(t, schema)
+	if strings.Contains(dsn, "?") {
+		dsn += "&application_name=invites%20demo"
+	} else {
+		dsn += "?application_name=invites%20demo"
+	}
+	demoDB, err := openDB(t.Context(), options{postgres: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demoDB.Close()
+	var name string
+	if err := demoDB.QueryRowContext(t.Context(), "SHOW application_name").Scan(&name); err != nil || name != "invites demo" {
+		t.Fatalf("application_name = %q, %v; want %q", name, err, "invites demo")
+	}
+}
