@@ -127,7 +127,10 @@
 // traces and metrics (package otelinvites puts them on OpenTelemetry).
 // Stats reads the outbox's health; Config.Retention and EventRetention
 // let Run delete what has ended; Forget erases one address from a
-// tenant; RecordBounce records a bounce a mail provider reports.
+// tenant; RecordBounce records a bounce a mail provider reports, for a
+// Message-ID of the mailer's domain only (MessageIDDomainer), and
+// RecordTenantBounce one the caller knows the tenant of. On SQLite,
+// sqlitedb runs synchronous FULL, so a commit survives a power loss.
 //
 // # Testing
 //
