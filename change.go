@@ -204,7 +204,7 @@ func (s *Service) checkUpdate(actor Actor, u Update) (Update, error) {
 		v     *string
 	}{{"firstName", u.FirstName}, {"lastName", u.LastName}} {
 		if n.v != nil {
-			if err := validName(n.field, *n.v); err != nil {
+			if err := validPersonName(n.field, *n.v); err != nil {
 				return u, err
 			}
 		}

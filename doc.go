@@ -142,7 +142,11 @@
 // let Run delete what has ended; Forget erases one address from a
 // tenant, in commits of at most 200 invites, reaching invites stored
 // under older address rules, and no error text the worker logs, stores
-// or traces holds a recipient's address; RecordBounce records a bounce a mail provider reports.
+// or traces holds a recipient's address; RecordBounce records a bounce a
+// mail provider reports, for a Message-ID of the mailer's domain only
+// (MessageIDDomainer), and RecordTenantBounce one the caller knows the
+// tenant of. On SQLite, sqlitedb runs synchronous FULL, so a commit
+// survives a power loss.
 //
 // # Testing
 //

@@ -206,7 +206,10 @@ type NewInvite struct {
 	// Ann@bücher.de) and compared by NormalizeEmail.
 	Email string
 	// FirstName and LastName are at most MaxNameRunes characters, without
-	// control, format (bidi, zero-width) or line separator characters.
+	// control, format (bidi, zero-width) or line separator characters but
+	// ZWJ and ZWNJ where RFC 5892's CONTEXTJ rules allow them (after a
+	// virama; ZWNJ between joining letters), and without a URL or domain
+	// name (evil.example), which the email would show as a link.
 	FirstName string
 	LastName  string
 	// Locale is a BCP 47 tag; empty means Config.DefaultLocale.

@@ -231,10 +231,10 @@ func (s *Service) prepare(actor Actor, it NewInvite, now time.Time) (Invite, str
 	if err != nil {
 		return Invite{}, CodeInvalidEmail, err
 	}
-	if err := validName("firstName", it.FirstName); err != nil {
+	if err := validPersonName("firstName", it.FirstName); err != nil {
 		return Invite{}, CodeInvalidName, err
 	}
-	if err := validName("lastName", it.LastName); err != nil {
+	if err := validPersonName("lastName", it.LastName); err != nil {
 		return Invite{}, CodeInvalidName, err
 	}
 	locale := s.cfg.DefaultLocale

@@ -445,6 +445,9 @@ type BounceParams struct {
 	DeliveryID uuid.UUID
 	// Reason is at most MaxBounceReasonBytes.
 	Reason string
+	// TenantID, when set, scopes the bounce to one tenant: a delivery of
+	// another tenant's invite is ErrNotFound, and nothing changes.
+	TenantID string
 }
 
 // StatsParams is what Stats takes.

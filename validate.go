@@ -3,6 +3,7 @@ package invites
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,29 +32,6 @@ const (
 	MaxBounceReasonBytes = 1000
 )
 
-func validName(field, s string) error {
-	if !utf8.ValidString(s) {
-		return invalid(field, "is not valid UTF-8")
-	}
-	if utf8.RuneCountInString(s) > MaxNameRunes {
-		return invalid(field, "is longer than %d characters", MaxNameRunes)
-	}
-	if strings.IndexFunc(s, hiddenInName) >= 0 {
-		return invalid(field, "contains a control, format (bidi or zero-width) or line separator character")
-	}
-	return nil
-}
-
-// hiddenInName reports the characters that no name, id or role may hold:
-// controls; format characters (Unicode Cf: the bidi overrides, isolates
-// and marks U+202A-202E, U+2066-2069, U+200E, U+200F and U+061C, the
-// zero-width U+200B-200D, U+2060 and U+FEFF, soft hyphens, tags), which
-// are invisible and can reorder or disguise the text around them on a
-// page; and the line and paragraph separators U+2028 and U+2029.
-func hiddenInName(r rune) bool {
-	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
-}
-
 // validID checks an id of the host (tenant, user): present, bounded, printable.
 func validID(field, s string) error {
 	if s == "" {
@@ -81,8 +59,10 @@ func parseLocale(s string) (string, error) {
 // keeps the same data: invalid UTF-8, NUL characters (\u0000) and lone
 // UTF-16 surrogate escapes (\ud800 without its pair), which PostgreSQL's
 // jsonb and text refuse while encoding/json turns the last into U+FFFD;
-// arrays or objects nested more than MaxDataDepth deep; and numbers a
-// float64 cannot hold (as JavaScript reads them too).
+// arrays or objects nested more than MaxDataDepth deep; numbers a
+// float64 cannot hold (as JavaScript reads them too); and an object with
+// a member name twice, which PostgreSQL's jsonb keeps the last of while
+// SQLite and memstore keep the text.
 func validData(d json.RawMessage) (json.RawMessage, error) {
 	t := bytes.TrimSpace(d)
 	if len(t) == 0 || string(t) == "null" {
@@ -98,6 +78,9 @@ func validData(d json.RawMessage) (json.RawMessage, error) {
 		return nil, invalid("data", "is not valid UTF-8")
 	}
 	if err := scanData(t); err != nil {
+		return nil, err
+	}
+	if err := uniqueKeys(t); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
@@ -157,6 +140,49 @@ func scanData(t []byte) error {
 		}
 	}
 	return nil
+}
+
+// uniqueKeys refuses valid JSON that names a member of an object twice,
+// the names compared unescaped ("a" and "\u0061" are one), as jsonb does.
+func uniqueKeys(t []byte) error {
+	type frame struct {
+		keys map[string]bool // nil in an array
+		key  bool            // the object's next token is a name or its end
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.UseNumber()
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return invalid("data", "is not a JSON object")
+		}
+		if n := len(stack); n > 0 && stack[n-1].key {
+			if name, ok := tok.(string); ok {
+				if stack[n-1].keys[name] {
+					return invalid("data", "names a member twice in one object")
+				}
+				stack[n-1].keys[name], stack[n-1].key = true, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].key = true // a value ended: a name or the end comes next
+		}
+	}
 }
 
 // finiteNumber reports whether a JSON number is a float64 short of

@@ -45,6 +45,9 @@ func TestSendRefusesHiddenCharactersAndBadData(t *testing.T) {
 		{"number past PostgreSQL's numeric", invites.NewInvite{Data: []byte(`{"a":1e999999}`)}, invites.CodeInvalidData},
 		{"number past a float64", invites.NewInvite{Data: []byte(`{"a":[-1.5e309]}`)}, invites.CodeInvalidData},
 		{"number below a float64", invites.NewInvite{Data: []byte(`{"a":{"b":1e-400}}`)}, invites.CodeInvalidData},
+		{"duplicate key", invites.NewInvite{Data: []byte(`{"a":1,"a":2}`)}, invites.CodeInvalidData},
+		{"duplicate key once escaped", invites.NewInvite{Data: []byte(`{"a":1,"b":[],"\u0061":2}`)}, invites.CodeInvalidData},
+		{"duplicate key nested", invites.NewInvite{Data: []byte(`{"a":[{"b":{},"c":1,"b":null}]}`)}, invites.CodeInvalidData},
 		{"too deep in objects", invites.NewInvite{Data: []byte(strings.Repeat(`{"a":`, invites.MaxDataDepth+1) + "1" + strings.Repeat("}", invites.MaxDataDepth+1))}, invites.CodeInvalidData},
 	}
 	h := newHarness(t)
@@ -78,6 +81,8 @@ func TestSendKeepsGoodNamesAndData(t *testing.T) {
 		{"escaped backslash", invites.NewInvite{Data: []byte(`{"a":"\\ud800"}`)}, `{"a":"\\ud800"}`},
 		{"deepest allowed", invites.NewInvite{Data: nestedData(invites.MaxDataDepth)}, string(nestedData(invites.MaxDataDepth))},
 		{"numbers within a float64", invites.NewInvite{Data: []byte(`{"a":[1.7e308,-0.0,0e999,5e-324,12.5,-3]}`)}, `{"a":[1.7e308,-0.0,0e999,5e-324,12.5,-3]}`},
+		{"same key in different objects", invites.NewInvite{Data: []byte(`{"a":{"a":1},"b":[{"a":2},{"a":3}],"c":"a"}`)}, `{"a":{"a":1},"b":[{"a":2},{"a":3}],"c":"a"}`},
+		{"keys differing in case", invites.NewInvite{Data: []byte(`{"a":1,"A":2}`)}, `{"a":1,"A":2}`},
 		{"brackets in strings", invites.NewInvite{Data: []byte(`{"a":"[[[[{{{{\"]]"}`)}, `{"a":"[[[[{{{{\"]]"}`},
 	}
 	h := newHarness(t)
@@ -102,7 +107,7 @@ func TestUpdateRefusesHiddenCharactersAndBadData(t *testing.T) {
 	rlo, zw, ls := "\u202Eevil", "a\u200Bb", "a\u2028b"
 	for _, u := range []invites.Update{
 		{FirstName: &rlo}, {LastName: &zw}, {LastName: &ls},
-		{Data: []byte(`{"a":"\ud800"}`)}, {Data: []byte(`{"\udfff":1}`)}, {Data: nestedData(invites.MaxDataDepth + 1)},
+		{Data: []byte(`{"a":"\ud800"}`)}, {Data: []byte(`{"\udfff":1}`)}, {Data: []byte(`{"a":1,"a":2}`)}, {Data: nestedData(invites.MaxDataDepth + 1)},
 	} {
 		if _, err := h.svc.Update(ctx, admin, inv.ID, u); !errors.Is(err, invites.ErrInvalidInput) {
 			t.Errorf("Update(%+v): %v, want ErrInvalidInput", u, err)

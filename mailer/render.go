@@ -51,7 +51,12 @@ type RenderConfig struct {
 	DefaultLocale string
 }
 
-// Extra is what the host adds to an email's template data.
+// Extra is what the host adds to an email's template data. TenantName and
+// InviterName, which a tenant's users often choose, are held to the rule
+// of the invitee's names (invites.CheckName: no URL or domain name, no
+// hidden character, at most invites.MaxNameRunes characters), or the email
+// fails for good. ProductName is the host's own and not checked; nor are
+// Values, which only the host's templates print.
 type Extra struct {
 	ProductName string
 	TenantName  string
@@ -180,6 +185,11 @@ func (r *Renderer) Render(ctx context.Context, m invites.Message) (Rendered, err
 		x, err := r.extra(ctx, m)
 		if err != nil {
 			return Rendered{}, fmt.Errorf("mailer: template data: %w", err)
+		}
+		for _, f := range []struct{ field, v string }{{"TenantName", x.TenantName}, {"InviterName", x.InviterName}} {
+			if err := invites.CheckName(f.field, f.v); err != nil {
+				return Rendered{}, fmt.Errorf("mailer: template data: %w: %w", invites.ErrPermanent, err)
+			}
 		}
 		d.ProductName, d.TenantName, d.InviterName, d.Values = x.ProductName, x.TenantName, x.InviterName, x.Values
 	}

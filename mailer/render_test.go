@@ -142,15 +142,35 @@ func TestRenderSubjectIsOneLine(t *testing.T) {
 			"en/invitation.subject.tmpl": {Data: []byte("Welcome\r\n{{.TenantName}}\n\n")},
 		},
 		Extra: func(context.Context, invites.Message) (mailer.Extra, error) {
-			return mailer.Extra{TenantName: "Acme\r\nBcc: evil@example.test\u2028\x00x"}, nil
+			return mailer.Extra{TenantName: "Acme"}, nil
 		},
 	})
 	got, err := r.Render(ctx, message("en", invites.KindInvitation))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "Welcome Acme Bcc: evil@example.test x"; got.Subject != want {
+	if want := "Welcome Acme"; got.Subject != want {
 		t.Fatalf("subject %q, want %q", got.Subject, want)
+	}
+}
+
+// The tenant's and inviter's names are held to the rule of the invitee's
+// (invites.CheckName): a link or a hidden character in one fails the email
+// for good, since it renders the same next time.
+func TestRenderRefusesLinksInNames(t *testing.T) {
+	for _, x := range []mailer.Extra{
+		{TenantName: "Locked! Log in at evil.example/login"},
+		{InviterName: "https://evil.example"},
+		{TenantName: "Acme\r\nBcc: evil@example.test"},
+		{InviterName: "Bo\u202e"},
+		{TenantName: strings.Repeat("a", invites.MaxNameRunes+1)},
+	} {
+		r := newRenderer(t, mailer.RenderConfig{
+			Extra: func(context.Context, invites.Message) (mailer.Extra, error) { return x, nil },
+		})
+		if _, err := r.Render(ctx, message("en", invites.KindInvitation)); !errors.Is(err, invites.ErrPermanent) || !errors.Is(err, invites.ErrInvalidInput) {
+			t.Errorf("Render with %+q: %v, want ErrPermanent and ErrInvalidInput", x, err)
+		}
 	}
 }
 

@@ -165,6 +165,11 @@ func (m *SMTP) Send(ctx context.Context, msg invites.Message) error {
 	return m.pool.send(ctx, m.c.fromAddr, e.to, raw)
 }
 
+// MessageIDDomain returns the domain of every Message-ID m mints, From's,
+// so that invites.Service.RecordBounce takes no other
+// (invites.MessageIDDomainer).
+func (m *SMTP) MessageIDDomain() string { return m.c.domain }
+
 // Close quits the idle connections; a Send after it fails with ErrClosed.
 func (m *SMTP) Close() error {
 	m.pool.close()

@@ -53,6 +53,10 @@ func NewWriter(w io.Writer, cfg WriterConfig) (*Writer, error) {
 	return &Writer{w: w, c: c, html: cfg.HTML}, nil
 }
 
+// MessageIDDomain returns the domain of every Message-ID m mints, From's
+// (invites.MessageIDDomainer).
+func (m *Writer) MessageIDDomain() string { return m.c.domain }
+
 // Send renders msg and prints it in one write.
 func (m *Writer) Send(ctx context.Context, msg invites.Message) error {
 	if err := ctx.Err(); err != nil {

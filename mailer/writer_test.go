@@ -11,6 +11,8 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/store/memstore"
+	"github.com/invitekit/invites/token"
 )
 
 func TestWriterPrintsEmail(t *testing.T) {
@@ -96,5 +98,43 @@ func TestWriterErrors(t *testing.T) {
 	cancel()
 	if err := w.Send(cctx, message("en", invites.KindInvitation)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled: %v", err)
+	}
+}
+
+// A Service on a mailer of this package takes bounces only for the
+// Message-IDs it minted: of From's domain.
+func TestBounceTakesOnlyTheMailersDomain(t *testing.T) {
+	var out bytes.Buffer
+	w, err := mailer.NewWriter(&out, mailer.WriterConfig{From: "Acme <invites@Mail.Acme.test>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.MessageIDDomain(); got != "mail.acme.test" {
+		t.Fatalf("MessageIDDomain = %q", got)
+	}
+	svc, err := invites.New(memstore.New(), w, invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(t invites.Token) string { return "https://app.test/accept?token=" + t.Reveal() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := invites.Actor{UserID: "u", TenantID: "acme", Roles: []string{"member"}}
+	if _, err := svc.Send(ctx, actor, []invites.NewInvite{{Email: "ann@example.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.DeliverPending(ctx); err != nil || n != 1 {
+		t.Fatalf("DeliverPending = %d, %v", n, err)
+	}
+	_, rest, _ := strings.Cut(out.String(), "Message-ID: ")
+	msgID, _, _ := strings.Cut(rest, "\n")
+	id, _, _ := strings.Cut(strings.Trim(msgID, "<>"), "@")
+	for _, bad := range []string{"<" + id + "@evil.example>", id} {
+		if err := svc.RecordBounce(ctx, bad, true, "550"); !errors.Is(err, invites.ErrInvalidInput) {
+			t.Errorf("RecordBounce(%q): %v, want ErrInvalidInput", bad, err)
+		}
+	}
+	if err := svc.RecordBounce(ctx, msgID, true, "550"); err != nil {
+		t.Fatalf("RecordBounce(%q): %v", msgID, err)
 	}
 }

@@ -231,7 +231,7 @@ func TestBrowserStatusAndTimeline(t *testing.T) {
 	); err != nil {
 		t.Fatalf("sending: %v\n%s", err, d.out)
 	}
-	want := map[string]string{"st-pending": "2", "st-accepted": "0", "st-canceled": "0", "st-queued": "0", "st-due": "0", "st-failing": "0"}
+	want := map[string]string{"st-pending": "2", "st-accepted": "0", "st-canceled": "0", "st-queued": "0", "st-failed": "0"}
 	for id, n := range want {
 		if got := text(t, bctx, chromedp.ID(id)); got != n {
 			t.Errorf("the panel's %s = %q, want %s", id, got, n)

@@ -219,10 +219,14 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 			return nil, fmt.Errorf("-postgres wants a postgres:// URL")
 		}
 		// bun sends queries with their values inlined: pgx need not
-		// prepare each one.
-		q := u.Query()
-		q.Set("default_query_exec_mode", "simple_protocol")
-		u.RawQuery = q.Encode()
+		// prepare each one. The parameter goes last, where pgx (as libpq)
+		// takes it over an earlier one, and the rest of the query stays
+		// as written: re-encoding it would turn a %20 into a +, which pgx
+		// reads as a plus (options=-c%20x%3Dy would break).
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += "default_query_exec_mode=simple_protocol"
 		sqldb, err := sql.Open("pgx", u.String())
 		if err != nil {
 			return nil, err

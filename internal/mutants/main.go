@@ -148,6 +148,8 @@ var mutants = []mutant{
 		"\tdelete(s.active, d.d.ID)\n", ""},
 	{"bounce-no-event", "Bounce writes no EventBounced", "upkeep.go",
 		"\ts.emit(r, invites.EventBounced, \"\", p.Now)\n", ""},
+	{"bounce-ignores-tenant", "Bounce scoped to a tenant fails another tenant's delivery", "upkeep.go",
+		"if p.TenantID != \"\" && r.inv.TenantID != p.TenantID {", "if false {"},
 }
 
 // timeout bounds one run of the suite; go test makes a hang fail with a

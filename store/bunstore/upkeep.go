@@ -199,6 +199,9 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 		if err != nil {
 			return err
 		}
+		if p.TenantID != "" && inv.TenantID != p.TenantID {
+			return invites.ErrNotFound
+		}
 		res, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET state = 'bounced', last_error = ?, leased_until = NULL
 			WHERE id = ? AND state <> 'bounced'`, p.Reason, p.DeliveryID)
 		if err != nil {

@@ -168,6 +168,9 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 		return invites.Invite{}, false, invites.ErrNotFound
 	}
 	r := s.invites[d.d.InviteID]
+	if p.TenantID != "" && r.inv.TenantID != p.TenantID {
+		return invites.Invite{}, false, invites.ErrNotFound
+	}
 	if d.bounced {
 		return clone(r.inv), false, nil
 	}

@@ -61,15 +61,19 @@ func testInputMixedBatch(t *testing.T, newStore func(*testing.T) invites.Store) 
 		{invites.NewInvite{Email: "\u212A@x.io"}, invites.CodeInvalidEmail}, // Kelvin sign
 		{invites.NewInvite{Email: "K@X.IO"}, invites.CodeDuplicateInBatch},
 		{invites.NewInvite{Email: "Bo@BÜCHER.de"}, ""},
+		{invites.NewInvite{Email: "fa@x.io", FirstName: "فاطمه\u200cزهرا", LastName: "क्\u200dष"}, ""}, // joiners where RFC 5892 allows them
 		{invites.NewInvite{Email: "bo@xn--bcher-kva.de"}, invites.CodeDuplicateInBatch},
 		{invites.NewInvite{Email: "lone@x.io", Data: []byte(`{"a":"\ud800"}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "lonekey@x.io", Data: []byte(`{"x":{"\udc00":1}}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "unpaired@x.io", Data: []byte(`{"a":["\ud800\u0041"]}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "huge-number@x.io", Data: []byte(`{"n":1e999999}`)}, invites.CodeInvalidData},
+		{invites.NewInvite{Email: "dupkey@x.io", Data: []byte(`{"a":1,"a":2}`)}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "deep@x.io", Data: []byte(nested(invites.MaxDataDepth + 1))}, invites.CodeInvalidData},
 		{invites.NewInvite{Email: "bidi@x.io", FirstName: "\u202Eevil"}, invites.CodeInvalidName},
 		{invites.NewInvite{Email: "zw@x.io", LastName: "a\u200Bb"}, invites.CodeInvalidName},
 		{invites.NewInvite{Email: "ls@x.io", LastName: "a\u2028b"}, invites.CodeInvalidName},
+		{invites.NewInvite{Email: "link@x.io", FirstName: "Locked! Log in at evil.example/login"}, invites.CodeInvalidName},
+		{invites.NewInvite{Email: "zwnj@x.io", LastName: "ب\u200c a"}, invites.CodeInvalidName},
 		{invites.NewInvite{Email: "a\u200B@x.io"}, invites.CodeInvalidEmail},
 		{invites.NewInvite{Email: "a@localhost"}, invites.CodeInvalidEmail},
 		{invites.NewInvite{Email: "a@[127.0.0.1]"}, invites.CodeInvalidEmail},
@@ -101,7 +105,7 @@ func testInputMixedBatch(t *testing.T, newStore func(*testing.T) invites.Store) 
 		emails = append(emails, inv.Email)
 		checkInvite(t, "Get of a stored item", get(t, s, tenantA, inv.ID), inv)
 	}
-	if want := []string{"ann@x.io", "k@x.io", "Bo@bücher.de"}; !slices.Equal(emails, want) {
+	if want := []string{"ann@x.io", "k@x.io", "Bo@bücher.de", "fa@x.io"}; !slices.Equal(emails, want) {
 		t.Fatalf("stored %q, want %q", emails, want)
 	}
 	if ann := get(t, s, tenantA, res.Success[0].ID); ann.FirstName != "Zoë" || !sameJSON(ann.Data, []byte(good)) {

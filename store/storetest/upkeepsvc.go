@@ -1,18 +1,21 @@
 package storetest
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/mailer/mailertest"
 )
 
 // The upkeep a Service asks of a store: the address and Message-ID forms
 // it takes, and the cutoffs Config.Retention and EventRetention make.
 var upkeepServiceCases = []testCase{
 	{"Service/RecordBounce", testServiceRecordBounce},
+	{"Service/RecordBounceScope", testServiceRecordBounceScope},
 	{"Service/Forget", testServiceForget},
 	{"Service/PruneRetention", testServicePruneRetention},
 }
@@ -55,6 +58,71 @@ func testServiceRecordBounce(t *testing.T, newStore func(*testing.T) invites.Sto
 		wantIs(t, "RecordBounce("+bad+")", svc.RecordBounce(ctx, bad, true, "x"), invites.ErrInvalidInput)
 	}
 	wantIs(t, "RecordBounce of an unknown delivery", svc.RecordBounce(ctx, uuid.NewString(), true, "x"), invites.ErrNotFound)
+}
+
+// domainMailer is a Mailer that mints Message-IDs of domain, as the
+// mailer package's do.
+type domainMailer struct {
+	*mailertest.Mailer
+	domain string
+}
+
+func (m domainMailer) MessageIDDomain() string { return m.domain }
+
+// A Service whose Mailer names its Message-ID domain takes a bounce only
+// for a Message-ID of that domain (in any case), never a bare id; and
+// RecordTenantBounce finds only the tenant's own deliveries. What it
+// refuses changes nothing.
+func testServiceRecordBounceScope(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	invs := insertOK(t, s, t0, addresses(tenantA, "scope", t0, 2)...)
+	cs := claim(t, s, t0, 10, lease)
+	if len(cs) != len(invs) {
+		t.Fatalf("claimed %d of %d", len(cs), len(invs))
+	}
+	for _, c := range cs {
+		complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: t0})
+	}
+	now := t0.Add(time.Hour)
+	svc, err := invites.New(s, domainMailer{mailertest.New(), "mail.example.com"}, invites.Config{
+		Tokens:    hexTokens{},
+		AcceptURL: func(tok invites.Token) string { return "/accept?token=" + tok.Reveal() },
+		Now:       func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unchanged := func(what string, c claimed) {
+		t.Helper()
+		if got := get(t, s, tenantA, c.InviteID); got.DeliveryStatus != invites.DeliverySent {
+			t.Fatalf("%s: delivery %s, want still sent", what, got.DeliveryStatus)
+		}
+		history(t, s, tenantA, c.InviteID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0})
+	}
+	id := cs[0].ID.String()
+	for _, bad := range []string{"<" + id + "@evil.example>", id + "@mail.example.com.evil.example", id, "<" + id + ">", id + "@"} {
+		wantIs(t, "RecordBounce("+bad+")", svc.RecordBounce(ctx, bad, true, "x"), invites.ErrInvalidInput)
+		unchanged("RecordBounce("+bad+")", cs[0])
+	}
+	if err := svc.RecordBounce(ctx, "<"+id+"@Mail.Example.COM>", true, "550 user unknown"); err != nil {
+		t.Fatalf("RecordBounce of the mailer's domain: %v", err)
+	}
+	if got := get(t, s, tenantA, cs[0].InviteID); got.DeliveryStatus != invites.DeliveryFailed {
+		t.Fatalf("after RecordBounce: delivery %s, want failed", got.DeliveryStatus)
+	}
+
+	msgID := "<" + cs[1].ID.String() + "@mail.example.com>"
+	wantIs(t, "RecordTenantBounce in another tenant", svc.RecordTenantBounce(ctx, tenantB, msgID, true, "x"), invites.ErrNotFound)
+	unchanged("RecordTenantBounce in another tenant", cs[1])
+	wantIs(t, "RecordTenantBounce with a bad tenant id", svc.RecordTenantBounce(ctx, "", msgID, true, "x"), invites.ErrInvalidInput)
+	if err := svc.RecordTenantBounce(ctx, tenantA, msgID, false, "552 mailbox full"); err != nil {
+		t.Fatalf("RecordTenantBounce in the invite's tenant: %v", err)
+	}
+	history(t, s, tenantA, cs[1].InviteID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0}, ev{invites.EventBounced, "", now})
+	if _, _, err := s.Bounce(ctx, invites.BounceParams{Now: now, DeliveryID: cs[1].ID, Reason: "x", TenantID: tenantB}); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Store.Bounce of a bounced delivery in another tenant: %v, want ErrNotFound", err)
+	}
 }
 
 // Forget through the Service takes the address in any case.

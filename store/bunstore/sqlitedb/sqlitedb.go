@@ -24,22 +24,44 @@ import (
 //     one that reads and then writes cannot fail half-way when another
 //     writer got there first (SQLite cannot wait its way out of that);
 //   - foreign_keys(1): SQLite checks REFERENCES only when asked;
-//   - synchronous(NORMAL): safe with WAL, and much faster than FULL.
+//   - synchronous(FULL): a commit is on disk before it returns, so a
+//     claimed token is durable before its email leaves and an accept the
+//     host acted on survives a power loss; SynchronousNormal trades that
+//     for speed.
 //
 // The settings are written for both drivers sqliteshim may pick:
 // modernc.org/sqlite (_pragma) and, built with cgo and the cgosqlite tag,
 // mattn/go-sqlite3 (_journal_mode and the like); each ignores the other's.
-func DSN(path string) string { return dsn(path, false) }
+func DSN(path string, opts ...Option) string { return dsn(path, false, opts) }
 
 // ReaderDSN is the data source name OpenReader uses: DSN's settings, but
 // query_only(1), so no statement can write, and deferred transactions,
 // which take no lock until they read (an immediate one would take the
 // write lock and queue behind the writer).
-func ReaderDSN(path string) string { return dsn(path, true) }
+func ReaderDSN(path string, opts ...Option) string { return dsn(path, true, opts) }
 
-func dsn(path string, reader bool) string {
+// Option changes a setting of DSN, ReaderDSN, Open and OpenReader.
+type Option func(*settings)
+
+type settings struct{ synchronous string }
+
+// SynchronousNormal runs synchronous(NORMAL) instead of FULL: with WAL the
+// database stays consistent, but the WAL is synced only at checkpoints, so
+// an OS crash or power loss (not a crash of the process) can roll back the
+// last commits. An invite a host saw accepted, and granted membership for
+// in Config.OnAccept, may then be pending again, and a token already
+// mailed may be unknown. Use it only where that loss is acceptable (tests,
+// demos, disposable data), for the speed the package's benchmark
+// BenchmarkSQLiteSynchronous measures.
+func SynchronousNormal() Option { return func(s *settings) { s.synchronous = "NORMAL" } }
+
+func dsn(path string, reader bool, opts []Option) string {
+	set := settings{synchronous: "FULL"}
+	for _, o := range opts {
+		o(&set)
+	}
 	q := url.Values{}
-	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"}
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(" + set.synchronous + ")"}
 	if reader {
 		pragmas = append(pragmas, "query_only(1)")
 	}
@@ -49,7 +71,7 @@ func dsn(path string, reader bool) string {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "1")
-	q.Set("_synchronous", "NORMAL")
+	q.Set("_synchronous", set.synchronous)
 	if reader {
 		q.Set("_query_only", "1")
 	} else {
@@ -59,8 +81,8 @@ func dsn(path string, reader bool) string {
 }
 
 // Open opens (creating if need be) the SQLite database at path for bun,
-// with the settings of DSN, on a single connection. Run bunstore.Migrate on
-// it before use.
+// with the settings of DSN and opts, on a single connection. Run
+// bunstore.Migrate on it before use.
 //
 // SQLite runs one writer at a time, and its busy handler is no queue: with
 // hundreds of writers waiting on busy_timeout, some starve past it. One
@@ -69,8 +91,8 @@ func dsn(path string, reader bool) string {
 // them the pool of OpenReader (bunstore.WithReader). Code inside
 // Config.OnAccept must use bunstore.TxFromContext, not the *bun.DB, or it
 // waits for its own transaction.
-func Open(path string) (*bun.DB, error) {
-	db, err := open(DSN(path), path)
+func Open(path string, opts ...Option) (*bun.DB, error) {
+	db, err := open(DSN(path, opts...), path)
 	if err != nil {
 		return nil, err
 	}
@@ -81,14 +103,14 @@ func Open(path string) (*bun.DB, error) {
 // readerConns is how many connections OpenReader's pool holds at most.
 var readerConns = max(4, runtime.GOMAXPROCS(0))
 
-// OpenReader opens a pool of read-only connections (GOMAXPROCS, at least 4), with the
-// settings of ReaderDSN, on the database at path, which Open made: pass it
+// OpenReader opens a pool of read-only connections (GOMAXPROCS, at least
+// 4), with the settings of ReaderDSN and opts, on the database at path, which Open made: pass it
 // to bunstore.New with bunstore.WithReader. In WAL mode readers run beside
 // each other and beside the writer, each statement on the database as its
 // last commit left it, so a scan of one tenant does not hold up another
 // tenant's Get.
-func OpenReader(path string) (*bun.DB, error) {
-	db, err := open(ReaderDSN(path), path)
+func OpenReader(path string, opts ...Option) (*bun.DB, error) {
+	db, err := open(ReaderDSN(path, opts...), path)
 	if err != nil {
 		return nil, err
 	}
