@@ -26,15 +26,13 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Prune deletes what Config.Retention and EventRetention keep no longer,
-// in small batches, and returns how much it deleted. Run calls it at each
-// PollInterval; without either setting it does nothing.
+// and the send ledger's rows older than the longest quota window
+// (MinRetention), in small batches, and returns how much it deleted. Run
+// calls it at each PollInterval.
 func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 	var total PruneResult
-	if s.cfg.Retention == 0 && s.cfg.EventRetention == 0 {
-		return total, nil
-	}
-	p := PruneParams{Limit: pruneBatch}
 	now := s.cfg.Now()
+	p := PruneParams{Limit: pruneBatch, SendsBefore: now.Add(-MinRetention)}
 	if s.cfg.Retention > 0 {
 		p.InvitesBefore = now.Add(-s.cfg.Retention)
 	}
@@ -48,10 +46,11 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 		r, err := s.store.Prune(ctx, p)
 		total.Invites += r.Invites
 		total.Events += r.Events
+		total.Sends += r.Sends
 		if err != nil {
 			return total, err
 		}
-		if r.Invites < p.Limit && r.Events < p.Limit {
+		if r.Invites < p.Limit && r.Events < p.Limit && r.Sends < p.Limit {
 			break
 		}
 	}
@@ -66,11 +65,9 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 // none is not an error. An email already on its way may still arrive,
 // but its link no longer works.
 //
-// The sends the quotas count (MaxSendsPerAddressPerDay,
-// MaxSendsPerInviterPerHour) go with the events, so whoever may Forget
-// may invite that address again at once: keep OpForget to the tenant's
-// administrators through Config.Authorize, which allows it to every
-// actor of the tenant when unset.
+// The sends the quotas count stay in the send ledger, which holds no
+// address (see LedgerKey), until they are older than a day: erasing an
+// address does not let anyone mail it again sooner.
 func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []uuid.UUID, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameForget, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, Count: len(ids)}) }()

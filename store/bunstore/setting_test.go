@@ -73,7 +73,7 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 	}
 
 	good := migrated(t, db)
-	res, err := good.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{pendingInvite("acme", "kate@example.com")}})
+	res, err := good.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: []invites.Invite{pendingInvite("acme", "kate@example.com")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 		"Insert": func(s *bunstore.Store) error {
 			in := pendingInvite("acme", "evil@example.com")
 			in.FirstName = evil
-			_, err := s.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{in}})
+			_, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: []invites.Invite{in}})
 			return err
 		},
 		"Get": func(s *bunstore.Store) error {
@@ -113,7 +113,7 @@ func refusesNonStandardStrings(t *testing.T, mode string) {
 			return err
 		},
 		"Change": func(s *bunstore.Store) error {
-			_, err := s.Change(ctx, invites.ChangeParams{Now: later, TenantID: "acme", ID: inv.ID, ActorID: "inviter",
+			_, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: later, TenantID: "acme", ID: inv.ID, ActorID: "inviter",
 				Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
 					return invites.Edit{Fields: invites.Update{FirstName: &evil}}, nil
 				}})

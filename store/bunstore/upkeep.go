@@ -50,9 +50,9 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 
 // Prune implements invites.Store: the invites in one transaction (their
 // events, then the invites, whose tokens and deliveries cascade), the
-// handled events in one statement, each kind found through its partial
-// index in the order it ended (invites_final_idx,
-// invites_events_handled_idx). On PostgreSQL rows another write holds
+// handled events in one statement, and the ledger's sends in one, each
+// kind found through its index in the order it ended (invites_final_idx,
+// invites_events_handled_idx, invites_sends_at_idx). On PostgreSQL rows another write holds
 // are passed over, for the next Prune.
 func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.PruneResult, error) {
 	var r invites.PruneResult
@@ -86,6 +86,20 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 			return r, wrap(err)
 		}
 		r.Events = int(n)
+	}
+	if !p.SendsBefore.IsZero() {
+		// No row of the ledger is ever updated, so none is locked to pass
+		// over: two Prunes at once may pick the same rows, and the later deletes fewer.
+		res, err := s.db.ExecContext(ctx, `DELETE FROM invites_sends WHERE id IN
+			(SELECT id FROM invites_sends WHERE at < ? ORDER BY at LIMIT ?)`, at(p.SendsBefore), p.Limit)
+		if err != nil {
+			return r, wrap(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return r, wrap(err)
+		}
+		r.Sends = int(n)
 	}
 	return r, nil
 }

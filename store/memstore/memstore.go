@@ -8,6 +8,7 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"sort"
@@ -29,7 +30,7 @@ type Store struct {
 	invites  map[uuid.UUID]*record
 	byTenant map[string][]uuid.UUID // insertion order, for List
 	pending  map[string]uuid.UUID   // tenant+"\x00"+NormalizeEmail -> pending invite
-	byEmail  map[string][]uuid.UUID // tenant+"\x00"+NormalizeEmail -> every invite, for the address limit
+	byEmail  map[string][]uuid.UUID // tenant+"\x00"+NormalizeEmail -> every invite, for Forget
 	digests  map[string]uuid.UUID   // string(digest) -> invite
 
 	deliveries map[uuid.UUID]*delivery
@@ -47,6 +48,10 @@ type Store struct {
 	// waiters counts writers blocked on busy invites, so tests can tell a
 	// writer is really waiting.
 	waiters int
+
+	ledger     map[string][]send      // string(LedgerKey) -> its sends (see ledger.go)
+	userLedger map[string][]time.Time // tenant+"\x00"+actor -> the times of their sends
+	secret     []byte                 // LedgerSecret's
 }
 
 type record struct {
@@ -82,7 +87,11 @@ func New() *Store {
 		busy:       map[uuid.UUID]struct{}{},
 		history:    map[uuid.UUID][]*event{},
 		unhandled:  map[uuid.UUID][]*event{},
+		ledger:     map[string][]send{},
+		userLedger: map[string][]time.Time{},
+		secret:     make([]byte, 32),
 	}
+	rand.Read(s.secret) // never fails (see its doc)
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -122,6 +131,16 @@ func (s *Store) Dump() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "digest %x -> %s\n", k, s.digests[k])
+	}
+	keys = keys[:0]
+	for k := range s.ledger {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, r := range s.ledger[k] {
+			fmt.Fprintf(&b, "send %x tenant=%q actor=%q at=%s\n", k, r.tenant, r.actor, r.at)
+		}
 	}
 	ids = ids[:0]
 	for id := range s.deliveries {

@@ -71,7 +71,15 @@ func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneRe
 		}
 		res.Events = len(gone)
 	}
+	if !p.SendsBefore.IsZero() {
+		res.Sends = s.pruneSends(p.SendsBefore, p.Limit)
+	}
 	return res, nil
+}
+
+// LedgerSecret implements invites.Store: made by New.
+func (s *Store) LedgerSecret(context.Context) ([]byte, error) {
+	return slices.Clone(s.secret), nil
 }
 
 // Forget implements invites.Store. It waits for an invite whose Accept
