@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/invitekit/invites"
@@ -34,9 +35,9 @@ func (s *Store) addressLimit(q invites.Quota, tenant, key string, now time.Time)
 
 // record writes one send to the ledger.
 func (s *Store) record(tenant, actor, key string, now time.Time) {
-	s.ledger[key] = append(s.ledger[key], send{tenant: tenant, actor: actor, at: now})
-	u := tenant + "\x00" + actor
-	s.userLedger[u] = append(s.userLedger[u], now)
+	r := send{tenant: tenant, actor: actor, at: now}
+	s.ledger[key] = append(s.ledger[key], r)
+	s.byTenantLedger[tenant] = append(s.byTenantLedger[tenant], r)
 }
 
 // addressSends counts the sends to the address of key in the 24 hours up
@@ -58,8 +59,8 @@ func (s *Store) addressSends(tenant, key string, now time.Time) (mine, all int) 
 func (s *Store) userSends(tenantID, user string, now time.Time) int {
 	n := 0
 	since := now.Add(-time.Hour)
-	for _, at := range s.userLedger[tenantID+"\x00"+user] {
-		if at.After(since) {
+	for _, r := range s.byTenantLedger[tenantID] {
+		if r.actor == user && r.at.After(since) {
 			n++
 		}
 	}
@@ -74,7 +75,7 @@ func (s *Store) pruneSends(t time.Time, limit int) int {
 		for _, r := range rows {
 			if n < limit && r.at.Before(t) {
 				n++
-				s.dropUserSend(r)
+				s.dropTenantSend(r)
 				continue
 			}
 			keep = append(keep, r)
@@ -88,19 +89,15 @@ func (s *Store) pruneSends(t time.Time, limit int) int {
 	return n
 }
 
-// dropUserSend removes r from the ledger by user.
-func (s *Store) dropUserSend(r send) {
-	u := r.tenant + "\x00" + r.actor
-	ts := s.userLedger[u]
-	for i, at := range ts {
-		if at.Equal(r.at) {
-			ts = append(ts[:i], ts[i+1:]...)
-			break
-		}
+// dropTenantSend removes r from the ledger by tenant.
+func (s *Store) dropTenantSend(r send) {
+	rows := s.byTenantLedger[r.tenant]
+	if i := slices.Index(rows, r); i >= 0 {
+		rows = slices.Delete(rows, i, i+1)
 	}
-	if len(ts) == 0 {
-		delete(s.userLedger, u)
+	if len(rows) == 0 {
+		delete(s.byTenantLedger, r.tenant)
 	} else {
-		s.userLedger[u] = ts
+		s.byTenantLedger[r.tenant] = rows
 	}
 }

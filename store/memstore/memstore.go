@@ -49,9 +49,9 @@ type Store struct {
 	// writer is really waiting.
 	waiters int
 
-	ledger     map[string][]send      // string(LedgerKey) -> its sends (see ledger.go)
-	userLedger map[string][]time.Time // tenant+"\x00"+actor -> the times of their sends
-	secret     []byte                 // LedgerSecret's
+	ledger         map[string][]send // string(LedgerKey) -> its sends (see ledger.go)
+	byTenantLedger map[string][]send // tenant -> its sends
+	secret         []byte            // LedgerSecret's
 }
 
 type record struct {
@@ -76,20 +76,20 @@ var _ invites.Store = (*Store)(nil)
 // New returns an empty Store.
 func New() *Store {
 	s := &Store{
-		invites:    map[uuid.UUID]*record{},
-		byTenant:   map[string][]uuid.UUID{},
-		pending:    map[string]uuid.UUID{},
-		byEmail:    map[string][]uuid.UUID{},
-		digests:    map[string]uuid.UUID{},
-		deliveries: map[uuid.UUID]*delivery{},
-		latest:     map[uuid.UUID]uuid.UUID{},
-		active:     map[uuid.UUID]struct{}{},
-		busy:       map[uuid.UUID]struct{}{},
-		history:    map[uuid.UUID][]*event{},
-		unhandled:  map[uuid.UUID][]*event{},
-		ledger:     map[string][]send{},
-		userLedger: map[string][]time.Time{},
-		secret:     make([]byte, 32),
+		invites:        map[uuid.UUID]*record{},
+		byTenant:       map[string][]uuid.UUID{},
+		pending:        map[string]uuid.UUID{},
+		byEmail:        map[string][]uuid.UUID{},
+		digests:        map[string]uuid.UUID{},
+		deliveries:     map[uuid.UUID]*delivery{},
+		latest:         map[uuid.UUID]uuid.UUID{},
+		active:         map[uuid.UUID]struct{}{},
+		busy:           map[uuid.UUID]struct{}{},
+		history:        map[uuid.UUID][]*event{},
+		unhandled:      map[uuid.UUID][]*event{},
+		ledger:         map[string][]send{},
+		byTenantLedger: map[string][]send{},
+		secret:         make([]byte, 32),
 	}
 	rand.Read(s.secret) // never fails (see its doc)
 	s.cond = sync.NewCond(&s.mu)
