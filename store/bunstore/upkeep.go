@@ -88,10 +88,8 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		r.Events = int(n)
 	}
 	if !p.SendsBefore.IsZero() {
-		// No row of the ledger is ever updated, so none is locked to pass
-		// over: two Prunes at once may pick the same rows, and the later deletes fewer.
-		res, err := s.db.ExecContext(ctx, `DELETE FROM invites_sends WHERE id IN
-			(SELECT id FROM invites_sends WHERE at < ? ORDER BY at LIMIT ?)`, at(p.SendsBefore), p.Limit)
+		w := s.pruneSends(p.SendsBefore, p.Limit)
+		res, err := s.db.ExecContext(ctx, w.sql+" DELETE FROM invites_sends WHERE "+w.in, w.args...)
 		if err != nil {
 			return r, wrap(err)
 		}
@@ -102,6 +100,12 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		r.Sends = int(n)
 	}
 	return r, nil
+}
+
+// pruneSends picks up to limit sends of the ledger before t, oldest
+// first, passing over those another Prune holds.
+func (s *Store) pruneSends(t time.Time, limit int) with {
+	return s.pickLocked(" FOR UPDATE", "SELECT id FROM invites_sends WHERE at < ? ORDER BY at LIMIT ?", at(t), limit)
 }
 
 // deleteInvites runs del, a DELETE FROM invites ... RETURNING id, in tx,
