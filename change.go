@@ -113,7 +113,11 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 		return Invite{}, err
 	}
 	now, q := s.cfg.Now(), s.quota()
-	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q,
+	key, err := s.ledgerKey(ctx)
+	if err != nil {
+		return Invite{}, err
+	}
+	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
 			if err := s.vet(ctx, actor, OpResend, f.Invite); err != nil {
 				return Edit{}, err
@@ -146,6 +150,7 @@ func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time) (
 	case inv.LastSentAt.Add(s.cfg.ResendCooldown).After(now):
 		return Edit{}, &ResendTooSoonError{RetryAfter: inv.LastSentAt.Add(s.cfg.ResendCooldown).Sub(now)}
 	case q.MaxSendsPerAddressPerDay > 0 && f.AddressSends >= q.MaxSendsPerAddressPerDay,
+		q.MaxSendsPerAddressPerDayAllTenants > 0 && f.AllTenantSends >= q.MaxSendsPerAddressPerDayAllTenants,
 		q.MaxSendsPerHour > 0 && f.UserSends >= q.MaxSendsPerHour,
 		// A renewed invite that was not pending becomes one more.
 		q.MaxPending > 0 && inv.StatusAt(now) != StatusPending && f.TenantPending >= q.MaxPending:

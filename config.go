@@ -17,19 +17,23 @@ const (
 	DefaultMaxResends               = 5
 	DefaultLocale                   = "en-US"
 	DefaultMaxSendsPerAddressPerDay = 10
-	DefaultPollInterval             = 5 * time.Second
-	DefaultDeliveryBatch            = 200
-	DefaultDeliveryWorkers          = 4
-	DefaultDeliveryLease            = 30 * time.Second
-	DefaultSendTimeout              = 30 * time.Second
-	DefaultListTimeout              = 5 * time.Second
-	DefaultMaxAttempts              = 8
-	DefaultRetryBase                = 30 * time.Second
-	DefaultRetryMax                 = time.Hour
-	DefaultEventBatch               = 200
-	DefaultEventLease               = 30 * time.Second
-	DefaultEventTimeout             = 30 * time.Second
-	DefaultIdempotencyTTL           = 24 * time.Hour
+	// DefaultMaxSendsPerAddressPerDayAllTenants is three tenants' worth of
+	// DefaultMaxSendsPerAddressPerDay: a host of one tenant never meets it,
+	// and tenants a stranger can open cannot flood an inbox together.
+	DefaultMaxSendsPerAddressPerDayAllTenants = 30
+	DefaultPollInterval                       = 5 * time.Second
+	DefaultDeliveryBatch                      = 200
+	DefaultDeliveryWorkers                    = 4
+	DefaultDeliveryLease                      = 30 * time.Second
+	DefaultSendTimeout                        = 30 * time.Second
+	DefaultListTimeout                        = 5 * time.Second
+	DefaultMaxAttempts                        = 8
+	DefaultRetryBase                          = 30 * time.Second
+	DefaultRetryMax                           = time.Hour
+	DefaultEventBatch                         = 200
+	DefaultEventLease                         = 30 * time.Second
+	DefaultEventTimeout                       = 30 * time.Second
+	DefaultIdempotencyTTL                     = 24 * time.Hour
 )
 
 // MinRetention is the least Config.Retention and EventRetention: the
@@ -99,6 +103,19 @@ type Config struct {
 	// cannot flood an inbox. Default DefaultMaxSendsPerAddressPerDay (10);
 	// -1 turns it off.
 	MaxSendsPerAddressPerDay int
+	// MaxSendsPerAddressPerDayAllTenants bounds the emails one address gets
+	// from all the tenants of the store in the 24 hours up to now, so
+	// tenants anyone can open cannot each send MaxSendsPerAddressPerDay to
+	// one victim. An item over it gets CodeAddressLimit too, which does not
+	// say which limit it met. Default
+	// DefaultMaxSendsPerAddressPerDayAllTenants (30); -1 turns it off.
+	MaxSendsPerAddressPerDayAllTenants int
+	// LedgerSecret keys the hashes of the addresses in the send ledger
+	// (see LedgerKey), at least MinLedgerSecret bytes; give every process
+	// of a deployment the same. Changing it forgets the day's sends to
+	// the quotas. Default: one the store made at its first use and keeps
+	// (Store.LedgerSecret).
+	LedgerSecret []byte
 	// OnEvent is told of every lifecycle event by Run, after the change
 	// committed: at least once, in order per invite, retried while it
 	// fails with the backoff of deliveries (RetryBase, RetryMax). Events
@@ -258,5 +275,15 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxSendsPerAddressPerDay < -1:
 		return c, errors.New("invites: Config.MaxSendsPerAddressPerDay must be positive, or -1 for off")
 	}
+	switch {
+	case c.MaxSendsPerAddressPerDayAllTenants == 0:
+		c.MaxSendsPerAddressPerDayAllTenants = DefaultMaxSendsPerAddressPerDayAllTenants
+	case c.MaxSendsPerAddressPerDayAllTenants < -1:
+		return c, errors.New("invites: Config.MaxSendsPerAddressPerDayAllTenants must be positive, or -1 for off")
+	}
+	if c.LedgerSecret != nil && len(c.LedgerSecret) < MinLedgerSecret {
+		return c, errors.New("invites: Config.LedgerSecret must be at least MinLedgerSecret (32) bytes")
+	}
+	c.LedgerSecret = slices.Clone(c.LedgerSecret)
 	return c, nil
 }

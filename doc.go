@@ -71,6 +71,14 @@
 // an item over it gets CodeAddressLimit (its own item error, even alone
 // in its batch), and a Resend over it is ErrQuotaExceeded. It holds
 // atomically too, with a lock per address on PostgreSQL.
+// Config.MaxSendsPerAddressPerDayAllTenants (30 by default) bounds the
+// same across all the tenants of a store, so tenants anyone may open
+// cannot together flood an inbox; an item over it gets CodeAddressLimit
+// too. The quotas count a send ledger kept apart from the invites: one
+// row per send with its time, tenant, actor and the address as an HMAC
+// (LedgerKey, keyed by Config.LedgerSecret or a secret the store makes),
+// never as text. Forget leaves it, so erasing an address does not reset
+// its limits; Run prunes its rows once older than a day.
 //
 // # Events
 //

@@ -22,6 +22,8 @@ type Service struct {
 	// health remembers whether Run's last pass found the store away, so an
 	// outage is logged once.
 	health health
+	// ledger keeps the send ledger's secret (see ledgerKey).
+	ledger ledger
 }
 
 // New returns a Service on store that sends email through mailer.
@@ -34,6 +36,7 @@ func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{store: store, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
+	s.ledger.secret = cfg.LedgerSecret
 	cfg.Observer.WatchStats(s.Stats)
 	return s, nil
 }
@@ -68,7 +71,8 @@ func (s *Service) trace(ctx context.Context) string {
 // an ItemError and the rest go on. The error is only for a bad actor, an
 // empty or oversized batch, a batch none of whose items fits the tenant's
 // or the inviter's quota (ErrQuotaExceeded; an address over
-// MaxSendsPerAddressPerDay stays the item's CodeAddressLimit), Config.IsMember,
+// MaxSendsPerAddressPerDay or MaxSendsPerAddressPerDayAllTenants stays the
+// item's CodeAddressLimit), Config.IsMember,
 // or the store.
 func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res SendResult, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameSend, TenantID: actor.TenantID, Batch: len(items)})
@@ -120,9 +124,13 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 	if len(rows) == 0 && idem == nil {
 		return res, nil
 	}
+	key, err := s.ledgerKey(ctx)
+	if err != nil {
+		return SendResult{}, err
+	}
 	// With a key the store is asked even for no rows: a retry whose
 	// items have become members since must still get the first answer.
-	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem}
+	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem, LedgerKey: key}
 	base := res
 	outcome := func(out []InsertResult) (SendResult, error) {
 		return s.outcome(base, items, index, out, now)
@@ -178,7 +186,7 @@ func (s *Service) collect(res *SendResult, items []NewInvite, index []int, out [
 		case r.Existing != uuid.Nil:
 			item.Code, item.Message, item.InviteID = CodeAlreadyInvited, "The address already has a pending invite.", r.Existing
 		case r.AddressLimited:
-			item.Code, item.Message = CodeAddressLimit, "The address has had the most emails a tenant may send it in a day."
+			item.Code, item.Message = CodeAddressLimit, "The address has had the most emails it may get in a day."
 		case r.OverQuota:
 			item.Code, item.Message = CodeQuotaExceeded, "The tenant's or the inviter's send quota is used up."
 			over++
@@ -222,7 +230,9 @@ func (s *Service) dropMembers(ctx context.Context, tenantID string, items []NewI
 
 func (s *Service) quota() Quota {
 	return Quota{MaxPending: s.cfg.MaxPendingPerTenant, MaxSendsPerHour: s.cfg.MaxSendsPerInviterPerHour,
-		MaxSendsPerAddressPerDay: max(s.cfg.MaxSendsPerAddressPerDay, 0)} // -1, off, is 0 to a store
+		// -1, off, is 0 to a store
+		MaxSendsPerAddressPerDay:           max(s.cfg.MaxSendsPerAddressPerDay, 0),
+		MaxSendsPerAddressPerDayAllTenants: max(s.cfg.MaxSendsPerAddressPerDayAllTenants, 0)}
 }
 
 // prepare validates one item and builds its row, or names the item error.

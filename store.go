@@ -152,7 +152,8 @@ type UpkeepStore interface {
 	// pending and whose StatusUpdatedAt is before p.InvitesBefore, each
 	// with its tokens, deliveries and events; and up to p.Limit handled
 	// events whose At is before p.EventsBefore, of any invite; and up to
-	// p.Limit Idempotency records whose ExpiresAt is before p.KeysBefore.
+	// p.Limit Idempotency records whose ExpiresAt is before p.KeysBefore;
+	// and up to p.Limit rows of the send ledger before p.SendsBefore.
 	// A zero time prunes nothing of its kind. Each kind is found through
 	// an index, never by scanning its table. A store may commit the kinds
 	// apart; each invite goes whole or not at all.
@@ -165,9 +166,23 @@ type UpkeepStore interface {
 	// which holds no address. Each invite goes whole or not at all. It
 	// returns the IDs of the invites deleted, none when none was left: the
 	// Service calls it until then, so each commit stays bounded however
-	// many invites the address has.
+	// many invites the address has. It leaves the send ledger: the quotas
+	// still count those sends.
 	Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error)
+
+	// LedgerSecret returns the secret the Service keys the send ledger
+	// with when Config.LedgerSecret is unset: at least 32 random bytes,
+	// made at the first call and kept, the same for every process of the
+	// store, for ever after.
+	LedgerSecret(ctx context.Context) ([]byte, error)
 }
+
+// The send ledger: every send (an Insert's invite stored, a Renew) writes
+// one row in its transaction, which holds its time, tenant, actor and the
+// LedgerKey of its address, never the address. The quotas count sends
+// there, not in the events: Forget leaves the ledger, so erasing an
+// address does not reset its limits, and Prune removes the rows older
+// than the longest quota window (PruneParams.SendsBefore).
 
 // InsertParams is what Insert takes.
 type InsertParams struct {
@@ -182,6 +197,9 @@ type InsertParams struct {
 	// returned as it is.
 	Idempotency *Idempotency
 	Answer      func([]InsertResult) ([]byte, error)
+	// LedgerKey gives the key of a NormalizeEmail address in the send
+	// ledger (see LedgerKey). Required.
+	LedgerKey func(emailNorm string) []byte
 }
 
 // InsertResult is one invite's outcome of Insert.
@@ -190,7 +208,8 @@ type InsertResult struct {
 	Existing  uuid.UUID // the pending invite that blocked it
 	OverQuota bool      // not stored: the tenant's or the creator's Quota allowed no more
 	// AddressLimited: not stored, the address has had
-	// Quota.MaxSendsPerAddressPerDay sends.
+	// Quota.MaxSendsPerAddressPerDay sends from its tenant, or
+	// MaxSendsPerAddressPerDayAllTenants from all tenants.
 	AddressLimited bool
 }
 
@@ -199,14 +218,20 @@ type InsertResult struct {
 type Quota struct {
 	// MaxPending bounds the tenant's invites pending (not expired) at now.
 	MaxPending int
-	// MaxSendsPerHour bounds one user's sends (EventCreated and
-	// EventResent by that user) in the hour up to now.
+	// MaxSendsPerHour bounds one user's sends (the ledger's rows of that
+	// tenant and actor) in the hour up to now.
 	MaxSendsPerHour int
 	// MaxSendsPerAddressPerDay bounds the sends to one address of a tenant
-	// (EventCreated and EventResent of every invite of that tenant and
-	// NormalizeEmail) in the 24 hours up to now. A store serializes it per
-	// address, not per tenant, so it costs no tenant-wide lock.
+	// (the ledger's rows of that tenant and LedgerKey) in the 24 hours up
+	// to now. A store serializes it per address, not per tenant, so it
+	// costs no tenant-wide lock.
 	MaxSendsPerAddressPerDay int
+	// MaxSendsPerAddressPerDayAllTenants bounds the sends to one address
+	// from all the tenants of the store (the ledger's rows of that
+	// LedgerKey) in the 24 hours up to now. A store serializes it per
+	// address across tenants, taking that lock in one order with the
+	// per-tenant ones.
+	MaxSendsPerAddressPerDayAllTenants int
 }
 
 // GetParams is what Get takes.
@@ -294,6 +319,9 @@ type ChangeParams struct {
 	// change and is returned as it is.
 	Idempotency *Idempotency
 	Answer      func(Invite) ([]byte, error)
+	// LedgerKey gives the key of the invite's address in the send ledger:
+	// required when Count has an address limit or the Edit may Renew.
+	LedgerKey func(emailNorm string) []byte
 }
 
 // Facts is what Decide decides on: the invite as stored, read under the
@@ -301,9 +329,12 @@ type ChangeParams struct {
 // counts ChangeParams.Count asked for, taken under the quota's locks.
 type Facts struct {
 	Invite Invite
-	// AddressSends counts the sends (EventCreated, EventResent) to the
-	// invite's address in its tenant in the 24 hours up to Now.
+	// AddressSends counts the sends (the ledger's rows) to the invite's
+	// address in its tenant in the 24 hours up to Now.
 	AddressSends int
+	// AllTenantSends counts the sends to the invite's address from all
+	// tenants in the 24 hours up to Now.
+	AllTenantSends int
 	// UserSends counts the sends by ActorID in the tenant in the hour up
 	// to Now.
 	UserSends int
@@ -482,7 +513,10 @@ type PruneParams struct {
 	// KeysBefore deletes up to Limit Idempotency records whose ExpiresAt
 	// is before it; zero deletes none.
 	KeysBefore time.Time
-	Limit      int
+	// SendsBefore prunes up to Limit rows of the send ledger whose time
+	// is before it, through an index.
+	SendsBefore time.Time
+	Limit       int
 }
 
 // PruneResult is what one Prune deleted.
@@ -490,6 +524,7 @@ type PruneResult struct {
 	Invites int // the invites, with their own tokens, deliveries and events
 	Events  int // the handled events before EventsBefore
 	Keys    int // the Idempotency records expired before KeysBefore
+	Sends   int // the ledger's rows before SendsBefore
 }
 
 // ForgetParams is what Forget takes.

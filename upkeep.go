@@ -29,12 +29,14 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 }
 
 // Prune deletes what Config.Retention and EventRetention keep no longer,
-// and the idempotency keys past Config.IdempotencyTTL, in small batches,
-// and returns how much it deleted. Run calls it at each PollInterval.
+// the idempotency keys past Config.IdempotencyTTL, and the send ledger's
+// rows older than the longest quota window (MinRetention), in small
+// batches, and returns how much it deleted. Run calls it at each
+// PollInterval.
 func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 	var total PruneResult
 	now := s.cfg.Now()
-	p := PruneParams{Limit: pruneBatch, KeysBefore: now}
+	p := PruneParams{Limit: pruneBatch, KeysBefore: now, SendsBefore: now.Add(-MinRetention)}
 	if s.cfg.Retention > 0 {
 		p.InvitesBefore = now.Add(-s.cfg.Retention)
 	}
@@ -49,10 +51,11 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 		total.Invites += r.Invites
 		total.Events += r.Events
 		total.Keys += r.Keys
+		total.Sends += r.Sends
 		if err != nil {
 			return total, err
 		}
-		if r.Invites < p.Limit && r.Events < p.Limit && r.Keys < p.Limit {
+		if r.Invites < p.Limit && r.Events < p.Limit && r.Keys < p.Limit && r.Sends < p.Limit {
 			break
 		}
 	}
@@ -80,11 +83,9 @@ const forgetBatch = 200
 // fail, those before it stay erased, their IDs come back with the error,
 // and Forget can be called again for the rest.
 //
-// The sends the quotas count (MaxSendsPerAddressPerDay,
-// MaxSendsPerInviterPerHour) go with the events, so whoever may Forget
-// may invite that address again at once: keep OpForget to the tenant's
-// administrators through Config.Authorize, which allows it to every
-// actor of the tenant when unset.
+// The sends the quotas count stay in the send ledger, which holds no
+// address (see LedgerKey), until they are older than a day: erasing an
+// address does not let anyone mail it again sooner.
 func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []uuid.UUID, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameForget, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, Count: len(ids)}) }()

@@ -3,29 +3,34 @@ package bunstore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
 )
 
-// The address limit (Quota.MaxSendsPerAddressPerDay) is on by default, so
-// it must not serialize a tenant's sends: on PostgreSQL it takes a
-// transaction-scoped advisory lock per address, not the tenant's quota
-// lock. Every transaction takes its locks in one global order, the
-// tenant's quota lock first (lockQuotas) and then the address locks in
+// The address limits (Quota.MaxSendsPerAddressPerDay, and
+// MaxSendsPerAddressPerDayAllTenants) are on by default, so they must not
+// serialize a tenant's sends: on PostgreSQL they take transaction-scoped
+// advisory locks per address, not the tenant's quota lock: one per tenant
+// and address, and with the limit across tenants one per address alone,
+// which serializes the sends of every tenant to it. Every transaction
+// takes its locks in one global order, the tenant's quota lock first
+// (lockQuotas) and then all its address locks, of both kinds, in
 // ascending hash order, each batch's in one statement, so two
 // transactions never wait on each other in a circle.
 
 // addressLocks is the statement locking the addresses (t, n) of the rows
-// of from, in ascending order of their lock keys. The sorted subquery is
-// kept apart from the outer SELECT by OFFSET 0, so the locks are taken as
-// its rows come out of the sort: in order.
-func addressLocks(from string) string {
-	return `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT
-		hashtextextended('invites.address:' || length(t) || ':' || t || ':' || n, 0) AS h
-		FROM (` + from + `) AS k(t, n) ORDER BY h OFFSET 0) AS s`
+// of from, per tenant and, when all, across tenants, in ascending order
+// of their lock keys. The sorted subquery is kept apart from the outer
+// SELECT by OFFSET 0, so the locks are taken as its rows come out of the
+// sort: in order.
+func addressLocks(from string, all bool) string {
+	keys := `SELECT hashtextextended('invites.address:' || length(t) || ':' || t || ':' || n, 0) FROM (` + from + `) AS k(t, n)`
+	if all {
+		keys += ` UNION ALL SELECT hashtextextended('invites.anyaddress:' || n, 0) FROM (` + from + `) AS k(t, n)`
+	}
+	return `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT h FROM (` + keys + `) AS u(h) ORDER BY h OFFSET 0) AS s`
 }
 
 // addressTable is a list of (tenant_id, email_norm) as a table of columns
@@ -72,42 +77,8 @@ func anInvite(first int) string {
 // (batchAddresses or anInvite, numbered from 0, with its arguments) when q
 // has an address limit.
 func (s *Store) lockAddresses(ctx context.Context, tx bun.Tx, q invites.Quota, from string, args ...any) error {
-	if !s.pg || q.MaxSendsPerAddressPerDay <= 0 {
+	if !s.pg || !addressLimited(q) {
 		return nil
 	}
-	return s.execIn(ctx, tx, addressLocks("SELECT t, n FROM "+from+" AS b"), args...)
-}
-
-// addressCount is the statement counting the sends to each address of
-// from (numbered from 1) since the time ?0.
-func addressCount(from string) string {
-	// A count per address, so the planner starts from each address's
-	// invites; a join of all of them lets it start from the day's events
-	// instead, every send of every tenant.
-	return `SELECT k.t, k.n, (SELECT count(*) FROM invites AS i
-			JOIN invites_events AS e ON e.invite_id = i.id
-			WHERE i.tenant_id = k.t AND i.email_norm = k.n AND e.type IN ('created', 'resent') AND e.at > ?0)
-		FROM ` + from + ` AS k`
-}
-
-// addressSends counts the sends to each address of from (as
-// addressCount's) in the 24 hours up to now, in one statement. Nil when q
-// has no address limit.
-func (s *Store) addressSends(ctx context.Context, tx bun.Tx, q invites.Quota, now time.Time, from string, args ...any) (map[[2]string]int, error) {
-	if q.MaxSendsPerAddressPerDay <= 0 {
-		return nil, nil
-	}
-	sends := map[[2]string]int{}
-	err := s.queryIn(ctx, tx, addressCount(from), append([]any{at(now.Add(-24 * time.Hour))}, args...), func(r scanner) error {
-		var (
-			k [2]string
-			n int
-		)
-		if err := r.Scan(&k[0], &k[1], &n); err != nil {
-			return err
-		}
-		sends[k] = n
-		return nil
-	})
-	return sends, err
+	return s.execIn(ctx, tx, addressLocks("SELECT t, n FROM "+from+" AS b", q.MaxSendsPerAddressPerDayAllTenants > 0), args...)
 }

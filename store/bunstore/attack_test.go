@@ -57,7 +57,7 @@ func TestBackslashReadsNoOtherTenant(t *testing.T) {
 	ctx := t.Context()
 	db := testdb.Postgres(t)
 	s := migrated(t, db)
-	if _, err := s.Insert(ctx, invites.InsertParams{Now: base, Invites: batch("other", 3)}); err != nil {
+	if _, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: batch("other", 3)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("reader", func(t *testing.T) {

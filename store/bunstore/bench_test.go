@@ -117,7 +117,7 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	turns(b, func(i int) {
-		res, err := store.Insert(ctx, invites.InsertParams{Now: now, Invites: batch(fmt.Sprintf("ours-%d", i), n),
+		res, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: batch(fmt.Sprintf("ours-%d", i), n),
 			Quota: invites.Quota{MaxSendsPerAddressPerDay: 10}})
 		if err != nil || len(res) != n || res[n-1].Existing != uuid.Nil {
 			b.Fatalf("Insert: %v", err)
@@ -323,7 +323,7 @@ func BenchmarkAccept(b *testing.B) {
 	}
 	now := time.Now()
 	turns(b, func(i int) {
-		inv, err := store.Change(ctx, invites.ChangeParams{Now: now, Digest: digest(2 * i), ActorID: "user",
+		inv, err := store.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, Digest: digest(2 * i), ActorID: "user",
 			From: []invites.Status{invites.StatusPending}, Live: true,
 			Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: "user", Event: invites.EventAccepted}})
 		if err != nil || inv.Status != invites.StatusAccepted {

@@ -293,7 +293,7 @@ func TestPlansWithoutStatistics(t *testing.T) {
 				inv.ExpiresAt = freshNow.Add(24 * time.Hour)
 				over = append(over, inv)
 			}
-			res, err := store.Insert(ctx, invites.InsertParams{Now: freshNow, Invites: over,
+			res, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: freshNow, Invites: over,
 				Quota: invites.Quota{MaxSendsPerAddressPerDay: 1}})
 			if err == nil && !res[0].AddressLimited {
 				err = fmt.Errorf("Insert over the address limit: %+v", res[0])

@@ -169,16 +169,16 @@ func TestHookTurningStandardStringsOff(t *testing.T) {
 	db := testdb.Postgres(t)
 	migrated(t, db)
 	s := bunstore.New(offAt(t, testdb.SchemaDSN(t, testdb.Schema(t, db)), ""))
-	if _, err := s.Insert(ctx, invites.InsertParams{Now: base, Invites: batch("other", 3)}); err != nil {
+	if _, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: batch("other", 3)}); err != nil {
 		t.Fatal(err)
 	}
 	in := pendingInvite("acme", "kate@example.com")
-	if _, err := s.Insert(ctx, invites.InsertParams{Now: base, Invites: []invites.Invite{in}}); err != nil {
+	if _, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: []invites.Invite{in}}); err != nil {
 		t.Fatal(err)
 	}
 	name := `x\', first_name = $$y$$ --`
 	hooked := errors.New("the hook did not run")
-	inv, err := s.Change(ctx, invites.ChangeParams{Now: base, TenantID: "acme", ID: in.ID, ActorID: `u\`,
+	inv, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: base, TenantID: "acme", ID: in.ID, ActorID: `u\`,
 		From: []invites.Status{invites.StatusPending},
 		Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: `u\`, Fields: invites.Update{FirstName: &name},
 			Event: invites.EventAccepted},

@@ -29,13 +29,17 @@ const insertRetries = 8
 // statements, whatever the batch size: expire the stale pending invites of
 // the batch's addresses, insert every invite with ON CONFLICT DO NOTHING
 // (on PostgreSQL, with the outbox rows and events of those stored), read
-// the pending invites that blocked the rest, and (on SQLite) queue the
-// outbox rows and write the events. A quota adds its locks, its counts
-// before the INSERT, and the removal of the invites beyond it.
+// the pending invites that blocked the rest, (on SQLite) queue the
+// outbox rows and write the events, and write the sends to the ledger. A
+// quota adds its locks, its counts before the INSERT, and the removal of
+// the invites beyond it.
 func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
 	s.ready(ctx)
 	if len(p.Invites) == 0 && p.Idempotency == nil {
 		return nil, nil
+	}
+	if p.LedgerKey == nil {
+		return nil, errNoLedgerKey
 	}
 	now, q, trace := p.Now, p.Quota, traceText(p.Trace)
 	rows := make([]invites.Invite, len(p.Invites))
@@ -60,17 +64,19 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 
 	keys := make([][2]string, len(rows))
 	tenants := make([]string, len(rows))
+	sends := make(keyTable, len(rows))
 	for i, r := range rows {
 		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
 		tenants[i] = r.TenantID
+		sends[i] = keyRow{r.TenantID, p.LedgerKey(r.EmailNorm())}
 	}
 	lock, lockArgs := s.batchAddresses(0, keys)
-	lock = addressLocks("SELECT t, n FROM " + lock + " AS b")
+	lock = addressLocks("SELECT t, n FROM "+lock+" AS b", q.MaxSendsPerAddressPerDayAllTenants > 0)
 	stale, staleArgs := s.batchAddresses(2, keys)
 	stale = expireAddresses(stale)
-	s.warm(ctx, stale, pgInsert)
-	if q.MaxSendsPerAddressPerDay > 0 {
-		count, _ := s.batchAddresses(1, keys)
+	s.warm(ctx, stale, pgInsert, pgRecordSends)
+	if addressLimited(q) {
+		count, _ := s.batchKeys(1, sends)
 		s.warm(ctx, lock, addressCount(count))
 	}
 	res := make([]invites.InsertResult, len(p.Invites))
@@ -87,7 +93,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
 		}
-		if q.MaxSendsPerAddressPerDay > 0 && s.pg {
+		if addressLimited(q) && s.pg {
 			if err := s.execIn(ctx, tx, lock, lockArgs...); err != nil {
 				return err
 			}
@@ -98,7 +104,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		var b quotaBudget
 		if q != (invites.Quota{}) {
 			var err error
-			if b, err = s.budget(ctx, tx, q, rows, now, keys); err != nil {
+			if b, err = s.budget(ctx, tx, q, rows, now, sends); err != nil {
 				return err
 			}
 		}
@@ -137,6 +143,13 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 			}
 		}
 		if err := s.queueInvitations(ctx, tx, now, trace, rows, dids, stored); err != nil {
+			return err
+		}
+		ledger := make([]send, len(stored))
+		for n, i := range stored {
+			ledger[n] = send{rows[i].TenantID, rows[i].CreatedByUserID, sends[i].key}
+		}
+		if err := s.recordSends(ctx, tx, now, ledger); err != nil {
 			return err
 		}
 		return s.keepAnswer(ctx, tx, p, res, &host)

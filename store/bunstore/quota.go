@@ -56,8 +56,8 @@ func sendCount(ctx context.Context, tx bun.IDB, limit int, tenant, user string, 
 		return 0, nil
 	}
 	var n int
-	err := on(tx).QueryRowContext(ctx, `SELECT count(*) FROM invites_events
-		WHERE tenant_id = ? AND actor_id = ? AND type IN ('created', 'resent') AND at > ?`,
+	err := on(tx).QueryRowContext(ctx, `SELECT count(*) FROM invites_sends
+		WHERE tenant_id = ? AND actor_id = ? AND at > ?`,
 		tenant, user, at(now.Add(-time.Hour))).Scan(&n)
 	return n, err
 }
@@ -75,16 +75,17 @@ type quotaBudget struct {
 	q       invites.Quota
 	pending map[string]int // tenant -> invites left, -1 unbounded
 	sends   map[[2]string]int
-	address map[[2]string]int // (tenant, email_norm) -> sends, see addressSends
+	address addressSends
+	keys    keyTable // the tenant and ledger key of each row
 }
 
-// budget counts what q leaves each tenant, creator and address (keys) of
-// rows at now.
-func (s *Store) budget(ctx context.Context, tx bun.Tx, q invites.Quota, rows []invites.Invite, now time.Time, keys [][2]string) (quotaBudget, error) {
-	b := quotaBudget{q: q, pending: map[string]int{}, sends: map[[2]string]int{}}
-	from, args := s.batchAddresses(1, keys)
+// budget counts what q leaves each tenant, creator and address (keys, of
+// the ledger) of rows at now.
+func (s *Store) budget(ctx context.Context, tx bun.Tx, q invites.Quota, rows []invites.Invite, now time.Time, keys keyTable) (quotaBudget, error) {
+	b := quotaBudget{q: q, pending: map[string]int{}, sends: map[[2]string]int{}, keys: keys}
+	from, args := s.batchKeys(1, keys)
 	var err error
-	if b.address, err = s.addressSends(ctx, tx, q, now, from, args...); err != nil {
+	if b.address, err = s.countAddresses(ctx, tx, q, now, from, args...); err != nil {
 		return b, err
 	}
 	if !tenantQuota(q) {
@@ -110,24 +111,26 @@ func (s *Store) budget(ctx context.Context, tx bun.Tx, q invites.Quota, rows []i
 	return b, nil
 }
 
-// take uses one invite of r's budget, or says why it cannot: the address
-// limit first, then the other quotas.
-func (b quotaBudget) take(r invites.Invite) (addressLimited, overQuota bool) {
-	if left(b.q.MaxSendsPerAddressPerDay, b.address[[2]string{r.TenantID, r.EmailNorm()}]) == 0 {
+// take uses one invite of the budget of rows[i], r, or says why it
+// cannot: the address limits first, then the other quotas.
+func (b quotaBudget) take(i int, r invites.Invite) (addr, quota bool) {
+	if addressLimited(b.q) && !b.address.allows(b.q, b.keys[i]) {
 		return true, false
 	}
-	if !tenantQuota(b.q) {
-		return false, false
+	if tenantQuota(b.q) {
+		k := [2]string{r.TenantID, r.CreatedByUserID}
+		if b.pending[r.TenantID] == 0 || b.sends[k] == 0 {
+			return false, true
+		}
+		if b.pending[r.TenantID] > 0 {
+			b.pending[r.TenantID]--
+		}
+		if b.sends[k] > 0 {
+			b.sends[k]--
+		}
 	}
-	k := [2]string{r.TenantID, r.CreatedByUserID}
-	if b.pending[r.TenantID] == 0 || b.sends[k] == 0 {
-		return false, true
-	}
-	if b.pending[r.TenantID] > 0 {
-		b.pending[r.TenantID]--
-	}
-	if b.sends[k] > 0 {
-		b.sends[k]--
+	if addressLimited(b.q) {
+		b.address.count(b.keys[i])
 	}
 	return false, false
 }
@@ -140,7 +143,7 @@ func (s *Store) dropOverQuota(ctx context.Context, tx bun.IDB, b quotaBudget, ro
 	var kept []int
 	var over []uuid.UUID
 	for _, i := range stored {
-		addr, quota := b.take(rows[i])
+		addr, quota := b.take(i, rows[i])
 		if !addr && !quota {
 			kept = append(kept, i)
 			continue

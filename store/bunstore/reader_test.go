@@ -18,7 +18,7 @@ func TestLongReadDoesNotQueueReadsOnSQLite(t *testing.T) {
 	db := testdb.SQLite(t)
 	store := migrated(t, db)
 	for _, tenant := range []string{"scan", "other"} {
-		if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: batch(tenant, 3)}); err != nil {
+		if _, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: batch(tenant, 3)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,7 +40,7 @@ func TestLongReadDoesNotQueueReadsOnSQLite(t *testing.T) {
 	if _, err := store.Get(wait, invites.GetParams{TenantID: "other", ID: other[0].ID}); err != nil {
 		t.Fatalf("Get beside an open read: %v", err)
 	}
-	if _, err := store.Change(wait, invites.ChangeParams{Now: base, TenantID: "other", ID: other[0].ID, ActorID: "inviter",
+	if _, err := store.Change(wait, invites.ChangeParams{LedgerKey: ledgerKey, Now: base, TenantID: "other", ID: other[0].ID, ActorID: "inviter",
 		From: []invites.Status{invites.StatusPending}, Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}}); err != nil {
 		t.Fatalf("Cancel beside an open read: %v", err)
 	}

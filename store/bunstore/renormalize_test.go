@@ -33,7 +33,7 @@ func TestMigrateRenormalizesOldRows(t *testing.T) {
 			t.Helper()
 			inv := pendingInvite("acme", uuid.NewString()+"@stand-in.example")
 			inv.CreatedAt, inv.UpdatedAt, inv.StatusUpdatedAt, inv.LastSentAt, inv.ExpiresAt = now, now, now, now, now.Add(time.Hour)
-			res, err := store.Insert(ctx, invites.InsertParams{Now: now, Invites: []invites.Invite{inv}})
+			res, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: []invites.Invite{inv}})
 			if err != nil || len(res) != 1 || res[0].Invite.ID != inv.ID {
 				t.Fatalf("Insert: %+v, %v", res, err)
 			}
@@ -94,12 +94,12 @@ func TestMigrateRenormalizesOldRows(t *testing.T) {
 				t.Errorf("Get(%s) = %s, %v; want %s", id, inv.Status, err, want)
 			}
 		}
-		res, err := store.Insert(ctx, invites.InsertParams{Now: now, Invites: []invites.Invite{pendingInvite("acme", "Bob@bücher.de")}})
+		res, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: []invites.Invite{pendingInvite("acme", "Bob@bücher.de")}})
 		if err != nil || len(res) != 1 || res[0].Existing != kept {
 			t.Errorf("Insert of bob@bücher.de = %+v, %v; want it blocked by %s", res, err, kept)
 		}
 		// The address limit counts the old row's send.
-		res, err = store.Insert(ctx, invites.InsertParams{Now: now.Add(2 * time.Hour), Quota: invites.Quota{MaxSendsPerAddressPerDay: 1},
+		res, err = store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: now.Add(2 * time.Hour), Quota: invites.Quota{MaxSendsPerAddressPerDay: 1},
 			Invites: []invites.Invite{pendingInvite("acme", "ann@bücher.de")}})
 		if err != nil || len(res) != 1 || !res[0].AddressLimited {
 			t.Errorf("Insert of ann@bücher.de over its daily send = %+v, %v; want AddressLimited", res, err)
@@ -129,7 +129,7 @@ func TestRenormalizeCounts(t *testing.T) {
 			invs[i] = pendingInvite("acme", fmt.Sprintf("\u212A%d@x.io", i)) // the Kelvin sign
 		}
 		for i := 0; i < n; i += 500 {
-			if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: invs[i:min(i+500, n)]}); err != nil {
+			if _, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: invs[i:min(i+500, n)]}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -49,9 +49,9 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 
 // Prune implements invites.Store: the invites in one transaction (their
 // events, then the invites, whose tokens and deliveries cascade), the
-// handled events in one statement, each kind found through its partial
-// index in the order it ended (invites_final_idx,
-// invites_events_handled_idx). On PostgreSQL rows another write holds
+// handled events in one statement, and the ledger's sends in one, each
+// kind found through its index in the order it ended (invites_final_idx,
+// invites_events_handled_idx, invites_sends_at_idx). On PostgreSQL rows another write holds
 // are passed over, for the next Prune.
 func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.PruneResult, error) {
 	var r invites.PruneResult
@@ -91,7 +91,25 @@ func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.Prune
 		}
 		r.Keys = n
 	}
+	if !p.SendsBefore.IsZero() {
+		w := s.pruneSends(p.SendsBefore, p.Limit)
+		res, err := on(s.db).ExecContext(ctx, w.sql+" DELETE FROM invites_sends WHERE "+w.in, w.args...)
+		if err != nil {
+			return r, wrap(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return r, wrap(err)
+		}
+		r.Sends = int(n)
+	}
 	return r, nil
+}
+
+// pruneSends picks up to limit sends of the ledger before t, oldest
+// first, passing over those another Prune holds.
+func (s *Store) pruneSends(t time.Time, limit int) with {
+	return s.pickLocked(" FOR UPDATE", "SELECT id FROM invites_sends WHERE at < ? ORDER BY at LIMIT ?", at(t), limit)
 }
 
 // deleteInvites runs del, a DELETE FROM invites ... RETURNING id, in tx,

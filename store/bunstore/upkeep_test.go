@@ -42,6 +42,7 @@ func TestMigrationUpkeepDownAndUpKeepsRows(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *bun.DB) {
 		ctx := t.Context()
 		migrateThrough(t, db, "20261130000005")
+		through := countRows(t, db, "SELECT count(*) FROM invites_migrations")
 		store := migrated(t, db)
 		want := indexesOf(t, db)
 		for _, idx := range []string{"invites_final_idx", "invites_events_handled_idx"} {
@@ -49,7 +50,7 @@ func TestMigrationUpkeepDownAndUpKeepsRows(t *testing.T) {
 				t.Fatalf("no index %s after Migrate: %v", idx, want)
 			}
 		}
-		res, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: batch("acme", 2), Trace: "00-trace"})
+		res, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: batch("acme", 2), Trace: "00-trace"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,9 +74,8 @@ func TestMigrationUpkeepDownAndUpKeepsRows(t *testing.T) {
 		if err := bunstore.Rollback(ctx, db); err != nil {
 			t.Fatalf("Rollback: %v", err)
 		}
-		// Rollback undoes the group migrated applied: migration 6 and every
-		// one after it.
-		if n, want := countRows(t, db, "SELECT count(*) FROM invites_migrations"), 5; n != want {
+		// Rollback undoes the group Migrate applied: 6 and every later one.
+		if n, want := countRows(t, db, "SELECT count(*) FROM invites_migrations"), through; n != want {
 			t.Fatalf("after Rollback, %d migrations applied, want %d", n, want)
 		}
 		if n := countRows(t, db, "SELECT count(*) FROM invites_events WHERE type IN ('bounced', 'forgotten') OR invite_id = ?", kept.ID); n != 0 {
@@ -170,7 +170,7 @@ func TestQueryHookSeesPreparedStatements(t *testing.T) {
 	h := &hookLog{before: map[*bun.QueryEvent]bool{}}
 	store := bunstore.New(db, bunstore.WithQueryHook(h))
 	ctx := t.Context()
-	if _, err := store.Insert(ctx, invites.InsertParams{Now: base, Invites: batch("acme", 3)}); err != nil {
+	if _, err := store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: base, Invites: batch("acme", 3)}); err != nil {
 		t.Fatal(err)
 	}
 	p := claimAt(t, base, 3, time.Minute)
@@ -178,7 +178,7 @@ func TestQueryHookSeesPreparedStatements(t *testing.T) {
 	if err != nil || len(claims) != 3 {
 		t.Fatalf("claim: %v, %d claims", err, len(claims))
 	}
-	if _, err := store.Change(ctx, invites.ChangeParams{Now: base, Digest: p.Digests[0], ActorID: "u1",
+	if _, err := store.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: base, Digest: p.Digests[0], ActorID: "u1",
 		From: []invites.Status{invites.StatusPending}, Live: true,
 		Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: "u1", Event: invites.EventAccepted}}); err != nil {
 		t.Fatal(err)

@@ -141,6 +141,9 @@ func allows(p invites.ChangeParams, cur invites.Invite) bool {
 // counts between Decide's answer and the write. An error of Decide's goes
 // to host as well.
 func (s *Store) decided(ctx context.Context, tx bun.Tx, p invites.ChangeParams, host *error) (invites.Invite, error) {
+	if p.LedgerKey == nil && addressLimited(p.Count) {
+		return invites.Invite{}, errNoLedgerKey
+	}
 	if p.Decide != nil && s.pg && p.Count != (invites.Quota{}) {
 		tenant, id := p.TenantID, p.ID
 		if p.Digest != nil {
@@ -185,9 +188,13 @@ func (s *Store) decided(ctx context.Context, tx bun.Tx, p invites.ChangeParams, 
 // the quota locks.
 func (s *Store) facts(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cur invites.Invite) (invites.Facts, error) {
 	f := invites.Facts{Invite: cur}
-	sends, err := s.addressSends(ctx, tx, p.Count, p.Now, anInvite(1), cur.TenantID, cur.ID)
-	for _, n := range sends { // the invite's one address, if it had sends
-		f.AddressSends = n
+	var err error
+	if addressLimited(p.Count) {
+		k := keyRow{cur.TenantID, p.LedgerKey(cur.EmailNorm())}
+		from, args := s.batchKeys(1, keyTable{k})
+		var c addressSends
+		c, err = s.countAddresses(ctx, tx, p.Count, p.Now, from, args...)
+		f.AddressSends, f.AllTenantSends = c.mine[sendKey{k.tenant, string(k.key)}], c.all[string(k.key)]
 	}
 	if err == nil {
 		f.UserSends, err = sendCount(ctx, tx, p.Count.MaxSendsPerHour, cur.TenantID, p.ActorID, p.Now)
@@ -207,6 +214,9 @@ func (s *Store) facts(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cu
 func (s *Store) apply(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cur invites.Invite, e invites.Edit) (invites.Invite, error) {
 	var did uuid.UUID
 	if e.Renew {
+		if p.LedgerKey == nil {
+			return invites.Invite{}, errNoLedgerKey
+		}
 		var err error
 		if did, err = uuid.NewV7(); err != nil {
 			return invites.Invite{}, err
@@ -227,6 +237,9 @@ func (s *Store) apply(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cu
 		return inv, err
 	}
 	if _, err := on(tx).ExecContext(ctx, "DELETE FROM invites_tokens WHERE invite_id = ?", cur.ID); err != nil {
+		return invites.Invite{}, err
+	}
+	if err := s.recordSends(ctx, tx, p.Now, []send{{cur.TenantID, p.ActorID, p.LedgerKey(cur.EmailNorm())}}); err != nil {
 		return invites.Invite{}, err
 	}
 	return inv, queueReminder(ctx, tx, inv, did, p.Now, e.Trace)

@@ -22,7 +22,7 @@ func BenchmarkListAtBounds(b *testing.B) {
 			FirstName: fmt.Sprintf("First%d", i), Locale: "en-US", Status: invites.StatusPending, ExpiresAt: now.Add(time.Hour),
 			CreatedByUserID: "u", CreatedAt: now, UpdatedAt: now, StatusUpdatedAt: now, LastSentAt: now, SendCount: 1}
 	}
-	if _, err := s.Insert(b.Context(), invites.InsertParams{Now: now, Invites: rows}); err != nil {
+	if _, err := s.Insert(b.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: rows}); err != nil {
 		b.Fatal(err)
 	}
 	emails := make([]string, invites.MaxFilterValues)

@@ -40,6 +40,9 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 	id := r.inv.ID
 	s.busy[id] = struct{}{}
 	defer s.release(id) // runs before the Unlock above, even on panic
+	if p.LedgerKey == nil && (p.Count.MaxSendsPerAddressPerDay > 0 || p.Count.MaxSendsPerAddressPerDayAllTenants > 0) {
+		return invites.Invite{}, errNoLedgerKey
+	}
 	if p.Decide == nil && (!slices.Contains(p.From, r.inv.Status) || p.Live && !p.Now.Before(r.inv.ExpiresAt)) {
 		return invites.Invite{}, &invites.RuleError{Invite: clone(r.inv)}
 	}
@@ -99,13 +102,16 @@ func (s *Store) settle(ctx context.Context, r *record, p invites.ChangeParams) (
 			}
 		}
 		var holder *record
+		if e.Renew && p.LedgerKey == nil {
+			return e, nil, errNoLedgerKey
+		}
 		if e.Renew {
 			var err error
 			if holder, err = s.otherHolder(ctx, r, p.Now); err != nil {
 				return e, nil, err
 			}
 		}
-		if now := s.facts(r, p); p.Decide == nil || now.AddressSends == f.AddressSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {
+		if now := s.facts(r, p); p.Decide == nil || now.AddressSends == f.AddressSends && now.AllTenantSends == f.AllTenantSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {
 			return e, holder, nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -117,8 +123,8 @@ func (s *Store) settle(ctx context.Context, r *record, p invites.ChangeParams) (
 // facts reads what p.Decide decides on: r as stored and the counts p asks.
 func (s *Store) facts(r *record, p invites.ChangeParams) invites.Facts {
 	f := invites.Facts{Invite: clone(r.inv)}
-	if p.Count.MaxSendsPerAddressPerDay > 0 {
-		f.AddressSends = s.addressSends(r.inv.TenantID, r.inv.Email, p.Now)
+	if p.Count.MaxSendsPerAddressPerDay > 0 || p.Count.MaxSendsPerAddressPerDayAllTenants > 0 {
+		f.AddressSends, f.AllTenantSends = s.addressSends(r.inv.TenantID, string(p.LedgerKey(r.inv.EmailNorm())), p.Now)
 	}
 	if p.Count.MaxSendsPerHour > 0 {
 		f.UserSends = s.userSends(r.inv.TenantID, p.ActorID, p.Now)
@@ -207,6 +213,7 @@ func (s *Store) commit(r *record, out invites.Invite, e invites.Edit, p invites.
 		r.digests = nil
 		s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = r.inv.ID
 		s.queue(r, did, invites.KindReminder, p.Now, e.Trace)
+		s.record(r.inv.TenantID, p.ActorID, string(p.LedgerKey(r.inv.EmailNorm())), p.Now)
 	}
 	if e.Event != "" {
 		s.emit(r, e.Event, p.ActorID, p.Now)

@@ -133,33 +133,3 @@ func (s *Store) tenantPending(tenantID string, now time.Time) int {
 	}
 	return n
 }
-
-// userSends counts the sends by user in tenantID in the hour up to now.
-func (s *Store) userSends(tenantID, user string, now time.Time) int {
-	n := 0
-	since := now.Add(-time.Hour)
-	for _, ev := range s.events {
-		if ev.e.TenantID == tenantID && ev.e.ActorID == user && ev.e.At.After(since) && isSend(ev.e.Type) {
-			n++
-		}
-	}
-	return n
-}
-
-// addressSends counts the sends to the address of tenantID and email in
-// the 24 hours up to now: it reads the events of that address's invites
-// only.
-func (s *Store) addressSends(tenantID, email string, now time.Time) int {
-	n := 0
-	since := now.Add(-24 * time.Hour)
-	for _, id := range s.byEmail[pendingKey(tenantID, email)] {
-		for _, ev := range s.history[id] {
-			if ev.e.At.After(since) && isSend(ev.e.Type) {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-func isSend(t invites.EventType) bool { return t == invites.EventCreated || t == invites.EventResent }

@@ -8,6 +8,7 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"sort"
@@ -29,7 +30,7 @@ type Store struct {
 	invites  map[uuid.UUID]*record
 	byTenant map[string][]uuid.UUID // insertion order, for List
 	pending  map[string]uuid.UUID   // tenant+"\x00"+NormalizeEmail -> pending invite
-	byEmail  map[string][]uuid.UUID // tenant+"\x00"+NormalizeEmail -> every invite, for the address limit
+	byEmail  map[string][]uuid.UUID // tenant+"\x00"+NormalizeEmail -> every invite, for Forget
 	digests  map[string]uuid.UUID   // string(digest) -> invite
 
 	deliveries map[uuid.UUID]*delivery
@@ -50,8 +51,11 @@ type Store struct {
 
 	// keys holds the idempotency records; keyHeld the keys whose write is
 	// under way, which other writes of the key wait for on cond.
-	keys    map[keyID]*kept
-	keyHeld map[keyID]struct{}
+	keys           map[keyID]*kept
+	keyHeld        map[keyID]struct{}
+	ledger         map[string][]send // string(LedgerKey) -> its sends (see ledger.go)
+	byTenantLedger map[string][]send // tenant -> its sends
+	secret         []byte            // LedgerSecret's
 }
 
 type record struct {
@@ -76,20 +80,24 @@ var _ invites.Store = (*Store)(nil)
 // New returns an empty Store.
 func New() *Store {
 	s := &Store{
-		invites:    map[uuid.UUID]*record{},
-		byTenant:   map[string][]uuid.UUID{},
-		pending:    map[string]uuid.UUID{},
-		byEmail:    map[string][]uuid.UUID{},
-		digests:    map[string]uuid.UUID{},
-		deliveries: map[uuid.UUID]*delivery{},
-		latest:     map[uuid.UUID]uuid.UUID{},
-		active:     map[uuid.UUID]struct{}{},
-		busy:       map[uuid.UUID]struct{}{},
-		history:    map[uuid.UUID][]*event{},
-		unhandled:  map[uuid.UUID][]*event{},
-		keys:       map[keyID]*kept{},
-		keyHeld:    map[keyID]struct{}{},
+		invites:        map[uuid.UUID]*record{},
+		byTenant:       map[string][]uuid.UUID{},
+		pending:        map[string]uuid.UUID{},
+		byEmail:        map[string][]uuid.UUID{},
+		digests:        map[string]uuid.UUID{},
+		deliveries:     map[uuid.UUID]*delivery{},
+		latest:         map[uuid.UUID]uuid.UUID{},
+		active:         map[uuid.UUID]struct{}{},
+		busy:           map[uuid.UUID]struct{}{},
+		history:        map[uuid.UUID][]*event{},
+		unhandled:      map[uuid.UUID][]*event{},
+		ledger:         map[string][]send{},
+		byTenantLedger: map[string][]send{},
+		secret:         make([]byte, 32),
+		keys:           map[keyID]*kept{},
+		keyHeld:        map[keyID]struct{}{},
 	}
+	rand.Read(s.secret) // never fails (see its doc)
 	s.cond = sync.NewCond(&s.mu)
 	return s
 }
@@ -129,6 +137,16 @@ func (s *Store) Dump() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "digest %x -> %s\n", k, s.digests[k])
+	}
+	keys = keys[:0]
+	for k := range s.ledger {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, r := range s.ledger[k] {
+			fmt.Fprintf(&b, "send %x tenant=%q actor=%q at=%s\n", k, r.tenant, r.actor, r.at)
+		}
 	}
 	ids = ids[:0]
 	for id := range s.deliveries {

@@ -17,10 +17,13 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // sent inserts an invite and runs its delivery up to the minted token, as
 // the Service's worker would.
+// ledgerKey keys the send ledger of the tests' writes, as a Service would.
+func ledgerKey(n string) []byte { return invites.LedgerKey(make([]byte, invites.MinLedgerSecret), n) }
+
 func sent(t *testing.T, s *Store) (invites.Invite, invites.Token, []byte) {
 	t.Helper()
 	ctx := context.Background()
-	res, err := s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{{
+	res, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: []invites.Invite{{
 		ID: uuid.Must(uuid.NewV7()), TenantID: "t1", Email: "Ann@Example.com",
 		FirstName: "Ann", Roles: []string{"member"}, Data: []byte(`{"a":1}`), Status: invites.StatusPending,
 		ExpiresAt: t0.Add(time.Hour), CreatedByUserID: "u1", SendCount: 1, LastSentAt: t0,
@@ -52,7 +55,7 @@ func TestDumpHoldsNoPlaintextToken(t *testing.T) {
 	s := New()
 	inv, tok1, dig1 := sent(t, s)
 	now := t0.Add(2 * time.Minute)
-	if _, err := s.Change(context.Background(), invites.ChangeParams{Now: now, TenantID: "t1", ID: inv.ID,
+	if _, err := s.Change(context.Background(), invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: "t1", ID: inv.ID,
 		Edit: invites.Edit{Renew: true, ExpiresAt: now.Add(time.Hour), Event: invites.EventResent},
 		From: []invites.Status{invites.StatusPending}}); err != nil {
 		t.Fatal(err)
@@ -217,14 +220,14 @@ func TestPanickingHookFreesInvite(t *testing.T) {
 
 // accept is the Service's accept of dig by u2 at t0, with hook.
 func accept(s *Store, dig []byte, hook func(context.Context, invites.Invite) error) (invites.Invite, error) {
-	return s.Change(context.Background(), invites.ChangeParams{Now: t0, Digest: dig, ActorID: "u2",
+	return s.Change(context.Background(), invites.ChangeParams{LedgerKey: ledgerKey, Now: t0, Digest: dig, ActorID: "u2",
 		From: []invites.Status{invites.StatusPending}, Live: true, Hook: hook,
 		Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: "u2", Event: invites.EventAccepted}})
 }
 
 // cancel is the Service's cancel of id by u1 of t1 at t0.
 func cancel(ctx context.Context, s *Store, id uuid.UUID) (invites.Invite, error) {
-	return s.Change(ctx, invites.ChangeParams{Now: t0, TenantID: "t1", ID: id, ActorID: "u1",
+	return s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: t0, TenantID: "t1", ID: id, ActorID: "u1",
 		From: []invites.Status{invites.StatusPending, invites.StatusExpired},
 		Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}})
 }

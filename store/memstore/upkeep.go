@@ -74,7 +74,15 @@ func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneRe
 	if !p.KeysBefore.IsZero() {
 		res.Keys = s.pruneKeys(p.KeysBefore, p.Limit)
 	}
+	if !p.SendsBefore.IsZero() {
+		res.Sends = s.pruneSends(p.SendsBefore, p.Limit)
+	}
 	return res, nil
+}
+
+// LedgerSecret implements invites.Store: made by New.
+func (s *Store) LedgerSecret(context.Context) ([]byte, error) {
+	return slices.Clone(s.secret), nil
 }
 
 // Forget implements invites.Store. It waits for an invite whose Accept

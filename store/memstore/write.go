@@ -38,6 +38,9 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 
 	// Check every id and make every delivery id before changing anything,
 	// so a failure changes nothing.
+	if p.LedgerKey == nil {
+		return nil, errNoLedgerKey
+	}
 	dids := make([]uuid.UUID, len(in))
 	for i, inv := range in {
 		if inv.ID == uuid.Nil {
@@ -59,7 +62,8 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 			res[i].Existing = h.inv.ID
 			continue
 		}
-		if q.MaxSendsPerAddressPerDay > 0 && s.addressSends(inv.TenantID, inv.Email, now) >= q.MaxSendsPerAddressPerDay {
+		key := string(p.LedgerKey(invites.NormalizeEmail(inv.Email)))
+		if s.addressLimit(q, inv.TenantID, key, now) {
 			res[i].AddressLimited = true
 			continue
 		}
@@ -105,6 +109,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		s.byEmail[k] = append(s.byEmail[k], r.inv.ID)
 		s.queue(r, dids[i], invites.KindInvitation, now, p.Trace)
 		s.emit(r, invites.EventCreated, r.inv.CreatedByUserID, now)
+		s.record(r.inv.TenantID, r.inv.CreatedByUserID, string(p.LedgerKey(invites.NormalizeEmail(inv.Email))), now)
 		res[i].Invite = clone(r.inv)
 	}
 	s.keepKey(p.Idempotency, answer)

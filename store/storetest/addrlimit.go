@@ -196,7 +196,7 @@ func raceAddressLimit(t *testing.T, newStore func(*testing.T) invites.Store, res
 			for n := range rounds {
 				batch := addresses(tenantA, fmt.Sprintf("w%d-%d-", w, n), t0, others)
 				batch = append(batch, newInvite(tenantA, email, t0))
-				res, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Invites: batch, Quota: r.Quota})
+				res, err := s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: batch, Quota: r.Quota})
 				if err != nil {
 					t.Errorf("Insert: %v", err)
 					return

@@ -27,7 +27,7 @@ var changeCases = []testCase{
 func decideFacts(t *testing.T, s invites.Store, id uuid.UUID, now time.Time, actor string, count invites.Quota) invites.Facts {
 	t.Helper()
 	var got []invites.Facts
-	_, err := s.Change(t.Context(), invites.ChangeParams{Now: now, TenantID: tenantA, ID: id, ActorID: actor, Count: count,
+	_, err := s.Change(t.Context(), invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: id, ActorID: actor, Count: count,
 		Decide: func(_ context.Context, f invites.Facts) (invites.Edit, error) {
 			got = append(got, f)
 			return invites.Edit{}, errNo
@@ -69,7 +69,7 @@ func testChangeCounts(t *testing.T, newStore func(*testing.T) invites.Store) {
 		t.Fatal(err)
 	}
 	k3 := insertOne(t, s, at(-2*time.Hour), newInvite(tenantA, "kim@x.com", at(-2*time.Hour), by("ann", time.Time{})))
-	if _, err := s.Change(ctx, invites.ChangeParams{Now: at(-30 * time.Minute), TenantID: tenantA, ID: k3.ID, ActorID: admin,
+	if _, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: at(-30 * time.Minute), TenantID: tenantA, ID: k3.ID, ActorID: admin,
 		Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
 			return renewEdit(at(-30 * time.Minute)), nil
 		}}); err != nil {
@@ -126,14 +126,14 @@ func testChangeEdit(t *testing.T, newStore func(*testing.T) invites.Store) {
 		change func(*invites.Invite, time.Time)
 		event  *ev
 	}{
-		{"status, acceptor, fields and event", invites.ChangeParams{ActorID: "actor-1"},
+		{"status, acceptor, fields and event", invites.ChangeParams{LedgerKey: ledgerKey, ActorID: "actor-1"},
 			func(i *invites.Invite, now time.Time) {
 				i.Status, i.StatusUpdatedAt, i.AcceptedByUserID = invites.StatusAccepted, now, "user-9"
 				i.FirstName, i.Roles, i.Data = "Neo", []string{"x"}, nil
 			}, &ev{invites.EventAccepted, "actor-1", t0.Add(time.Hour)}},
-		{"fields only, no event", invites.ChangeParams{ActorID: "actor-2"},
+		{"fields only, no event", invites.ChangeParams{LedgerKey: ledgerKey, ActorID: "actor-2"},
 			func(i *invites.Invite, _ time.Time) { i.LastName = "Z" }, nil},
-		{"by From", invites.ChangeParams{ActorID: "actor-3", From: []invites.Status{invites.StatusAccepted},
+		{"by From", invites.ChangeParams{LedgerKey: ledgerKey, ActorID: "actor-3", From: []invites.Status{invites.StatusAccepted},
 			Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}},
 			func(i *invites.Invite, now time.Time) { i.Status, i.StatusUpdatedAt = invites.StatusCanceled, now },
 			&ev{invites.EventCanceled, "actor-3", t0.Add(3 * time.Hour)}},
@@ -186,13 +186,13 @@ func testChangeRuleError(t *testing.T, newStore func(*testing.T) invites.Store) 
 		p    invites.ChangeParams
 		want invites.Invite
 	}{
-		{"From not holding", invites.ChangeParams{Now: t0.Add(time.Minute), TenantID: tenantA, ID: soon.ID,
+		{"From not holding", invites.ChangeParams{LedgerKey: ledgerKey, Now: t0.Add(time.Minute), TenantID: tenantA, ID: soon.ID,
 			From: []invites.Status{invites.StatusAccepted, invites.StatusDeclined}, Edit: cancelEdit}, soon},
-		{"Live at ExpiresAt", invites.ChangeParams{Now: soon.ExpiresAt, Digest: digests[soon.ID],
+		{"Live at ExpiresAt", invites.ChangeParams{LedgerKey: ledgerKey, Now: soon.ExpiresAt, Digest: digests[soon.ID],
 			From: []invites.Status{invites.StatusPending}, Live: true, Edit: cancelEdit}, soon},
-		{"stored expired", invites.ChangeParams{Now: stored.now, Digest: stored.digest,
+		{"stored expired", invites.ChangeParams{LedgerKey: ledgerKey, Now: stored.now, Digest: stored.digest,
 			From: []invites.Status{invites.StatusPending}, Live: true, Edit: cancelEdit}, stored.inv},
-		{"declined, by digest", invites.ChangeParams{Now: declined.now, Digest: declined.digest,
+		{"declined, by digest", invites.ChangeParams{LedgerKey: ledgerKey, Now: declined.now, Digest: declined.digest,
 			From: []invites.Status{invites.StatusPending}, Live: true, Edit: cancelEdit}, declined.inv},
 	} {
 		events := histOf(t, s, c.want.ID)
@@ -221,7 +221,7 @@ func testChangeHook(t *testing.T, newStore func(*testing.T) invites.Store) {
 	p := prepare(t, s, "hook@x.com", stPending)
 	now := p.now
 	var seen []invites.Invite
-	got, err := s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenantA, ID: p.inv.ID, ActorID: "actor",
+	got, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: p.inv.ID, ActorID: "actor",
 		Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
 			return invites.Edit{Fields: invites.Update{FirstName: strp("Hooked")}}, nil
 		},
@@ -241,7 +241,7 @@ func testChangeHook(t *testing.T, newStore func(*testing.T) invites.Store) {
 		"renewal": {Decide: func(context.Context, invites.Facts) (invites.Edit, error) { return renewEdit(later), nil }},
 		"cancel":  {From: []invites.Status{invites.StatusPending}, Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}},
 	} {
-		cp.Now, cp.TenantID, cp.ID, cp.ActorID = later, tenantA, p.inv.ID, "actor"
+		cp.Now, cp.TenantID, cp.ID, cp.ActorID, cp.LedgerKey = later, tenantA, p.inv.ID, "actor", ledgerKey
 		var hooked invites.Invite
 		cp.Hook = func(_ context.Context, inv invites.Invite) error {
 			hooked = inv
@@ -279,7 +279,7 @@ func testChangeRenew(t *testing.T, newStore func(*testing.T) invites.Store) {
 	exp := now.Add(3 * time.Hour)
 	for _, inv := range []invites.Invite{a, b} {
 		before := get(t, s, tenantA, inv.ID)
-		got, err := s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenantA, ID: inv.ID, ActorID: "renewer",
+		got, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: inv.ID, ActorID: "renewer",
 			Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
 				return invites.Edit{Renew: true, ExpiresAt: exp, Event: invites.EventResent}, nil
 			}})
@@ -311,7 +311,7 @@ func testChangeRenew(t *testing.T, newStore func(*testing.T) invites.Store) {
 	insertOne(t, s, t0, newInvite(tenantA, "LEE@x.com", t0))
 	l = get(t, s, tenantA, l.ID)
 	events := histOf(t, s, l.ID)
-	_, err := s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenantA, ID: l.ID, ActorID: "renewer",
+	_, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: l.ID, ActorID: "renewer",
 		Decide: func(context.Context, invites.Facts) (invites.Edit, error) { return renewEdit(now), nil }})
 	wantIs(t, "renewal of an address with a live pending invite", err, invites.ErrAlreadyInvited)
 	checkInvite(t, "Get after a renewal refused", get(t, s, tenantA, l.ID), l)
@@ -328,7 +328,7 @@ func testChangeRenewExpiresStale(t *testing.T, newStore func(*testing.T) invites
 	}
 	stale := insertOne(t, s, t0, newInvite(tenantA, "Kim@x.com", t0, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Hour) }))
 	now := t0.Add(2 * time.Hour)
-	got, err := s.Change(t.Context(), invites.ChangeParams{Now: now, TenantID: tenantA, ID: r.ID, ActorID: "renewer",
+	got, err := s.Change(t.Context(), invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: r.ID, ActorID: "renewer",
 		Decide: func(context.Context, invites.Facts) (invites.Edit, error) { return renewEdit(now), nil }})
 	if err != nil || got.Status != invites.StatusPending {
 		t.Fatalf("renewal beside a stale invite of the address: status %s, %v; want pending", got.Status, err)

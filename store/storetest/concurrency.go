@@ -274,7 +274,7 @@ func testRaceInsertSameAddress(t *testing.T, newStore func(*testing.T) invites.S
 			tr := &try{inv: newInvite(tenantA, fmt.Sprintf(variants[i%len(variants)], a), t0)}
 			same[a] = append(same[a], tr)
 			fns = append(fns, func() {
-				tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}})
+				tr.res, tr.err = s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: []invites.Invite{tr.inv}})
 			})
 		}
 	}
@@ -282,7 +282,7 @@ func testRaceInsertSameAddress(t *testing.T, newStore func(*testing.T) invites.S
 		tr := &try{inv: newInvite(tenantA, fmt.Sprintf("other%02d@x.com", i), t0)}
 		other = append(other, tr)
 		fns = append(fns, func() {
-			tr.res, tr.err = s.Insert(ctx, invites.InsertParams{Now: t0, Invites: []invites.Invite{tr.inv}})
+			tr.res, tr.err = s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: []invites.Invite{tr.inv}})
 		})
 	}
 	race(fns...)

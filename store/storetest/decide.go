@@ -85,7 +85,7 @@ func testDecideRefusalChangesNothing(t *testing.T, newStore func(*testing.T) inv
 			events := histOf(t, s, p.inv.ID)
 			all := invites.Quota{MaxPending: 100, MaxSendsPerHour: 100, MaxSendsPerAddressPerDay: 100}
 			for _, count := range []invites.Quota{{}, all} {
-				_, err := s.Change(t.Context(), invites.ChangeParams{Now: p.now, TenantID: tenantA, ID: p.inv.ID,
+				_, err := s.Change(t.Context(), invites.ChangeParams{LedgerKey: ledgerKey, Now: p.now, TenantID: tenantA, ID: p.inv.ID,
 					ActorID: as(tenantA).UserID, Count: count,
 					Decide: func(context.Context, invites.Facts) (invites.Edit, error) {
 						return invites.Edit{}, fmt.Errorf("wrapped: %w", errNo)
@@ -134,7 +134,7 @@ func testDecideSeesStoredInvite(t *testing.T, newStore func(*testing.T) invites.
 	now := t0.Add(time.Hour) // past ExpiresAt
 	for _, count := range []invites.Quota{{}, {MaxPending: 1, MaxSendsPerHour: 1, MaxSendsPerAddressPerDay: 1}} {
 		var seen []invites.Invite
-		_, err := s.Change(t.Context(), invites.ChangeParams{Now: now, TenantID: tenantA, ID: inv.ID, ActorID: "someone", Count: count,
+		_, err := s.Change(t.Context(), invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: inv.ID, ActorID: "someone", Count: count,
 			Decide: func(_ context.Context, f invites.Facts) (invites.Edit, error) {
 				seen = append(seen, f.Invite)
 				return invites.Edit{}, errNo
@@ -164,7 +164,7 @@ func testNotFoundBeforeDecide(t *testing.T, newStore func(*testing.T) invites.St
 			Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}},
 		{TenantID: tenantA, ID: inv.ID, Count: invites.Quota{MaxPending: 1, MaxSendsPerHour: 1, MaxSendsPerAddressPerDay: 1}, Decide: decide},
 	} {
-		p.Now, p.ActorID = t0.Add(time.Hour), as(tenantA).UserID
+		p.Now, p.ActorID, p.LedgerKey = t0.Add(time.Hour), as(tenantA).UserID, ledgerKey
 		_, err := s.Change(t.Context(), p)
 		wantIs(t, "Change of another tenant's or no invite", err, invites.ErrNotFound)
 	}
@@ -220,7 +220,7 @@ func testRaceDecideHoldsForWrite(t *testing.T, newStore func(*testing.T) invites
 				}
 			},
 			func() {
-				renewed[i], errs[i] = s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenantA, ID: inv.ID, ActorID: as(tenantA).UserID,
+				renewed[i], errs[i] = s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: inv.ID, ActorID: as(tenantA).UserID,
 					Decide: func(ctx context.Context, f invites.Facts) (invites.Edit, error) {
 						seen[i] = slices.Clone(f.Invite.Roles)
 						if slices.Contains(f.Invite.Roles, "admin") {

@@ -257,7 +257,7 @@ func testDeliveryTrace(t *testing.T, newStore func(*testing.T) invites.Store) {
 		t.Fatalf("claimed %q queued at %s, want no trace (none given), queued at %s", c.Trace, c.QueuedAt, t0)
 	}
 	const first = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-	res, err := s.Insert(ctx, invites.InsertParams{Now: t0, Trace: first, Invites: []invites.Invite{newInvite(tenantA, "a@x.com", t0)}})
+	res, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Trace: first, Invites: []invites.Invite{newInvite(tenantA, "a@x.com", t0)}})
 	if err != nil || len(res) != 1 {
 		t.Fatalf("Insert with a trace: %+v, %v", res, err)
 	}
@@ -285,7 +285,7 @@ func testDeliveryTrace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}{{id, long}, {plain.ID, ""}} {
 		e := renewEdit(t1)
 		e.Trace = x.trace
-		if _, err := s.Change(ctx, invites.ChangeParams{Now: t1, TenantID: tenantA, ID: x.id, ActorID: as(tenantA).UserID,
+		if _, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: t1, TenantID: tenantA, ID: x.id, ActorID: as(tenantA).UserID,
 			From: []invites.Status{invites.StatusPending}, Edit: e}); err != nil {
 			t.Fatalf("renewing Change with trace %q: %v", x.trace, err)
 		}

@@ -103,7 +103,7 @@ func hostileRun(t *testing.T, s invites.Store) []string {
 	}
 	batches = append(batches, vb)
 	for _, b := range batches {
-		res, err := s.Insert(ctx, invites.InsertParams{Now: t0, Invites: b})
+		res, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: b})
 		if err != nil {
 			t.Fatalf("Insert in tenant %q: %v", b[0].TenantID, err)
 		}
@@ -176,7 +176,7 @@ func hostileRun(t *testing.T, s invites.Store) []string {
 		fresh := hostileInvite(victim, next, i)
 		edit := invites.Edit{Fields: invites.Update{FirstName: &fresh.FirstName, LastName: &fresh.LastName,
 			Locale: &fresh.Locale, Data: fresh.Data, Roles: fresh.Roles}}
-		p := invites.ChangeParams{Now: t0, TenantID: victim, ID: id, ActorID: v}
+		p := invites.ChangeParams{LedgerKey: ledgerKey, Now: t0, TenantID: victim, ID: id, ActorID: v}
 		if i%2 == 0 {
 			p.Decide = func(context.Context, invites.Facts) (invites.Edit, error) { return edit, nil }
 		} else {
@@ -192,7 +192,7 @@ func hostileRun(t *testing.T, s invites.Store) []string {
 		check("Change", inv)
 
 		acc := batches[i][0]
-		inv, err = s.Change(ctx, invites.ChangeParams{Now: t0, TenantID: v, ID: acc.ID, ActorID: v, From: []invites.Status{invites.StatusPending},
+		inv, err = s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: t0, TenantID: v, ID: acc.ID, ActorID: v, From: []invites.Status{invites.StatusPending},
 			Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: v, Event: invites.EventAccepted}})
 		if err != nil || inv.AcceptedByUserID != v || inv.Status != invites.StatusAccepted {
 			t.Fatalf("accepting %s by %q = %q, %s, %v", label[acc.ID], v, inv.AcceptedByUserID, inv.Status, err)

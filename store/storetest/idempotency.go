@@ -38,7 +38,7 @@ func key(k, fp string) *invites.Idempotency {
 // and the error.
 func keyedInsert(t *testing.T, s invites.Store, now time.Time, k *invites.Idempotency, answer string, invs ...invites.Invite) ([]invites.InsertResult, error) {
 	t.Helper()
-	return s.Insert(t.Context(), invites.InsertParams{Now: now, Invites: invs, Idempotency: k,
+	return s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: invs, Idempotency: k,
 		Answer: func(rs []invites.InsertResult) ([]byte, error) {
 			if len(rs) != len(invs) {
 				return nil, fmt.Errorf("answer got %d results, want %d", len(rs), len(invs))
@@ -112,7 +112,7 @@ func testKeyAnswerError(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	boom := errors.New("boom")
 	inv := newInvite(tenantA, "ann@example.com", t0)
-	_, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Invites: []invites.Invite{inv}, Idempotency: key("k", "fp"),
+	_, err := s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: []invites.Invite{inv}, Idempotency: key("k", "fp"),
 		Answer: func([]invites.InsertResult) ([]byte, error) { return nil, boom }})
 	wantIs(t, "Insert whose Answer fails", err, boom)
 	wantNone(t, s, tenantA, inv.ID)
@@ -122,7 +122,7 @@ func testKeyAnswerError(t *testing.T, newStore func(*testing.T) invites.Store) {
 	get(t, s, tenantA, inv.ID)
 
 	stored := insertOne(t, s, t0, newInvite(tenantA, "bob@example.com", t0))
-	_, err = s.Change(t.Context(), invites.ChangeParams{Now: t0, TenantID: tenantA, ID: stored.ID, ActorID: "admin",
+	_, err = s.Change(t.Context(), invites.ChangeParams{LedgerKey: ledgerKey, Now: t0, TenantID: tenantA, ID: stored.ID, ActorID: "admin",
 		From: []invites.Status{invites.StatusPending}, Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled},
 		Idempotency: key("c", "fp"), Answer: func(invites.Invite) ([]byte, error) { return nil, boom }})
 	wantIs(t, "Change whose Answer fails", err, boom)
@@ -152,7 +152,7 @@ func testKeyExpired(t *testing.T, newStore func(*testing.T) invites.Store) {
 
 // cancelKeyed cancels id under k, keeping the invite's status as answer.
 func cancelKeyed(t *testing.T, s invites.Store, id uuid.UUID, k *invites.Idempotency, hook func() error) (invites.Invite, error) {
-	p := invites.ChangeParams{Now: t0, TenantID: tenantA, ID: id, ActorID: "admin",
+	p := invites.ChangeParams{LedgerKey: ledgerKey, Now: t0, TenantID: tenantA, ID: id, ActorID: "admin",
 		From: []invites.Status{invites.StatusPending}, Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled},
 		Idempotency: k, Answer: func(inv invites.Invite) ([]byte, error) {
 			return []byte(inv.ID.String() + " " + string(inv.Status)), nil

@@ -20,21 +20,21 @@ import (
 
 // accept is the Service's Accept of digest by user at now.
 func accept(ctx context.Context, s invites.Store, digest []byte, user string, now time.Time, hook func(context.Context, invites.Invite) error) (invites.Invite, error) {
-	return s.Change(ctx, invites.ChangeParams{Now: now, Digest: digest, ActorID: user,
+	return s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, Digest: digest, ActorID: user,
 		From: []invites.Status{invites.StatusPending}, Live: true, Hook: hook,
 		Edit: invites.Edit{Status: invites.StatusAccepted, AcceptedByUserID: user, Event: invites.EventAccepted}})
 }
 
 // decline is the Service's Decline of digest at now.
 func decline(ctx context.Context, s invites.Store, digest []byte, now time.Time) (invites.Invite, error) {
-	return s.Change(ctx, invites.ChangeParams{Now: now, Digest: digest,
+	return s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, Digest: digest,
 		From: []invites.Status{invites.StatusPending}, Live: true,
 		Edit: invites.Edit{Status: invites.StatusDeclined, Event: invites.EventDeclined}})
 }
 
 // cancelIn is the Service's Cancel, by tenant's admin, of id at now.
 func cancelIn(ctx context.Context, s invites.Store, tenant string, id uuid.UUID, now time.Time) (invites.Invite, error) {
-	return s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenant, ID: id, ActorID: as(tenant).UserID,
+	return s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenant, ID: id, ActorID: as(tenant).UserID,
 		From: []invites.Status{invites.StatusPending, invites.StatusExpired},
 		Edit: invites.Edit{Status: invites.StatusCanceled, Event: invites.EventCanceled}})
 }
@@ -42,7 +42,7 @@ func cancelIn(ctx context.Context, s invites.Store, tenant string, id uuid.UUID,
 // update writes u to tenant's invite id at now, as the Service does once
 // its rules let it.
 func update(ctx context.Context, s invites.Store, tenant string, id uuid.UUID, now time.Time, u invites.Update) (invites.Invite, error) {
-	return s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenant, ID: id, ActorID: as(tenant).UserID,
+	return s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenant, ID: id, ActorID: as(tenant).UserID,
 		Decide: func(context.Context, invites.Facts) (invites.Edit, error) { return invites.Edit{Fields: u}, nil }})
 }
 
@@ -96,21 +96,26 @@ func (r rules) service(s invites.Store, now time.Time, tune func(*invites.Config
 	if r.Cooldown <= 0 || r.Max <= 0 {
 		return nil, fmt.Errorf("storetest: rules %+v: Cooldown and Max must be positive", r)
 	}
-	addr := r.Quota.MaxSendsPerAddressPerDay
+	addr, all := r.Quota.MaxSendsPerAddressPerDay, r.Quota.MaxSendsPerAddressPerDayAllTenants
 	if addr == 0 {
 		addr = -1
 	}
+	if all == 0 {
+		all = -1
+	}
 	cfg := invites.Config{
-		Tokens:                    hexTokens{},
-		AcceptURL:                 func(tok invites.Token) string { return "/accept?token=" + tok.Reveal() },
-		Now:                       func() time.Time { return now },
-		TTL:                       r.TTL,
-		ResendCooldown:            r.Cooldown,
-		MaxResends:                r.Max,
-		MaxPendingPerTenant:       r.Quota.MaxPending,
-		MaxSendsPerInviterPerHour: r.Quota.MaxSendsPerHour,
-		MaxSendsPerAddressPerDay:  addr,
-		CanGrant:                  func(invites.Actor, string) bool { return true },
+		Tokens:                             hexTokens{},
+		AcceptURL:                          func(tok invites.Token) string { return "/accept?token=" + tok.Reveal() },
+		Now:                                func() time.Time { return now },
+		TTL:                                r.TTL,
+		ResendCooldown:                     r.Cooldown,
+		MaxResends:                         r.Max,
+		MaxPendingPerTenant:                r.Quota.MaxPending,
+		MaxSendsPerInviterPerHour:          r.Quota.MaxSendsPerHour,
+		MaxSendsPerAddressPerDay:           addr,
+		MaxSendsPerAddressPerDayAllTenants: all,
+		LedgerSecret:                       ledgerSecret,
+		CanGrant:                           func(invites.Actor, string) bool { return true },
 	}
 	if tune != nil {
 		tune(&cfg)

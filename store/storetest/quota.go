@@ -26,7 +26,7 @@ var quotaCases = []testCase{
 // "b", "q" or "a".
 func insertQ(t *testing.T, s invites.Store, now time.Time, q invites.Quota, invs ...invites.Invite) string {
 	t.Helper()
-	res, err := s.Insert(t.Context(), invites.InsertParams{Now: now, Invites: invs, Quota: q})
+	res, err := s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: invs, Quota: q})
 	if err != nil || len(res) != len(invs) {
 		t.Fatalf("Insert(%d invites, %+v) = %d results, %v", len(invs), q, len(res), err)
 	}
@@ -161,7 +161,7 @@ func testRaceQuotaPending(t *testing.T, newStore func(*testing.T) invites.Store)
 	for i := range senders {
 		wg.Go(func() {
 			batch := addresses(tenantA, fmt.Sprintf("s%d-", i), t0, 2)
-			res, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Invites: batch, Quota: q})
+			res, err := s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Invites: batch, Quota: q})
 			if err != nil {
 				t.Errorf("Insert: %v", err)
 				return
@@ -207,7 +207,7 @@ func testRaceQuotaSends(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 	for i := range 6 {
 		wg.Go(func() {
-			res, err := s.Insert(t.Context(), invites.InsertParams{Now: t0, Quota: r.Quota, Invites: []invites.Invite{newInvite(tenantA, fmt.Sprintf("new%d@example.com", i), t0,
+			res, err := s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: t0, Quota: r.Quota, Invites: []invites.Invite{newInvite(tenantA, fmt.Sprintf("new%d@example.com", i), t0,
 				func(i *invites.Invite) { i.CreatedByUserID = admin.UserID })}})
 			if err != nil {
 				t.Errorf("Insert: %v", err)
@@ -257,7 +257,7 @@ func testRaceQuotaDuringDecide(t *testing.T, newStore func(*testing.T) invites.S
 			var once sync.Once
 			changed := make(chan error, 1)
 			go func() {
-				_, err := s.Change(ctx, invites.ChangeParams{Now: now, TenantID: tenantA, ID: exp.ID, ActorID: as(tenantA).UserID, Count: c.q,
+				_, err := s.Change(ctx, invites.ChangeParams{LedgerKey: ledgerKey, Now: now, TenantID: tenantA, ID: exp.ID, ActorID: as(tenantA).UserID, Count: c.q,
 					Decide: func(_ context.Context, f invites.Facts) (invites.Edit, error) {
 						once.Do(func() { close(entered); <-release })
 						if c.count(f) >= 2 {
@@ -274,7 +274,7 @@ func testRaceQuotaDuringDecide(t *testing.T, newStore func(*testing.T) invites.S
 			}
 			inserted := make(chan result, 1)
 			go func() {
-				res, err := s.Insert(ctx, invites.InsertParams{Now: now, Quota: c.q, Invites: []invites.Invite{newInvite(tenantA, "new@x.com", now, by)}})
+				res, err := s.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: now, Quota: c.q, Invites: []invites.Invite{newInvite(tenantA, "new@x.com", now, by)}})
 				inserted <- result{res, err}
 			}()
 			var ins *result

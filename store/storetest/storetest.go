@@ -114,7 +114,7 @@ type testCase struct {
 // -run can pick cases: go test -run 'TestConformance/Race/'.
 func Run(t *testing.T, newStore func(t *testing.T) invites.Store) {
 	t.Helper()
-	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases, upkeepCases, eraseCases, forgetCases, upkeepRaceCases, upkeepServiceCases, hostileCases, idempotencyCases}
+	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases, upkeepCases, eraseCases, forgetCases, upkeepRaceCases, upkeepServiceCases, hostileCases, idempotencyCases, ledgerCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func newInvite(tenant, email string, now time.Time, opts ...func(*invites.Invite
 // a result count that does not match.
 func insert(t *testing.T, s invites.Store, now time.Time, invs ...invites.Invite) []invites.InsertResult {
 	t.Helper()
-	res, err := s.Insert(t.Context(), invites.InsertParams{Now: now, Invites: invs})
+	res, err := s.Insert(t.Context(), invites.InsertParams{LedgerKey: ledgerKey, Now: now, Invites: invs})
 	if err != nil {
 		t.Fatalf("Insert(%d invites): %v", len(invs), err)
 	}
