@@ -23,6 +23,7 @@ const (
 	DefaultDeliveryLease            = 30 * time.Second
 	DefaultSendTimeout              = 30 * time.Second
 	DefaultListTimeout              = 5 * time.Second
+	DefaultStoreTimeout             = 5 * time.Second
 	DefaultMaxAttempts              = 8
 	DefaultRetryBase                = 30 * time.Second
 	DefaultRetryMax                 = time.Hour
@@ -140,6 +141,17 @@ type Config struct {
 	// past it List answers an error wrapping ErrUnavailable. Default
 	// DefaultListTimeout (5 seconds).
 	ListTimeout time.Duration
+	// StoreTimeout bounds every call the Service makes to the store but
+	// List (ListTimeout bounds it), within the caller's own deadline: the
+	// request's, and the worker's steps, whose context has none. A call
+	// past it answers an error wrapping ErrUnavailable (503 over HTTP), so
+	// a network that drops packets without closing the connection (a
+	// firewall, a NAT timeout, a dead host) costs a request this long,
+	// never a hang. The bound covers the host's code a Change runs inside
+	// the store's call: Authorize under the invite's lock, OnAccept
+	// inside the accept's transaction. Default DefaultStoreTimeout (5
+	// seconds).
+	StoreTimeout time.Duration
 	// MaxAttempts is how often a delivery is tried before it fails.
 	// Default DefaultMaxAttempts (8).
 	MaxAttempts int
@@ -208,6 +220,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.DeliveryLease, DefaultDeliveryLease)
 	def(&c.SendTimeout, DefaultSendTimeout)
 	def(&c.ListTimeout, DefaultListTimeout)
+	def(&c.StoreTimeout, DefaultStoreTimeout)
 	def(&c.RetryBase, DefaultRetryBase)
 	def(&c.RetryMax, DefaultRetryMax)
 	def(&c.EventLease, DefaultEventLease)

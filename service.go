@@ -24,7 +24,9 @@ type Service struct {
 	health health
 }
 
-// New returns a Service on store that sends email through mailer.
+// New returns a Service on store that sends email through mailer. Every
+// call the Service makes to store is bounded by Config.StoreTimeout (List
+// by ListTimeout).
 func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 	if store == nil || mailer == nil {
 		return nil, errors.New("invites: New needs a Store and a Mailer")
@@ -33,7 +35,7 @@ func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
+	s := &Service{store: bounded{store, cfg.StoreTimeout}, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
 	cfg.Observer.WatchStats(s.Stats)
 	return s, nil
 }
