@@ -37,6 +37,12 @@ func TestUnavailableClassification(t *testing.T) {
 		{"too many connections 53300", pg("53300"), true},
 		{"out of memory 53200", pg("53200"), true},
 		{"query canceled 57014", fmt.Errorf("ERROR: %w", pg("57014")), true},
+		{"read-only transaction 25006", &pgconn.PgError{Severity: "ERROR", Code: "25006",
+			Message: "cannot execute INSERT in a read-only transaction"}, true},
+		{"no read-write host (target_session_attrs)", fmt.Errorf("failed to connect to `user=u database=db`: "+
+			"127.0.0.1:5432 (127.0.0.1): %w", pgconn.ErrReadOnlyConnection), true},
+		{"no standby host (target_session_attrs)", fmt.Errorf("failed to connect to `user=u database=db`: "+
+			"127.0.0.1:5432 (127.0.0.1): %w", pgconn.ErrStandbyConnection), true},
 		{"connection refused (pgconn.ConnectError)", refused, true},
 		{"connect_timeout (pgconn.ConnectError)", silent, true},
 		{"reset mid-query", fmt.Errorf("failed to receive message: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), true},

@@ -136,7 +136,8 @@ func (s *Store) pickLocked(lock, query string, args ...any) with {
 }
 
 // ExpireDue implements invites.Store.
-func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (int, error) {
+func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (_ int, err error) {
+	defer s.settle(&err)
 	if err := s.ready(ctx); err != nil {
 		return 0, err
 	}
@@ -144,7 +145,7 @@ func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (int, err
 		return 0, nil
 	}
 	var n int
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		w := s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(p.Now), p.Limit)
 		n, err = expireWhere(ctx, tx, p.Now, w, w.in)
@@ -182,7 +183,8 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 // ClaimDeliveries. An event is claimable when no earlier event of its
 // invite is unhandled, leased or not: so one invite's events are told one
 // at a time, in order.
-func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([]invites.Event, error) {
+func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) (_ []invites.Event, err error) {
+	defer s.settle(&err)
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
@@ -209,7 +211,8 @@ func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([
 }
 
 // CompleteEvent implements invites.Store.
-func (s *Store) CompleteEvent(ctx context.Context, p invites.CompleteEventParams) error {
+func (s *Store) CompleteEvent(ctx context.Context, p invites.CompleteEventParams) (err error) {
+	defer s.settle(&err)
 	if err := s.ready(ctx); err != nil {
 		return err
 	}

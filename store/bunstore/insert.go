@@ -32,7 +32,8 @@ const insertRetries = 8
 // the pending invites that blocked the rest, and (on SQLite) queue the
 // outbox rows and write the events. A quota adds its locks, its counts
 // before the INSERT, and the removal of the invites beyond it.
-func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
+func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites.InsertResult, err error) {
+	defer s.settle(&err)
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		s.warm(ctx, lock, addressCount(count))
 	}
 	res := make([]invites.InsertResult, len(p.Invites))
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		clear(res) // from a try that lost a prepared statement
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err

@@ -54,7 +54,8 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 // index in the order it ended (invites_final_idx,
 // invites_events_handled_idx). On PostgreSQL rows another write holds
 // are passed over, for the next Prune.
-func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.PruneResult, error) {
+func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (_ invites.PruneResult, err error) {
+	defer s.settle(&err)
 	var r invites.PruneResult
 	if err := s.ready(ctx); err != nil {
 		return r, err
@@ -118,12 +119,13 @@ func deleteInvites(ctx context.Context, tx bun.Tx, del string, args ...any) ([]u
 // Forget implements invites.Store in one transaction: it deletes the
 // address's invites, found through invites_tenant_email_idx, then their
 // events, and writes each one's EventForgotten.
-func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
+func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) (_ []uuid.UUID, err error) {
+	defer s.settle(&err)
 	if err := s.ready(ctx); err != nil {
 		return nil, err
 	}
 	var ids []uuid.UUID
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		ids, err = deleteInvites(ctx, tx, "DELETE FROM invites WHERE tenant_id = ? AND email_norm = ? RETURNING id", p.TenantID, p.Email)
 		if err != nil {
@@ -143,7 +145,8 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 
 // Bounce implements invites.Store in one transaction, locking the invite
 // before the delivery as every write of both does.
-func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Invite, bool, error) {
+func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (_ invites.Invite, _ bool, err error) {
+	defer s.settle(&err)
 	if err := s.ready(ctx); err != nil {
 		return invites.Invite{}, false, err
 	}
@@ -151,7 +154,7 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 		inv  invites.Invite
 		done bool
 	)
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		done = false
 		var invite uuid.UUID
 		err := tx.QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
