@@ -24,6 +24,7 @@ const (
 	DefaultSendTimeout              = 30 * time.Second
 	DefaultListTimeout              = 5 * time.Second
 	DefaultStoreTimeout             = 5 * time.Second
+	DefaultPassTimeout              = 5 * time.Minute
 	DefaultMaxAttempts              = 8
 	DefaultRetryBase                = 30 * time.Second
 	DefaultRetryMax                 = time.Hour
@@ -152,6 +153,13 @@ type Config struct {
 	// inside the accept's transaction. Default DefaultStoreTimeout (5
 	// seconds).
 	StoreTimeout time.Duration
+	// PassTimeout bounds one pass of Run (delivery, expiry, pruning,
+	// events): a pass that runs past it is stopped, as a stopping worker
+	// stops, and Run starts anew, so a step that hangs cannot stop the
+	// worker for good; Stats.WorkerStalled tells of passes that do not
+	// finish at all. Set it well above the time a pass takes at the
+	// backlog you expect. Default DefaultPassTimeout (5 minutes).
+	PassTimeout time.Duration
 	// MaxAttempts is how often a delivery is tried before it fails.
 	// Default DefaultMaxAttempts (8).
 	MaxAttempts int
@@ -221,6 +229,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.SendTimeout, DefaultSendTimeout)
 	def(&c.ListTimeout, DefaultListTimeout)
 	def(&c.StoreTimeout, DefaultStoreTimeout)
+	def(&c.PassTimeout, DefaultPassTimeout)
 	def(&c.RetryBase, DefaultRetryBase)
 	def(&c.RetryMax, DefaultRetryMax)
 	def(&c.EventLease, DefaultEventLease)

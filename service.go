@@ -22,6 +22,8 @@ type Service struct {
 	// health remembers whether Run's last pass found the store away, so an
 	// outage is logged once.
 	health health
+	// worker is what Stats tells of Run.
+	worker worker
 }
 
 // New returns a Service on store that sends email through mailer. Every
