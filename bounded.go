@@ -40,11 +40,61 @@ func (b bounded) unavailable(caller, call context.Context, err error) error {
 	return fmt.Errorf("%w: the store did not answer within %s: %w", ErrUnavailable, b.d, err)
 }
 
+// abandonGrace is how long past its bound a call may take to return on
+// its own (a driver ends a statement its context stopped within
+// milliseconds) before the caller is answered without it.
+const abandonGrace = 250 * time.Millisecond
+
+// boundCall calls f within the bound. A store that does not heed its
+// context (SQLite waiting out busy_timeout on a file another process has
+// locked, a driver that blocks) is left to finish alone abandonGrace
+// past the bound, and the caller answered ErrUnavailable: as with a
+// network lost mid-commit, the write may still land, which the error
+// never denies. A panic in f (the host's Decide or Hook) is raised again
+// in the caller's goroutine.
 func boundCall[P, R any](b bounded, ctx context.Context, p P, f func(context.Context, P) (R, error)) (R, error) {
 	cctx, cancel := b.bound(ctx)
-	defer cancel()
-	r, err := f(cctx, p)
-	return r, b.unavailable(ctx, cctx, err)
+	type result struct {
+		r     R
+		err   error
+		panic any
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() {
+			if res.panic = recover(); res.panic != nil {
+				done <- res
+			}
+		}()
+		res.r, res.err = f(cctx, p)
+		done <- res
+	}()
+	answer := func(res result) (R, error) {
+		cancel()
+		if res.panic != nil {
+			panic(res.panic)
+		}
+		return res.r, b.unavailable(ctx, cctx, res.err)
+	}
+	select {
+	case res := <-done:
+		return answer(res)
+	case <-cctx.Done():
+	}
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case res := <-done:
+		return answer(res)
+	case <-grace.C:
+	}
+	cancel()
+	var zero R
+	if ctx.Err() != nil {
+		return zero, context.Cause(ctx)
+	}
+	return zero, fmt.Errorf("%w: the store did not answer within %s and was left to finish alone", ErrUnavailable, b.d)
 }
 
 func (b bounded) Insert(ctx context.Context, p InsertParams) ([]InsertResult, error) {
@@ -77,10 +127,15 @@ func (b bounded) RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUI
 }
 
 func (b bounded) Bounce(ctx context.Context, p BounceParams) (Invite, bool, error) {
-	cctx, cancel := b.bound(ctx)
-	defer cancel()
-	inv, first, err := b.Store.Bounce(cctx, p)
-	return inv, first, b.unavailable(ctx, cctx, err)
+	type bounce struct {
+		inv   Invite
+		first bool
+	}
+	r, err := boundCall(b, ctx, p, func(ctx context.Context, p BounceParams) (bounce, error) {
+		inv, first, err := b.Store.Bounce(ctx, p)
+		return bounce{inv, first}, err
+	})
+	return r.inv, r.first, err
 }
 
 func (b bounded) CompleteDeliveries(ctx context.Context, p CompleteParams) error {

@@ -148,10 +148,13 @@ type Config struct {
 	// past it answers an error wrapping ErrUnavailable (503 over HTTP), so
 	// a network that drops packets without closing the connection (a
 	// firewall, a NAT timeout, a dead host) costs a request this long,
-	// never a hang. The bound covers the host's code a Change runs inside
-	// the store's call: Authorize under the invite's lock, OnAccept
-	// inside the accept's transaction. Default DefaultStoreTimeout (5
-	// seconds).
+	// never a hang: a store that does not heed its context (SQLite
+	// waiting out busy_timeout on a file another process locked) is left
+	// to finish alone a quarter second past the bound, and its write may
+	// still land, as one lost with the network may. The bound covers the
+	// host's code a Change runs inside the store's call: Authorize under
+	// the invite's lock, OnAccept inside the accept's transaction.
+	// Default DefaultStoreTimeout (5 seconds).
 	StoreTimeout time.Duration
 	// PassTimeout bounds one pass of Run (delivery, expiry, pruning,
 	// events): a pass that runs past it is stopped, as a stopping worker

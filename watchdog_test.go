@@ -12,8 +12,9 @@ import (
 	"github.com/invitekit/invites/httpadapter"
 )
 
-// stuckMailer blocks the sends to stuck, ignoring their context, until
-// release is closed; it tells of each such send on blocked.
+// stuckMailer blocks the sends to stuck (every send when stuck is ""),
+// ignoring their context, until release is closed; it tells of each such
+// send on blocked, while there is room.
 type stuckMailer struct {
 	invites.Mailer
 	stuck   string
@@ -22,8 +23,11 @@ type stuckMailer struct {
 }
 
 func (m *stuckMailer) Send(ctx context.Context, msg invites.Message) error {
-	if msg.Invite.Email == m.stuck {
-		m.blocked <- struct{}{}
+	if m.stuck == "" || msg.Invite.Email == m.stuck {
+		select {
+		case m.blocked <- struct{}{}:
+		default:
+		}
 		<-m.release
 	}
 	return m.Mailer.Send(ctx, msg)
@@ -76,30 +80,22 @@ func TestRunStartsAnewAfterAStuckPass(t *testing.T) {
 	stop()
 }
 
-// hangingStore's ClaimDeliveries hangs, ignoring its context, until
-// release is closed: a driver that does not honor the context.
-type hangingStore struct {
-	invites.Store
-	release chan struct{}
-}
-
-func (s hangingStore) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
-	<-s.release
-	return s.Store.ClaimDeliveries(ctx, p)
-}
-
 // A worker whose every pass hangs is reported: Stats.WorkerStalled once no
 // pass finished in twice PassTimeout, and Ready answers 503, so the
 // orchestrator restarts the process. Without a Run in the process, Stats
 // says nothing of a worker and Ready is ready.
 func TestReadyReportsAStalledWorker(t *testing.T) {
 	h := newHarness(t)
-	release := make(chan struct{})
-	svc, err := invites.New(hangingStore{h.store, release}, h.mail, invites.Config{AcceptURL: func(invites.Token) string { return "/" },
-		Now: time.Now, PollInterval: 50 * time.Millisecond, PassTimeout: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond})
+	// Every send hangs, ignoring its context: each pass claims an email
+	// or two and hangs on it, and the next claims others.
+	m := &stuckMailer{Mailer: h.mail, blocked: make(chan struct{}, 64), release: make(chan struct{})}
+	svc, err := invites.New(h.store, m, invites.Config{AcceptURL: func(invites.Token) string { return "/" },
+		Now: time.Now, PollInterval: 50 * time.Millisecond, PassTimeout: 200 * time.Millisecond, StoreTimeout: 50 * time.Millisecond,
+		DeliveryWorkers: 1, DeliveryBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	queue(t, svc, 40)
 	ready := httpadapter.Ready(svc)
 	probe := func() int {
 		w := httptest.NewRecorder()
@@ -122,6 +118,6 @@ func TestReadyReportsAStalledWorker(t *testing.T) {
 	if code := probe(); code != 503 {
 		t.Fatalf("Ready with a stalled worker = %d, want 503", code)
 	}
-	close(release)
+	close(m.release)
 	stop()
 }

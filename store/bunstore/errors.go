@@ -36,7 +36,8 @@ func translate(err error) error {
 // disk); and a node that cannot write (25006, see cannotWrite), or a
 // multi-host DSN's target_session_attrs that found no host it asked for
 // (pgx's "read only connection" and its kin): the primary is away, and a
-// failover brings one back. The caller's own cancel or deadline is none of them, but a
+// failover brings one back; and SQLite's SQLITE_BUSY or SQLITE_LOCKED past
+// busy_timeout, a file another process holds locked. The caller's own cancel or deadline is none of them, but a
 // deadline that ended a connection attempt is the driver's connect_timeout
 // (or the caller's, met while the database did not answer): unavailable.
 func unavailable(err error) bool {
@@ -45,6 +46,9 @@ func unavailable(err error) bool {
 		return false
 	case errors.Is(err, context.DeadlineExceeded):
 		return strings.Contains(err.Error(), "failed to connect to") // pgx's *pgconn.ConnectError
+	}
+	if sqliteBusy(err) {
+		return true
 	}
 	switch code := sqlState(err); {
 	case code == "57014", cannotWrite(err), strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), strings.HasPrefix(code, "53"):
@@ -101,4 +105,17 @@ func noTargetSession(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "failed to connect to") && (strings.Contains(msg, "read only connection") ||
 		strings.Contains(msg, "connection is not read only") || strings.Contains(msg, "standby mode"))
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (5) or
+// SQLITE_LOCKED (6), or one of their extended codes, from either driver
+// sqliteshim may pick (Code, or their message).
+func sqliteBusy(err error) bool {
+	var sqlite interface{ Code() int }
+	if errors.As(err, &sqlite) {
+		c := sqlite.Code() & 0xff
+		return c == 5 || c == 6
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked")
 }

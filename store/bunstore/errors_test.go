@@ -50,6 +50,11 @@ func TestUnavailableClassification(t *testing.T) {
 		{"unexpected EOF", fmt.Errorf("failed to receive message: %w", io.ErrUnexpectedEOF), true},
 		{"bad connection", driver.ErrBadConn, true},
 		{"conn closed", fmt.Errorf("commit: %w", pgconn.ErrConnClosed), true},
+		{"SQLite busy", sqliteErr(5), true},
+		{"SQLite busy snapshot", sqliteErr(517), true},
+		{"SQLite locked", sqliteErr(6), true},
+		{"SQLite busy by message", errors.New("database is locked (5) (SQLITE_BUSY)"), true},
+		{"SQLite constraint", sqliteErr(2067), false},
 		{"unique violation 23505", pg("23505"), false},
 		{"auth failed 28P01", pg("28P01"), false},
 		{"undefined table 42P01", pg("42P01"), false},
@@ -128,3 +133,9 @@ func connectErr(t *testing.T, addr, params string) error {
 	}
 	return err
 }
+
+// sqliteErr is an error with the code of a SQLite driver's.
+type sqliteErr int
+
+func (e sqliteErr) Error() string { return fmt.Sprintf("sqlite error %d", int(e)) }
+func (e sqliteErr) Code() int     { return int(e) }
