@@ -209,6 +209,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // worker's 2.
 const pgConns = 16 + 2
 
+// pgConnLifetime is how long the demo's pool keeps one PostgreSQL session.
+const pgConnLifetime = 5 * time.Minute
+
 // openDB opens and migrates PostgreSQL when -postgres is set, else the
 // SQLite file of -db.
 func openDB(ctx context.Context, o options) (*bun.DB, error) {
@@ -219,9 +222,18 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 			return nil, fmt.Errorf("-postgres wants a postgres:// URL")
 		}
 		// bun sends queries with their values inlined: pgx need not
-		// prepare each one.
+		// prepare each one. For failover (see the README): a connection
+		// attempt to a host that does not answer gives up within 5 s, and
+		// only a writable host is taken, so with a list of hosts
+		// (postgres://a,b/db) the pool finds the primary after a
+		// switchover; a DSN that says otherwise keeps its own.
 		q := u.Query()
 		q.Set("default_query_exec_mode", "simple_protocol")
+		for k, v := range map[string]string{"connect_timeout": "5", "target_session_attrs": "read-write"} {
+			if !q.Has(k) {
+				q.Set(k, v)
+			}
+		}
 		u.RawQuery = q.Encode()
 		sqldb, err := sql.Open("pgx", u.String())
 		if err != nil {
@@ -232,6 +244,9 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		// opens them again on the next.
 		sqldb.SetMaxOpenConns(pgConns)
 		sqldb.SetMaxIdleConns(pgConns)
+		// No session outlives a failover by more than this, even one
+		// that never met the demoted node's read-only answer.
+		sqldb.SetConnMaxLifetime(pgConnLifetime)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
 		// SQLite says "out of memory (14)" of a file it cannot create:
