@@ -27,6 +27,8 @@ const (
 	DefaultDeliveryLease                      = 30 * time.Second
 	DefaultSendTimeout                        = 30 * time.Second
 	DefaultListTimeout                        = 5 * time.Second
+	DefaultStoreTimeout                       = 5 * time.Second
+	DefaultPassTimeout                        = 5 * time.Minute
 	DefaultMaxAttempts                        = 8
 	DefaultRetryBase                          = 30 * time.Second
 	DefaultRetryMax                           = time.Hour
@@ -158,6 +160,27 @@ type Config struct {
 	// past it List answers an error wrapping ErrUnavailable. Default
 	// DefaultListTimeout (5 seconds).
 	ListTimeout time.Duration
+	// StoreTimeout bounds every call the Service makes to the store but
+	// List (ListTimeout bounds it), within the caller's own deadline: the
+	// request's, and the worker's steps, whose context has none. A call
+	// past it answers an error wrapping ErrUnavailable (503 over HTTP), so
+	// a network that drops packets without closing the connection (a
+	// firewall, a NAT timeout, a dead host) costs a request this long,
+	// never a hang: a store that does not heed its context (SQLite
+	// waiting out busy_timeout on a file another process locked) is left
+	// to finish alone a quarter second past the bound, and its write may
+	// still land, as one lost with the network may. The bound covers the
+	// host's code a Change runs inside the store's call: Authorize under
+	// the invite's lock, OnAccept inside the accept's transaction.
+	// Default DefaultStoreTimeout (5 seconds).
+	StoreTimeout time.Duration
+	// PassTimeout bounds one pass of Run (delivery, expiry, pruning,
+	// events): a pass that runs past it is stopped, as a stopping worker
+	// stops, and Run starts anew, so a step that hangs cannot stop the
+	// worker for good; Stats.WorkerStalled tells of passes that do not
+	// finish at all. Set it well above the time a pass takes at the
+	// backlog you expect. Default DefaultPassTimeout (5 minutes).
+	PassTimeout time.Duration
 	// MaxAttempts is how often a delivery is tried before it fails.
 	// Default DefaultMaxAttempts (8).
 	MaxAttempts int
@@ -233,6 +256,8 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.DeliveryLease, DefaultDeliveryLease)
 	def(&c.SendTimeout, DefaultSendTimeout)
 	def(&c.ListTimeout, DefaultListTimeout)
+	def(&c.StoreTimeout, DefaultStoreTimeout)
+	def(&c.PassTimeout, DefaultPassTimeout)
 	def(&c.RetryBase, DefaultRetryBase)
 	def(&c.RetryMax, DefaultRetryMax)
 	def(&c.EventLease, DefaultEventLease)

@@ -30,10 +30,13 @@ const wakeDelay = 5 * time.Millisecond
 // Config.OnEvent until ctx ends, then returns nil. It wakes at once when
 // this process queues a delivery and every PollInterval for those queued by
 // others or due for retry; after a failed pass it tries again within a
-// second or two, not a whole PollInterval. Several Runs, in one process or
+// second or two, not a whole PollInterval. A pass longer than
+// Config.PassTimeout is stopped and Run starts anew (see Stats'
+// WorkerStalled). Several Runs, in one process or
 // many, share the work: the Store hands each delivery and event to one of
 // them.
 func (s *Service) Run(ctx context.Context) error {
+	defer s.worker.start(s.cfg.Now())()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var retry time.Duration
@@ -54,14 +57,7 @@ func (s *Service) Run(ctx context.Context) error {
 			default:
 			}
 		}
-		var errs passErrors
-		_, errs.delivery = s.DeliverPending(ctx)
-		if tick {
-			_, errs.expiry = s.ExpireDue(ctx)
-			_, errs.prune = s.Prune(ctx)
-		}
-		_, errs.event = s.DispatchEvents(ctx)
-		err := s.health.report(ctx, s.cfg.Logger, errs)
+		err := s.health.report(ctx, s.cfg.Logger, s.watch(ctx, tick))
 		next := s.cfg.PollInterval
 		if err != nil && ctx.Err() == nil {
 			retry = min(max(2*retry, 100*time.Millisecond), 2*time.Second, s.cfg.PollInterval)

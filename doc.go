@@ -156,6 +156,17 @@
 // tenant of. On SQLite, sqlitedb runs synchronous FULL, so a commit
 // survives a power loss.
 //
+// Every call to the store is bounded by Config.StoreTimeout (List by
+// ListTimeout): a network that drops packets, a locked SQLite file or a
+// database that does not answer costs a request that long and answers
+// ErrUnavailable (503 with Retry-After over HTTP), never a hang. A
+// primary turned read-only answers ErrUnavailable too, and bunstore lets
+// go of its sessions so a multi-host DSN finds the new primary. Run
+// bounds each pass by Config.PassTimeout and starts anew past it; Stats
+// tells when it last finished one (LastPassAt, WorkerStalled), and
+// httpadapter.Ready answers 503 for a stalled worker. An outage is logged
+// once, when it starts and when it ends.
+//
 // # Testing
 //
 // Hosts test their own code against memstore and mailer/mailertest, whose

@@ -24,9 +24,13 @@ type Service struct {
 	health health
 	// ledger keeps the send ledger's secret (see ledgerKey).
 	ledger ledger
+	// worker is what Stats tells of Run.
+	worker worker
 }
 
-// New returns a Service on store that sends email through mailer.
+// New returns a Service on store that sends email through mailer. Every
+// call the Service makes to store is bounded by Config.StoreTimeout (List
+// by ListTimeout).
 func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 	if store == nil || mailer == nil {
 		return nil, errors.New("invites: New needs a Store and a Mailer")
@@ -35,7 +39,7 @@ func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{store: store, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
+	s := &Service{store: bounded{store, cfg.StoreTimeout}, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
 	s.ledger.secret = cfg.LedgerSecret
 	cfg.Observer.WatchStats(s.Stats)
 	return s, nil

@@ -504,6 +504,18 @@ type Stats struct {
 	// UnhandledEvents counts the events not yet handled by
 	// Config.OnEvent (all of them while it is nil).
 	UnhandledEvents int `json:"unhandledEvents"`
+
+	// The Service fills these, of Run in its own process; a store leaves
+	// them zero.
+
+	// LastPassAt is when a pass of Run last returned (or Run started);
+	// zero while no Run goes in this process.
+	LastPassAt time.Time `json:"lastPassAt,omitzero"`
+	// WorkerStalled says Run goes in this process but has not finished a
+	// pass in twice Config.PassTimeout: its passes hang in a step that
+	// ignores its context, and are left behind one after another.
+	// httpadapter.Ready answers 503 then.
+	WorkerStalled bool `json:"workerStalled,omitzero"`
 }
 
 // PruneParams is what Prune takes.

@@ -21,11 +21,18 @@ const (
 	pruneSteps = 50
 )
 
-// Stats reads the health of the outbox and of the events' handling. It
-// fails, with the store's error, when the store cannot be reached, so it
-// serves as a readiness check too.
+// Stats reads the health of the outbox and of the events' handling, and
+// of Run in this process (LastPassAt, WorkerStalled). It fails, with the
+// store's error, when the store cannot be reached, so it serves as a
+// readiness check too.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
-	return s.store.Stats(ctx, StatsParams{Now: s.cfg.Now()})
+	now := s.cfg.Now()
+	st, err := s.store.Stats(ctx, StatsParams{Now: now})
+	if err != nil {
+		return st, err
+	}
+	s.worker.read(&st, now, 2*s.cfg.PassTimeout)
+	return st, nil
 }
 
 // Prune deletes what Config.Retention and EventRetention keep no longer,

@@ -2,6 +2,8 @@ package httpadapter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -26,12 +28,17 @@ var (
 	unreadyBody = []byte(`{"status":"unavailable"}`)
 )
 
+// errWorkerStalled is Ready's failure when Run's passes hang.
+var errWorkerStalled = errors.New("httpadapter: the worker (Run) has not finished a pass")
+
 // Ready returns a readiness check for a host to mount where its
 // orchestrator probes (GET /readyz, say), outside the API's prefix and
 // without authentication. It asks svc.Stats, within ReadyTimeout and the
 // request's context, and answers 200 {"status":"ok"} when the store
-// answers and 503 {"status":"unavailable"} when it does not. It takes GET
-// and HEAD only.
+// answers and 503 {"status":"unavailable"} when it does not, or when Run
+// goes in this process but has stalled (invites.Stats.WorkerStalled: no
+// pass finished in twice Config.PassTimeout), so the orchestrator
+// restarts a process whose worker is stuck. It takes GET and HEAD only.
 //
 // It shows no counts and no error: Stats are global across tenants, so
 // neither this check nor the tenant API (New) serves them; a host exports
@@ -68,8 +75,11 @@ func (h *ready) check(ctx context.Context) error {
 		return h.fail
 	}
 	sctx, cancel := context.WithTimeout(ctx, h.timeout)
-	_, err := h.stats(sctx)
+	st, err := h.stats(sctx)
 	cancel()
+	if err == nil && st.WorkerStalled {
+		err = fmt.Errorf("%w since %s", errWorkerStalled, st.LastPassAt.Format(time.RFC3339))
+	}
 	if ctx.Err() == nil { // a probe that went away learned nothing of the store
 		h.at, h.fail = time.Now(), err
 	}
@@ -93,10 +103,10 @@ func (h *ready) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, body = http.StatusServiceUnavailable, unreadyBody
 		// A probe that went away tells nothing of the store.
 		if r.Context().Err() == nil && h.down.CompareAndSwap(false, true) {
-			log.WarnContext(r.Context(), "httpadapter: not ready: the store does not answer", "err", err)
+			log.WarnContext(r.Context(), "httpadapter: not ready: the store does not answer, or the worker is stalled", "err", err)
 		}
 	case h.down.CompareAndSwap(true, false):
-		log.InfoContext(r.Context(), "httpadapter: ready again: the store answers")
+		log.InfoContext(r.Context(), "httpadapter: ready again")
 	}
 	if r.Method == http.MethodHead {
 		body = nil

@@ -209,6 +209,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // worker's 2.
 const pgConns = 16 + 2
 
+// pgConnLifetime is how long the demo's pool keeps one PostgreSQL session.
+const pgConnLifetime = 5 * time.Minute
+
 // openDB opens and migrates PostgreSQL when -postgres is set, else the
 // SQLite file of -db.
 func openDB(ctx context.Context, o options) (*bun.DB, error) {
@@ -222,11 +225,25 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		// prepare each one. The parameter goes last, where pgx (as libpq)
 		// takes it over an earlier one, and the rest of the query stays
 		// as written: re-encoding it would turn a %20 into a +, which pgx
-		// reads as a plus (options=-c%20x%3Dy would break).
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
+		// reads as a plus (options=-c%20x%3Dy would break). For failover
+		// (see the README): a connection attempt to a host that does not
+		// answer gives up within 5 s, and only a writable host is taken,
+		// so with a list of hosts (postgres://a,b/db) the pool finds the
+		// primary after a switchover; a DSN that says otherwise keeps its
+		// own.
+		add := func(k, v string) {
+			if u.RawQuery != "" {
+				u.RawQuery += "&"
+			}
+			u.RawQuery += k + "=" + v
 		}
-		u.RawQuery += "default_query_exec_mode=simple_protocol"
+		q := u.Query()
+		for _, k := range []string{"connect_timeout", "target_session_attrs"} {
+			if !q.Has(k) {
+				add(k, map[string]string{"connect_timeout": "5", "target_session_attrs": "read-write"}[k])
+			}
+		}
+		add("default_query_exec_mode", "simple_protocol")
 		sqldb, err := sql.Open("pgx", u.String())
 		if err != nil {
 			return nil, err
@@ -236,6 +253,9 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		// opens them again on the next.
 		sqldb.SetMaxOpenConns(pgConns)
 		sqldb.SetMaxIdleConns(pgConns)
+		// No session outlives a failover by more than this, even one
+		// that never met the demoted node's read-only answer.
+		sqldb.SetConnMaxLifetime(pgConnLifetime)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
 		// SQLite says "out of memory (14)" of a file it cannot create:

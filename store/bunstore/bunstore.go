@@ -43,6 +43,25 @@
 // each one, and its generic plan, on tables of 100,000 rows never
 // analyzed. The Store runs no ANALYZE of its own.
 //
+// # Failover
+//
+// A write that PostgreSQL refuses because the node cannot write (SQLSTATE
+// 25006: a primary demoted to read-only, as pg_auto_failover leaves it,
+// or a hot standby) answers invites.ErrUnavailable, and the Store then
+// closes the idle sessions of its pools (database/sql's Conn.Raw
+// answering driver.ErrBadConn, which works on any *sql.DB the host
+// opened), so the next call connects anew. For that to reach the new
+// primary, open pgx with every node in the DSN and
+// target_session_attrs=read-write (postgres://a,b/db?target_session_attrs=read-write),
+// connect_timeout set (a few seconds), and bound each session's life
+// with SetConnMaxLifetime (minutes) so none outlives a switchover by much.
+// The Service bounds each call by its context (invites.Config.StoreTimeout),
+// and pgx closes a session whose call ran out; to have the server drop a
+// transaction a lost client left open (and its row locks), set
+// idle_in_transaction_session_timeout for the application's role
+// (ALTER ROLE app SET idle_in_transaction_session_timeout = '30s'), which
+// works behind PgBouncer too.
+//
 // # Security
 //
 // No value changes what a statement does, whatever the server's settings.

@@ -19,7 +19,8 @@ import (
 // another is taking; on SQLite, which
 // runs one writer at a time, in one transaction of a few statements. The
 // invite is written only to renew an expiry that ran short.
-func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
+func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) (_ []invites.Claim, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if p.Limit <= 0 {
 		return nil, nil
@@ -30,10 +31,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p invites.ClaimParams) ([]i
 	if slices.ContainsFunc(p.Digests[:p.Limit], func(d []byte) bool { return len(d) == 0 }) {
 		return nil, errors.New("bunstore: empty token digest")
 	}
-	var (
-		out []invites.Claim
-		err error
-	)
+	var out []invites.Claim
 	if s.pg {
 		out, err = s.claimPG(ctx, p)
 	} else {

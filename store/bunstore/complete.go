@@ -17,7 +17,8 @@ import (
 // outcomes bound as arrays, and the commit does not wait for the WAL
 // flush (unless the Store runs in the host's transaction): outcomes lost
 // to a crash only make their emails go again.
-func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) error {
+func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) (err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if len(p.Outcomes) == 0 {
 		return nil

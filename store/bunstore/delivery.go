@@ -15,7 +15,8 @@ import (
 // writes the invites first.
 
 // RenewDeliveries implements invites.Store in one statement.
-func (s *Store) RenewDeliveries(ctx context.Context, p invites.RenewParams) ([]uuid.UUID, error) {
+func (s *Store) RenewDeliveries(ctx context.Context, p invites.RenewParams) (_ []uuid.UUID, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if len(p.Deliveries) == 0 {
 		return nil, nil

@@ -33,7 +33,11 @@ func translate(err error) error {
 // (a network error, EOF, a driver's bad or closed connection); and the
 // server refusing for now: SQLSTATE class 08 (connection exception), 57P
 // (shutting down or starting up) and 53 (out of connections, memory or
-// disk). The caller's own cancel or deadline is none of them, but a
+// disk); and a node that cannot write (25006, see cannotWrite), or a
+// multi-host DSN's target_session_attrs that found no host it asked for
+// (pgx's "read only connection" and its kin): the primary is away, and a
+// failover brings one back; and SQLite's SQLITE_BUSY or SQLITE_LOCKED past
+// busy_timeout, a file another process holds locked. The caller's own cancel or deadline is none of them, but a
 // deadline that ended a connection attempt is the driver's connect_timeout
 // (or the caller's, met while the database did not answer): unavailable.
 func unavailable(err error) bool {
@@ -43,14 +47,17 @@ func unavailable(err error) bool {
 	case errors.Is(err, context.DeadlineExceeded):
 		return strings.Contains(err.Error(), "failed to connect to") // pgx's *pgconn.ConnectError
 	}
+	if sqliteBusy(err) {
+		return true
+	}
 	switch code := sqlState(err); {
-	case code == "57014", strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), strings.HasPrefix(code, "53"):
+	case code == "57014", cannotWrite(err), strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), strings.HasPrefix(code, "53"):
 		return true
 	case code != "":
 		return false // the server answered: the request, not the connection, failed
 	}
 	var nerr net.Error
-	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+	return errors.As(err, &nerr) || noTargetSession(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, driver.ErrBadConn) || strings.Contains(err.Error(), "conn closed") // pgconn.ErrConnClosed
 }
 
@@ -89,4 +96,26 @@ func isUniqueViolation(err error) bool {
 		return sqlite.Code() == 2067 || sqlite.Code() == 1555
 	}
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// noTargetSession reports whether err is pgx's refusal of every host of a
+// DSN by its target_session_attrs (pgconn.ErrReadOnlyConnection and its
+// three kin, by their text), met while no host is in the state asked for.
+func noTargetSession(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "failed to connect to") && (strings.Contains(msg, "read only connection") ||
+		strings.Contains(msg, "connection is not read only") || strings.Contains(msg, "standby mode"))
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (5) or
+// SQLITE_LOCKED (6), or one of their extended codes, from either driver
+// sqliteshim may pick (Code, or their message).
+func sqliteBusy(err error) bool {
+	var sqlite interface{ Code() int }
+	if errors.As(err, &sqlite) {
+		c := sqlite.Code() & 0xff
+		return c == 5 || c == 6
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "database table is locked")
 }

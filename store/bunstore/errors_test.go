@@ -37,6 +37,12 @@ func TestUnavailableClassification(t *testing.T) {
 		{"too many connections 53300", pg("53300"), true},
 		{"out of memory 53200", pg("53200"), true},
 		{"query canceled 57014", fmt.Errorf("ERROR: %w", pg("57014")), true},
+		{"read-only transaction 25006", &pgconn.PgError{Severity: "ERROR", Code: "25006",
+			Message: "cannot execute INSERT in a read-only transaction"}, true},
+		{"no read-write host (target_session_attrs)", fmt.Errorf("failed to connect to `user=u database=db`: "+
+			"127.0.0.1:5432 (127.0.0.1): %w", pgconn.ErrReadOnlyConnection), true},
+		{"no standby host (target_session_attrs)", fmt.Errorf("failed to connect to `user=u database=db`: "+
+			"127.0.0.1:5432 (127.0.0.1): %w", pgconn.ErrStandbyConnection), true},
 		{"connection refused (pgconn.ConnectError)", refused, true},
 		{"connect_timeout (pgconn.ConnectError)", silent, true},
 		{"reset mid-query", fmt.Errorf("failed to receive message: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), true},
@@ -44,6 +50,11 @@ func TestUnavailableClassification(t *testing.T) {
 		{"unexpected EOF", fmt.Errorf("failed to receive message: %w", io.ErrUnexpectedEOF), true},
 		{"bad connection", driver.ErrBadConn, true},
 		{"conn closed", fmt.Errorf("commit: %w", pgconn.ErrConnClosed), true},
+		{"SQLite busy", sqliteErr(5), true},
+		{"SQLite busy snapshot", sqliteErr(517), true},
+		{"SQLite locked", sqliteErr(6), true},
+		{"SQLite busy by message", errors.New("database is locked (5) (SQLITE_BUSY)"), true},
+		{"SQLite constraint", sqliteErr(2067), false},
 		{"unique violation 23505", pg("23505"), false},
 		{"auth failed 28P01", pg("28P01"), false},
 		{"undefined table 42P01", pg("42P01"), false},
@@ -122,3 +133,9 @@ func connectErr(t *testing.T, addr, params string) error {
 	}
 	return err
 }
+
+// sqliteErr is an error with the code of a SQLite driver's.
+type sqliteErr int
+
+func (e sqliteErr) Error() string { return fmt.Sprintf("sqlite error %d", int(e)) }
+func (e sqliteErr) Code() int     { return int(e) }

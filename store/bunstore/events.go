@@ -136,13 +136,14 @@ func (s *Store) pickLocked(lock, query string, args ...any) with {
 }
 
 // ExpireDue implements invites.Store.
-func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (int, error) {
+func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (_ int, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if p.Limit <= 0 {
 		return 0, nil
 	}
 	var n int
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var err error
 		w := s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(p.Now), p.Limit)
 		n, err = expireWhere(ctx, tx, p.Now, w, w.in)
@@ -178,7 +179,8 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 // ClaimDeliveries. An event is claimable when no earlier event of its
 // invite is unhandled, leased or not: so one invite's events are told one
 // at a time, in order.
-func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([]invites.Event, error) {
+func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) (_ []invites.Event, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if p.Limit <= 0 {
 		return nil, nil
@@ -203,7 +205,8 @@ func (s *Store) ClaimEvents(ctx context.Context, p invites.ClaimEventsParams) ([
 }
 
 // CompleteEvent implements invites.Store.
-func (s *Store) CompleteEvent(ctx context.Context, p invites.CompleteEventParams) error {
+func (s *Store) CompleteEvent(ctx context.Context, p invites.CompleteEventParams) (err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	set, args := "handled = TRUE", []any{}
 	if !p.RetryAt.IsZero() {

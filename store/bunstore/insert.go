@@ -33,7 +33,8 @@ const insertRetries = 8
 // outbox rows and write the events, and write the sends to the ledger. A
 // quota adds its locks, its counts before the INSERT, and the removal of
 // the invites beyond it.
-func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.InsertResult, error) {
+func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites.InsertResult, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if len(p.Invites) == 0 && p.Idempotency == nil {
 		return nil, nil
@@ -81,7 +82,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 	}
 	res := make([]invites.InsertResult, len(p.Invites))
 	var host error // from Answer: returned as it is
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		clear(res) // from a try that lost a prepared statement
 		host = nil
 		if err := takeKey(ctx, tx, p.Idempotency, now); err != nil {

@@ -53,7 +53,8 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 // kind found through its index in the order it ended (invites_final_idx,
 // invites_events_handled_idx, invites_sends_at_idx). On PostgreSQL rows another write holds
 // are passed over, for the next Prune.
-func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (invites.PruneResult, error) {
+func (s *Store) Prune(ctx context.Context, p invites.PruneParams) (_ invites.PruneResult, err error) {
+	defer s.settle(&err)
 	var r invites.PruneResult
 	s.ready(ctx)
 	if p.Limit <= 0 {
@@ -143,13 +144,14 @@ func (s *Store) deleteInvites(ctx context.Context, tx bun.Tx, del string, args .
 // (which it reads in order, so a batch costs its own rows), then their
 // events, and writes each one's EventForgotten. A row another write
 // holds is waited for, never passed over: erasure must reach it.
-func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
+func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) (_ []uuid.UUID, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	var (
 		ids  []uuid.UUID
 		host error // from Answer: returned as it is
 	)
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		host = nil
 		if err := takeKey(ctx, tx, p.Idempotency, p.Now); err != nil {
 			return err
@@ -192,13 +194,14 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID
 
 // Bounce implements invites.Store in one transaction, locking the invite
 // before the delivery as every write of both does.
-func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Invite, bool, error) {
+func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (_ invites.Invite, _ bool, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	var (
 		inv  invites.Invite
 		done bool
 	)
-	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		done = false
 		var invite uuid.UUID
 		err := on(tx).QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)

@@ -38,12 +38,12 @@ func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (invites.Inv
 // transaction, whose row lock makes any other change of the invite wait
 // for the hook. A decided change, or a renewal, runs in a transaction
 // that locks before it reads (see decided).
-func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Invite, error) {
+func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (_ invites.Invite, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	byRule := p.Decide == nil && !p.Edit.Renew
 	var (
 		out  invites.Invite
-		err  error
 		host error // from Decide or Hook: returned as it is
 	)
 	if byRule && p.Hook == nil && p.Idempotency == nil {

@@ -1,0 +1,160 @@
+package invites_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/httpadapter"
+	"github.com/invitekit/invites/mailer/mailertest"
+	"github.com/invitekit/invites/store/bunstore"
+	"github.com/invitekit/invites/token"
+)
+
+// blackholeBound is the StoreTimeout of the blackhole tests.
+const blackholeBound = time.Second
+
+// within runs call and fails the test unless it returns an error that is
+// ErrUnavailable within blackholeBound and a second: a call left hanging
+// is reported, not waited for.
+func within(t *testing.T, what string, call func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, invites.ErrUnavailable) {
+			t.Errorf("%s during the blackhole = %v, want ErrUnavailable", what, err)
+		}
+		if d := time.Since(start); d > blackholeBound+time.Second {
+			t.Errorf("%s during the blackhole took %v, want at most %v", what, d, blackholeBound+time.Second)
+		}
+	case <-time.After(blackholeBound + time.Second):
+		t.Errorf("%s during the blackhole still hangs after %v", what, blackholeBound+time.Second)
+	}
+}
+
+// A line that drops every byte but keeps the sockets open: each call of
+// the Service answers ErrUnavailable within Config.StoreTimeout (a 503
+// with Retry-After over HTTP), not when the kernel gives up minutes later.
+func TestBlackholeAnswersUnavailable(t *testing.T) {
+	f := newFaultDB(t)
+	mail := mailertest.New()
+	store := bunstore.New(f.via)
+	service := func(bound time.Duration) *invites.Service {
+		svc, err := invites.New(store, mail, invites.Config{AcceptURL: func(invites.Token) string { return "/" },
+			Tokens: token.Issuer{}, Logger: slog.New(slog.DiscardHandler), StoreTimeout: bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	// The pool warms up (its first connections, the store's checks) with
+	// the default bound, which a loaded machine may need.
+	warm, svc := service(0), service(blackholeBound)
+	ctx := t.Context()
+	res, err := warm.Send(ctx, admin, []invites.NewInvite{{Email: "ann@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := warm.DeliverPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tok := mail.TokenFor("ann@example.com")
+	id := res.Success[0].ID
+	h := httpadapter.New(svc, httpadapter.Config{
+		Authenticate: func(*http.Request) (invites.Actor, error) { return admin, nil },
+		Logger:       slog.New(slog.DiscardHandler),
+	})
+
+	f.proxy.Blackhole()
+	within(t, "Send", func() error {
+		_, err := svc.Send(ctx, admin, []invites.NewInvite{{Email: "bob@example.com"}})
+		return err
+	})
+	within(t, "Accept", func() error {
+		_, err := svc.Accept(ctx, tok, invites.Acceptor{UserID: "u-ann"})
+		return err
+	})
+	within(t, "Get", func() error { _, err := svc.Get(ctx, admin, id); return err })
+	within(t, "Cancel", func() error { _, err := svc.Cancel(ctx, admin, id); return err })
+	within(t, "Stats", func() error { _, err := svc.Stats(ctx); return err })
+	within(t, "DeliverPending", func() error { _, err := svc.DeliverPending(ctx); return err })
+	within(t, "POST /", func() error {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/", strings.NewReader(`{"userInvites":[{"email":"cy@example.com"}]}`))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			return fmt.Errorf("answered %d Retry-After %q: %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+		}
+		return invites.ErrUnavailable
+	})
+
+	f.proxy.Restore()
+	// The pool's connections the blackhole swallowed stay dead: each
+	// costs at most one call its bound, then a fresh one serves.
+	deadline := time.Now().Add(20 * blackholeBound)
+	for {
+		inv, err := svc.Accept(ctx, tok, invites.Acceptor{UserID: "u-ann"})
+		if err == nil && inv.Status == invites.StatusAccepted {
+			break
+		}
+		if !errors.Is(err, invites.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("Accept after the blackhole = %v, %v", inv.Status, err)
+		}
+	}
+}
+
+// The worker meets a blackhole mid-run and, once the line is back,
+// delivers everything queued meanwhile without a restart: no step of a
+// pass hangs on a connection that will never answer.
+func TestWorkerSurvivesBlackhole(t *testing.T) {
+	f := newFaultDB(t)
+	mail := mailertest.New()
+	svc := faultService(t, f.via, mail, func(c *invites.Config) {
+		c.StoreTimeout = blackholeBound
+		c.PollInterval = 100 * time.Millisecond
+		c.DeliveryLease = 3 * time.Second
+	})
+	direct := faultService(t, f.direct, mailertest.New())
+	queueAs := func(prefix string, n int) []uuid.UUID {
+		items := make([]invites.NewInvite, n)
+		for i := range items {
+			items[i].Email = fmt.Sprintf("%s%d@example.com", prefix, i)
+		}
+		res, err := direct.Send(t.Context(), admin, items)
+		if err != nil || len(res.Success) != n {
+			t.Fatalf("Send = %d stored, %v", len(res.Success), err)
+		}
+		ids := make([]uuid.UUID, n)
+		for i, inv := range res.Success {
+			ids[i] = inv.ID
+		}
+		return ids
+	}
+	run(t, svc)
+	if ids := queueAs("before", 5); !awaitAll(mail, ids, time.Now().Add(10*time.Second)) {
+		t.Fatal("the worker did not deliver before the blackhole")
+	}
+	f.proxy.Blackhole()
+	ids := queueAs("during", 20)
+	time.Sleep(3 * blackholeBound)
+	if n := len(mail.Messages()); n != 5 {
+		t.Fatalf("%d emails sent during the blackhole, want the 5 from before", n)
+	}
+	f.proxy.Restore()
+	restored := time.Now()
+	if !awaitAll(mail, ids, restored.Add(15*time.Second)) {
+		t.Fatalf("15 s after the line came back, %d of 20 emails sent: the worker is stuck", len(mail.Messages())-5)
+	}
+	t.Logf("delivered all 20 %v after the line came back", time.Since(restored).Round(time.Millisecond))
+}

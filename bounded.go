@@ -1,0 +1,173 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// errStoreTimeout is the cause of a store call stopped by
+// Config.StoreTimeout, told apart from the caller's own deadline or cancel.
+var errStoreTimeout = errors.New("invites: store timeout")
+
+// bounded is the Store as the Service calls it: every method but List
+// (which Config.ListTimeout bounds, see Service.List) runs within
+// Config.StoreTimeout of its call, so no caller, the worker least of all,
+// waits on a connection that will never answer. It lives in the Service,
+// not in each store, so every store gets it.
+type bounded struct {
+	Store
+	d time.Duration
+}
+
+// bound returns ctx ending StoreTimeout from now, or at the caller's own
+// deadline when that comes first.
+func (b bounded) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, b.d, errStoreTimeout)
+}
+
+// unavailable turns the failure of a call the bound stopped into an error
+// wrapping ErrUnavailable, keeping the store's error in the chain; a call
+// the caller's own context ended keeps its error as it is.
+func (b bounded) unavailable(caller, call context.Context, err error) error {
+	if err == nil || caller.Err() != nil || errors.Is(err, ErrUnavailable) ||
+		!errors.Is(context.Cause(call), errStoreTimeout) {
+		return err
+	}
+	return fmt.Errorf("%w: the store did not answer within %s: %w", ErrUnavailable, b.d, err)
+}
+
+// abandonGrace is how long past its bound a call may take to return on
+// its own (a driver ends a statement its context stopped within
+// milliseconds) before the caller is answered without it.
+const abandonGrace = 250 * time.Millisecond
+
+// boundCall calls f within the bound. A store that does not heed its
+// context (SQLite waiting out busy_timeout on a file another process has
+// locked, a driver that blocks) is left to finish alone abandonGrace
+// past the bound, and the caller answered ErrUnavailable: as with a
+// network lost mid-commit, the write may still land, which the error
+// never denies. A panic in f (the host's Decide or Hook) is raised again
+// in the caller's goroutine.
+func boundCall[P, R any](b bounded, ctx context.Context, p P, f func(context.Context, P) (R, error)) (R, error) {
+	cctx, cancel := b.bound(ctx)
+	type result struct {
+		r     R
+		err   error
+		panic any
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		defer func() {
+			if res.panic = recover(); res.panic != nil {
+				done <- res
+			}
+		}()
+		res.r, res.err = f(cctx, p)
+		done <- res
+	}()
+	answer := func(res result) (R, error) {
+		cancel()
+		if res.panic != nil {
+			panic(res.panic)
+		}
+		return res.r, b.unavailable(ctx, cctx, res.err)
+	}
+	select {
+	case res := <-done:
+		return answer(res)
+	case <-cctx.Done():
+	}
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case res := <-done:
+		return answer(res)
+	case <-grace.C:
+	}
+	cancel()
+	var zero R
+	if ctx.Err() != nil {
+		return zero, context.Cause(ctx)
+	}
+	return zero, fmt.Errorf("%w: the store did not answer within %s and was left to finish alone", ErrUnavailable, b.d)
+}
+
+func (b bounded) Insert(ctx context.Context, p InsertParams) ([]InsertResult, error) {
+	return boundCall(b, ctx, p, b.Store.Insert)
+}
+
+func (b bounded) Get(ctx context.Context, p GetParams) (Invite, error) {
+	return boundCall(b, ctx, p, b.Store.Get)
+}
+
+func (b bounded) Lookup(ctx context.Context, p LookupParams) (Invite, error) {
+	return boundCall(b, ctx, p, b.Store.Lookup)
+}
+
+// Change's bound covers the host's code it runs (Decide, Hook).
+func (b bounded) Change(ctx context.Context, p ChangeParams) (Invite, error) {
+	return boundCall(b, ctx, p, b.Store.Change)
+}
+
+func (b bounded) ExpireDue(ctx context.Context, p ExpireParams) (int, error) {
+	return boundCall(b, ctx, p, b.Store.ExpireDue)
+}
+
+func (b bounded) ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claim, error) {
+	return boundCall(b, ctx, p, b.Store.ClaimDeliveries)
+}
+
+func (b bounded) RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUID, error) {
+	return boundCall(b, ctx, p, b.Store.RenewDeliveries)
+}
+
+func (b bounded) Bounce(ctx context.Context, p BounceParams) (Invite, bool, error) {
+	type bounce struct {
+		inv   Invite
+		first bool
+	}
+	r, err := boundCall(b, ctx, p, func(ctx context.Context, p BounceParams) (bounce, error) {
+		inv, first, err := b.Store.Bounce(ctx, p)
+		return bounce{inv, first}, err
+	})
+	return r.inv, r.first, err
+}
+
+func (b bounded) CompleteDeliveries(ctx context.Context, p CompleteParams) error {
+	_, err := boundCall(b, ctx, p, func(ctx context.Context, p CompleteParams) (struct{}, error) {
+		return struct{}{}, b.Store.CompleteDeliveries(ctx, p)
+	})
+	return err
+}
+
+func (b bounded) History(ctx context.Context, p HistoryParams) ([]Event, error) {
+	return boundCall(b, ctx, p, b.Store.History)
+}
+
+func (b bounded) ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]Event, error) {
+	return boundCall(b, ctx, p, b.Store.ClaimEvents)
+}
+
+func (b bounded) CompleteEvent(ctx context.Context, p CompleteEventParams) error {
+	_, err := boundCall(b, ctx, p, func(ctx context.Context, p CompleteEventParams) (struct{}, error) {
+		return struct{}{}, b.Store.CompleteEvent(ctx, p)
+	})
+	return err
+}
+
+func (b bounded) Stats(ctx context.Context, p StatsParams) (Stats, error) {
+	return boundCall(b, ctx, p, b.Store.Stats)
+}
+
+func (b bounded) Prune(ctx context.Context, p PruneParams) (PruneResult, error) {
+	return boundCall(b, ctx, p, b.Store.Prune)
+}
+
+func (b bounded) Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error) {
+	return boundCall(b, ctx, p, b.Store.Forget)
+}
