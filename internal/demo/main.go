@@ -238,9 +238,9 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 			u.RawQuery += k + "=" + v
 		}
 		q := u.Query()
-		for _, k := range []string{"connect_timeout", "target_session_attrs"} {
-			if !q.Has(k) {
-				add(k, map[string]string{"connect_timeout": "5", "target_session_attrs": "read-write"}[k])
+		for _, kv := range [][2]string{{"connect_timeout", "5"}, {"target_session_attrs", "read-write"}} {
+			if !q.Has(kv[0]) {
+				add(kv[0], kv[1])
 			}
 		}
 		add("default_query_exec_mode", "simple_protocol")
