@@ -22,6 +22,9 @@ type Service struct {
 	// health remembers whether Run's last pass found the store away, so an
 	// outage is logged once.
 	health health
+	// outbox is what the delivery passes share: claims to release, and
+	// outcomes waiting for the store.
+	outbox outbox
 }
 
 // New returns a Service on store that sends email through mailer.
