@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +15,14 @@ import (
 
 // echo starts a server that sends back each line it reads.
 func echo(t *testing.T) string {
+	addr, _ := echoCounting(t)
+	return addr
+}
+
+// echoCounting is echo that also counts the connections it has open.
+func echoCounting(t *testing.T) (string, *atomic.Int64) {
 	t.Helper()
+	var open atomic.Int64
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,18 +34,25 @@ func echo(t *testing.T) string {
 			if err != nil {
 				return
 			}
+			open.Add(1)
 			go func() {
+				defer open.Add(-1)
 				defer c.Close()
 				_, _ = io.Copy(c, c)
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return ln.Addr().String(), &open
 }
 
 // roundTrip writes a line on c and reads it back.
 func roundTrip(c net.Conn, line string) error {
-	c.SetDeadline(time.Now().Add(2 * time.Second))
+	return roundTripWithin(c, line, 2*time.Second)
+}
+
+// roundTripWithin is roundTrip with the deadline d.
+func roundTripWithin(c net.Conn, line string, d time.Duration) error {
+	c.SetDeadline(time.Now().Add(d))
 	if _, err := io.WriteString(c, line+"\n"); err != nil {
 		return err
 	}
@@ -138,5 +154,69 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", p.Addr, time.Second); err == nil {
 		t.Fatal("the proxy still accepts after Close")
+	}
+}
+
+// silent fails the test unless a round trip on c gets no answer and no
+// error but the deadline's: the write goes out, nothing comes back, the
+// socket stays open.
+func silent(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	if err := roundTripWithin(c, "into the void", 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: round trip ended with %v, want the deadline", what, err)
+	}
+}
+
+// A blackhole keeps every socket open, both ways, and forwards nothing:
+// the client sees no error but its own deadline, the server sees no close.
+// After Restore new connections work; the swallowed ones stay dead.
+func TestBlackhole(t *testing.T) {
+	addr, serverOpen := echoCounting(t)
+	p := faultproxy.New(t, addr)
+	open := working(t, p)
+	p.Blackhole()
+	silent(t, open, "an open connection")
+	c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+	if err != nil {
+		t.Fatalf("a new connection during the blackhole was refused: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	silent(t, c, "a new connection")
+	if n := serverOpen.Load(); n != 1 {
+		t.Fatalf("the server has %d connections open, want the first one still", n)
+	}
+	p.Restore()
+	working(t, p)
+	silent(t, open, "a swallowed connection after Restore")
+	silent(t, c, "a connection swallowed before it was joined, after Restore")
+	if st := p.Stats(); st.Forwarded != 2 || st.Swallowed != 2 || st.Refused != 0 || st.Dropped != 0 {
+		t.Fatalf("stats %+v, want 2 forwarded, 2 swallowed", st)
+	}
+	// A Cut closes what the blackhole holds.
+	p.Cut()
+	if err := roundTrip(open, "after the cut"); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a swallowed connection after Cut: %v, want it closed", err)
+	}
+	if st := p.Stats(); st.Dropped != 3 {
+		t.Fatalf("stats %+v, want the 3 open connections dropped", st)
+	}
+}
+
+// BlackholeFor restores the line by itself, and Close ends the
+// connections a blackhole holds.
+func TestBlackholeFor(t *testing.T) {
+	p := faultproxy.New(t, echo(t))
+	p.BlackholeFor(300 * time.Millisecond)
+	held, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	silent(t, held, "a new connection during BlackholeFor")
+	time.Sleep(200 * time.Millisecond)
+	working(t, p)
+	p.Close()
+	if err := roundTrip(held, "closed"); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a held connection after Close: %v, want it closed", err)
 	}
 }
