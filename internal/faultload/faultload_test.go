@@ -41,13 +41,29 @@ var (
 type mail struct {
 	mu   sync.Mutex
 	sent map[uuid.UUID]int
+	dups []time.Time // when each email beyond an invite's first went
 }
 
 func (m *mail) Send(_ context.Context, msg invites.Message) error {
 	m.mu.Lock()
-	m.sent[msg.Invite.ID]++
+	if m.sent[msg.Invite.ID]++; m.sent[msg.Invite.ID] > 1 {
+		m.dups = append(m.dups, time.Now())
+	}
 	m.mu.Unlock()
 	return nil
+}
+
+// dupsSince counts the duplicates sent from t on.
+func (m *mail) dupsSince(t time.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, at := range m.dups {
+		if !at.Before(t) {
+			n++
+		}
+	}
+	return n
 }
 
 // missing counts the invites of ids without an email.
@@ -147,6 +163,8 @@ func (l *line) open(b *testing.B, schema string) *bun.DB {
 		}
 		return nil
 	}))
+	sqldb.SetMaxOpenConns(20)
+	sqldb.SetMaxIdleConns(20)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	b.Cleanup(func() { db.Close() })
 	return db
@@ -160,6 +178,7 @@ type fault struct {
 	end      func()
 	recovery time.Duration // from the end of the fault to every email acknowledged before it sent
 	left     int           // emails still missing when the measure gave up
+	dups     int           // duplicates sent from its start to the next fault's
 }
 
 func BenchmarkFaults(b *testing.B) {
@@ -211,6 +230,7 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 
 	time.Sleep(settle / 2)
 	for _, f := range faults {
+		began := time.Now()
 		f.start()
 		time.Sleep(f.length)
 		f.end()
@@ -221,6 +241,7 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 		}
 		f.recovery, f.left = time.Since(back), m.missing(due)
 		time.Sleep(max(0, settle-time.Since(back)))
+		f.dups = m.dupsSince(began)
 	}
 	stopLoad()
 	<-loading
@@ -239,6 +260,9 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 		dup += k - 1
 	}
 	m.mu.Unlock()
+	for i := range faults[:len(faults)-1] {
+		faults[i].dups -= faults[i+1].dups
+	}
 	report(b.Output(), ld, faults, len(acked), lost, dup)
 	worst := 0.0
 	for _, f := range faults {
@@ -253,9 +277,9 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 
 func report(w io.Writer, ld *load, faults []*fault, acked, lost, dup int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "fault\tlength\tbacklog sent after recovery\tstill missing\n")
+	fmt.Fprintf(tw, "fault\tlength\tbacklog sent after recovery\tstill missing\tduplicated\n")
 	for _, f := range faults {
-		fmt.Fprintf(tw, "%s\t%v\t%.2fs\t%d\n", f.name, f.length, f.recovery.Seconds(), f.left)
+		fmt.Fprintf(tw, "%s\t%v\t%.2fs\t%d\t%d\n", f.name, f.length, f.recovery.Seconds(), f.left, f.dups)
 	}
 	fmt.Fprintf(tw, "\nsends\t%d\n", ld.n.Load())
 	fmt.Fprintf(tw, "acknowledged\t%d\n", acked)
