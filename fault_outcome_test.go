@@ -2,11 +2,13 @@ package invites_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/invitekit/invites/mailer/mailertest"
@@ -158,4 +160,67 @@ func TestDeliveryAmbiguousClaimResolved(t *testing.T) {
 			onceEach(t, mail, n)
 		})
 	}
+}
+
+// refusing is a Store whose writes of outcomes and leases fail, with an
+// error that is not ErrUnavailable (a read-only database's own words),
+// until the time it is given.
+type refusing struct {
+	invites.Store
+	mu    sync.Mutex
+	until time.Time
+}
+
+var errReadOnly = errors.New("cannot execute UPDATE in a read-only transaction")
+
+func (s *refusing) refuses() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.until)
+}
+
+func (s *refusing) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) error {
+	if s.refuses() {
+		return errReadOnly
+	}
+	return s.Store.CompleteDeliveries(ctx, p)
+}
+
+func (s *refusing) RenewDeliveries(ctx context.Context, p invites.RenewParams) ([]uuid.UUID, error) {
+	if s.refuses() {
+		return nil, errReadOnly
+	}
+	return s.Store.RenewDeliveries(ctx, p)
+}
+
+// Outcomes refused for longer than the recorder once tried (12 tries,
+// about 8 s), but within the lease, are recorded once the store takes
+// writes again, rather than given up on and sent again after the lease.
+func TestDeliveryOutcomesOutliveRefusals(t *testing.T) {
+	store := &refusing{Store: memstore.New()}
+	mail := mailertest.New()
+	svc, err := invites.New(store, mail, invites.Config{
+		Tokens:        token.Issuer{},
+		AcceptURL:     func(tok invites.Token) string { return "https://app.test/accept?token=" + tok.Reveal() },
+		Logger:        slog.New(slog.DiscardHandler),
+		DeliveryLease: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := queue(t, svc, 3)
+	const window = 9 * time.Second
+	store.mu.Lock()
+	store.until = time.Now().Add(window)
+	store.mu.Unlock()
+	if n, err := svc.DeliverPending(t.Context()); n != 3 || err != nil {
+		t.Fatalf("DeliverPending = %d, %v; want the 3 emails sent (it returns once their outcomes are recorded)", n, err)
+	}
+	for _, id := range ids {
+		inv, err := svc.Get(t.Context(), admin, id)
+		if err != nil || inv.DeliveryStatus != invites.DeliverySent {
+			t.Fatalf("invite %s after the refusals: DeliveryStatus %s, %v; want sent", id, inv.DeliveryStatus, err)
+		}
+	}
+	onceEach(t, mail, 3)
 }

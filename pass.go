@@ -23,13 +23,13 @@ const (
 // recordBackoff is the first wait before recording outcomes again after
 // the store failed; it doubles up to recordBackoffMax. While the store is
 // away (ErrUnavailable, a deadline) the recorder tries for as long as the
-// outcomes' claims hold; any other failure it tries recordTries times. A
-// stopping worker tries for recordFinal more, each try bounded by
-// recordTimeout.
+// outcomes' claims hold; any other failure (a read-only database that
+// says so in its own words, say) for one DeliveryLease from the first,
+// so a fault that never ends cannot hold the pass. A stopping worker
+// tries for recordFinal more, each try bounded by recordTimeout.
 const (
 	recordBackoff    = 50 * time.Millisecond
 	recordBackoffMax = 500 * time.Millisecond
-	recordTries      = 12
 	recordTimeout    = 5 * time.Second
 	recordFinal      = 3 * time.Second
 )
@@ -355,6 +355,7 @@ func (p *pass) flush(group []DeliveryOutcome) {
 	wait := recordBackoff
 	var (
 		behind bool
+		first  time.Time // the first failure
 		final  time.Time // when a stopping worker gives up
 	)
 	defer func() {
@@ -363,7 +364,7 @@ func (p *pass) flush(group []DeliveryOutcome) {
 			p.signal()
 		}
 	}()
-	for try := 1; ; try++ {
+	for {
 		if group = p.held(group); len(group) == 0 {
 			return
 		}
@@ -383,13 +384,13 @@ func (p *pass) flush(group []DeliveryOutcome) {
 			return
 		}
 		if !behind {
-			behind = true
+			behind, first = true, time.Now()
 			p.s.outbox.behind.Add(1)
 			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they are kept until the store is back",
 				"err", err, "deliveries", len(group))
 		}
 		transient := errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
-		if !transient && try >= recordTries || !final.IsZero() && time.Until(final) <= wait {
+		if !transient && time.Since(first) >= cfg.DeliveryLease || !final.IsZero() && time.Until(final) <= wait {
 			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they go again after their lease",
 				"err", err, "deliveries", len(group))
 			p.land(deliveries(group)...)

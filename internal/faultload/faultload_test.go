@@ -179,6 +179,7 @@ type fault struct {
 	recovery time.Duration // from the end of the fault to every email acknowledged before it sent
 	left     int           // emails still missing when the measure gave up
 	dups     int           // duplicates sent from its start to the next fault's
+	began    time.Time
 }
 
 func BenchmarkFaults(b *testing.B) {
@@ -230,7 +231,7 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 
 	time.Sleep(settle / 2)
 	for _, f := range faults {
-		began := time.Now()
+		f.began = time.Now()
 		f.start()
 		time.Sleep(f.length)
 		f.end()
@@ -241,7 +242,6 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 		}
 		f.recovery, f.left = time.Since(back), m.missing(due)
 		time.Sleep(max(0, settle-time.Since(back)))
-		f.dups = m.dupsSince(began)
 	}
 	stopLoad()
 	<-loading
@@ -260,8 +260,11 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 		dup += k - 1
 	}
 	m.mu.Unlock()
-	for i := range faults[:len(faults)-1] {
-		faults[i].dups -= faults[i+1].dups
+	for i, f := range faults {
+		f.dups = m.dupsSince(f.began)
+		if i+1 < len(faults) {
+			f.dups -= m.dupsSince(faults[i+1].began)
+		}
 	}
 	report(b.Output(), ld, faults, len(acked), lost, dup)
 	worst := 0.0
