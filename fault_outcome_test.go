@@ -224,3 +224,38 @@ func TestDeliveryOutcomesOutliveRefusals(t *testing.T) {
 	}
 	onceEach(t, mail, 3)
 }
+
+// refusingOutcomes is a Store that renews leases but refuses every
+// outcome: no outage, a fault that will not pass.
+type refusingOutcomes struct{ invites.Store }
+
+func (refusingOutcomes) CompleteDeliveries(context.Context, invites.CompleteParams) error {
+	return errors.New("outcome refused")
+}
+
+// Outcomes the store refuses while it renews their leases are given up
+// on after a dozen tries (their emails go again after the lease), so a
+// fault that never passes cannot hold the worker.
+func TestDeliveryRefusedOutcomesGivenUp(t *testing.T) {
+	mail := mailertest.New()
+	svc, err := invites.New(refusingOutcomes{memstore.New()}, mail, invites.Config{
+		Tokens:        token.Issuer{},
+		AcceptURL:     func(tok invites.Token) string { return "https://app.test/accept?token=" + tok.Reveal() },
+		Logger:        slog.New(slog.DiscardHandler),
+		DeliveryLease: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue(t, svc, 2)
+	done := make(chan int, 1)
+	go func() { n, _ := svc.DeliverPending(t.Context()); done <- n }()
+	select {
+	case n := <-done:
+		if n != 2 {
+			t.Fatalf("DeliverPending sent %d, want 2", n)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("DeliverPending still retries outcomes the store refuses while it renews their leases")
+	}
+}

@@ -21,15 +21,16 @@ const (
 )
 
 // recordBackoff is the first wait before recording outcomes again after
-// the store failed; it doubles up to recordBackoffMax. While the store is
-// away (ErrUnavailable, a deadline) the recorder tries for as long as the
-// outcomes' claims hold; any other failure (a read-only database that
-// says so in its own words, say) for one DeliveryLease from the first,
-// so a fault that never ends cannot hold the pass. A stopping worker
-// tries for recordFinal more, each try bounded by recordTimeout.
+// the store failed; it doubles up to recordBackoffMax. The recorder tries
+// for as long as the outcomes' claims hold, whatever the failure (a
+// read-only database says so in its own words), but for one the store
+// keeps answering while it renews their leases: that is no outage, and
+// it gives up after recordTries of those. A stopping worker tries for
+// recordFinal more, each try bounded by recordTimeout.
 const (
 	recordBackoff    = 50 * time.Millisecond
 	recordBackoffMax = 500 * time.Millisecond
+	recordTries      = 12
 	recordTimeout    = 5 * time.Second
 	recordFinal      = 3 * time.Second
 )
@@ -56,7 +57,8 @@ type pass struct {
 	mu     sync.Mutex
 	flying map[uuid.UUID]*flight // claimed and not yet recorded, by delivery ID
 
-	sent atomic.Int64
+	sent    atomic.Int64
+	renewed atomic.Int64 // when a renewal last succeeded, in Unix nanoseconds
 }
 
 // flight is a claim in this process: what its lease is known to be.
@@ -230,6 +232,7 @@ func (p *pass) renew() {
 		}
 		return
 	}
+	p.renewed.Store(time.Now().UnixNano())
 	gone := make(map[uuid.UUID]bool, len(lost))
 	for _, id := range lost {
 		gone[id] = true
@@ -354,9 +357,10 @@ func (p *pass) flush(group []DeliveryOutcome) {
 	cfg := &p.s.cfg
 	wait := recordBackoff
 	var (
-		behind bool
-		first  time.Time // the first failure
-		final  time.Time // when a stopping worker gives up
+		behind  bool
+		first   time.Time // the first failure
+		refused int       // failures while the store renewed the leases
+		final   time.Time // when a stopping worker gives up
 	)
 	defer func() {
 		if behind {
@@ -390,7 +394,10 @@ func (p *pass) flush(group []DeliveryOutcome) {
 				"err", err, "deliveries", len(group))
 		}
 		transient := errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
-		if !transient && time.Since(first) >= cfg.DeliveryLease || !final.IsZero() && time.Until(final) <= wait {
+		if !transient && p.renewed.Load() > first.UnixNano() {
+			refused++
+		}
+		if refused >= recordTries || !final.IsZero() && time.Until(final) <= wait {
 			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they go again after their lease",
 				"err", err, "deliveries", len(group))
 			p.land(deliveries(group)...)
