@@ -5,8 +5,9 @@
 // sockets left open), while the database is read-only (the connections
 // drop and come back read-only, as after a failover to a replica), and
 // across a restart (the connections drop and new ones are refused for a
-// while). It prints, per fault, how long after the recovery the backlog
-// was sent, and for the whole run how many sends were acknowledged, how
+// while). During each fault a backlog is queued on a line the fault does
+// not reach, as the application's other servers would. It prints, per
+// fault, how long after the recovery the backlog was sent, and for the whole run how many sends were acknowledged, how
 // many acknowledged invites never got their email (lost), how many got
 // it more than once (duplicated), and how many requests took longer than
 // their deadline and a second.
@@ -18,5 +19,5 @@
 //	    go test -run '^$' -bench Faults -benchtime 1x ./internal/faultload
 //
 // Its flags (after -args) set the faults' lengths, the load and the
-// deadline: -hole, -readonly, -restart, -rate, -deadline.
+// deadline: -hole, -readonly, -restart, -rate, -backlog, -deadline.
 package faultload

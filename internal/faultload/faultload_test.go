@@ -33,6 +33,7 @@ var (
 	readonly = flag.Duration("readonly", 20*time.Second, "how long the database is read-only")
 	restart  = flag.Duration("restart", 5*time.Second, "how long a restart refuses connections")
 	rate     = flag.Int("rate", 40, "sends per second")
+	backlogN = flag.Int("backlog", 200, "invites queued during each fault on a line it does not reach")
 	deadline = flag.Duration("deadline", 5*time.Second, "each send's deadline (the Service's StoreTimeout, when it has one)")
 	settle   = 8 * time.Second // normal running between the faults
 )
@@ -128,6 +129,25 @@ func (l *load) send(k int64) {
 	l.acked = append(l.acked, res.Success[0].ID)
 }
 
+// backlog queues n invites through svc, on a line the fault does not
+// reach, as the other servers of an application would while this one's
+// worker is cut off.
+func (l *load) backlog(b *testing.B, svc *invites.Service, n int) {
+	items := make([]invites.NewInvite, n)
+	for i := range items {
+		items[i].Email = fmt.Sprintf("u%d@example.com", l.n.Add(1))
+	}
+	res, err := svc.Send(context.Background(), invites.Actor{UserID: "load", TenantID: "t-load", Roles: []string{"admin"}}, items)
+	if err != nil || len(res.Success) != n {
+		b.Errorf("queueing the backlog: %d of %d stored, %v", len(res.Success), n, err)
+	}
+	l.mu.Lock()
+	for _, inv := range res.Success {
+		l.acked = append(l.acked, inv.ID)
+	}
+	l.mu.Unlock()
+}
+
 func (l *load) ackedSoFar() []uuid.UUID {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -189,12 +209,18 @@ func BenchmarkFaults(b *testing.B) {
 	}
 	l := &line{proxy: faultproxy.New(b, testdb.PostgresAddr(b))}
 	m := &mail{sent: map[uuid.UUID]int{}}
-	svc, err := invites.New(bunstore.New(l.open(b, testdb.Schema(b, direct))), m, invites.Config{
+	cfg := invites.Config{
 		Tokens:       token.Issuer{},
 		AcceptURL:    func(tok invites.Token) string { return "https://app.test/accept?token=" + tok.Reveal() },
 		Logger:       logger(),
 		PollInterval: time.Second,
-	})
+	}
+	svc, err := invites.New(bunstore.New(l.open(b, testdb.Schema(b, direct))), m, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	other, err := invites.New(bunstore.New(direct), m, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -206,7 +232,7 @@ func BenchmarkFaults(b *testing.B) {
 		{name: "restart", length: *restart, start: l.proxy.Cut, end: l.proxy.Restore},
 	}
 	for range b.N {
-		runFaults(b, svc, m, faults)
+		runFaults(b, svc, other, m, faults)
 	}
 }
 
@@ -218,7 +244,9 @@ func logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
+// runFaults runs the load through svc, whose worker delivers, and the
+// faults one by one; during each, other queues a backlog of *backlogN.
+func runFaults(b *testing.B, svc, other *invites.Service, m *mail, faults []*fault) {
 	ctx, stop := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	for range 2 {
@@ -233,7 +261,9 @@ func runFaults(b *testing.B, svc *invites.Service, m *mail, faults []*fault) {
 	for _, f := range faults {
 		f.began = time.Now()
 		f.start()
-		time.Sleep(f.length)
+		time.Sleep(f.length / 2)
+		ld.backlog(b, other, *backlogN)
+		time.Sleep(f.length - f.length/2)
 		f.end()
 		back := time.Now()
 		due := ld.ackedSoFar()
