@@ -267,7 +267,7 @@ func runFaults(b *testing.B, svc, other *invites.Service, m *mail, faults []*fau
 		f.end()
 		back := time.Now()
 		due := ld.ackedSoFar()
-		for m.missing(due) > 0 && time.Since(back) < settle {
+		for m.missing(due) > 0 && time.Since(back) < 30*time.Second {
 			time.Sleep(20 * time.Millisecond)
 		}
 		f.recovery, f.left = time.Since(back), m.missing(due)
