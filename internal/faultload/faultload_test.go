@@ -234,6 +234,40 @@ func BenchmarkFaults(b *testing.B) {
 	for range b.N {
 		runFaults(b, svc, other, m, faults)
 	}
+	explain(b, direct, m)
+}
+
+// explain prints the delivery rows of the invites still without an email,
+// and the sessions left idle in a transaction, to tell why.
+func explain(b *testing.B, db *bun.DB, m *mail) {
+	ctx := context.Background()
+	var rows []struct {
+		InviteID    uuid.UUID  `bun:"invite_id"`
+		State       string     `bun:"state"`
+		Attempt     int        `bun:"attempt"`
+		LeasedUntil *time.Time `bun:"leased_until"`
+		DueAt       time.Time  `bun:"due_at"`
+	}
+	if err := db.NewRaw("SELECT invite_id, state, attempt, leased_until, due_at FROM invites_deliveries").Scan(ctx, &rows); err != nil {
+		b.Errorf("reading the deliveries: %v", err)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range rows {
+		if m.sent[r.InviteID] == 0 {
+			fmt.Fprintf(b.Output(), "unsent: invite %s state %s attempt %d leased until %v due %v\n",
+				r.InviteID, r.State, r.Attempt, r.LeasedUntil, r.DueAt)
+		}
+	}
+	var idle []string
+	if err := db.NewRaw("SELECT left(query, 80) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND datname = current_database()").
+		Scan(ctx, &idle); err != nil {
+		b.Errorf("reading the sessions: %v", err)
+	}
+	for _, q := range idle {
+		fmt.Fprintf(b.Output(), "idle in transaction: %s\n", q)
+	}
 }
 
 // logger logs the Service's warnings to stderr when -test.v is set.
