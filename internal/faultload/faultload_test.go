@@ -32,7 +32,7 @@ var (
 	hole     = flag.Duration("hole", 20*time.Second, "how long the line is blackholed")
 	readonly = flag.Duration("readonly", 20*time.Second, "how long the database is read-only")
 	restart  = flag.Duration("restart", 5*time.Second, "how long a restart refuses connections")
-	rate     = flag.Int("rate", 40, "sends per second")
+	rate     = flag.Int("rate", 10, "sends per second")
 	backlogN = flag.Int("backlog", 200, "invites queued during each fault on a line it does not reach")
 	deadline = flag.Duration("deadline", 5*time.Second, "each send's deadline (the Service's StoreTimeout, when it has one)")
 	settle   = 8 * time.Second // normal running between the faults
