@@ -17,11 +17,15 @@ var errStoreTimeout = errors.New("invites: store timeout")
 // (which Config.ListTimeout bounds, see Service.List) runs within
 // Config.StoreTimeout of its call, so no caller, the worker least of all,
 // waits on a connection that will never answer. It lives in the Service,
-// not in each store, so every store gets it.
+// not in each store, so every store gets it. It names its Store rather
+// than embedding it, so a method added to the contract cannot pass
+// through unbounded: it fails to compile until it is written here.
 type bounded struct {
-	Store
+	s Store
 	d time.Duration
 }
+
+var _ Store = bounded{}
 
 // bound returns ctx ending StoreTimeout from now, or at the caller's own
 // deadline when that comes first.
@@ -98,32 +102,48 @@ func boundCall[P, R any](b bounded, ctx context.Context, p P, f func(context.Con
 }
 
 func (b bounded) Insert(ctx context.Context, p InsertParams) ([]InsertResult, error) {
-	return boundCall(b, ctx, p, b.Store.Insert)
+	return boundCall(b, ctx, p, b.s.Insert)
+}
+
+// List is bounded by Config.ListTimeout in Service.List, and on the
+// server where the store can (see InviteStore.List).
+func (b bounded) List(ctx context.Context, p ListParams) ([]Invite, int, error) {
+	return b.s.List(ctx, p)
+}
+
+func (b bounded) ReleaseClaim(ctx context.Context, p ReleaseParams) (int, error) {
+	return boundCall(b, ctx, p, b.s.ReleaseClaim)
+}
+
+func (b bounded) LedgerSecret(ctx context.Context) ([]byte, error) {
+	return boundCall(b, ctx, struct{}{}, func(ctx context.Context, _ struct{}) ([]byte, error) {
+		return b.s.LedgerSecret(ctx)
+	})
 }
 
 func (b bounded) Get(ctx context.Context, p GetParams) (Invite, error) {
-	return boundCall(b, ctx, p, b.Store.Get)
+	return boundCall(b, ctx, p, b.s.Get)
 }
 
 func (b bounded) Lookup(ctx context.Context, p LookupParams) (Invite, error) {
-	return boundCall(b, ctx, p, b.Store.Lookup)
+	return boundCall(b, ctx, p, b.s.Lookup)
 }
 
 // Change's bound covers the host's code it runs (Decide, Hook).
 func (b bounded) Change(ctx context.Context, p ChangeParams) (Invite, error) {
-	return boundCall(b, ctx, p, b.Store.Change)
+	return boundCall(b, ctx, p, b.s.Change)
 }
 
 func (b bounded) ExpireDue(ctx context.Context, p ExpireParams) (int, error) {
-	return boundCall(b, ctx, p, b.Store.ExpireDue)
+	return boundCall(b, ctx, p, b.s.ExpireDue)
 }
 
 func (b bounded) ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claim, error) {
-	return boundCall(b, ctx, p, b.Store.ClaimDeliveries)
+	return boundCall(b, ctx, p, b.s.ClaimDeliveries)
 }
 
 func (b bounded) RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUID, error) {
-	return boundCall(b, ctx, p, b.Store.RenewDeliveries)
+	return boundCall(b, ctx, p, b.s.RenewDeliveries)
 }
 
 func (b bounded) Bounce(ctx context.Context, p BounceParams) (Invite, bool, error) {
@@ -132,7 +152,7 @@ func (b bounded) Bounce(ctx context.Context, p BounceParams) (Invite, bool, erro
 		first bool
 	}
 	r, err := boundCall(b, ctx, p, func(ctx context.Context, p BounceParams) (bounce, error) {
-		inv, first, err := b.Store.Bounce(ctx, p)
+		inv, first, err := b.s.Bounce(ctx, p)
 		return bounce{inv, first}, err
 	})
 	return r.inv, r.first, err
@@ -140,34 +160,34 @@ func (b bounded) Bounce(ctx context.Context, p BounceParams) (Invite, bool, erro
 
 func (b bounded) CompleteDeliveries(ctx context.Context, p CompleteParams) error {
 	_, err := boundCall(b, ctx, p, func(ctx context.Context, p CompleteParams) (struct{}, error) {
-		return struct{}{}, b.Store.CompleteDeliveries(ctx, p)
+		return struct{}{}, b.s.CompleteDeliveries(ctx, p)
 	})
 	return err
 }
 
 func (b bounded) History(ctx context.Context, p HistoryParams) ([]Event, error) {
-	return boundCall(b, ctx, p, b.Store.History)
+	return boundCall(b, ctx, p, b.s.History)
 }
 
 func (b bounded) ClaimEvents(ctx context.Context, p ClaimEventsParams) ([]Event, error) {
-	return boundCall(b, ctx, p, b.Store.ClaimEvents)
+	return boundCall(b, ctx, p, b.s.ClaimEvents)
 }
 
 func (b bounded) CompleteEvent(ctx context.Context, p CompleteEventParams) error {
 	_, err := boundCall(b, ctx, p, func(ctx context.Context, p CompleteEventParams) (struct{}, error) {
-		return struct{}{}, b.Store.CompleteEvent(ctx, p)
+		return struct{}{}, b.s.CompleteEvent(ctx, p)
 	})
 	return err
 }
 
 func (b bounded) Stats(ctx context.Context, p StatsParams) (Stats, error) {
-	return boundCall(b, ctx, p, b.Store.Stats)
+	return boundCall(b, ctx, p, b.s.Stats)
 }
 
 func (b bounded) Prune(ctx context.Context, p PruneParams) (PruneResult, error) {
-	return boundCall(b, ctx, p, b.Store.Prune)
+	return boundCall(b, ctx, p, b.s.Prune)
 }
 
 func (b bounded) Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error) {
-	return boundCall(b, ctx, p, b.Store.Forget)
+	return boundCall(b, ctx, p, b.s.Forget)
 }

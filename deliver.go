@@ -30,9 +30,10 @@ const wakeDelay = 5 * time.Millisecond
 // Config.OnEvent until ctx ends, then returns nil. It wakes at once when
 // this process queues a delivery and every PollInterval for those queued by
 // others or due for retry; after a failed pass it tries again within a
-// second or two, not a whole PollInterval. A pass longer than
-// Config.PassTimeout is stopped and Run starts anew (see Stats'
-// WorkerStalled). Several Runs, in one process or
+// second, not a whole PollInterval, so the outbox goes on within a second
+// or two of the store's return. A pass longer than Config.PassTimeout is
+// stopped and Run starts anew (see Stats' WorkerStalled). Several Runs, in
+// one process or
 // many, share the work: the Store hands each delivery and event to one of
 // them.
 func (s *Service) Run(ctx context.Context) error {
@@ -60,7 +61,7 @@ func (s *Service) Run(ctx context.Context) error {
 		err := s.health.report(ctx, s.cfg.Logger, s.watch(ctx, tick))
 		next := s.cfg.PollInterval
 		if err != nil && ctx.Err() == nil {
-			retry = min(max(2*retry, 100*time.Millisecond), 2*time.Second, s.cfg.PollInterval)
+			retry = min(max(2*retry, 100*time.Millisecond), time.Second, s.cfg.PollInterval)
 			next = retry
 		} else {
 			retry = 0

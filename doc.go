@@ -129,6 +129,15 @@
 // died is taken over when its lease runs out.
 // Delivery is at least once; Message.ID is stable across attempts.
 //
+// An outage of the store sends nothing twice: the outcomes of emails sent
+// are kept, their leases renewed, until the store records them, and no
+// claim is made meanwhile; a claim whose reply was lost is released
+// (Store.ReleaseClaim) as soon as the store answers, so its emails do not
+// wait out the lease. What still goes twice is an email whose worker
+// died before recording it, or whose lease another worker took over
+// while this one could not reach the store (an outage longer than
+// DeliveryLease that other workers did not share).
+//
 // # Retries
 //
 // A client that got no answer to a write (a 503, a timeout, a dropped

@@ -21,13 +21,23 @@ const (
 )
 
 // recordBackoff is the first wait before recording outcomes again after
-// the store failed; it doubles up to a second, for at most recordTries
-// tries (about eight seconds, a database restart's worth), or three when
-// the worker is stopping.
+// the store failed; it doubles up to recordBackoffMax. The recorder tries
+// for as long as the outcomes' claims hold, whatever the failure (a
+// read-only database says so in its own words), but for one the store
+// keeps answering while it renews their leases: that is no outage, and
+// it gives up after recordTries of those. A stopping worker tries for
+// recordFinal more, each try bounded by recordTimeout.
 const (
-	recordBackoff = 50 * time.Millisecond
-	recordTries   = 12
+	recordBackoff    = 50 * time.Millisecond
+	recordBackoffMax = 500 * time.Millisecond
+	recordTries      = 12
+	recordTimeout    = 5 * time.Second
+	recordFinal      = 3 * time.Second
 )
+
+// claimRetry is the first wait before a pass claims again after a claim
+// failed while it still has emails in flight; it doubles up to a second.
+const claimRetry = 100 * time.Millisecond
 
 // renewSlack sets how short of TTL a link may live before the claim
 // renews its invite's expiry: by a hundredth of it (about 100 minutes of
@@ -47,7 +57,8 @@ type pass struct {
 	mu     sync.Mutex
 	flying map[uuid.UUID]*flight // claimed and not yet recorded, by delivery ID
 
-	sent atomic.Int64
+	sent    atomic.Int64
+	renewed atomic.Int64 // when a renewal last succeeded, in Unix nanoseconds
 }
 
 // flight is a claim in this process: what its lease is known to be.
@@ -78,6 +89,15 @@ func (p *pass) run() (int, error) {
 	senders.Wait()
 	close(p.results)
 	recorder.Wait()
+	if p.ctx.Err() != nil {
+		// A claim whose reply a stopping worker lost goes back now, not
+		// after its lease.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), settleFinal)
+		if err := p.s.settle(ctx); err != nil {
+			p.s.cfg.Logger.WarnContext(ctx, "invites: releasing a claim whose reply was lost failed; its emails go after the lease", "err", err)
+		}
+		cancel()
+	}
 	if errors.Is(err, context.Canceled) && p.ctx.Err() != nil {
 		err = nil // a stopping worker is not a failed pass
 	}
@@ -93,11 +113,18 @@ func (p *pass) signal() {
 
 // feed claims while the senders have less than half a batch waiting, until
 // a claim comes back empty or fails, renewing the leases in flight, and
-// returns once every claim has landed.
+// returns once every claim has landed. After a failed claim it claims
+// again, with backoff, while it still has emails in flight (their
+// outcomes may wait for the store), so the outbox goes on as soon as the
+// store is back rather than after this pass.
 func (p *pass) feed() error {
 	renew := time.NewTicker(max(p.s.cfg.DeliveryLease/3, time.Millisecond))
 	defer renew.Stop()
-	var err error
+	var (
+		err   error
+		retry <-chan time.Time
+		wait  time.Duration
+	)
 	done := p.ctx.Done()
 	claiming := true
 	for {
@@ -105,15 +132,27 @@ func (p *pass) feed() error {
 			var n int
 			n, err = p.claim()
 			claiming = err == nil && n > 0
+			switch {
+			case err == nil:
+				wait = 0
+			case done != nil && p.inFlight() > 0:
+				wait = min(max(2*wait, claimRetry), time.Second)
+				retry = time.After(wait)
+			}
 			continue
 		}
-		if !claiming && p.inFlight() == 0 {
+		if !claiming && retry == nil && p.inFlight() == 0 {
 			return err
 		}
 		select {
 		case <-done:
-			claiming, done = false, nil
+			claiming, done, retry = false, nil, nil
 		case <-p.changed:
+			if retry != nil && errors.Is(err, errBehind) && p.s.outbox.behind.Load() == 0 {
+				claiming, retry = true, nil // the outcomes it waited for are in
+			}
+		case <-retry:
+			claiming, retry = true, nil
 		case <-renew.C:
 			p.renew()
 		}
@@ -127,9 +166,17 @@ func (p *pass) inFlight() int {
 }
 
 // claim takes a batch with its tokens and queues it for the senders.
+// A claim that failed may have committed: it is kept to be released
+// (see outbox) before the next claim.
 func (p *pass) claim() (int, error) {
 	if p.ctx.Err() != nil {
 		return 0, nil
+	}
+	if err := p.s.settle(p.ctx); err != nil {
+		return 0, err
+	}
+	if p.s.outbox.behind.Load() > 0 {
+		return 0, errBehind
 	}
 	cfg := &p.s.cfg
 	n := cfg.DeliveryBatch
@@ -141,12 +188,13 @@ func (p *pass) claim() (int, error) {
 			return 0, err
 		}
 	}
-	now := cfg.Now()
+	now, id := cfg.Now(), uuid.New()
 	claims, err := p.s.store.ClaimDeliveries(p.ctx, ClaimParams{
 		Now: now, Limit: n, Lease: cfg.DeliveryLease, Digests: digests,
-		ExpiresAt: now.Add(cfg.TTL), RenewBefore: now.Add(cfg.TTL - cfg.TTL/renewSlack),
+		ExpiresAt: now.Add(cfg.TTL), RenewBefore: now.Add(cfg.TTL - cfg.TTL/renewSlack), ClaimID: id,
 	})
 	if err != nil {
+		p.s.outbox.unsettle(ReleaseParams{ClaimID: id, Digests: digests})
 		return 0, err
 	}
 	p.mu.Lock()
@@ -160,8 +208,9 @@ func (p *pass) claim() (int, error) {
 	return len(claims), nil
 }
 
-// renew extends the leases in flight, and marks those another worker took
-// over so they are not sent twice.
+// renew extends the leases in flight, those of outcomes waiting for the
+// store too, and marks those another worker took over so they are not
+// sent twice, nor their outcomes kept.
 func (p *pass) renew() {
 	p.mu.Lock()
 	ds := make([]Delivery, 0, len(p.flying))
@@ -183,6 +232,7 @@ func (p *pass) renew() {
 		}
 		return
 	}
+	p.renewed.Store(time.Now().UnixNano())
 	gone := make(map[uuid.UUID]bool, len(lost))
 	for _, id := range lost {
 		gone[id] = true
@@ -298,32 +348,94 @@ func (p *pass) record() {
 
 // flush stores one group of outcomes, even when the pass's ctx has ended
 // (so a stopping worker leaves no claim behind). While the store fails it
-// tries again, with backoff, as long as the group's leases allow: an
-// outcome given up on sends its email again after the lease.
+// keeps them, their leases renewed by the claimer, and tries again with
+// backoff for as long as their claims hold (see recordBackoff): an
+// outcome given up on sends its email again after its lease. One whose
+// claim another worker took over meanwhile is dropped: its email went
+// twice, and the other worker's outcome is the one that counts.
 func (p *pass) flush(group []DeliveryOutcome) {
 	cfg := &p.s.cfg
-	ds := make([]Delivery, len(group))
-	for i, o := range group {
-		ds[i] = o.Delivery
-	}
-	defer p.land(ds...)
 	wait := recordBackoff
-	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
+	var (
+		behind  bool
+		first   time.Time // the first failure
+		refused int       // failures while the store renewed the leases
+		final   time.Time // when a stopping worker gives up
+	)
+	defer func() {
+		if behind {
+			p.s.outbox.behind.Add(-1)
+			p.signal()
+		}
+	}()
+	for {
+		if group = p.held(group); len(group) == 0 {
+			return
+		}
+		limit := recordTimeout
+		if p.ctx.Err() != nil {
+			if final.IsZero() {
+				final = time.Now().Add(recordFinal)
+			}
+			limit = min(limit, time.Until(final))
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), limit)
 		err := p.s.store.CompleteDeliveries(ctx, CompleteParams{Outcomes: group})
 		cancel()
 		if err == nil {
 			p.told(group)
+			p.land(deliveries(group)...)
 			return
 		}
-		if try == recordTries || p.ctx.Err() != nil && try >= 3 || !p.leaseLeft(ds, wait) {
+		if !behind {
+			behind, first = true, time.Now()
+			p.s.outbox.behind.Add(1)
+			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they are kept until the store is back",
+				"err", err, "deliveries", len(group))
+		}
+		transient := errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
+		if !transient && p.renewed.Load() > first.UnixNano() {
+			refused++
+		}
+		if refused >= recordTries || !final.IsZero() && time.Until(final) <= wait {
 			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they go again after their lease",
 				"err", err, "deliveries", len(group))
+			p.land(deliveries(group)...)
 			return
 		}
 		time.Sleep(wait)
-		wait = min(2*wait, time.Second)
+		wait = min(2*wait, recordBackoffMax)
 	}
+}
+
+// held returns the outcomes of group whose claim this pass still holds,
+// as the last renewal found; it lands the others.
+func (p *pass) held(group []DeliveryOutcome) []DeliveryOutcome {
+	p.mu.Lock()
+	var lost []Delivery
+	kept := group[:0]
+	for _, o := range group {
+		if f := p.flying[o.Delivery.ID]; f != nil && f.lost {
+			lost = append(lost, o.Delivery)
+			continue
+		}
+		kept = append(kept, o)
+	}
+	p.mu.Unlock()
+	if len(lost) > 0 {
+		p.s.cfg.Logger.WarnContext(p.ctx, "invites: another worker took over deliveries whose outcomes waited for the store; "+
+			"their emails may have gone twice", "deliveries", len(lost))
+		p.land(lost...)
+	}
+	return kept
+}
+
+func deliveries(group []DeliveryOutcome) []Delivery {
+	ds := make([]Delivery, len(group))
+	for i, o := range group {
+		ds[i] = o.Delivery
+	}
+	return ds
 }
 
 // told tells of the events a group of outcomes wrote.
@@ -343,19 +455,4 @@ func (p *pass) told(group []DeliveryOutcome) {
 	if failed > 0 {
 		p.s.committed(p.ctx, EventDeliveryFailed, failed)
 	}
-}
-
-// leaseLeft reports whether every claim of ds still holds for a while
-// past wait, so recording may be tried again without another worker
-// sending the same email meanwhile.
-func (p *pass) leaseLeft(ds []Delivery, wait time.Duration) bool {
-	edge := p.s.cfg.Now().Add(wait + p.s.cfg.DeliveryLease/6)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, d := range ds {
-		if f := p.flying[d.ID]; f == nil || f.lost || !edge.Before(f.until) {
-			return false
-		}
-	}
-	return true
 }

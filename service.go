@@ -26,6 +26,9 @@ type Service struct {
 	ledger ledger
 	// worker is what Stats tells of Run.
 	worker worker
+	// outbox is what the delivery passes share: claims to release, and
+	// outcomes waiting for the store.
+	outbox outbox
 }
 
 // New returns a Service on store that sends email through mailer. Every

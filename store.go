@@ -94,6 +94,18 @@ type OutboxStore interface {
 	// first email's link. A resend (Edit.Renew) forgets them all.
 	ClaimDeliveries(ctx context.Context, p ClaimParams) ([]Claim, error)
 
+	// ReleaseClaim ends at once the lease of each delivery the claim
+	// p.ClaimID took that no claim has taken since (it is still queued
+	// under that ClaimID), keeping its Attempt so the fence stays unique,
+	// and forgets the tokens of p.Digests, the digests that claim was
+	// offered: no email carried them. It returns how many deliveries it
+	// released. A worker calls it for a claim whose reply it never got,
+	// which may or may not have committed, so those emails need not wait
+	// out the lease; a claim that never committed, or was released
+	// already, releases none. A store may find the deliveries through
+	// the tokens of p.Digests, which the claim gave them.
+	ReleaseClaim(ctx context.Context, p ReleaseParams) (int, error)
+
 	// RenewDeliveries extends to Now+Lease the lease of each of
 	// p.Deliveries whose claim (Attempt) still holds, and returns the IDs
 	// of those whose claim does not.
@@ -418,6 +430,17 @@ type ClaimParams struct {
 	// claim need not write the invite.
 	ExpiresAt   time.Time
 	RenewBefore time.Time
+	// ClaimID names this claim: a store keeps it with each delivery the
+	// claim leases, for ReleaseClaim.
+	ClaimID uuid.UUID
+}
+
+// ReleaseParams is what ReleaseClaim takes.
+type ReleaseParams struct {
+	// ClaimID is the ClaimParams.ClaimID of the claim, never zero.
+	ClaimID uuid.UUID
+	// Digests are the ClaimParams.Digests of the claim.
+	Digests [][]byte
 }
 
 // Claim is a delivery leased to one worker, with its invite as the new

@@ -73,7 +73,7 @@ const pgClaim = `WITH locked AS MATERIALIZED (
 		SELECT l.id, i.status = 'pending' AND i.latest_delivery_id = l.id AS wanted, i.expires_at < ?0 AS renew
 		FROM locked l, LATERAL (SELECT status, latest_delivery_id, expires_at FROM invites WHERE id = l.invite_id) i),
 	claimed AS (
-		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?3,
+		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?3, claim_id = ?6,
 			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
 		WHERE d.id = ANY(ARRAY(SELECT id FROM picked))
 		RETURNING d.id, d.invite_id, d.tenant_id, d.kind, d.attempt, d.state, d.created_at, d.trace),
@@ -94,7 +94,7 @@ const pgClaim = `WITH locked AS MATERIALIZED (
 func (s *Store) claimPG(ctx context.Context, p invites.ClaimParams) ([]invites.Claim, error) {
 	var out []invites.Claim
 	err := s.queryEach(ctx, pgClaim, []any{at(p.RenewBefore), at(p.Now), p.Limit, at(p.Now.Add(p.Lease)),
-		byteaArray(p.Digests[:p.Limit]), at(p.ExpiresAt)}, func(row scanner) error {
+		byteaArray(p.Digests[:p.Limit]), at(p.ExpiresAt), p.ClaimID}, func(row scanner) error {
 		var (
 			c      invites.Claim
 			kind   string
@@ -205,10 +205,10 @@ func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invit
 
 // leaseDue leases up to p.Limit due deliveries, sorted by ID.
 func leaseDue(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invites.Delivery, error) {
-	rows, err := on(tx).QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, leased_until = ?
+	rows, err := on(tx).QueryContext(ctx, `UPDATE invites_deliveries SET attempt = attempt + 1, leased_until = ?, claim_id = ?
 		WHERE id IN (SELECT id FROM invites_deliveries WHERE state = 'queued' AND due_at <= ?
 			AND (leased_until IS NULL OR leased_until <= ?) ORDER BY due_at, id LIMIT ?)
-		RETURNING id, invite_id, tenant_id, kind, attempt, created_at, trace`, at(p.Now.Add(p.Lease)), at(p.Now), at(p.Now), p.Limit)
+		RETURNING id, invite_id, tenant_id, kind, attempt, created_at, trace`, at(p.Now.Add(p.Lease)), p.ClaimID, at(p.Now), at(p.Now), p.Limit)
 	if err != nil {
 		return nil, err
 	}

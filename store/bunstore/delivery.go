@@ -2,10 +2,12 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
+	"github.com/uptrace/bun"
 )
 
 // The outbox works a batch at a time: a claim and its tokens are one
@@ -63,4 +65,65 @@ func (s *Store) cast(tuple string) string {
 		tuple = strings.ReplaceAll(tuple, t, "")
 	}
 	return tuple
+}
+
+// pgRelease forgets the claim's tokens and, through the deliveries they
+// name, ends the lease of those still under the claim.
+const pgRelease = `WITH t AS (DELETE FROM invites_tokens WHERE digest = ANY(CAST(?1 AS bytea[])) RETURNING delivery_id)
+	UPDATE invites_deliveries SET leased_until = NULL
+	WHERE id = ANY(ARRAY(SELECT delivery_id FROM t)) AND claim_id = ?0 AND state = 'queued' AND leased_until IS NOT NULL`
+
+// ReleaseClaim implements invites.Store in one statement on PostgreSQL,
+// in one transaction on SQLite. It finds the deliveries through the
+// tokens' primary key, so claim_id needs no index. It is not prepared:
+// it runs only after a claim failed.
+func (s *Store) ReleaseClaim(ctx context.Context, p invites.ReleaseParams) (_ int, err error) {
+	defer s.settle(&err)
+	s.ready(ctx)
+	if p.ClaimID == uuid.Nil {
+		return 0, errors.New("bunstore: release of a claim without an id")
+	}
+	if len(p.Digests) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		if s.pg {
+			res, err := on(tx).ExecContext(ctx, pgRelease, p.ClaimID, byteaArray(p.Digests))
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		}
+		var ids []uuid.UUID
+		digests := make([]any, len(p.Digests))
+		for i, d := range p.Digests {
+			digests[i] = d
+		}
+		rows, err := on(tx).QueryContext(ctx, values("DELETE FROM invites_tokens WHERE digest IN (", "?", len(digests))+
+			") RETURNING delivery_id", digests...)
+		if err != nil {
+			return err
+		}
+		if err := eachRow(rows, func(r scanner) error {
+			var id uuid.UUID
+			err := r.Scan(&id)
+			ids = append(ids, id)
+			return err
+		}); err != nil || len(ids) == 0 {
+			return err
+		}
+		res, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET leased_until = NULL
+			WHERE id IN (?) AND claim_id = ? AND state = 'queued' AND leased_until IS NOT NULL`, bun.List(ids), p.ClaimID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, translate(err)
+	}
+	return int(n), nil
 }

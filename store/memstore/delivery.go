@@ -63,7 +63,7 @@ func (s *Store) ClaimDeliveries(_ context.Context, p invites.ClaimParams) ([]inv
 	for i, d := range wanted {
 		r := s.invites[d.d.InviteID]
 		d.d.Attempt++
-		d.leaseUntil = p.Now.Add(p.Lease)
+		d.leaseUntil, d.claimID = p.Now.Add(p.Lease), p.ClaimID
 		r.digests = append(r.digests, bytes.Clone(p.Digests[i]))
 		s.digests[string(p.Digests[i])] = r.inv.ID
 		if r.inv.ExpiresAt.Before(p.RenewBefore) {
@@ -72,6 +72,33 @@ func (s *Store) ClaimDeliveries(_ context.Context, p invites.ClaimParams) ([]inv
 		out = append(out, invites.Claim{Delivery: d.d, Invite: clone(r.inv)})
 	}
 	return out, nil
+}
+
+// ReleaseClaim implements invites.Store.
+func (s *Store) ReleaseClaim(_ context.Context, p invites.ReleaseParams) (int, error) {
+	if p.ClaimID == uuid.Nil {
+		return 0, errors.New("memstore: release of a claim without an id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, digest := range p.Digests {
+		id, ok := s.digests[string(digest)]
+		if !ok {
+			continue
+		}
+		delete(s.digests, string(digest))
+		if r := s.invites[id]; r != nil {
+			r.digests = slices.DeleteFunc(r.digests, func(d []byte) bool { return bytes.Equal(d, digest) })
+		}
+	}
+	n := 0
+	for id := range s.active {
+		if d := s.deliveries[id]; d.claimID == p.ClaimID && !d.leaseUntil.IsZero() {
+			d.leaseUntil = time.Time{}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // held returns the stored delivery of d while d's claim holds (the

@@ -69,6 +69,8 @@ type delivery struct {
 	d           invites.Delivery
 	nextAttempt time.Time
 	leaseUntil  time.Time
+	// claimID is the ClaimParams.ClaimID of its latest claim.
+	claimID uuid.UUID
 	// failed: an attempt failed and the delivery waits for a retry.
 	failed bool
 	// bounced: Bounce ended it; it is neither claimed nor bounced again.

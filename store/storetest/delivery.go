@@ -24,6 +24,9 @@ var deliveryCases = []testCase{
 	{"Delivery/RetryReleasesLease", testDeliveryRetryReleasesLease},
 	{"Delivery/CompleteFailed", testDeliveryCompleteFailed},
 	{"Delivery/CompleteMany", testDeliveryCompleteMany},
+	{"Delivery/ReleaseClaim", testDeliveryReleaseClaim},
+	{"Delivery/ReleaseOnlyItsClaim", testDeliveryReleaseOnlyItsClaim},
+	{"Delivery/ReleaseRace", testDeliveryReleaseRace},
 }
 
 // claimed is a Claim and the digest of the token it took.
@@ -37,12 +40,20 @@ type claimed struct {
 // error.
 func claim(t *testing.T, s invites.Store, now time.Time, limit int, lease time.Duration) []claimed {
 	t.Helper()
+	cs, _ := claimAs(t, s, now, limit, lease, uuid.New())
+	return cs
+}
+
+// claimAs is claim under the ClaimID id; it returns the digests the claim
+// was offered too.
+func claimAs(t *testing.T, s invites.Store, now time.Time, limit int, lease time.Duration, id uuid.UUID) ([]claimed, [][]byte) {
+	t.Helper()
 	digests := make([][]byte, limit)
 	for i := range digests {
 		digests[i] = newDigest(t)
 	}
 	cs, err := s.ClaimDeliveries(t.Context(), invites.ClaimParams{
-		Now: now, Limit: limit, Lease: lease, Digests: digests, ExpiresAt: now.Add(ttl), RenewBefore: now.Add(ttl),
+		Now: now, Limit: limit, Lease: lease, Digests: digests, ExpiresAt: now.Add(ttl), RenewBefore: now.Add(ttl), ClaimID: id,
 	})
 	if err != nil {
 		t.Fatalf("ClaimDeliveries(now %s, limit %d): %v", now, limit, err)
@@ -57,7 +68,7 @@ func claim(t *testing.T, s invites.Store, now time.Time, limit int, lease time.D
 		}
 		out[i] = claimed{c, digests[i]}
 	}
-	return out
+	return out, digests
 }
 
 // claimOne claims at now and fails unless exactly one delivery, of invite

@@ -1,0 +1,1 @@
+ALTER TABLE invites_deliveries DROP COLUMN claim_id;
