@@ -98,12 +98,9 @@ func TestMigrateRenormalizesOldRows(t *testing.T) {
 		if err != nil || len(res) != 1 || res[0].Existing != kept {
 			t.Errorf("Insert of bob@bücher.de = %+v, %v; want it blocked by %s", res, err, kept)
 		}
-		// The address limit counts the old row's send.
-		res, err = store.Insert(ctx, invites.InsertParams{LedgerKey: ledgerKey, Now: now.Add(2 * time.Hour), Quota: invites.Quota{MaxSendsPerAddressPerDay: 1},
-			Invites: []invites.Invite{pendingInvite("acme", "ann@bücher.de")}})
-		if err != nil || len(res) != 1 || !res[0].AddressLimited {
-			t.Errorf("Insert of ann@bücher.de over its daily send = %+v, %v; want AddressLimited", res, err)
-		}
+		// The address limits count the send ledger, which is keyed by
+		// today's NormalizeEmail at the time of the send (it starts empty at
+		// migration 7): nothing there to renormalize.
 		ids, err := svc.Forget(ctx, admin, "\u212Aate@x.io")
 		if err != nil || !sameSet(ids, []uuid.UUID{kelvin}) {
 			t.Errorf("Forget of the Kelvin-sign address = %v, %v; want [%s]", ids, err, kelvin)

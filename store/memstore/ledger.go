@@ -24,13 +24,26 @@ var errNoLedgerKey = errors.New("memstore: a send needs the params' LedgerKey")
 
 // addressLimit reports whether q's per-tenant or all-tenant limit keeps
 // the address of key from one more send of tenant at now.
-func (s *Store) addressLimit(q invites.Quota, tenant, key string, now time.Time) bool {
+func (s *Store) addressLimit(q invites.Quota, tenant, key string, now time.Time, b batchSends) bool {
 	if q.MaxSendsPerAddressPerDay <= 0 && q.MaxSendsPerAddressPerDayAllTenants <= 0 {
 		return false
 	}
 	mine, all := s.addressSends(tenant, key, now)
+	mine, all = mine+b.mine[tenant+"\x00"+key], all+b.all[key]
 	return q.MaxSendsPerAddressPerDay > 0 && mine >= q.MaxSendsPerAddressPerDay ||
 		q.MaxSendsPerAddressPerDayAllTenants > 0 && all >= q.MaxSendsPerAddressPerDayAllTenants
+}
+
+// batchSends counts the sends an Insert decided on before it writes
+// them, by ledger key and by tenant and key, so the later items of its
+// batch count the earlier ones.
+type batchSends struct{ all, mine map[string]int }
+
+func newBatchSends() batchSends { return batchSends{map[string]int{}, map[string]int{}} }
+
+func (b batchSends) add(tenant, key string) {
+	b.all[key]++
+	b.mine[tenant+"\x00"+key]++
 }
 
 // record writes one send to the ledger.

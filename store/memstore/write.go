@@ -56,14 +56,14 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 
 	res := make([]invites.InsertResult, len(in))
 	// What q still allows, per tenant and per tenant and user; -1 is no bound.
-	pendLeft, sendLeft := map[string]int{}, map[string]int{}
+	pendLeft, sendLeft, batch := map[string]int{}, map[string]int{}, newBatchSends()
 	for i, inv := range in {
 		if h := s.holder(inv.TenantID, inv.Email); h != nil && now.Before(h.inv.ExpiresAt) {
 			res[i].Existing = h.inv.ID
 			continue
 		}
 		key := string(p.LedgerKey(invites.NormalizeEmail(inv.Email)))
-		if s.addressLimit(q, inv.TenantID, key, now) {
+		if s.addressLimit(q, inv.TenantID, key, now, batch) {
 			res[i].AddressLimited = true
 			continue
 		}
@@ -84,6 +84,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		if sendLeft[user] > 0 {
 			sendLeft[user]--
 		}
+		batch.add(inv.TenantID, key)
 		res[i].Invite = clone(inv)
 	}
 	// Decided whole before anything is written, so an error of Answer
