@@ -38,22 +38,17 @@ var domains = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLengt
 // octets as given, as stored and with an A-label domain; and nowhere a
 // character of hiddenInEmail.
 func validEmail(email string) (string, error) {
-	e := strings.TrimSpace(email)
-	switch {
-	case e == "":
-		return "", invalid("email", "is empty")
-	case len(e) > MaxEmailBytes:
-		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
-	case !utf8.ValidString(e):
-		return "", invalid("email", "is not valid UTF-8")
-	case strings.ContainsAny(e, "\r\n"):
-		return "", invalid("email", "contains a line break")
-	case strings.IndexFunc(e, hiddenInEmail) >= 0:
-		return "", invalid("email", "contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
-	}
-	a, err := mail.ParseAddress(e)
-	if err != nil || a.Name != "" || a.Address != e {
-		return "", invalid("email", "is not a bare email address")
+	e, err := bareEmail(email, func(e string) error {
+		switch {
+		case strings.ContainsAny(e, "\r\n"):
+			return invalid("email", "contains a line break")
+		case strings.IndexFunc(e, hiddenInEmail) >= 0:
+			return invalid("email", "contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	at := strings.LastIndexByte(e, '@')
 	local, domain := e[:at], e[at+1:]
@@ -79,6 +74,18 @@ func validEmail(email string) (string, error) {
 // version of validEmail has demanded at least. Stricter rules came
 // later, and an invite stored before them must stay within reach.
 func anyEmail(email string) (string, error) {
+	return bareEmail(email, func(e string) error {
+		if strings.IndexFunc(e, unicode.IsControl) >= 0 {
+			return invalid("email", "contains a control character")
+		}
+		return nil
+	})
+}
+
+// bareEmail trims email and checks what every address needs: not empty,
+// at most MaxEmailBytes of UTF-8, then chars' own rule on its characters,
+// then a bare address as net/mail parses it.
+func bareEmail(email string, chars func(string) error) (string, error) {
 	e := strings.TrimSpace(email)
 	switch {
 	case e == "":
@@ -87,8 +94,9 @@ func anyEmail(email string) (string, error) {
 		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
 	case !utf8.ValidString(e):
 		return "", invalid("email", "is not valid UTF-8")
-	case strings.IndexFunc(e, unicode.IsControl) >= 0:
-		return "", invalid("email", "contains a control character")
+	}
+	if err := chars(e); err != nil {
+		return "", err
 	}
 	if a, err := mail.ParseAddress(e); err != nil || a.Name != "" || a.Address != e {
 		return "", invalid("email", "is not a bare email address")

@@ -112,16 +112,7 @@ func TestDeliveryResumesAfterOutage(t *testing.T) {
 	})
 	const n = 40
 	ids := queue(t, svc, n)
-	restored := make(chan time.Time, 1)
-	mail.before = func(k int64) {
-		if k == 5 {
-			f.proxy.Cut()
-			time.AfterFunc(2*time.Second, func() {
-				f.proxy.Restore()
-				restored <- time.Now()
-			})
-		}
-	}
+	restored := cutAtFifth(f, mail, 2*time.Second)
 	run(t, svc)
 	var back time.Time
 	select {
@@ -183,4 +174,20 @@ func TestDeliveryTakenOverAfterCrash(t *testing.T) {
 		dups += k - 1
 	}
 	t.Logf("%d emails for %d invites: %d sent again after the crash", len(mail.Messages()), n, dups)
+}
+
+// cutAtFifth cuts the line to the database as mail sends its fifth email,
+// for outage, and tells when it is back.
+func cutAtFifth(f *faultDB, mail *hookMailer, outage time.Duration) <-chan time.Time {
+	restored := make(chan time.Time, 1)
+	mail.before = func(k int64) {
+		if k == 5 {
+			f.proxy.Cut()
+			time.AfterFunc(outage, func() {
+				f.proxy.Restore()
+				restored <- time.Now()
+			})
+		}
+	}
+	return restored
 }

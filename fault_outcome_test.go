@@ -50,16 +50,7 @@ func TestDeliveryOutcomesOutliveOutage(t *testing.T) {
 	})
 	const n = 30
 	ids := queue(t, svc, n)
-	restored := make(chan time.Time, 1)
-	mail.before = func(k int64) {
-		if k == 5 {
-			f.proxy.Cut()
-			time.AfterFunc(outage, func() {
-				f.proxy.Restore()
-				restored <- time.Now()
-			})
-		}
-	}
+	restored := cutAtFifth(f, mail, outage)
 	run(t, svc)
 	var back time.Time
 	select {

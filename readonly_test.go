@@ -29,6 +29,10 @@ func faultSchema(t *testing.T, f *testdb.Fault, schema string) {
 	f.Exec(t, "CREATE ROLE "+schema+" LOGIN")
 	f.Exec(t, "CREATE SCHEMA "+schema+" AUTHORIZATION "+schema)
 	f.Exec(t, "ALTER ROLE "+schema+" SET search_path = "+schema)
+	// The tables Migrate creates as postgres are the role's to use, as the
+	// pool behind PgBouncer connects as the role.
+	f.Exec(t, "ALTER DEFAULT PRIVILEGES IN SCHEMA "+schema+" GRANT ALL ON TABLES TO "+schema)
+	f.Exec(t, "ALTER DEFAULT PRIVILEGES IN SCHEMA "+schema+" GRANT ALL ON SEQUENCES TO "+schema)
 	t.Cleanup(func() {
 		f.SetReadOnly(t, false)
 		f.Exec(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 OR application_name LIKE $2", schema, schema+"%")

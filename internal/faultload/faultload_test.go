@@ -218,6 +218,7 @@ func BenchmarkFaults(b *testing.B) {
 		AcceptURL:    func(tok invites.Token) string { return "https://app.test/accept?token=" + tok.Reveal() },
 		Logger:       logger(),
 		PollInterval: time.Second,
+		StoreTimeout: *deadline,
 	}
 	svc, err := invites.New(bunstore.New(l.open(b, testdb.Schema(b, direct))), m, cfg)
 	if err != nil {

@@ -56,6 +56,34 @@ func keepKey(ctx context.Context, tx bun.Tx, k *invites.Idempotency, answer []by
 	return err
 }
 
+// keepAnswer keeps with k, if set, the answer answer gives of v; an
+// error of answer's (the Service's, so the host's) goes to host as well,
+// to be returned as it is (see keyedErr).
+func keepAnswer[T any](ctx context.Context, tx bun.Tx, k *invites.Idempotency, answer func(T) ([]byte, error), v T, host *error) error {
+	if k == nil {
+		return nil
+	}
+	b, err := answer(v)
+	if err != nil {
+		*host = err
+		return err
+	}
+	return keepKey(ctx, tx, k, b)
+}
+
+// keyedErr is what a write that may keep a key returns for the error of
+// its transaction: the host's error, and takeKey's answer for a live
+// key, as they are; any other through translate.
+func keyedErr(host, err error) error {
+	switch {
+	case host != nil:
+		return host
+	case keyAnswer(err):
+		return err
+	}
+	return translate(err)
+}
+
 // keyAnswer reports whether err is takeKey's answer for a live key, which
 // a write returns as it is.
 func keyAnswer(err error) bool {

@@ -89,7 +89,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 			return err
 		}
 		if len(rows) == 0 {
-			return s.keepAnswer(ctx, tx, p, res, &host)
+			return keepAnswer(ctx, tx, p.Idempotency, p.Answer, slices.Clone(res), &host)
 		}
 		if err := s.lockQuotas(ctx, tx, q, tenants...); err != nil {
 			return err
@@ -153,31 +153,12 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 		if err := s.recordSends(ctx, tx, now, ledger); err != nil {
 			return err
 		}
-		return s.keepAnswer(ctx, tx, p, res, &host)
+		return keepAnswer(ctx, tx, p.Idempotency, p.Answer, slices.Clone(res), &host)
 	})
-	switch {
-	case host != nil:
-		return nil, host
-	case keyAnswer(err):
+	if err := keyedErr(host, err); err != nil {
 		return nil, err
-	case err != nil:
-		return nil, wrap(err)
 	}
 	return res, nil
-}
-
-// keepAnswer keeps with p's key, if any, the answer p.Answer gives of
-// res; an error of Answer's goes to host as well.
-func (s *Store) keepAnswer(ctx context.Context, tx bun.Tx, p invites.InsertParams, res []invites.InsertResult, host *error) error {
-	if p.Idempotency == nil {
-		return nil
-	}
-	answer, err := p.Answer(slices.Clone(res))
-	if err != nil {
-		*host = err
-		return err
-	}
-	return keepKey(ctx, tx, p.Idempotency, answer)
 }
 
 // insertRows inserts rows[todo] in one statement and returns the ids

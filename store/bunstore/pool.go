@@ -53,14 +53,7 @@ func (s *Store) checkPool(ctx context.Context) {
 func probeIdle(ctx context.Context, db *sql.DB, n int) int {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	conns := make([]*sql.Conn, 0, n)
-	for range n {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			break
-		}
-		conns = append(conns, c)
-	}
+	conns := takeConns(ctx, db, n)
 	for _, c := range conns {
 		c.Close()
 	}
@@ -72,3 +65,17 @@ func probeIdle(ctx context.Context, db *sql.DB, n int) int {
 
 // ready checks the Store's pools at its first use (see checkPool).
 func (s *Store) ready(ctx context.Context) { s.poolChecked.Do(func() { s.checkPool(ctx) }) }
+
+// takeConns takes up to n connections of db at once, fewer when ctx ends
+// or the pool fails first; the caller closes them.
+func takeConns(ctx context.Context, db *sql.DB, n int) []*sql.Conn {
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	return conns
+}

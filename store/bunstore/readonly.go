@@ -52,16 +52,7 @@ func (s *Store) settle(err *error) {
 func discardIdle(db *sql.DB) {
 	ctx, cancel := context.WithTimeout(context.Background(), discardWait)
 	defer cancel()
-	n := db.Stats().Idle
-	conns := make([]*sql.Conn, 0, n)
-	for range n {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			break
-		}
-		conns = append(conns, c)
-	}
-	for _, c := range conns {
+	for _, c := range takeConns(ctx, db, db.Stats().Idle) {
 		_ = c.Raw(func(any) error { return driver.ErrBadConn })
 		c.Close()
 	}

@@ -171,23 +171,13 @@ func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) (_ []uuid.UU
 		for i, id := range ids {
 			evs[i] = event{id, p.TenantID, invites.EventForgotten, p.ActorID, p.Now}
 		}
-		if err := writeEvents(ctx, tx, evs); err != nil || p.Idempotency == nil {
+		if err := writeEvents(ctx, tx, evs); err != nil {
 			return err
 		}
-		answer, err := p.Answer(slices.Clone(ids))
-		if err != nil {
-			host = err
-			return err
-		}
-		return keepKey(ctx, tx, p.Idempotency, answer)
+		return keepAnswer(ctx, tx, p.Idempotency, p.Answer, slices.Clone(ids), &host)
 	})
-	switch {
-	case host != nil:
-		return nil, host
-	case keyAnswer(err):
+	if err := keyedErr(host, err); err != nil {
 		return nil, err
-	case err != nil:
-		return nil, wrap(err)
 	}
 	return ids, nil
 }

@@ -70,24 +70,11 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (_ invites.I
 					return host
 				}
 			}
-			if p.Idempotency == nil {
-				return nil
-			}
-			answer, err := p.Answer(out)
-			if err != nil {
-				host = err
-				return err
-			}
-			return keepKey(ctx, tx, p.Idempotency, answer)
+			return keepAnswer(ctx, tx, p.Idempotency, p.Answer, out, &host)
 		})
 	}
-	switch {
-	case host != nil:
-		return invites.Invite{}, host
-	case keyAnswer(err):
+	if err := keyedErr(host, err); err != nil {
 		return invites.Invite{}, err
-	case err != nil:
-		return invites.Invite{}, translate(err)
 	}
 	return out, nil
 }

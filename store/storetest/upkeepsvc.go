@@ -25,14 +25,7 @@ var upkeepServiceCases = []testCase{
 func testServiceRecordBounce(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
-	invs := insertOK(t, s, t0, addresses(tenantA, "rb", t0, 3)...)
-	cs := claim(t, s, t0, 10, lease)
-	if len(cs) != len(invs) {
-		t.Fatalf("claimed %d of %d", len(cs), len(invs))
-	}
-	for _, c := range cs {
-		complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: t0})
-	}
+	cs := sentEmails(t, s, "rb", 3)
 	now := t0.Add(time.Hour)
 	svc := rule.at(t, s, now)
 	forms := []func(uuid.UUID) string{
@@ -76,14 +69,7 @@ func (m domainMailer) MessageIDDomain() string { return m.domain }
 func testServiceRecordBounceScope(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
 	ctx := t.Context()
-	invs := insertOK(t, s, t0, addresses(tenantA, "scope", t0, 2)...)
-	cs := claim(t, s, t0, 10, lease)
-	if len(cs) != len(invs) {
-		t.Fatalf("claimed %d of %d", len(cs), len(invs))
-	}
-	for _, c := range cs {
-		complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: t0})
-	}
+	cs := sentEmails(t, s, "scope", 2)
 	now := t0.Add(time.Hour)
 	svc, err := invites.New(s, domainMailer{mailertest.New(), "mail.example.com"}, invites.Config{
 		Tokens:    hexTokens{},
@@ -187,4 +173,19 @@ func testServicePruneRetention(t *testing.T, newStore func(*testing.T) invites.S
 	if got, err := svc.Get(ctx, as(tenantB), live.ID); err != nil || got.Status != invites.StatusPending {
 		t.Fatalf("Get of the live invite after Prune: %s, %v", got.Status, err)
 	}
+}
+
+// sentEmails stores n invites of tenantA and has their emails sent, and
+// returns their claims.
+func sentEmails(t *testing.T, s invites.Store, prefix string, n int) []claimed {
+	t.Helper()
+	invs := insertOK(t, s, t0, addresses(tenantA, prefix, t0, n)...)
+	cs := claim(t, s, t0, 10, lease)
+	if len(cs) != len(invs) {
+		t.Fatalf("claimed %d of %d", len(cs), len(invs))
+	}
+	for _, c := range cs {
+		complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliverySent, At: t0})
+	}
+	return cs
 }
