@@ -70,7 +70,7 @@ var mutants = []mutant{
 	{"insert-restamps", "Insert re-stamps CreatedAt and UpdatedAt with Now instead of storing them as given", "write.go",
 		"r := &record{inv: clone(inv)}", "r := &record{inv: clone(inv)}\n\t\tr.inv.CreatedAt, r.inv.UpdatedAt = now, now"},
 	{"insert-ignores-address-limit", "Insert ignores Quota.MaxSendsPerAddressPerDay", "write.go",
-		"if s.addressLimit(q, inv.TenantID, key, now) {", "if s.addressLimit(invites.Quota{MaxSendsPerAddressPerDayAllTenants: q.MaxSendsPerAddressPerDayAllTenants}, inv.TenantID, key, now) {"},
+		"if s.addressLimit(q, inv.TenantID, key, now, batch) {", "if s.addressLimit(invites.Quota{MaxSendsPerAddressPerDayAllTenants: q.MaxSendsPerAddressPerDayAllTenants}, inv.TenantID, key, now, batch) {"},
 	{"ignores-all-tenants-limit", "the address limit across tenants is never met", "ledger.go",
 		"q.MaxSendsPerAddressPerDayAllTenants > 0 && all >=", "q.MaxSendsPerAddressPerDayAllTenants > 1<<30 && all >="},
 	{"forget-erases-ledger", "Forget erases the send ledger, so the quotas forget the address's sends", "upkeep.go",
