@@ -142,7 +142,7 @@
 // JSON field of the document is one the handler really answers or reads,
 // and the reverse. Clients generated from it with oapi-codegen (Go) and
 // openapi-typescript (for openapi-fetch) build, type-check and run the
-// lifecycle in a test of internal/clientgen. Its security scheme hostAuth
+// lifecycle in a test of internal/e2e/clientgen. Its security scheme hostAuth
 // says a bearer token; a host that authenticates otherwise serves its own
 // copy of OpenAPI() with that scheme replaced, on a more specific route
 // than the handler's.

@@ -16,7 +16,7 @@
 // PostgreSQL (internal/testdb) and takes about a minute and a half:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	    go test -run '^$' -bench Faults -benchtime 1x ./internal/faultload
+//	    go test -run '^$' -bench Faults -benchtime 1x ./internal/e2e/faultload
 //
 // Its flags (after -args) set the faults' lengths, the load and the
 // deadline: -hole, -readonly, -restart, -rate, -backlog, -deadline.

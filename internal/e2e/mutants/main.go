@@ -5,9 +5,9 @@
 // either equivalent (memstore cannot reach the difference) or a gap in the
 // suite.
 //
-// Run it from the module root:
+// Run it from the repository root:
 //
-//	go run ./internal/mutants
+//	go run ./internal/e2e/mutants
 //
 // It edits nothing in the tree: each mutant is handed to the go command as
 // a build overlay (go help build, -overlay) from a temporary directory it
@@ -174,8 +174,8 @@ func main() {
 }
 
 func run() error {
-	if _, err := os.Stat("go.mod"); err != nil {
-		return errors.New("run it from the module root: go run ./internal/mutants")
+	if _, err := os.Stat("store/memstore"); err != nil {
+		return errors.New("run it from the repository root: go run ./internal/e2e/mutants")
 	}
 	tmp, err := os.MkdirTemp("", "mutants")
 	if err != nil {

@@ -14,7 +14,7 @@ package httpadapter_test
 // hosts; the bare handler sends no email. Run:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	  go test -run '^$' -bench HTTP -benchtime 2000x ./httpadapter/
+//	  go test -run '^$' -bench HTTP -benchtime 2000x ./internal/e2e/httpadapter/
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/httpadapter"
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/bunstore"

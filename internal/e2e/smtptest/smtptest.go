@@ -5,6 +5,7 @@
 package smtptest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -75,6 +76,9 @@ type Options struct {
 	// Users, when set, turns on AUTH PLAIN (offered only over TLS) with
 	// these user names and passwords, and refuses MAIL FROM before it.
 	Users map[string]string
+	// NoPipelining hides PIPELINING from the EHLO reply, as servers that
+	// do not offer it: the client then sends one command at a time.
+	NoPipelining bool
 }
 
 // Server is a running SMTP server. Its methods are safe for concurrent use.
@@ -86,6 +90,7 @@ type Server struct {
 	ln        *listener
 	clientTLS *tls.Config
 	users     map[string]string
+	noPipe    bool
 
 	mu      sync.Mutex
 	fault   Fault
@@ -106,6 +111,7 @@ func New(tb testing.TB, opts Options) *Server {
 	s := &Server{
 		Addr:    raw.Addr().String(),
 		users:   opts.Users,
+		noPipe:  opts.NoPipelining,
 		release: make(chan struct{}),
 		changed: make(chan struct{}),
 	}
@@ -252,7 +258,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		l.open[c] = struct{}{}
 		l.mu.Unlock()
 		l.s.update(func(st *Stats) { st.Connections++ })
-		return &conn{Conn: c, l: l}, nil
+		return &conn{Conn: c, l: l, noPipe: l.s.noPipe}, nil
 	}
 }
 
@@ -267,8 +273,23 @@ func (l *listener) dropAll() {
 
 type conn struct {
 	net.Conn
-	l    *listener
-	once sync.Once
+	l      *listener
+	once   sync.Once
+	noPipe bool
+}
+
+// Write drops the PIPELINING line of the EHLO reply when the server
+// hides it. go-smtp writes the reply in one flush, so the line is never
+// split across writes.
+func (c *conn) Write(b []byte) (int, error) {
+	if !c.noPipe || !bytes.Contains(b, []byte("PIPELINING\r\n")) {
+		return c.Conn.Write(b)
+	}
+	out := bytes.Replace(b, []byte("250-PIPELINING\r\n"), nil, 1)
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func (c *conn) Close() error {

@@ -11,12 +11,30 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/internal/testclock"
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
 )
+
+var ctx = context.Background()
+
+// message is an invitation to ann in locale, as the worker hands it over
+// (the same as the mailer's own render tests send).
+func message(locale string, kind invites.MessageKind) invites.Message {
+	return invites.Message{
+		ID:   uuid.NewString(),
+		Kind: kind,
+		Invite: invites.Invite{
+			ID: uuid.New(), TenantID: "acme", Email: "ann@example.test",
+			FirstName: "Ann", LastName: "Lee", Locale: locale,
+			ExpiresAt: time.Date(2030, 1, 9, 3, 4, 0, 0, time.UTC),
+		},
+		Token:     "tok",
+		AcceptURL: "https://app.test/accept?token=tok",
+	}
+}
 
 var admin = invites.Actor{UserID: "u-admin", TenantID: "acme", Roles: []string{"admin", "member"}}
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/otelbench"
+	"github.com/invitekit/invites/internal/e2e/otelbench"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
@@ -28,7 +28,7 @@ const roundInvites = 100
 // building of items included, as in the root's), and the ratios of the
 // median rounds noop/none and sdk/none. Run:
 //
-//	go test -run '^$' -bench Send -count 3 ./otelinvites/
+//	go test -run '^$' -bench Send -count 3 ./internal/e2e/otelinvites/
 func BenchmarkSend(b *testing.B) {
 	for _, size := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {

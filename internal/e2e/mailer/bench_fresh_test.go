@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/uptrace/bun"
 )
@@ -20,7 +20,7 @@ import (
 // ratio of the two rates, in one run. Run:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	  go test -run '^$' -bench DeliverEndToEndNeverAnalyzed -benchtime 2x ./mailer/
+//	  go test -run '^$' -bench DeliverEndToEndNeverAnalyzed -benchtime 2x ./internal/e2e/mailer/
 func BenchmarkDeliverEndToEndNeverAnalyzed(b *testing.B) {
 	const n, bulk = 10000, 100_000
 	ctx := b.Context()

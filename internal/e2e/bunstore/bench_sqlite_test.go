@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/bunstore"
@@ -27,7 +27,7 @@ import (
 //     which claims them, mails them and records their outcomes (a pass
 //     lingers up to 100 ms for outcomes to record together, in both).
 //
-// Run: go test -run '^$' -bench SQLiteSynchronous -benchtime 200x ./store/bunstore/
+// Run: go test -run '^$' -bench SQLiteSynchronous -benchtime 200x ./internal/e2e/bunstore/
 func BenchmarkSQLiteSynchronous(b *testing.B) {
 	srv := smtptest.New(b, smtptest.Options{})
 	open := func(b *testing.B, name string, m invites.Mailer, opts ...sqlitedb.Option) *invites.Service {
@@ -123,6 +123,10 @@ func BenchmarkSQLiteSynchronous(b *testing.B) {
 		abTurns(b, ops)
 	})
 }
+
+// warmup is how many untimed rounds abTurns runs first, as the store's
+// own benchmarks do: pools connect and caches fill before the clock runs.
+const warmup = 10
 
 // abTurns runs full(i) and normal(i) in turn, b.N times after warmup
 // untimed rounds, and reports each one's time per op and their ratio.

@@ -6,7 +6,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/otelbench"
+	"github.com/invitekit/invites/internal/e2e/otelbench"
 	"github.com/invitekit/invites/internal/testdb"
 )
 
@@ -19,7 +19,7 @@ import (
 // load the three share. Run:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	  go test -run '^$' -bench HTTPObserver -benchtime 2000x -count 3 ./httpadapter/
+//	  go test -run '^$' -bench HTTPObserver -benchtime 2000x -count 3 ./internal/e2e/httpadapter/
 func BenchmarkHTTPObserver(b *testing.B) {
 	b.Run("SQLite", func(b *testing.B) {
 		benchObservers(b, testdb.SQLite(b))

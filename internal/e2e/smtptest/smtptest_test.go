@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 )
 
 // send sends one message with net/smtp's client over c.

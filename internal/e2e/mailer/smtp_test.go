@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/mailer"
 )
 

@@ -3,7 +3,7 @@ package httpadapter_test
 import (
 	"testing"
 
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/bunstore"
@@ -23,7 +23,7 @@ const bulkInvites = 100_000
 // that holds only with statistics shows as a ratio well below 1. Run:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
-//	  go test -run '^$' -bench HTTPNeverAnalyzed -benchtime 2000x ./httpadapter/
+//	  go test -run '^$' -bench HTTPNeverAnalyzed -benchtime 2000x ./internal/e2e/httpadapter/
 func BenchmarkHTTPNeverAnalyzed(b *testing.B) {
 	ctx := b.Context()
 	srv := smtptest.New(b, smtptest.Options{})

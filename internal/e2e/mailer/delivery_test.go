@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 )
 
 // These tests run the delivery worker of invites.Service on memstore

@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/invitekit/invites/internal/smtptest"
+	"github.com/invitekit/invites/internal/e2e/smtptest"
 )
 
 // received is a message as a mail client reads it.
