@@ -22,7 +22,18 @@
 //	Decline    token holder                      pending, not expired
 //	Lookup     token holder                      any
 //	Check      token holder                      any (ROQ's checkUserInviteToken)
+//	Get, List  actor of the tenant               any
 //	History    actor of the tenant               any
+//
+// Send makes one pending invite per valid item and queues its email.
+// Resend gives the invite a new token (the old link dies) and a new
+// expiry, and queues its email; Config.ResendCooldown (1 minute) and
+// Config.MaxResends (5) bound it, and a negative value turns either off.
+// Cancel stops the link at once. Accept sets AcceptedByUserID after
+// Config.OnAccept ran. Lookup returns the invite for a landing page (over
+// HTTP its public view); Check returns the public view, past pending only
+// the status. Get and List see the tenant's invites only; History returns
+// an invite's events, oldest first.
 //
 // Accepted, declined and canceled are final. When Accept, Decline and
 // Cancel race on one invite exactly one wins; the others get a

@@ -2,9 +2,7 @@ package invites_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/invitekit/invites"
@@ -79,60 +77,4 @@ func ExampleService_Accept_expired() {
 	fmt.Println(err)
 	// Output:
 	// invites: invite expired
-}
-
-// OnEvent is told of each change after it committed, in order per invite,
-// as a CRM sync or webhook would be; History reads the same events.
-func ExampleConfig_onEvent() {
-	ctx := context.Background()
-	mail := mailertest.New()
-	svc, _ := invites.New(memstore.New(), mail, invites.Config{
-		AcceptURL: func(t invites.Token) string { return "/accept?token=" + t.Reveal() },
-		OnEvent: func(_ context.Context, e invites.Event) error {
-			fmt.Printf("webhook: %s by %q\n", e.Type, e.ActorID)
-			return nil
-		},
-	})
-	alice := invites.Actor{UserID: "alice", TenantID: "acme"}
-	res, _ := svc.Send(ctx, alice, []invites.NewInvite{{Email: "bob@example.com"}})
-	_, _ = svc.DeliverPending(ctx)
-	_, _ = svc.Accept(ctx, mail.TokenFor("bob@example.com"), invites.Acceptor{UserID: "bob"})
-	_, _ = svc.DispatchEvents(ctx) // Service.Run does this in the background
-
-	history, _ := svc.History(ctx, alice, res.Success[0].ID)
-	fmt.Println("history:", len(history), "events")
-	// Output:
-	// webhook: created by "alice"
-	// webhook: sent by ""
-	// webhook: accepted by "bob"
-	// history: 3 events
-}
-
-// Members may cancel only the invites they sent; admins any of their
-// tenant's.
-func ExampleConfig_authorize() {
-	svc, err := invites.New(memstore.New(), mailertest.New(), invites.Config{
-		AcceptURL: func(t invites.Token) string { return "https://app.example/accept?token=" + t.Reveal() },
-		Authorize: func(_ context.Context, a invites.Actor, op invites.Op, inv *invites.Invite) error {
-			if op == invites.OpCancel && !slices.Contains(a.Roles, "admin") && inv.CreatedByUserID != a.UserID {
-				return errors.New("members may cancel only their own invites")
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		panic(err)
-	}
-	ctx := context.Background()
-	alice := invites.Actor{UserID: "alice", TenantID: "acme", Roles: []string{"member"}}
-	bob := invites.Actor{UserID: "bob", TenantID: "acme", Roles: []string{"member"}}
-	res, _ := svc.Send(ctx, alice, []invites.NewInvite{{Email: "carol@example.com"}})
-
-	_, err = svc.Cancel(ctx, bob, res.Success[0].ID)
-	fmt.Println(errors.Is(err, invites.ErrForbidden), err)
-	inv, err := svc.Cancel(ctx, alice, res.Success[0].ID)
-	fmt.Println(inv.Status, err)
-	// Output:
-	// true invites: cancel forbidden: members may cancel only their own invites
-	// canceled <nil>
 }

@@ -41,7 +41,7 @@ func faultSchema(t *testing.T, f *testdb.Fault, schema string) {
 	})
 }
 
-// openPool opens dsn as a host does for failover (see the README).
+// openPool opens dsn as a host does for failover (see docs/production.md).
 func openPool(t *testing.T, dsn string) *bun.DB {
 	t.Helper()
 	db, err := testdb.OpenPostgres(dsn)

@@ -226,7 +226,7 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		// takes it over an earlier one, and the rest of the query stays
 		// as written: re-encoding it would turn a %20 into a +, which pgx
 		// reads as a plus (options=-c%20x%3Dy would break). For failover
-		// (see the README): a connection attempt to a host that does not
+		// (see docs/production.md): a connection attempt to a host that does not
 		// answer gives up within 5 s, and only a writable host is taken,
 		// so with a list of hosts (postgres://a,b/db) the pool finds the
 		// primary after a switchover; a DSN that says otherwise keeps its

@@ -84,7 +84,7 @@ func WithParams(dsn string, kv ...string) (string, error) {
 	return u.String(), nil
 }
 
-// OpenPostgres opens dsn for bun the way the README tells hosts to: pgx,
+// OpenPostgres opens dsn for bun the way docs/storage.md tells hosts to: pgx,
 // with its simple protocol, since bun sends queries with their values
 // inlined and pgx would otherwise prepare each one.
 func OpenPostgres(dsn string) (*bun.DB, error) {

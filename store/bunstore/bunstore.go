@@ -18,7 +18,7 @@
 //
 // On PostgreSQL, queries are sent as text with their values inlined (see
 // Security); open pgx with default_query_exec_mode=simple_protocol (see
-// the README) so it does not prepare each of them. The exceptions are the
+// docs/storage.md) so it does not prepare each of them. The exceptions are the
 // hot paths: the changes by rule (accepting or declining through a link,
 // canceling: see invites.ChangeParams), Insert, a page of List filtered
 // by tenant alone, and the outbox's claim and outcomes. On a *bun.DB the
@@ -76,7 +76,7 @@
 // The hot paths are prepared, their values bound. Bound parameters everywhere
 // were the other way: they need the Store's every statement prepared or
 // sent through the extended protocol, which the simple protocol the
-// README recommends does not do, since there pgx itself inlines the
+// docs/storage.md recommends does not do, since there pgx itself inlines the
 // values, with the quoting of '...'. So the Store checks no setting: in
 // the simple protocol pgx refuses a query (not the Store) in a session
 // whose standard_conforming_strings it saw turned off. A value holding

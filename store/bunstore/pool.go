@@ -36,7 +36,7 @@ func (s *Store) checkPool(ctx context.Context) {
 		if st.MaxOpenConnections == 0 {
 			s.log.WarnContext(ctx, "bunstore: the pool has no bound on open connections: under load it opens one per request "+
 				"past those it keeps idle and closes them again; call SetMaxOpenConns and SetMaxIdleConns with the same number "+
-				"(the README's storage section says which)")
+				"(docs/production.md, Pool sizing, says which)")
 			continue
 		}
 		n := min(st.MaxOpenConnections, poolProbe)

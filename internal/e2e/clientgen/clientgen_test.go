@@ -28,7 +28,7 @@ import (
 )
 
 // The generator versions hosts are told to use; bump them here and in
-// testdata/ts/package.json together with the README.
+// testdata/ts/package.json together with docs/http.md.
 const (
 	oapiCodegen = "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2"
 	// oapiRuntime is the module the generated Go client imports.

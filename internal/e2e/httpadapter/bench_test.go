@@ -10,7 +10,7 @@ package httpadapter_test
 // bun runs (ours/bare-simple): what is left between the two is not the
 // protocol's. Ours runs its delivery worker beside the requests, sending
 // every invitation through the SMTP mailer to an in-process server, on a
-// pool two connections larger than the clients need, as the README tells
+// pool two connections larger than the clients need, as docs/production.md tells
 // hosts; the bare handler sends no email. Run:
 //
 //	INVITES_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/test?sslmode=disable \
