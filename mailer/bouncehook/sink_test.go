@@ -1,0 +1,74 @@
+package bouncehook_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/invitekit/invites/mailer/bouncehook"
+)
+
+// sink records the notices it is given, or fails with err.
+type sink struct {
+	mu      sync.Mutex
+	notices []bouncehook.Notice
+	err     error
+}
+
+func (s *sink) Bounce(_ context.Context, n bouncehook.Notice) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.notices = append(s.notices, n)
+	return nil
+}
+
+func (s *sink) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.err = err
+}
+
+func (s *sink) got() []bouncehook.Notice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]bouncehook.Notice(nil), s.notices...)
+}
+
+// post sends body to h with the headers and returns the status code.
+func post(t *testing.T, h http.Handler, target, body string, header http.Header) int {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w.Code
+}
+
+// wantNotices fails t unless got is want, in order.
+func wantNotices(t *testing.T, got, want []bouncehook.Notice) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d notices %+v, want %d %+v", len(got), got, len(want), want)
+	}
+	for i := range want {
+		if !got[i].At.Equal(want[i].At) {
+			t.Errorf("notice %d At = %v, want %v", i, got[i].At, want[i].At)
+		}
+		g := got[i]
+		g.At = want[i].At // compared above, as instants
+		if g != want[i] {
+			t.Errorf("notice %d = %+v\nwant %+v", i, g, want[i])
+		}
+	}
+}
+
+// oversized is a body just past MaxBodyBytes.
+var oversized = "[" + strings.Repeat(" ", bouncehook.MaxBodyBytes) + "]"
