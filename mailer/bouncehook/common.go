@@ -52,9 +52,10 @@ type event struct {
 }
 
 // deliver passes the events' notices to sink, each event once, and
-// answers 200, or 503 when sink fails: the provider sends the request
-// again, and the events before the failed one are then skipped.
-func deliver(w http.ResponseWriter, r *http.Request, sink Sink, seen *recent, events []event) {
+// answers 200, or 503 when sink fails (and returns false): the provider
+// sends the request again, and the events before the failed one are then
+// skipped.
+func deliver(w http.ResponseWriter, r *http.Request, sink Sink, seen *recent, events []event) bool {
 	for _, e := range events {
 		if len(e.notices) == 0 {
 			continue
@@ -68,11 +69,12 @@ func deliver(w http.ResponseWriter, r *http.Request, sink Sink, seen *recent, ev
 					seen.release(e.id)
 				}
 				http.Error(w, "recording the event failed; send it again later", http.StatusServiceUnavailable)
-				return
+				return false
 			}
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+	return true
 }
 
 // claim is what recent.claim found.
