@@ -65,8 +65,8 @@ func mailgunPost(key string, ts time.Time, token, eventData string) string {
 		hex.EncodeToString(mac.Sum(nil)) + `"}, "event-data": ` + eventData + `}`
 }
 
-// token returns a 50-character token, as Mailgun's, told apart by n.
-func token(n int) string { return strconv.Itoa(1000+n) + strings.Repeat("a", 46) }
+// mgToken returns a 50-character token, as Mailgun's, told apart by n.
+func mgToken(n int) string { return strconv.Itoa(1000+n) + strings.Repeat("a", 46) }
 
 func newMailgun(t *testing.T, sk *sink) *bouncehook.Mailgun {
 	t.Helper()
@@ -99,7 +99,7 @@ func TestMailgunPassesOnPermanentFailuresAndComplaints(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sk := &sink{}
 			h := newMailgun(t, sk)
-			if code := post(t, h, "/hooks/mailgun", mailgunPost(mailgunKey, signedAt, token(1), tc.eventData), nil); code != http.StatusOK {
+			if code := post(t, h, "/hooks/mailgun", mailgunPost(mailgunKey, signedAt, mgToken(1), tc.eventData), nil); code != http.StatusOK {
 				t.Fatalf("status %d", code)
 			}
 			wantNotices(t, sk.got(), tc.want)
@@ -108,21 +108,21 @@ func TestMailgunPassesOnPermanentFailuresAndComplaints(t *testing.T) {
 }
 
 func TestMailgunRefusesWhatItCannotVerify(t *testing.T) {
-	signed := mailgunPost(mailgunKey, mailgunNow, token(1), mailgunFailed)
+	signed := mailgunPost(mailgunKey, mailgunNow, mgToken(1), mailgunFailed)
 	for _, tc := range []struct {
 		name string
 		body string
 		code int
 	}{
-		{"tampered token", strings.Replace(signed, token(1), token(2), 1), http.StatusForbidden},
+		{"tampered token", strings.Replace(signed, mgToken(1), mgToken(2), 1), http.StatusForbidden},
 		{"tampered timestamp", strings.Replace(signed, strconv.FormatInt(mailgunNow.Unix(), 10), strconv.FormatInt(mailgunNow.Unix()+1, 10), 1), http.StatusForbidden},
-		{"wrong key", mailgunPost("key-other", mailgunNow, token(1), mailgunFailed), http.StatusForbidden},
-		{"stale", mailgunPost(mailgunKey, mailgunNow.Add(-6*time.Minute), token(1), mailgunFailed), http.StatusForbidden},
-		{"from the future", mailgunPost(mailgunKey, mailgunNow.Add(6*time.Minute), token(1), mailgunFailed), http.StatusForbidden},
+		{"wrong key", mailgunPost("key-other", mailgunNow, mgToken(1), mailgunFailed), http.StatusForbidden},
+		{"stale", mailgunPost(mailgunKey, mailgunNow.Add(-6*time.Minute), mgToken(1), mailgunFailed), http.StatusForbidden},
+		{"from the future", mailgunPost(mailgunKey, mailgunNow.Add(6*time.Minute), mgToken(1), mailgunFailed), http.StatusForbidden},
 		{"signature not hex", strings.Replace(signed, `"signature": "`, `"signature": "zz`, 1), http.StatusForbidden},
 		{"no signature", `{"event-data": ` + mailgunFailed + `}`, http.StatusNotAcceptable},
 		{"form post", "token=x&timestamp=1&signature=y&event=bounced", http.StatusNotAcceptable},
-		{"signed but no event", mailgunPost(mailgunKey, mailgunNow, token(1), `"failed"`), http.StatusNotAcceptable},
+		{"signed but no event", mailgunPost(mailgunKey, mailgunNow, mgToken(1), `"failed"`), http.StatusNotAcceptable},
 		{"too large", oversized, http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,12 +141,12 @@ func TestMailgunRefusesWhatItCannotVerify(t *testing.T) {
 func TestMailgunRefusesATokenUsedAlready(t *testing.T) {
 	sk := &sink{}
 	h := newMailgun(t, sk)
-	first := mailgunPost(mailgunKey, mailgunNow, token(1), mailgunComplained)
+	first := mailgunPost(mailgunKey, mailgunNow, mgToken(1), mailgunComplained)
 	if code := post(t, h, "/hooks/mailgun", first, nil); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
 	// The captured signature with another event.
-	replay := mailgunPost(mailgunKey, mailgunNow, token(1), mailgunFailed)
+	replay := mailgunPost(mailgunKey, mailgunNow, mgToken(1), mailgunFailed)
 	if code := post(t, h, "/hooks/mailgun", replay, nil); code != http.StatusForbidden {
 		t.Errorf("replayed token: status %d, want 403", code)
 	}
@@ -158,7 +158,7 @@ func TestMailgunRefusesATokenUsedAlready(t *testing.T) {
 func TestMailgunTakesAnEventOnce(t *testing.T) {
 	sk := &sink{}
 	h := newMailgun(t, sk)
-	body := mailgunPost(mailgunKey, mailgunNow, token(1), mailgunFailed)
+	body := mailgunPost(mailgunKey, mailgunNow, mgToken(1), mailgunFailed)
 	sk.fail(errors.New("store down"))
 	if code := post(t, h, "/hooks/mailgun", body, nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("with the sink failing: status %d, want 503", code)
@@ -169,7 +169,7 @@ func TestMailgunTakesAnEventOnce(t *testing.T) {
 		t.Fatalf("retry: status %d", code)
 	}
 	// The same event again, freshly signed, is acknowledged unheard.
-	if code := post(t, h, "/hooks/mailgun", mailgunPost(mailgunKey, mailgunNow, token(2), mailgunFailed), nil); code != http.StatusOK {
+	if code := post(t, h, "/hooks/mailgun", mailgunPost(mailgunKey, mailgunNow, mgToken(2), mailgunFailed), nil); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
 	if n := sk.got(); len(n) != 1 {
