@@ -80,9 +80,9 @@ type Recorder struct {
 
 // Bounce records n; see Recorder.
 func (r Recorder) Bounce(ctx context.Context, n Notice) error {
-	reason := n.Reason
+	reason := firstOf(n.Reason, "no reason given")
 	if n.Kind == KindComplaint {
-		reason = strings.TrimSuffix("spam complaint: "+reason, ": ")
+		reason = strings.TrimSuffix("spam complaint: "+n.Reason, ": ")
 	}
 	reason += " (" + n.Provider + ")"
 	var err error

@@ -79,12 +79,15 @@ func TestRecorderRecordsOnTheService(t *testing.T) {
 		tenant    string
 		kind      bouncehook.Kind
 		messageID string // "" for the email's own
+		noReason  bool   // the provider gave none
 		wantErr   error  // from Bounce
 		dropped   error  // what Dropped hears
 		reason    string // the invite's DeliveryError; "" for not failed
 	}{
 		{name: "bounce", kind: bouncehook.KindBounce, reason: "hard bounce: 550 5.1.1 user unknown (sendgrid)"},
 		{name: "complaint", kind: bouncehook.KindComplaint, reason: "hard bounce: spam complaint: 550 5.1.1 user unknown (sendgrid)"},
+		{name: "bounce without a reason", noReason: true, kind: bouncehook.KindBounce, reason: "hard bounce: no reason given (sendgrid)"},
+		{name: "complaint without a reason", noReason: true, kind: bouncehook.KindComplaint, reason: "hard bounce: spam complaint (sendgrid)"},
 		{name: "the tenant's", tenant: "acme", kind: bouncehook.KindBounce, reason: "hard bounce: 550 5.1.1 user unknown (sendgrid)"},
 		{name: "another tenant's", tenant: "globex", kind: bouncehook.KindBounce, dropped: invites.ErrNotFound},
 		{name: "unknown delivery", kind: bouncehook.KindBounce, messageID: unknown, dropped: invites.ErrNotFound},
@@ -103,6 +106,9 @@ func TestRecorderRecordsOnTheService(t *testing.T) {
 			n := bouncehook.Notice{Provider: "sendgrid", Kind: tc.kind, Address: "ann@example.test", MessageID: tc.messageID, Reason: "550 5.1.1 user unknown"}
 			if n.MessageID == "" {
 				n.MessageID = s.messageID
+			}
+			if tc.noReason {
+				n.Reason = ""
 			}
 			if err := rec.Bounce(ctx, n); !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
 				t.Fatalf("Bounce = %v, want %v", err, tc.wantErr)

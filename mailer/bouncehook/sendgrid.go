@@ -126,7 +126,10 @@ func (h *SendGrid) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, ev := range list {
 		n := Notice{
 			Provider: ProviderSendGrid, Address: ev.Email, MessageID: ev.SMTPID, EventID: ev.EventID,
-			Reason: firstOf(ev.Reason, ev.Status), At: time.Unix(ev.Timestamp, 0).UTC(),
+			Reason: firstOf(ev.Reason, ev.Status),
+		}
+		if ev.Timestamp > 0 {
+			n.At = time.Unix(ev.Timestamp, 0).UTC()
 		}
 		switch ev.Event {
 		case "bounce":

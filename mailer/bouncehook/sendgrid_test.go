@@ -1,6 +1,7 @@
 package bouncehook_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -194,5 +195,57 @@ func TestNewSendGridWantsAP256Key(t *testing.T) {
 	}
 	if _, err := bouncehook.NewSendGrid(bouncehook.SendGridConfig{PublicKey: newSendGridKey(t).pub}); err == nil {
 		t.Error("without a Sink: NewSendGrid = nil error")
+	}
+}
+
+// gatedSink holds each notice until the gate opens.
+type gatedSink struct {
+	sink
+	gate chan struct{}
+}
+
+func (g *gatedSink) Bounce(ctx context.Context, n bouncehook.Notice) error {
+	<-g.gate
+	return g.sink.Bounce(ctx, n)
+}
+
+// Copies of one event arriving together pass it on once: its id is held
+// from before the Sink hears it, so while the first copy waits in the
+// Sink the others are answered at once.
+func TestSendGridTakesConcurrentCopiesOnce(t *testing.T) {
+	key, sk := newSendGridKey(t), &gatedSink{gate: make(chan struct{})}
+	h, err := bouncehook.NewSendGrid(bouncehook.SendGridConfig{Sink: sk, PublicKey: key.pub, Now: func() time.Time { return sendGridNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `[{"email": "example@test.com", "timestamp": 1513299569, "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>", "event": "spamreport", "sg_event_id": "e-spamreport"}]`
+	signed := key.sign(sendGridNow, body)
+	const copies = 8
+	done := make(chan int, copies)
+	for range copies {
+		go func() { done <- post(t, h, "/hooks/sendgrid", body, signed) }()
+	}
+	codes := make([]int, 0, copies)
+	timeout := time.After(5 * time.Second)
+wait:
+	for len(codes) < copies-1 { // all but the copy in the Sink
+		select {
+		case code := <-done:
+			codes = append(codes, code)
+		case <-timeout:
+			break wait
+		}
+	}
+	close(sk.gate)
+	for len(codes) < copies {
+		codes = append(codes, <-done)
+	}
+	for i, code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("copy %d: status %d", i, code)
+		}
+	}
+	if n := sk.got(); len(n) != 1 {
+		t.Fatalf("the sink heard %d notices, want 1: %+v", len(n), n)
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha1" //nolint:gosec // SNS SignatureVersion 1 is SHA1withRSA
+	"crypto/sha1" // SNS SignatureVersion 1 is SHA1withRSA
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -223,7 +223,7 @@ func (m *snsMessage) canonical() ([]byte, error) {
 
 func digest(h crypto.Hash, b []byte) []byte {
 	if h == crypto.SHA1 {
-		d := sha1.Sum(b) //nolint:gosec // SignatureVersion 1
+		d := sha1.Sum(b)
 		return d[:]
 	}
 	d := sha256.Sum256(b)
