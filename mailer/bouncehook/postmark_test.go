@@ -1,7 +1,6 @@
 package bouncehook_test
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -153,19 +152,7 @@ func TestPostmarkTakesARecordOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth := basicAuth("pm", "s3cret")
-	sk.fail(errors.New("store down"))
-	if code := post(t, h, "/hooks/postmark/p4th", postmarkComplaint, auth); code != http.StatusServiceUnavailable {
-		t.Fatalf("with the sink failing: status %d, want 503", code)
-	}
-	sk.fail(nil)
-	for range 3 {
-		if code := post(t, h, "/hooks/postmark/p4th", postmarkComplaint, auth); code != http.StatusOK {
-			t.Fatalf("status %d", code)
-		}
-	}
-	if n := sk.got(); len(n) != 1 {
-		t.Fatalf("the sink heard %d notices, want the retry's 1: %+v", len(n), n)
-	}
+	takenOnce(t, sk, func() int { return post(t, h, "/hooks/postmark/p4th", postmarkComplaint, auth) }, 3, 1)
 }
 
 func TestNewPostmarkWantsSinkAndACredential(t *testing.T) {

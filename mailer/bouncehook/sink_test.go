@@ -2,6 +2,7 @@ package bouncehook_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,6 +51,26 @@ func post(t *testing.T, h http.Handler, target, body string, header http.Header)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	return w.Code
+}
+
+// takenOnce checks that a request whose Sink fails is answered 503, and
+// that, the Sink mended, the request sent times more passes its want
+// notices on once: the provider's retry goes through, copies do not.
+func takenOnce(t *testing.T, sk *sink, send func() int, times, want int) {
+	t.Helper()
+	sk.fail(errors.New("store down"))
+	if code := send(); code != http.StatusServiceUnavailable {
+		t.Fatalf("with the sink failing: status %d, want 503", code)
+	}
+	sk.fail(nil)
+	for range times {
+		if code := send(); code != http.StatusOK {
+			t.Fatalf("status %d", code)
+		}
+	}
+	if n := sk.got(); len(n) != want {
+		t.Fatalf("the sink heard %d notices, want the retry's %d: %+v", len(n), want, n)
+	}
 }
 
 // wantNotices fails t unless got is want, in order.

@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log"
 	"math/big"
@@ -274,19 +273,7 @@ func TestSNSTakesAnEventOnceAndCachesTheCertificate(t *testing.T) {
 	srv, sk := newSNSServer(t), &sink{}
 	h := newSNS(t, srv, sk, false)
 	m := notification("5f8a3c1e-0000-4000-8000-000000000001", sesComplaint).sign("2", snsKeys()[0])
-	sk.fail(errors.New("store down"))
-	if code := post(t, h, "/hooks/ses", m.body(), nil); code != http.StatusServiceUnavailable {
-		t.Fatalf("with the sink failing: status %d, want 503", code)
-	}
-	sk.fail(nil)
-	for range 3 {
-		if code := post(t, h, "/hooks/ses", m.body(), nil); code != http.StatusOK {
-			t.Fatalf("status %d", code)
-		}
-	}
-	if n := sk.got(); len(n) != 1 {
-		t.Fatalf("the sink heard %d notices, want the retry's 1: %+v", len(n), n)
-	}
+	takenOnce(t, sk, func() int { return post(t, h, "/hooks/ses", m.body(), nil) }, 3, 1)
 	if hits := srv.certHits.Load(); hits != 1 {
 		t.Errorf("the certificate was fetched %d times, want 1", hits)
 	}
