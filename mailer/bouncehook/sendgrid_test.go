@@ -69,7 +69,7 @@ func (k sendGridKey) sign(ts time.Time, body string) http.Header {
 	return h
 }
 
-func newSendGrid(t *testing.T, sk *sink, pub string) *bouncehook.SendGrid {
+func newSendGrid(t *testing.T, sk bouncehook.Sink, pub string) *bouncehook.SendGrid {
 	t.Helper()
 	h, err := bouncehook.NewSendGrid(bouncehook.SendGridConfig{Sink: sk, PublicKey: pub, Now: func() time.Time { return sendGridNow }})
 	if err != nil {
@@ -201,10 +201,7 @@ func (g *gatedSink) Bounce(ctx context.Context, n bouncehook.Notice) error {
 // Sink the others are answered at once.
 func TestSendGridTakesConcurrentCopiesOnce(t *testing.T) {
 	key, sk := newSendGridKey(t), &gatedSink{gate: make(chan struct{})}
-	h, err := bouncehook.NewSendGrid(bouncehook.SendGridConfig{Sink: sk, PublicKey: key.pub, Now: func() time.Time { return sendGridNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newSendGrid(t, sk, key.pub)
 	body := `[{"email": "example@test.com", "timestamp": 1513299569, "smtp-id": "<14c5d75ce93.dfd.64b469@ismtpd-555>", "event": "spamreport", "sg_event_id": "e-spamreport"}]`
 	signed := key.sign(sendGridNow, body)
 	const copies = 8
