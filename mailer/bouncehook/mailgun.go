@@ -125,7 +125,6 @@ func (h *Mailgun) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var ev mailgunEvent
 	if err := json.Unmarshal(b.EventData, &ev); err != nil {
-		h.tokens.release(b.Signature.Token)
 		http.Error(w, "no Mailgun event-data", http.StatusNotAcceptable)
 		return
 	}

@@ -93,3 +93,28 @@ func wantNotices(t *testing.T, got, want []bouncehook.Notice) {
 
 // oversized is a body just past MaxBodyBytes.
 var oversized = "[" + strings.Repeat(" ", bouncehook.MaxBodyBytes) + "]"
+
+func TestHandlersTakeOnlyPOST(t *testing.T) {
+	sk := &sink{}
+	sns, err := bouncehook.NewSNS(bouncehook.SNSConfig{Sink: sk, TopicARNs: []string{snsTopic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	postmark, err := bouncehook.NewPostmark(bouncehook.PostmarkConfig{Sink: sk, PathSecret: "p4th"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailgun, err := bouncehook.NewMailgun(bouncehook.MailgunConfig{Sink: sk, SigningKey: mailgunKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]http.Handler{
+		"sns": sns, "postmark": postmark, "sendgrid": newSendGrid(t, sk, newSendGridKey(t).pub), "mailgun": mailgun,
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/hooks/p4th", nil))
+		if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") != http.MethodPost {
+			t.Errorf("%s: GET answered %d, Allow %q", name, w.Code, w.Header().Get("Allow"))
+		}
+	}
+}
