@@ -322,3 +322,21 @@ func TestNewSNSWantsSinkAndTopics(t *testing.T) {
 		}
 	}
 }
+
+func TestSNSRefusesAnExpiredCertificate(t *testing.T) {
+	srv, sk := newSNSServer(t), &sink{}
+	later := snsNow.Add(25 * time.Hour) // the certificate ends at snsNow+24h
+	h, err := bouncehook.NewSNS(bouncehook.SNSConfig{
+		Sink: sk, TopicARNs: []string{snsTopic}, Client: srv.client, Now: func() time.Time { return later },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := notification("9c1f0a57-0000-4000-8000-000000000002", sesBounce).with("Timestamp", later.Format(time.RFC3339Nano)).sign("2", snsKeys()[0])
+	if code := post(t, h, "/hooks/ses", m.body(), nil); code != http.StatusForbidden {
+		t.Errorf("status %d, want 403", code)
+	}
+	if n := sk.got(); len(n) != 0 {
+		t.Errorf("the sink heard %+v", n)
+	}
+}
