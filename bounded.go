@@ -9,6 +9,9 @@ import (
 	"github.com/google/uuid"
 )
 
+// bounded: every call the Service makes to its Store, cut off at
+// Config.StoreTimeout.
+
 // errStoreTimeout is the cause of a store call stopped by
 // Config.StoreTimeout, told apart from the caller's own deadline or cancel.
 var errStoreTimeout = errors.New("invites: store timeout")

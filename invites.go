@@ -11,6 +11,12 @@ import (
 	"github.com/google/uuid"
 )
 
+// The types hosts use: an Invite and its Status, the Actor and Acceptor,
+// the inputs (NewInvite, Update, Query) and answers (SendResult, Page,
+// TokenCheck) of the Service's methods, the Message a Mailer sends, the
+// Mailer and TokenIssuer a host may plug in, and the Events of a lifecycle.
+// The contract with stores is in store.go.
+
 // Status is where an invite stands in its lifecycle.
 type Status string
 

@@ -10,6 +10,10 @@ import (
 	"github.com/google/uuid"
 )
 
+// One pass of DeliverPending: the claimer (feed, claim, renew),
+// the senders (deliver) and the recorder (record, flush), and the claims in
+// flight between them.
+
 // recordGroup bounds how many outcomes one CompleteDeliveries writes, and
 // recordLinger how long the recorder waits for more after the first: a
 // tenth of a second of an outcome's bookkeeping (which a crash in it only

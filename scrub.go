@@ -9,6 +9,9 @@ import (
 	"golang.org/x/net/idna"
 )
 
+// Scrubbing a send's error: the token and every form of the recipient's
+// address taken out of its text before it is logged, stored or observed.
+
 // redactedAddress stands in an error's text for the recipient's address.
 const redactedAddress = "[recipient]"
 
