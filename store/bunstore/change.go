@@ -15,6 +15,9 @@ import (
 	"github.com/uptrace/bun"
 )
 
+// Change: every write of one existing invite (cancel, resend, update,
+// accept, decline), by rule in one UPDATE or decided in a transaction.
+
 // Change implements invites.Store. A change by rule (no Decide, no Renew)
 // is one conditional UPDATE, which the database orders against any other
 // write of the row; with a Hook, the UPDATE and the hook share a
