@@ -77,11 +77,11 @@ func (s *Service) recordBounce(ctx context.Context, tenantID, messageID string, 
 		reason = "no reason given"
 	}
 	reason = truncate(kind+": "+reason, MaxBounceReasonBytes)
-	inv, done, err := s.store.Bounce(ctx, BounceParams{Now: s.cfg.Now(), DeliveryID: id, Reason: reason, TenantID: tenantID})
+	inv, recorded, err := s.store.Bounce(ctx, BounceParams{Now: s.cfg.Now(), DeliveryID: id, Reason: reason, TenantID: tenantID})
 	if err != nil {
 		return err
 	}
-	if done {
+	if recorded {
 		s.committed(ctx, EventBounced, 1)
 	}
 	return nil

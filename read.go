@@ -19,7 +19,7 @@ func (s *Service) Get(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite,
 	if err := validActor(actor); err != nil {
 		return Invite{}, err
 	}
-	inv, err := s.readErr(s.store.Get(ctx, GetParams{TenantID: actor.TenantID, ID: id}))
+	inv, err := s.fromStore(s.store.Get(ctx, GetParams{TenantID: actor.TenantID, ID: id}))
 	if err != nil {
 		return Invite{}, err
 	}
@@ -42,7 +42,7 @@ func (s *Service) lookup(ctx context.Context, token string) (Invite, error) {
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.readErr(s.store.Lookup(ctx, LookupParams{Digest: d}))
+	return s.fromStore(s.store.Lookup(ctx, LookupParams{Digest: d}))
 }
 
 // Check answers whether token can be accepted now, as ROQ's
@@ -73,7 +73,7 @@ func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) (evs [
 		return nil, err
 	}
 	if s.cfg.Authorize != nil {
-		inv, err := s.readErr(s.store.Get(ctx, GetParams{TenantID: actor.TenantID, ID: id}))
+		inv, err := s.fromStore(s.store.Get(ctx, GetParams{TenantID: actor.TenantID, ID: id}))
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func (s *Service) read(inv Invite, now time.Time) Invite {
 	return inv
 }
 
-func (s *Service) readErr(inv Invite, err error) (Invite, error) {
+func (s *Service) fromStore(inv Invite, err error) (Invite, error) {
 	if err != nil {
 		return Invite{}, err
 	}

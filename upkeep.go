@@ -25,7 +25,7 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	s.worker.read(&st, now, 2*s.cfg.PassTimeout)
+	s.worker.fillStats(&st, now, 2*s.cfg.PassTimeout)
 	return st, nil
 }
 

@@ -77,7 +77,7 @@ var errPassOverran = errors.New("invites: the pass ran past Config.PassTimeout; 
 // good.
 func (s *Service) watch(ctx context.Context, tick bool) passErrors {
 	pctx, cancel := context.WithTimeoutCause(ctx, s.cfg.PassTimeout, errPassOverran)
-	done := make(chan passErrors, 1)
+	finished := make(chan passErrors, 1)
 	go func() {
 		defer cancel()
 		var errs passErrors
@@ -87,24 +87,24 @@ func (s *Service) watch(ctx context.Context, tick bool) passErrors {
 			_, errs.prune = s.Prune(pctx)
 		}
 		_, errs.event = s.DispatchEvents(pctx)
-		done <- errs
+		finished <- errs
 	}()
 	returned := func(errs passErrors) passErrors {
 		s.worker.last.Store(s.cfg.Now().UnixNano())
 		return errs
 	}
 	select {
-	case errs := <-done:
+	case errs := <-finished:
 		return returned(errs)
 	case <-pctx.Done():
 	}
 	if ctx.Err() != nil { // Run is stopping: the pass winds down, as ever
-		return returned(<-done)
+		return returned(<-finished)
 	}
 	grace := time.NewTimer(min(s.cfg.PassTimeout, 4*s.cfg.StoreTimeout))
 	defer grace.Stop()
 	select {
-	case <-done:
+	case <-finished:
 		returned(passErrors{})
 		return passErrors{delivery: errPassOverran}
 	case <-grace.C:
@@ -160,9 +160,9 @@ func (w *worker) start(now time.Time) (stop func()) {
 	return func() { w.running.Add(-1) }
 }
 
-// read fills st's fields of the worker at now, a pass being stale past
+// fillStats fills st's fields of the worker at now, a pass being stale past
 // stale.
-func (w *worker) read(st *Stats, now time.Time, stale time.Duration) {
+func (w *worker) fillStats(st *Stats, now time.Time, stale time.Duration) {
 	if w.running.Load() == 0 {
 		return
 	}

@@ -18,11 +18,11 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (_ invites.I
 	defer s.settle(&err)
 	s.ready(ctx)
 	var (
-		inv  invites.Invite
-		done bool
+		inv      invites.Invite
+		recorded bool
 	)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		done = false
+		recorded = false
 		var invite uuid.UUID
 		err := on(tx).QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -58,11 +58,11 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (_ invites.I
 			}
 			inv.DeliveryStatus, inv.DeliveryError = invites.DeliveryFailed, p.Reason
 		}
-		done = true
+		recorded = true
 		return writeEvents(ctx, tx, []event{{inv.ID, inv.TenantID, invites.EventBounced, "", p.Now}})
 	})
 	if err != nil {
 		return invites.Invite{}, false, translate(err)
 	}
-	return inv, done, nil
+	return inv, recorded, nil
 }
