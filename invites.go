@@ -362,20 +362,6 @@ func (m Message) LogValue() slog.Value {
 	)
 }
 
-// Token is a plaintext invite token. It prints and logs as REDACTED; only
-// Reveal gives the secret, for the email link.
-type Token string
-
-const redacted = "REDACTED"
-
-func (Token) String() string               { return redacted }
-func (Token) GoString() string             { return redacted }
-func (Token) LogValue() slog.Value         { return slog.StringValue(redacted) }
-func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// Reveal returns the plaintext token.
-func (t Token) Reveal() string { return string(t) }
-
 // Mailer sends one email. It returns an error wrapping ErrPermanent when
 // retrying cannot help (a 5xx reply); any other error is retried.
 type Mailer interface {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/invitekit/invites/token"
 	"golang.org/x/net/idna"
 )
 
@@ -35,7 +36,7 @@ func scrub(err error, tok Token, email string) error {
 	if err == nil {
 		return nil
 	}
-	text := strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)
+	text := strings.ReplaceAll(err.Error(), tok.Reveal(), token.Redacted)
 	if re := addressForms(email); re != nil {
 		text = re.ReplaceAllLiteralString(text, redactedAddress)
 	}
