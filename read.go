@@ -92,6 +92,8 @@ func (s *Service) read(inv Invite, now time.Time) Invite {
 	return inv
 }
 
+// fromStore is a store's answer of one invite as the caller sees it now,
+// or its error.
 func (s *Service) fromStore(inv Invite, err error) (Invite, error) {
 	if err != nil {
 		return Invite{}, err
