@@ -9,6 +9,9 @@ import (
 	"github.com/google/uuid"
 )
 
+// bounded: every call the Service makes to its Store, cut off at
+// Config.StoreTimeout.
+
 // errStoreTimeout is the cause of a store call stopped by
 // Config.StoreTimeout, told apart from the caller's own deadline or cancel.
 var errStoreTimeout = errors.New("invites: store timeout")
@@ -63,16 +66,16 @@ func boundCall[P, R any](b bounded, ctx context.Context, p P, f func(context.Con
 		err   error
 		panic any
 	}
-	done := make(chan result, 1)
+	returned := make(chan result, 1)
 	go func() {
 		var res result
 		defer func() {
 			if res.panic = recover(); res.panic != nil {
-				done <- res
+				returned <- res
 			}
 		}()
 		res.r, res.err = f(cctx, p)
-		done <- res
+		returned <- res
 	}()
 	answer := func(res result) (R, error) {
 		cancel()
@@ -82,14 +85,14 @@ func boundCall[P, R any](b bounded, ctx context.Context, p P, f func(context.Con
 		return res.r, b.unavailable(ctx, cctx, res.err)
 	}
 	select {
-	case res := <-done:
+	case res := <-returned:
 		return answer(res)
 	case <-cctx.Done():
 	}
 	grace := time.NewTimer(abandonGrace)
 	defer grace.Stop()
 	select {
-	case res := <-done:
+	case res := <-returned:
 		return answer(res)
 	case <-grace.C:
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
+	"github.com/invitekit/invites/token"
 )
 
 // A negative MaxResends or ResendCooldown switches that limit off; the
@@ -46,11 +47,12 @@ func TestNegativeResendLimitsAreOff(t *testing.T) {
 	}
 }
 
-// Without Config.Tokens a Service mints RandomTokens, and takes them back.
+// Without Config.Tokens a Service mints token.Issuer's tokens, and takes
+// them back.
 func TestTokensDefault(t *testing.T) {
 	h := newHarness(t, func(cfg *invites.Config) { cfg.Tokens = nil })
 	_, tok := h.invite(admin, "plain@example.com")
-	if c, err := h.svc.Check(ctx, tok); err != nil || !c.IsValid || len(tok) != invites.TokenLen {
+	if c, err := h.svc.Check(ctx, tok); err != nil || !c.IsValid || len(tok) != token.Len {
 		t.Fatalf("Check of a default token (%d chars) = %+v, %v", len(tok), c, err)
 	}
 }

@@ -50,7 +50,7 @@
 // by Send, Update or a Resend that renews it, is refused unless
 // Config.CanGrant allows it. Config.Authorize may refuse any operation.
 //
-// Tokens are 256-bit random strings (RandomTokens, unless Config.Tokens
+// Tokens are 256-bit random strings (token.Issuer, unless Config.Tokens
 // names another issuer). Only their SHA-256 digest is stored, a token is
 // minted when its email is sent (so the link lives a full TTL from then), a
 // resend forgets the old ones, and the Token type prints as REDACTED. Each

@@ -10,6 +10,10 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
+// Email addresses: NormalizeEmail, the one definition of the same address,
+// and the checks an address passes before it is stored (validEmail) or
+// looked up (anyEmail).
+
 // MaxLocalPartBytes is RFC 5321's limit on the part of an address before
 // the @.
 const MaxLocalPartBytes = 64
@@ -172,4 +176,45 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// NormalizeEmail is the one definition of "the same address", used for
+// uniqueness, Query.Email, the email filter and Config.RequireEmailMatch,
+// in Go so every store agrees byte for byte. Two addresses are the same
+// when they are equal after:
+//
+//   - trimming surrounding white space;
+//   - lower-casing the ASCII letters A-Z of the local part, and nothing
+//     else in it: RFC 5321 lets a local part be case-sensitive but calls
+//     relying on it an interoperability problem, so hosts treat ASCII case
+//     as one mailbox; Unicode case mappings are not that safe (the Kelvin
+//     sign lower-cases to k, İ to i), so a non-ASCII character compares
+//     only with itself;
+//   - mapping the domain to its canonical U-label form (lower-cased,
+//     A-labels decoded, IDNA2008 lookup mapping), which DNS resolves
+//     alike; a domain that is not a valid name folds its ASCII letters
+//     only.
+//
+// The rule never makes two different mailboxes equal: at worst two
+// spellings of one mailbox (Émile@ and émile@) stay two addresses, two
+// invites rather than one invite accepted by the wrong user. So under
+// RequireEmailMatch an acceptor with \u212Aate@x.io (Kelvin sign) is not
+// kate@x.io. Send stores only addresses validEmail accepts, whose local
+// part is NFKC, so such look-alikes are refused there.
+func NormalizeEmail(email string) string {
+	e := strings.TrimSpace(email)
+	at := strings.LastIndexByte(e, '@')
+	if at < 0 {
+		return asciiLower(e)
+	}
+	domain := asciiLower(e[at+1:])
+	// An ASCII domain without A-labels maps to itself lower-cased, valid
+	// or not: only the others need IDNA (which memstore's lists would
+	// otherwise pay for on every row).
+	if !isASCII(domain) || strings.Contains(domain, "xn--") {
+		if uni, _, err := canonicalDomain(e[at+1:]); err == nil {
+			domain = uni
+		}
+	}
+	return asciiLower(e[:at]) + "@" + domain
 }

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/invitekit/invites/token"
 )
 
 // Sentinel errors, checked with errors.Is. Stores translate their own
 // errors into these at their boundary.
 var (
 	ErrNotFound       = errors.New("invites: not found")
-	ErrInvalidToken   = errors.New("invites: invalid token")
+	ErrInvalidToken   = token.ErrInvalid // the same error as token.ErrInvalid
 	ErrExpired        = errors.New("invites: invite expired")
 	ErrNotPending     = errors.New("invites: invite not pending")
 	ErrResendTooSoon  = errors.New("invites: resend too soon")

@@ -5,26 +5,8 @@ import (
 	"time"
 )
 
-// expireBatch is how many invites one ExpireDue step marks.
-const expireBatch = 500
-
-// ExpireDue marks every pending invite past its expiry as expired, so its
-// EventExpired is written (and told to OnEvent) even if nobody touches the
-// invite again. Run calls it; it returns how many it marked.
-func (s *Service) ExpireDue(ctx context.Context) (int, error) {
-	total := 0
-	for ctx.Err() == nil {
-		n, err := s.store.ExpireDue(ctx, ExpireParams{Now: s.cfg.Now(), Limit: expireBatch})
-		total += n
-		if n > 0 {
-			s.cfg.Observer.Events(ctx, EventExpired, n)
-		}
-		if err != nil || n < expireBatch {
-			return total, err
-		}
-	}
-	return total, nil
-}
+// DispatchEvents: the committed events handed to Config.OnEvent, each
+// claimed by one worker and retried after the delivery backoff.
 
 // DispatchEvents makes one pass over the events not yet handled, calling
 // Config.OnEvent for each in order per invite, and returns how many it

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+// The types hosts use: an Invite and its Status, the Actor and Acceptor,
+// the inputs (NewInvite, Update, Query) and answers (SendResult, Page,
+// TokenCheck) of the Service's methods, the Message a Mailer sends, the
+// Mailer and TokenIssuer a host may plug in, and the Events of a lifecycle.
+// The contract with stores is in store.go.
 
 // Status is where an invite stands in its lifecycle.
 type Status string
@@ -118,47 +123,6 @@ func (i Invite) StatusAt(now time.Time) Status {
 
 // EmailNorm is the invite's email as compared for uniqueness.
 func (i Invite) EmailNorm() string { return NormalizeEmail(i.Email) }
-
-// NormalizeEmail is the one definition of "the same address", used for
-// uniqueness, Query.Email, the email filter and Config.RequireEmailMatch,
-// in Go so every store agrees byte for byte. Two addresses are the same
-// when they are equal after:
-//
-//   - trimming surrounding white space;
-//   - lower-casing the ASCII letters A-Z of the local part, and nothing
-//     else in it: RFC 5321 lets a local part be case-sensitive but calls
-//     relying on it an interoperability problem, so hosts treat ASCII case
-//     as one mailbox; Unicode case mappings are not that safe (the Kelvin
-//     sign lower-cases to k, İ to i), so a non-ASCII character compares
-//     only with itself;
-//   - mapping the domain to its canonical U-label form (lower-cased,
-//     A-labels decoded, IDNA2008 lookup mapping), which DNS resolves
-//     alike; a domain that is not a valid name folds its ASCII letters
-//     only.
-//
-// The rule never makes two different mailboxes equal: at worst two
-// spellings of one mailbox (Émile@ and émile@) stay two addresses, two
-// invites rather than one invite accepted by the wrong user. So under
-// RequireEmailMatch an acceptor with \u212Aate@x.io (Kelvin sign) is not
-// kate@x.io. Send stores only addresses validEmail accepts, whose local
-// part is NFKC, so such look-alikes are refused there.
-func NormalizeEmail(email string) string {
-	e := strings.TrimSpace(email)
-	at := strings.LastIndexByte(e, '@')
-	if at < 0 {
-		return asciiLower(e)
-	}
-	domain := asciiLower(e[at+1:])
-	// An ASCII domain without A-labels maps to itself lower-cased, valid
-	// or not: only the others need IDNA (which memstore's lists would
-	// otherwise pay for on every row).
-	if !isASCII(domain) || strings.Contains(domain, "xn--") {
-		if uni, _, err := canonicalDomain(e[at+1:]); err == nil {
-			domain = uni
-		}
-	}
-	return asciiLower(e[:at]) + "@" + domain
-}
 
 // Actor is the authenticated user of the host acting on its tenant's invites.
 type Actor struct {
@@ -355,20 +319,6 @@ func (m Message) LogValue() slog.Value {
 		slog.String("to", m.Invite.Email),
 	)
 }
-
-// Token is a plaintext invite token. It prints and logs as REDACTED; only
-// Reveal gives the secret, for the email link.
-type Token string
-
-const redacted = "REDACTED"
-
-func (Token) String() string               { return redacted }
-func (Token) GoString() string             { return redacted }
-func (Token) LogValue() slog.Value         { return slog.StringValue(redacted) }
-func (Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// Reveal returns the plaintext token.
-func (t Token) Reveal() string { return string(t) }
 
 // Mailer sends one email. It returns an error wrapping ErrPermanent when
 // retrying cannot help (a 5xx reply); any other error is retried.

@@ -13,6 +13,9 @@ import (
 	"github.com/google/uuid"
 )
 
+// List: a Query checked and folded into one store call, and the cursors of
+// its pages (encodeCursor, decodeCursor, OrderText).
+
 // Page sizes of List, and the deepest offset: a store reads every row it
 // skips, so deeper pages are walked with Page.NextCursor, which seeks.
 const (

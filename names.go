@@ -8,6 +8,10 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
+// Names: the checks of person names, ids and roles, with what Unicode may
+// hide in them (hiddenInName, joinerAllowed) and the names that read as
+// links (looksLikeLink).
+
 const (
 	zwnj = '\u200c' // ZERO WIDTH NON-JOINER
 	zwj  = '\u200d' // ZERO WIDTH JOINER

@@ -10,6 +10,10 @@ import (
 	"github.com/google/uuid"
 )
 
+// One pass of DeliverPending: the claimer (claimAll, claim, renew),
+// the senders (deliver) and the recorder (record, flush), and the claims in
+// flight between them.
+
 // recordGroup bounds how many outcomes one CompleteDeliveries writes, and
 // recordLinger how long the recorder waits for more after the first: a
 // tenth of a second of an outcome's bookkeeping (which a crash in it only
@@ -52,7 +56,7 @@ type pass struct {
 
 	jobs    chan job             // claimed, waiting for a sender
 	results chan DeliveryOutcome // sent or handed back, waiting for the recorder
-	changed chan struct{}        // a sender took a job or an outcome landed
+	changed chan struct{}        // a sender took a job or a flight ended
 
 	mu     sync.Mutex
 	flying map[uuid.UUID]*flight // claimed and not yet recorded, by delivery ID
@@ -84,7 +88,7 @@ func (p *pass) run() (int, error) {
 		})
 	}
 	recorder.Go(p.record)
-	err := p.feed()
+	err := p.claimAll()
 	close(p.jobs)
 	senders.Wait()
 	close(p.results)
@@ -111,13 +115,13 @@ func (p *pass) signal() {
 	}
 }
 
-// feed claims while the senders have less than half a batch waiting, until
-// a claim comes back empty or fails, renewing the leases in flight, and
-// returns once every claim has landed. After a failed claim it claims
+// claimAll claims while the senders have less than half a batch waiting,
+// until a claim comes back empty or fails, renewing the leases in flight,
+// and returns once every flight has ended. After a failed claim it claims
 // again, with backoff, while it still has emails in flight (their
 // outcomes may wait for the store), so the outbox goes on as soon as the
 // store is back rather than after this pass.
-func (p *pass) feed() error {
+func (p *pass) claimAll() error {
 	renew := time.NewTicker(max(p.s.cfg.DeliveryLease/3, time.Millisecond))
 	defer renew.Stop()
 	var (
@@ -125,7 +129,7 @@ func (p *pass) feed() error {
 		retry <-chan time.Time
 		wait  time.Duration
 	)
-	done := p.ctx.Done()
+	stop := p.ctx.Done() // nil once it has fired
 	claiming := true
 	for {
 		if claiming && len(p.jobs) <= p.s.cfg.DeliveryBatch/2 {
@@ -135,7 +139,7 @@ func (p *pass) feed() error {
 			switch {
 			case err == nil:
 				wait = 0
-			case done != nil && p.inFlight() > 0:
+			case stop != nil && p.inFlight() > 0:
 				wait = min(max(2*wait, claimRetry), time.Second)
 				retry = time.After(wait)
 			}
@@ -145,8 +149,8 @@ func (p *pass) feed() error {
 			return err
 		}
 		select {
-		case <-done:
-			claiming, done, retry = false, nil, nil
+		case <-stop:
+			claiming, stop, retry = false, nil, nil
 		case <-p.changed:
 			if retry != nil && errors.Is(err, errBehind) && p.s.outbox.behind.Load() == 0 {
 				claiming, retry = true, nil // the outcomes it waited for are in
@@ -250,17 +254,17 @@ func (p *pass) renew() {
 	}
 }
 
-// holds reports whether this process still holds d's claim.
-func (p *pass) holds(d Delivery) bool {
+// leased reports whether this process still holds d's claim.
+func (p *pass) leased(d Delivery) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.flying[d.ID]
 	return f != nil && !f.lost && p.s.cfg.Now().Before(f.until)
 }
 
-// land forgets the flights of ds: their outcomes are recorded, or left to
+// endFlights forgets the flights of ds: their outcomes are recorded, or left to
 // the lease.
-func (p *pass) land(ds ...Delivery) {
+func (p *pass) endFlights(ds ...Delivery) {
 	p.mu.Lock()
 	for _, d := range ds {
 		delete(p.flying, d.ID)
@@ -278,9 +282,9 @@ func (p *pass) deliver(j job) {
 		p.results <- handBack(cfg.Now(), d, "worker stopped before sending")
 		return
 	}
-	if !p.holds(d) {
+	if !p.leased(d) {
 		log.WarnContext(p.ctx, "invites: lease lost before sending; the email is left to the worker holding it")
-		p.land(d)
+		p.endFlights(d)
 		return
 	}
 	msg := Message{ID: d.ID.String(), Kind: d.Kind, Invite: j.c.Invite, Token: j.tok, AcceptURL: cfg.AcceptURL(j.tok)}
@@ -383,8 +387,8 @@ func (p *pass) flush(group []DeliveryOutcome) {
 		err := p.s.store.CompleteDeliveries(ctx, CompleteParams{Outcomes: group})
 		cancel()
 		if err == nil {
-			p.told(group)
-			p.land(deliveries(group)...)
+			p.reportEvents(group)
+			p.endFlights(deliveries(group)...)
 			return
 		}
 		if !behind {
@@ -400,7 +404,7 @@ func (p *pass) flush(group []DeliveryOutcome) {
 		if refused >= recordTries || !final.IsZero() && time.Until(final) <= wait {
 			cfg.Logger.WarnContext(p.ctx, "invites: recording delivery outcomes failed; they go again after their lease",
 				"err", err, "deliveries", len(group))
-			p.land(deliveries(group)...)
+			p.endFlights(deliveries(group)...)
 			return
 		}
 		time.Sleep(wait)
@@ -409,7 +413,7 @@ func (p *pass) flush(group []DeliveryOutcome) {
 }
 
 // held returns the outcomes of group whose claim this pass still holds,
-// as the last renewal found; it lands the others.
+// as the last renewal found; it ends the flights of the others.
 func (p *pass) held(group []DeliveryOutcome) []DeliveryOutcome {
 	p.mu.Lock()
 	var lost []Delivery
@@ -425,7 +429,7 @@ func (p *pass) held(group []DeliveryOutcome) []DeliveryOutcome {
 	if len(lost) > 0 {
 		p.s.cfg.Logger.WarnContext(p.ctx, "invites: another worker took over deliveries whose outcomes waited for the store; "+
 			"their emails may have gone twice", "deliveries", len(lost))
-		p.land(lost...)
+		p.endFlights(lost...)
 	}
 	return kept
 }
@@ -438,8 +442,9 @@ func deliveries(group []DeliveryOutcome) []Delivery {
 	return ds
 }
 
-// told tells of the events a group of outcomes wrote.
-func (p *pass) told(group []DeliveryOutcome) {
+// reportEvents tells the Observer, and Config.OnEvent through Run, of
+// the events a group of outcomes wrote.
+func (p *pass) reportEvents(group []DeliveryOutcome) {
 	var sent, failed int
 	for _, o := range group {
 		switch o.Status {

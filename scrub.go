@@ -6,8 +6,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/invitekit/invites/token"
 	"golang.org/x/net/idna"
 )
+
+// Scrubbing a send's error: the token and every form of the recipient's
+// address taken out of its text before it is logged, stored or observed.
 
 // redactedAddress stands in an error's text for the recipient's address.
 const redactedAddress = "[recipient]"
@@ -32,7 +36,7 @@ func scrub(err error, tok Token, email string) error {
 	if err == nil {
 		return nil
 	}
-	text := strings.ReplaceAll(err.Error(), tok.Reveal(), redacted)
+	text := strings.ReplaceAll(err.Error(), tok.Reveal(), token.Redacted)
 	if re := addressForms(email); re != nil {
 		text = re.ReplaceAllLiteralString(text, redactedAddress)
 	}

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// What the delivery passes of one Service share while the store is away:
+// the claims whose reply was lost, released before the next claim (settle),
+// and the count of outcomes still waiting to be recorded.
+
 // outbox is what the delivery passes of one Service share, so that none
 // sends an email twice after the store was away:
 //

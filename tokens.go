@@ -1,41 +1,16 @@
 package invites
 
-import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-)
+import "github.com/invitekit/invites/token"
 
-// TokenLen is the length of a RandomTokens token as text.
-const TokenLen = 43
+// The token's type and the default issuer live in package token, which
+// the root builds on; these aliases keep the names hosts' code writes.
 
-// RandomTokens is the default TokenIssuer, Config.Tokens when it is nil:
-// 256-bit tokens from crypto/rand, base64url without padding, stored only
-// as their SHA-256 digest. Its zero value is ready to use.
-type RandomTokens struct{}
+// Token is token.Token, the plaintext invite token, under the name hosts
+// write in Config.AcceptURL and Message.Token.
+type Token = token.Token
 
-var _ TokenIssuer = RandomTokens{}
+// RandomTokens is token.Issuer, the default TokenIssuer (Config.Tokens
+// when it is nil), under the name hosts and Config know it by.
+type RandomTokens = token.Issuer
 
-// New returns a fresh token and its digest.
-func (RandomTokens) New() (Token, []byte, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", nil, err
-	}
-	t := base64.RawURLEncoding.EncodeToString(b[:])
-	d := sha256.Sum256([]byte(t))
-	return Token(t), d[:], nil
-}
-
-// Digest returns the SHA-256 digest of a well-formed token, or
-// ErrInvalidToken without looking further.
-func (RandomTokens) Digest(t string) ([]byte, error) {
-	if len(t) != TokenLen {
-		return nil, ErrInvalidToken
-	}
-	if b, err := base64.RawURLEncoding.Strict().DecodeString(t); err != nil || len(b) != 32 {
-		return nil, ErrInvalidToken
-	}
-	d := sha256.Sum256([]byte(t))
-	return d[:], nil
-}
+var _ TokenIssuer = token.Issuer{}

@@ -276,8 +276,9 @@ func (src sources) locales() (map[string]bool, error) {
 	return tags, nil
 }
 
-// read returns the first source's content of name, and where it came from.
-func (src sources) read(names ...string) (string, string, error) {
+// firstFound returns the content of the first of names that a source
+// holds (the sources tried in order for each), and which name it was.
+func (src sources) firstFound(names ...string) (string, string, error) {
 	for _, name := range names {
 		for _, fsys := range src {
 			b, err := fs.ReadFile(fsys, name)
@@ -299,7 +300,7 @@ func (src sources) parse(chain []string, kind invites.MessageKind) (*set, error)
 		for i, dir := range chain {
 			names[i] = path.Join(dir, string(kind)+"."+part+".tmpl")
 		}
-		return src.read(names...)
+		return src.firstFound(names...)
 	}
 	var s set
 	for _, part := range []string{"subject", "txt"} {
@@ -317,7 +318,7 @@ func (src sources) parse(chain []string, kind invites.MessageKind) (*set, error)
 			s.text = t
 		}
 	}
-	layout, layoutName, err := src.read("layout.html.tmpl")
+	layout, layoutName, err := src.firstFound("layout.html.tmpl")
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/token"
 )
 
@@ -49,8 +48,8 @@ func TestDigestRejectsMalformed(t *testing.T) {
 		// 43 chars whose last one sets bits past 256: not canonical.
 		strings.Repeat("A", 42) + "B",
 	} {
-		if _, err := iss.Digest(bad); !errors.Is(err, invites.ErrInvalidToken) {
-			t.Errorf("Digest(%q) err = %v, want ErrInvalidToken", bad, err)
+		if _, err := iss.Digest(bad); !errors.Is(err, token.ErrInvalid) {
+			t.Errorf("Digest(%q) err = %v, want ErrInvalid", bad, err)
 		}
 	}
 }
@@ -60,15 +59,14 @@ func TestTokenRedacted(t *testing.T) {
 	secret := tok.Reveal()
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	log.Info("minted", "token", tok, "msg", invites.Message{Token: tok, AcceptURL: "https://x/?t=" + secret})
-	msg := invites.Message{Token: tok, AcceptURL: "https://x/?t=" + secret}
-	js, _ := json.Marshal(msg)
-	out := buf.String() + string(js) + fmt.Sprintf("%v %s %+v %#v %v %+v %#v", tok, tok, tok, tok, msg, msg, msg)
+	log.Info("minted", "token", tok, "in", struct{ Token token.Token }{tok})
+	js, _ := json.Marshal(struct{ Token token.Token }{tok})
+	out := buf.String() + string(js) + fmt.Sprintf("%v %s %+v %#v %q", tok, tok, tok, tok, tok)
 	if strings.Contains(out, secret) {
 		t.Fatalf("token leaked: %s", out)
 	}
-	if !strings.Contains(out, "REDACTED") {
-		t.Fatalf("no REDACTED in %s", out)
+	if !strings.Contains(out, token.Redacted) {
+		t.Fatalf("no %s in %s", token.Redacted, out)
 	}
 }
 

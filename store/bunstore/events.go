@@ -12,6 +12,11 @@ import (
 	"github.com/uptrace/bun"
 )
 
+// Events: how every write records its event in its own transaction
+// (writeEvents, updateWithEvent, expireWhere, and pick, which chooses the
+// rows a statement touches), and the events' outbox, ClaimEvents and
+// CompleteEvent. History is in reads.go.
+
 // eventCols are the columns an event is written with; due_at starts at
 // the event's time.
 const eventCols = "invite_id, tenant_id, type, actor_id, at, due_at"
@@ -133,46 +138,6 @@ func (s *Store) pickLocked(lock, query string, args ...any) with {
 	}
 	w.sql += ")"
 	return w
-}
-
-// ExpireDue implements invites.Store.
-func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (_ int, err error) {
-	defer s.settle(&err)
-	s.ready(ctx)
-	if p.Limit <= 0 {
-		return 0, nil
-	}
-	var n int
-	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		w := s.pick("SELECT id FROM invites WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?", at(p.Now), p.Limit)
-		n, err = expireWhere(ctx, tx, p.Now, w, w.in)
-		return err
-	})
-	return n, wrap(err)
-}
-
-// History implements invites.Store.
-func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites.Event, error) {
-	s.ready(ctx)
-	// An invite's EventForgotten outlives it, and History does not: an
-	// erased invite is not found.
-	rows, err := on(s.reader).QueryContext(ctx, `SELECT id, invite_id, tenant_id, type, actor_id, at FROM invites_events
-		WHERE invite_id = ? AND tenant_id = ? AND type <> 'forgotten' ORDER BY id`, p.ID, p.TenantID)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	out, err := scanEvents(rows, false)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if len(out) == 0 {
-		// Every invite has its created event: none means no such invite.
-		if _, err := s.Get(ctx, invites.GetParams(p)); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // ClaimEvents implements invites.Store in one statement, as

@@ -2,12 +2,12 @@ package bunstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
@@ -397,15 +397,15 @@ func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.
 	return err
 }
 
-// getInvite reads one invite of a tenant.
-func getInvite(ctx context.Context, db bun.IDB, tenantID string, id uuid.UUID, lock string) (invites.Invite, error) {
-	inv, err := scanInvite(on(db).QueryRowContext(ctx,
-		"SELECT "+inviteCols+" FROM invites WHERE tenant_id = ? AND id = ?"+lock, tenantID, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return invites.Invite{}, invites.ErrNotFound
+// traceText bounds a delivery's trace to invites.MaxTraceBytes, cut at a
+// character's edge, as the Service does already.
+func traceText(s string) string {
+	n := invites.MaxTraceBytes
+	if len(s) <= n {
+		return s
 	}
-	if err != nil {
-		return invites.Invite{}, wrap(err)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return inv, nil
+	return s[:n]
 }

@@ -84,7 +84,7 @@ func renormalize(ctx context.Context, tx bun.Tx, now time.Time) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		read := 0
+		scanned := 0
 		err = eachRow(rows, func(r scanner) error {
 			var (
 				s                   stale
@@ -93,7 +93,7 @@ func renormalize(ctx context.Context, tx bun.Tx, now time.Time) (int, error) {
 			if err := r.Scan(&s.id, &s.tenant, &email, &norm, &status); err != nil {
 				return err
 			}
-			read, last = read+1, s.id
+			scanned, last = scanned+1, s.id
 			if s.norm = invites.NormalizeEmail(email); s.norm != norm {
 				s.pending = status == string(invites.StatusPending)
 				todo = append(todo, s)
@@ -103,7 +103,7 @@ func renormalize(ctx context.Context, tx bun.Tx, now time.Time) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if read < renormalizeBatch {
+		if scanned < renormalizeBatch {
 			break
 		}
 	}

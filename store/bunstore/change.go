@@ -15,22 +15,8 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// Get implements invites.Store.
-func (s *Store) Get(ctx context.Context, p invites.GetParams) (invites.Invite, error) {
-	s.ready(ctx)
-	return getInvite(ctx, s.reader, p.TenantID, p.ID, "")
-}
-
-// Lookup implements invites.Store.
-func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (invites.Invite, error) {
-	s.ready(ctx)
-	if len(p.Digest) == 0 {
-		return invites.Invite{}, invites.ErrInvalidToken
-	}
-	inv, err := scanInvite(on(s.reader).QueryRowContext(ctx,
-		"SELECT "+inviteCols+" FROM invites WHERE id = (SELECT invite_id FROM invites_tokens WHERE digest = ?)", p.Digest))
-	return inv, notFound(err, invites.ErrInvalidToken)
-}
+// Change: every write of one existing invite (cancel, resend, update,
+// accept, decline), by rule in one UPDATE or decided in a transaction.
 
 // Change implements invites.Store. A change by rule (no Decide, no Renew)
 // is one conditional UPDATE, which the database orders against any other

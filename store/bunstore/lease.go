@@ -10,6 +10,10 @@ import (
 	"github.com/uptrace/bun"
 )
 
+// The lease of claimed deliveries: RenewDeliveries extends it while their
+// emails are in flight, ReleaseClaim ends it early for a claim whose reply
+// was lost.
+//
 // The outbox works a batch at a time: a claim and its tokens are one
 // commit (claim.go), the outcomes of many emails another (complete.go).
 // Lock order is invite, then delivery, as a resend's: the claim locks only
