@@ -19,6 +19,9 @@ import (
 // chromium finds a Chromium to drive, or skips: .ci/run installs one and
 // fails on the skip message.
 func chromium(t *testing.T) string {
+	if testing.Short() {
+		t.Skip("browser tests skip under -short")
+	}
 	p, skipped := findChromium()
 	if skipped != "" {
 		t.Skip(skipped)

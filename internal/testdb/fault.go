@@ -45,6 +45,9 @@ type Fault struct {
 // writable again.
 func FaultPostgres(tb testing.TB) *Fault {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("PostgreSQL fault tests skip under -short")
+	}
 	dsn := os.Getenv(EnvFaultPostgres)
 	if dsn == "" {
 		tb.Skip(FaultPostgresSkipped())

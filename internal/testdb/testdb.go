@@ -29,9 +29,12 @@ import (
 const EnvPostgres = "INVITES_TEST_POSTGRES_DSN"
 
 // PostgresDSN returns the DSN of the test server, skipping tb when none
-// is set.
+// is set or under go test -short, the fast path on SQLite and memstore.
 func PostgresDSN(tb testing.TB) string {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("PostgreSQL tests skip under -short")
+	}
 	dsn := os.Getenv(EnvPostgres)
 	if dsn == "" {
 		tb.Skip(PostgresSkipped())
