@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/net/idna"
+	"github.com/invitekit/invites/internal/idn"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -18,19 +18,9 @@ import (
 // the @.
 const MaxLocalPartBytes = 64
 
-// domains converts the domain of an address. It is the IDNA2008 lookup
-// profile (RFC 5891 section 5, with UTS #46's non-transitional mapping):
-// a domain is typed by people, so case, width and NFC variants of one name
-// must map to it (BÜCHER.de, bücher.de and xn--bcher-kva.de are one
-// domain, as a resolver sees them), and the mapping's result must then pass
-// what registration demands: valid IDNA2008 labels (CheckHyphens,
-// CheckJoiners), letters, digits and hyphens only (StrictDomainName), the
-// Bidi rule, and DNS lengths (VerifyDNSLength: labels of at most 63
-// octets, a name of at most 253, no empty label). The Registration profile
-// would refuse the uppercase and A-label input people paste, and
-// transitional mapping would turn ß into ss, another domain under
-// IDNA2008.
-var domains = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.VerifyDNSLength(true), idna.Transitional(false))
+// domains converts the domain of an address: the profile the mailer
+// writes A-labels by too.
+var domains = idn.Profile
 
 // validEmail returns the address as stored: the local part as given, the
 // domain in its canonical form (canonicalDomain). An address must be bare

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/internal/idn"
 	"github.com/jordan-wright/email"
 )
 
@@ -34,9 +35,15 @@ func newComposer(from string, r *Renderer, now func() time.Time) (composer, erro
 	if at < 1 || at == len(addr.Address)-1 {
 		return composer{}, fmt.Errorf("mailer: From %q has no domain", from)
 	}
-	if !ascii(addr.Address) {
-		// It names every Message-ID, which must be ASCII.
-		return composer{}, fmt.Errorf("mailer: From %q: write the address in ASCII (punycode)", from)
+	if !ascii(addr.Address[:at]) {
+		// It goes in every MAIL FROM, which a server without SMTPUTF8
+		// cannot take.
+		return composer{}, fmt.Errorf("mailer: From %q: write the local part in ASCII", from)
+	}
+	// The domain goes in A-labels, as it names every Message-ID, which
+	// must be ASCII, and so no message needs SMTPUTF8 for its sender.
+	if addr.Address, err = aLabels(addr.Address); err != nil {
+		return composer{}, fmt.Errorf("mailer: From %q: the domain is not a valid IDNA2008 name", from)
 	}
 	if r == nil {
 		if r, err = NewRenderer(RenderConfig{}); err != nil {
@@ -57,7 +64,11 @@ func newComposer(from string, r *Renderer, now func() time.Time) (composer, erro
 
 // composed is one email ready to send or print.
 type composed struct {
-	to        string
+	to string // the recipient as stored, its domain in U-labels
+	// toASCII is to with its domain in A-labels (punycode), as RCPT TO
+	// and, without SMTPUTF8, the To header carry it. Its local part is
+	// to's: when that is not ASCII, only SMTPUTF8 can carry the address.
+	toASCII   string
 	messageID string
 	date      time.Time
 	Rendered
@@ -73,11 +84,30 @@ func (c composer) compose(ctx context.Context, m invites.Message) (composed, err
 	if a, err := mail.ParseAddress(to); err != nil || a.Address != to || a.Name != "" {
 		return composed{}, fmt.Errorf("mailer: recipient of invite %s is not a bare address: %w", m.Invite.ID, invites.ErrPermanent)
 	}
+	toASCII, err := aLabels(to)
+	if err != nil {
+		return composed{}, fmt.Errorf("mailer: recipient of invite %s has a domain that is not a valid IDNA2008 name: %w", m.Invite.ID, invites.ErrPermanent)
+	}
 	r, err := c.render.Render(ctx, m)
 	if err != nil {
 		return composed{}, err
 	}
-	return composed{to: to, messageID: id, date: c.now(), Rendered: r}, nil
+	return composed{to: to, toASCII: toASCII, messageID: id, date: c.now(), Rendered: r}, nil
+}
+
+// aLabels returns addr with its domain in A-labels, by the profile the
+// invites package stores domains by; an ASCII domain stays as it is, so
+// an address stored before IDNA checks goes as it always went.
+func aLabels(addr string) (string, error) {
+	at := strings.LastIndexByte(addr, '@')
+	if ascii(addr[at+1:]) {
+		return addr, nil
+	}
+	d, err := idn.Profile.ToASCII(addr[at+1:])
+	if err != nil {
+		return "", err
+	}
+	return addr[:at+1] + d, nil
 }
 
 // messageID returns <delivery-id@from-domain>: every attempt of one delivery
@@ -91,12 +121,28 @@ func (c composer) messageID(m invites.Message) (string, error) {
 	return "<" + m.ID + "@" + c.domain + ">", nil
 }
 
-// bytes returns the MIME message: multipart/alternative with the text and
-// the HTML part, quoted-printable, built by jordan-wright/email.
-func (c composer) bytes(e composed) ([]byte, error) {
+// letter returns e as the SMTP mailer sends it: the message in ASCII
+// headers when the recipient's local part is ASCII, and in UTF-8 headers
+// (RFC 6532) when any of its address is not.
+func (c composer) letter(e composed) (letter, error) {
+	l := letter{from: c.fromAddr, rcpt: e.toASCII}
+	var err error
+	if ascii(e.toASCII) {
+		l.ascii, err = c.bytes(e, e.toASCII)
+	}
+	if err == nil && !ascii(e.to) {
+		l.utf8, err = c.bytes(e, e.to)
+	}
+	return l, err
+}
+
+// bytes returns the MIME message to the address to: multipart/alternative
+// with the text and the HTML part, quoted-printable, built by
+// jordan-wright/email.
+func (c composer) bytes(e composed, to string) ([]byte, error) {
 	m := email.NewEmail()
 	m.From = c.from
-	m.To = []string{e.to}
+	m.To = []string{to}
 	m.Subject = e.Subject
 	m.Text = []byte(e.Text)
 	m.HTML = []byte(e.HTML)

@@ -44,7 +44,10 @@
 // (it dials with smtp.Dial and never reaches the connection), so this
 // package keeps its own small pool of net/smtp sessions in its design.
 // When the server offers PIPELINING it sends MAIL, RCPT and DATA in one
-// flight: two round trips a message instead of four.
+// flight: two round trips a message instead of four. Domains go in
+// A-labels in the envelope, and in the headers unless the server offers
+// SMTPUTF8; a recipient whose local part is not ASCII needs a server that
+// does (ErrNoSMTPUTF8).
 // A 5xx reply to the message is permanent (errors.Is(err,
 // invites.ErrPermanent)); a 4xx reply, a timeout, a refused or dropped
 // connection is temporary and retried by the delivery worker. A

@@ -20,6 +20,11 @@ var (
 	ErrNoStartTLS = errors.New("mailer: server does not offer STARTTLS")
 	// ErrNoAuth is a server that offers no AUTH when credentials are set.
 	ErrNoAuth = errors.New("mailer: server does not offer AUTH")
+	// ErrNoSMTPUTF8 is a recipient whose local part is not ASCII for a
+	// server that does not offer SMTPUTF8 (RFC 6531). No ASCII form of
+	// the address exists, so nothing is sent, and it wraps
+	// invites.ErrPermanent: a retry to the same server cannot mend it.
+	ErrNoSMTPUTF8 = fmt.Errorf("mailer: the recipient's local part is not ASCII and the server does not offer SMTPUTF8: %w", invites.ErrPermanent)
 )
 
 // The SMTP steps an error can come from: the session's setup, then the

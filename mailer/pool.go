@@ -51,10 +51,12 @@ type session struct {
 	spent bool
 	// pipelining: the server takes MAIL, RCPT and DATA in one flight.
 	pipelining bool
+	// smtputf8: the server takes UTF-8 addresses and headers (RFC 6531).
+	smtputf8 bool
 }
 
-// send sends msg from from to to over a pooled session.
-func (p *pool) send(ctx context.Context, from, to string, msg []byte) error {
+// send sends l over a pooled session.
+func (p *pool) send(ctx context.Context, l letter) error {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -69,7 +71,12 @@ func (p *pool) send(ctx context.Context, from, to string, msg []byte) error {
 		if err != nil {
 			return err
 		}
-		step, err := s.transact(ctx, from, to, msg)
+		msg, smtputf8, err := l.pick(s.smtputf8)
+		if err != nil { // before MAIL: the session stays good
+			p.put(s)
+			return err
+		}
+		step, err := s.transact(ctx, l.from, l.rcpt, smtputf8, msg)
 		p.put(s)
 		var reply *textproto.Error
 		if err != nil && reused && first && step == stepMail && !errors.As(err, &reply) && ctx.Err() == nil {
@@ -192,14 +199,16 @@ func (p *pool) setup(s *session) (string, error) {
 	}
 	s.pipelining, _ = c.Extension("PIPELINING")
 	s.pipelining = s.pipelining && !p.noPipeline
+	s.smtputf8, _ = c.Extension("SMTPUTF8")
 	return "", nil
 }
 
-// transact sends one message. After a refusal it resets the session for
-// the next message; after anything else the session is spent.
-func (s *session) transact(ctx context.Context, from, to string, msg []byte) (string, error) {
+// transact sends one message, announcing SMTPUTF8 if smtputf8. After a
+// refusal it resets the session for the next message; after anything
+// else the session is spent.
+func (s *session) transact(ctx context.Context, from, to string, smtputf8 bool, msg []byte) (string, error) {
 	return s.guard(ctx, func() (string, error) {
-		step, err := s.mail(from, to, msg)
+		step, err := s.mail(from, to, smtputf8, msg)
 		if err != nil && !s.spent {
 			// 421: the server is closing the session.
 			var reply *textproto.Error

@@ -34,7 +34,8 @@ type SMTPConfig struct {
 	// Addr is the server's host:port. Required.
 	Addr string
 	// From is the sender, "Name <addr@example.com>" or a bare address;
-	// its domain names every Message-ID. Required.
+	// its domain names every Message-ID. Its local part must be ASCII; a
+	// non-ASCII domain goes in A-labels (punycode). Required.
 	From string
 	// Username and Password turn on AUTH PLAIN, which net/smtp sends only
 	// over TLS or to localhost. Default none.
@@ -70,9 +71,15 @@ type SMTPConfig struct {
 // connections. It is safe for concurrent use.
 //
 // Its errors say whether to retry: a 5xx reply to the message's MAIL,
-// RCPT or DATA wraps invites.ErrPermanent (see ReplyError); a 4xx reply,
-// a timeout, a refused or dropped connection does not, so the worker
-// retries only what can succeed.
+// RCPT or DATA wraps invites.ErrPermanent (see ReplyError), as does
+// ErrNoSMTPUTF8; a 4xx reply, a timeout, a refused or dropped connection
+// does not, so the worker retries only what can succeed.
+//
+// An internationalized recipient (RFC 6531) goes with its domain in
+// A-labels in RCPT TO. To a server that offers SMTPUTF8 it goes with
+// SMTPUTF8 announced in MAIL FROM and the To header in UTF-8 (RFC 6532);
+// to one that does not, with the To header in A-labels, or, when its
+// local part is not ASCII, not at all: ErrNoSMTPUTF8.
 type SMTP struct {
 	c       composer
 	pool    *pool
@@ -153,7 +160,7 @@ func (m *SMTP) Send(ctx context.Context, msg invites.Message) error {
 	if err != nil {
 		return err
 	}
-	raw, err := m.c.bytes(e)
+	l, err := m.c.letter(e)
 	if err != nil {
 		return err
 	}
@@ -162,7 +169,7 @@ func (m *SMTP) Send(ctx context.Context, msg invites.Message) error {
 		ctx, cancel = context.WithTimeout(ctx, m.timeout)
 		defer cancel()
 	}
-	return m.pool.send(ctx, m.c.fromAddr, e.to, raw)
+	return m.pool.send(ctx, l)
 }
 
 // MessageIDDomain returns the domain of every Message-ID m mints, From's,

@@ -104,7 +104,7 @@ func TestTransactionReplies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var sc scripted
 			s := sc.session(t, c.pipelining, c.replies)
-			step, err := s.transact(context.Background(), "a@acme.test", "b@example.test", []byte("Subject: x\r\n\r\nhi\r\n"))
+			step, err := s.transact(context.Background(), "a@acme.test", "b@example.test", false, []byte("Subject: x\r\n\r\nhi\r\n"))
 			var reply *textproto.Error
 			switch {
 			case c.code == 0 && err != nil, c.code > 0 && (!errors.As(err, &reply) || reply.Code != c.code), c.code < 0 && err == nil:

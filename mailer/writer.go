@@ -69,7 +69,7 @@ func (m *Writer) Send(ctx context.Context, msg invites.Message) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "----- email %s -----\n", e.messageID)
 	fmt.Fprintf(&b, "From: %s\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: %s\nContent-Language: %s\n\n",
-		m.c.from, e.to, e.Subject, e.date.Format(time.RFC1123Z), e.messageID, e.Locale)
+		m.c.from, printedTo(e), e.Subject, e.date.Format(time.RFC1123Z), e.messageID, e.Locale)
 	b.WriteString(strings.TrimRight(e.Text, "\n"))
 	if m.html {
 		b.WriteString("\n\n----- html -----\n")
@@ -82,4 +82,17 @@ func (m *Writer) Send(ctx context.Context, msg invites.Message) error {
 		return fmt.Errorf("mailer: writing the email: %w", err)
 	}
 	return nil
+}
+
+// printedTo is the recipient as people read it, in UTF-8, with what the
+// SMTP mailer makes of an address that is not ASCII: its domain in
+// A-labels for a server without SMTPUTF8, or no send to one at all.
+func printedTo(e composed) string {
+	switch {
+	case ascii(e.to):
+		return e.to
+	case !ascii(e.toASCII):
+		return e.to + " (only to a server with SMTPUTF8)"
+	}
+	return e.to + " (" + e.toASCII + " without SMTPUTF8)"
 }

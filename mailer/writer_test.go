@@ -53,6 +53,36 @@ func TestWriterPrintsEmail(t *testing.T) {
 	}
 }
 
+// The Writer prints an address as people read it, and what the SMTP
+// mailer makes of one that is not ASCII; a From's domain in A-labels, as
+// every message carries it.
+func TestWriterPrintsInternationalizedAddresses(t *testing.T) {
+	var out bytes.Buffer
+	w, err := mailer.NewWriter(&out, mailer.WriterConfig{From: "Acme <invites@Bücher.example>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := w.MessageIDDomain(); d != "xn--bcher-kva.example" {
+		t.Fatalf("MessageIDDomain %q", d)
+	}
+	for _, c := range []struct{ email, to string }{
+		{"ann@example.test", "ann@example.test"},
+		{"user@bücher.example", "user@bücher.example (user@xn--bcher-kva.example without SMTPUTF8)"},
+		{"δοκιμή@παράδειγμα.δοκιμή", "δοκιμή@παράδειγμα.δοκιμή (only to a server with SMTPUTF8)"},
+	} {
+		out.Reset()
+		m := message("en", invites.KindInvitation)
+		m.Invite.Email = c.email
+		if err := w.Send(ctx, m); err != nil {
+			t.Fatalf("%s: %v", c.email, err)
+		}
+		want := "From: \"Acme\" <invites@xn--bcher-kva.example>\nTo: " + c.to + "\n"
+		if got := out.String(); !strings.Contains(got, want) || !strings.Contains(got, "Message-ID: <"+m.ID+"@xn--bcher-kva.example>\n") {
+			t.Errorf("%s printed:\n%s", c.email, got)
+		}
+	}
+}
+
 func TestWriterConcurrentEmailsDoNotInterleave(t *testing.T) {
 	var out bytes.Buffer
 	w, err := mailer.NewWriter(&out, mailer.WriterConfig{})

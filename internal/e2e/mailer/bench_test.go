@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
-	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/internal/e2e/smtptest"
+	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
 )

@@ -62,7 +62,13 @@ func (c counted) Send(ctx context.Context, m invites.Message) error {
 
 func newWorld(t *testing.T, tune ...func(*invites.Config)) *world {
 	t.Helper()
-	w := &world{t: t, srv: smtptest.New(t, smtptest.Options{}), store: memstore.New(),
+	return newWorldOn(t, smtptest.Options{}, tune...)
+}
+
+// newWorldOn is newWorld with a server of opts.
+func newWorldOn(t *testing.T, opts smtptest.Options, tune ...func(*invites.Config)) *world {
+	t.Helper()
+	w := &world{t: t, srv: smtptest.New(t, opts), store: memstore.New(),
 		clock: testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))}
 	w.smtp = newSMTP(t, w.srv, func(c *mailer.SMTPConfig) { c.From = "Acme <invites@acme.test>" })
 	w.cfg = invites.Config{

@@ -297,7 +297,8 @@ func TestNewSMTPChecksConfig(t *testing.T) {
 		"from no host": {Addr: "mail.acme.test:25", From: "a@"},
 		"from with LF": {Addr: "mail.acme.test:25", From: "a@acme.test\nBcc: b@evil.test"},
 		"two from":     {Addr: "mail.acme.test:25", From: "a@acme.test, b@acme.test"},
-		"IDN from":     {Addr: "mail.acme.test:25", From: "a@bücher.test"},
+		"UTF-8 from":   {Addr: "mail.acme.test:25", From: "δ@acme.test"},
+		"bad IDN from": {Addr: "mail.acme.test:25", From: "a@bü_cher.test"},
 		"plain auth":   {Addr: "mail.acme.test:25", From: "a@acme.test", TLS: mailer.TLSNone, Username: "u", Password: "p"},
 		"unknown TLS":  {Addr: "mail.acme.test:25", From: "a@acme.test", TLS: 9},
 	} {

@@ -34,6 +34,7 @@ type session struct {
 	c    *smtp.Conn
 	user string
 	from string
+	mail smtp.MailOptions
 	to   []string
 }
 
@@ -46,12 +47,12 @@ func refusal(code int) *smtp.SMTPError {
 	}
 }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.s.users != nil && s.user == "" {
 		return smtp.ErrAuthRequired
 	}
 	s.s.update(func(st *Stats) { st.Transactions++ })
-	s.from, s.to = from, nil
+	s.from, s.mail, s.to = from, *opts, nil
 	return nil
 }
 
@@ -90,7 +91,7 @@ func (s *session) Data(r io.Reader) error {
 	if f.RefuseData != 0 {
 		return refusal(f.RefuseData)
 	}
-	msg := Message{From: s.from, To: append([]string(nil), s.to...), Data: bytes.Clone(data), User: s.user}
+	msg := Message{From: s.from, To: append([]string(nil), s.to...), Mail: s.mail, Data: bytes.Clone(data), User: s.user}
 	s.s.update(func(st *Stats) {
 		st.Messages++
 		s.s.msgs = append(s.s.msgs, msg)
@@ -98,7 +99,7 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (s *session) Reset()        { s.from, s.to = "", nil }
+func (s *session) Reset()        { s.from, s.mail, s.to = "", smtp.MailOptions{}, nil }
 func (s *session) Logout() error { return nil }
 
 // authSession adds AUTH PLAIN, which go-smtp offers only over TLS.

@@ -19,8 +19,11 @@ import (
 
 // Message is one message the server accepted.
 type Message struct {
-	From string
-	To   []string
+	From string   // MAIL FROM's address as received
+	To   []string // the RCPT TO addresses as received
+	// Mail is MAIL FROM's parameters as the server parsed them: UTF8 is
+	// SMTPUTF8 (RFC 6531), Body is BODY (8BITMIME).
+	Mail smtp.MailOptions
 	Data []byte // as received: headers, blank line, body, CRLF line ends
 	User string // the authenticated user, if any
 }
@@ -79,6 +82,9 @@ type Options struct {
 	// NoPipelining hides PIPELINING from the EHLO reply, as servers that
 	// do not offer it: the client then sends one command at a time.
 	NoPipelining bool
+	// SMTPUTF8 offers RFC 6531's extension: addresses and headers in
+	// UTF-8. Without it the server refuses a MAIL FROM that announces it.
+	SMTPUTF8 bool
 }
 
 // Server is a running SMTP server. Its methods are safe for concurrent use.
@@ -118,6 +124,7 @@ func New(tb testing.TB, opts Options) *Server {
 	s.ln = &listener{Listener: raw, s: s, open: map[net.Conn]struct{}{}}
 	s.srv = smtp.NewServer(backend{s})
 	s.srv.Domain = "smtptest.localhost"
+	s.srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	s.srv.ErrorLog = log.New(io.Discard, "", 0)
 	var ln net.Listener = s.ln
 	if opts.TLS != NoTLS {

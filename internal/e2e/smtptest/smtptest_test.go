@@ -158,3 +158,53 @@ func TestTLSAndAuth(t *testing.T) {
 		t.Fatal("a plain server has a client TLS config")
 	}
 }
+
+// A server with SMTPUTF8 offers it and records MAIL FROM's parameters and
+// the recipients as received; one without it refuses a MAIL FROM that
+// announces it.
+func TestSMTPUTF8(t *testing.T) {
+	for _, offered := range []bool{true, false} {
+		s := smtptest.New(t, smtptest.Options{SMTPUTF8: offered})
+		c := dial(t, s)
+		if err := c.Hello("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := c.Extension("SMTPUTF8"); ok != offered {
+			t.Fatalf("offered %v: EHLO says %v", offered, ok)
+		}
+		if !offered {
+			id, err := c.Text.Cmd("MAIL FROM:<a@x.test> SMTPUTF8")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Text.StartResponse(id)
+			_, _, err = c.Text.ReadResponse(250)
+			c.Text.EndResponse(id)
+			if code(err) != 504 || s.Stats().Transactions != 0 {
+				t.Fatalf("SMTPUTF8 announced to a server without it: %v, %+v", err, s.Stats())
+			}
+			continue
+		}
+		// net/smtp announces SMTPUTF8 and BODY=8BITMIME whenever offered.
+		if err := c.Mail("a@x.test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt("δοκιμή@παράδειγμα.δοκιμή"); err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte("Subject: hi\r\n\r\nhi\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		m := s.Messages()
+		if len(m) != 1 || !m[0].Mail.UTF8 || m[0].Mail.Body != "8BITMIME" || m[0].To[0] != "δοκιμή@παράδειγμα.δοκιμή" {
+			t.Fatalf("%+v", m)
+		}
+	}
+}
