@@ -93,6 +93,9 @@ func outboxService(tb testing.TB, db *bun.DB, srv *smtptest.Server) (*invites.Se
 		Tokens:    token.Issuer{},
 		AcceptURL: func(t invites.Token) string { return "https://app.test/accept?token=" + t.Reveal() },
 		Logger:    slog.New(slog.DiscardHandler),
+		// A batch of 1,000 on SQLite under -race on a loaded machine can
+		// outlast the default bound; these tests are about the outbox.
+		StoreTimeout: 30 * time.Second,
 	})
 	if err != nil {
 		tb.Fatal(err)
