@@ -34,8 +34,8 @@ func (w *worker) read(st *Stats, now time.Time, stale time.Duration) {
 	st.WorkerStalled = now.Sub(st.LastPassAt) > stale
 }
 
-// watch makes one pass of Run (DeliverPending; ExpireDue and Prune on a
-// tick; DispatchEvents) within Config.PassTimeout. Every step of a pass
+// watch makes one pass of Run (DeliverPending; ExpireDue and, on an
+// UpkeepStore, Prune on a tick; DispatchEvents) within Config.PassTimeout. Every step of a pass
 // is bounded (the store's calls by StoreTimeout, a send by SendTimeout,
 // OnEvent by EventTimeout), so a pass that runs past it is either a
 // backlog too long for one pass or a step of the host's that ignores its
@@ -53,7 +53,9 @@ func (s *Service) watch(ctx context.Context, tick bool) passErrors {
 		_, errs.delivery = s.DeliverPending(pctx)
 		if tick {
 			_, errs.expiry = s.ExpireDue(pctx)
-			_, errs.prune = s.Prune(pctx)
+			if _, ok := s.store.(UpkeepStore); ok { // else there is nothing Run can prune
+				_, errs.prune = s.Prune(pctx)
+			}
 		}
 		_, errs.event = s.DispatchEvents(pctx)
 		done <- errs

@@ -47,7 +47,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	return st, nil
 }
 
-// Prune implements invites.Store: the invites in one transaction (their
+// Prune implements invites.UpkeepStore: the invites in one transaction (their
 // events, then the invites, whose tokens and deliveries cascade), the
 // handled events in one statement, and the ledger's sends in one, each
 // kind found through its index in the order it ended (invites_final_idx,
@@ -139,7 +139,7 @@ func (s *Store) deleteInvites(ctx context.Context, tx bun.Tx, del string, args .
 	return ids, err
 }
 
-// Forget implements invites.Store in one transaction: it deletes up to
+// Forget implements invites.UpkeepStore in one transaction: it deletes up to
 // p.Limit of the address's invites, the first in invites_tenant_email_idx
 // (which it reads in order, so a batch costs its own rows), then their
 // events, and writes each one's EventForgotten. A row another write
