@@ -26,7 +26,8 @@ import (
 const wakeDelay = 5 * time.Millisecond
 
 // Run delivers queued email, marks invites expired, deletes what
-// Config.Retention and EventRetention keep no longer, and hands events to
+// Config.Retention and EventRetention keep no longer (on an UpkeepStore;
+// see Prune), and hands events to
 // Config.OnEvent until ctx ends, then returns nil. It wakes at once when
 // this process queues a delivery and every PollInterval for those queued by
 // others or due for retry; after a failed pass it tries again within a
