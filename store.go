@@ -56,13 +56,13 @@ type Store interface {
 // InviteStore keeps the invites.
 type InviteStore interface {
 	// Insert stores a batch of new invites.
-	//   - Each of p.Invites as given (the Service stamped it pending, its
-	//     times and counts included), with a queued delivery of
-	//     KindInvitation due at p.Now, an EventCreated by its
-	//     CreatedByUserID and a row of the send ledger (see LedgerSecret).
 	//   - First, pending invites of the batch's addresses (tenant and
 	//     NormalizeEmail) past their ExpiresAt at p.Now are marked expired,
 	//     as ExpireDue does.
+	//   - Each of p.Invites is stored as given (the Service stamped it
+	//     pending, its times and counts included), with a queued delivery
+	//     of KindInvitation due at p.Now, an EventCreated by its
+	//     CreatedByUserID and a row of the send ledger (see LedgerSecret).
 	//   - An invite whose address still has a pending invite is not
 	//     stored: Existing names that one, and it counts against no quota.
 	//   - Of the rest, in the order of p.Invites, one the address limits
