@@ -13,13 +13,14 @@ import (
 // every store; a store carries a ChangeParams out atomically. Where each
 // rule lives:
 //
-//	rule                                    where                      the store
-//	Cancel, Accept, Decline: which status   From, Live (data)          checks them under its lock
-//	  ... with Config.Authorize             authorizeThen (Decide)     calls Decide under its lock
-//	Update: roles only while pending        Update's Decide            calls Decide under its lock
-//	Resend: status, limits, quotas          resend (Decide, on Facts)  counts what Count asks
-//	Send: one pending per address, quotas   Insert's Quota (data)      applies the limits in order
-//	why a From/Live refusal                 refusal (*RuleError)       answers the invite as stored
+//	rule                                   lives in                  a store
+//	the status Cancel, Accept, Decline need  From, Live (data)         checks them under its lock
+//	the same, with Config.Authorize          authorizeThen (a Decide)  calls Decide under its lock
+//	Accept's email match and OnAccept        Accept's Hook             calls Hook before commit
+//	Update: roles only while pending         Update's Decide           calls Decide under its lock
+//	Resend: status, limits, quotas           resend (a Decide)         counts what Count asks for
+//	Send: one pending per address, quotas    Insert's Quota (data)     applies the limits in order
+//	why a From/Live check refused            refusal                   answers a *RuleError
 
 // change runs p on the store and answers the invite as changed, read now;
 // it turns a *RuleError into the refusal it stands for. With a key
