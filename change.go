@@ -13,7 +13,7 @@ import (
 // every store; a store carries a ChangeParams out atomically. Where each
 // rule lives:
 //
-//	rule                                   lives in                  a store
+//	rule                                     lives in                  a store
 //	the status Cancel, Accept, Decline need  From, Live (data)         checks them under its lock
 //	the same, with Config.Authorize          authorizeThen (a Decide)  calls Decide under its lock
 //	Accept's email match and OnAccept        Accept's Hook             calls Hook before commit
