@@ -30,6 +30,25 @@ type bounded struct {
 
 var _ Store = bounded{}
 
+// boundedUpkeep is bounded over a store that is also an UpkeepStore, so
+// the optional capability shows through the bound exactly when the store
+// has it, and is bounded as the rest.
+type boundedUpkeep struct {
+	bounded
+	u UpkeepStore
+}
+
+var _ UpkeepStore = boundedUpkeep{}
+
+// bound returns s as the Service calls it, each call within d.
+func bound(s Store, d time.Duration) Store {
+	b := bounded{s, d}
+	if u, ok := s.(UpkeepStore); ok {
+		return boundedUpkeep{b, u}
+	}
+	return b
+}
+
 // bound returns ctx ending StoreTimeout from now, or at the caller's own
 // deadline when that comes first.
 func (b bounded) bound(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -187,10 +206,10 @@ func (b bounded) Stats(ctx context.Context, p StatsParams) (Stats, error) {
 	return boundCall(b, ctx, p, b.s.Stats)
 }
 
-func (b bounded) Prune(ctx context.Context, p PruneParams) (PruneResult, error) {
-	return boundCall(b, ctx, p, b.s.Prune)
+func (b boundedUpkeep) Prune(ctx context.Context, p PruneParams) (PruneResult, error) {
+	return boundCall(b.bounded, ctx, p, b.u.Prune)
 }
 
-func (b bounded) Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error) {
-	return boundCall(b, ctx, p, b.s.Forget)
+func (b boundedUpkeep) Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error) {
+	return boundCall(b.bounded, ctx, p, b.u.Forget)
 }

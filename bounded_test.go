@@ -2,8 +2,11 @@ package invites
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // getStore answers Get at once: the cheapest call a store can make, so
@@ -34,4 +37,38 @@ func BenchmarkStoreBound(b *testing.B) {
 	d := measure(bound)
 	b.ReportMetric(float64(d)/float64(r), "bounded/raw")
 	b.ReportMetric(float64(d-r)/float64(b.N), "ns-added/op")
+}
+
+// upkeepStub is a Store that is an UpkeepStore whose Prune and Forget
+// wait for their context to end, as a store that never answers.
+type upkeepStub struct{ Store }
+
+func (upkeepStub) Prune(ctx context.Context, _ PruneParams) (PruneResult, error) {
+	<-ctx.Done()
+	return PruneResult{}, ctx.Err()
+}
+
+func (upkeepStub) Forget(ctx context.Context, _ ForgetParams) ([]uuid.UUID, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// The bound shows UpkeepStore exactly when the store has it, and bounds
+// its calls as the rest.
+func TestBoundKeepsUpkeep(t *testing.T) {
+	if _, ok := bound(getStore{}, time.Millisecond).(UpkeepStore); ok {
+		t.Fatal("a store without UpkeepStore is one once bounded")
+	}
+	u, ok := bound(upkeepStub{}, time.Millisecond).(UpkeepStore)
+	if !ok {
+		t.Fatal("an UpkeepStore is none once bounded")
+	}
+	for name, call := range map[string]func() error{
+		"Prune":  func() error { _, err := u.Prune(t.Context(), PruneParams{}); return err },
+		"Forget": func() error { _, err := u.Forget(t.Context(), ForgetParams{}); return err },
+	} {
+		if err := call(); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s past the bound = %v; want ErrUnavailable", name, err)
+		}
+	}
 }

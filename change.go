@@ -10,9 +10,17 @@ import (
 )
 
 // The writes that change one invite. Each rule is decided here, once, for
-// every store: a store carries a ChangeParams out atomically, calling
-// Decide under its lock of the invite where the rule needs more than the
-// status (the host's authorization, the resend limits, the quotas).
+// every store; a store carries a ChangeParams out atomically. Where each
+// rule lives:
+//
+//	rule                                     lives in                  a store
+//	the status Cancel, Accept, Decline need  From, Live (data)         checks them under its lock
+//	the same, with Config.Authorize          authorizeThen (a Decide)  calls Decide under its lock
+//	Accept's email match and OnAccept        Accept's Hook             calls Hook before commit
+//	Update: roles only while pending         Update's Decide           calls Decide under its lock
+//	Resend: status, limits, quotas           resend (a Decide)         counts what Count asks for
+//	Send: one pending per address, quotas    Insert's Quota (data)     applies the limits in order
+//	why a From/Live check refused            refusal                   answers a *RuleError
 
 // change runs p on the store and answers the invite as changed, read now;
 // it turns a *RuleError into the refusal it stands for. With a key
@@ -69,8 +77,8 @@ func (s *Service) vet(ctx context.Context, actor Actor, op Op, inv Invite) error
 	return s.authorize(ctx, actor, op, &inv)
 }
 
-// Cancel withdraws a pending or expired invite; its link stops working at
-// once. Any other status is a *NotPendingError.
+// Cancel withdraws an invite stored pending or expired; its link stops
+// working at once. Any other status is a *NotPendingError.
 func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameCancel, TenantID: actor.TenantID, InviteID: id})
 	defer func() { end(OpResult{Err: err}) }()
@@ -85,18 +93,25 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 		return Invite{}, err
 	}
 	if s.cfg.Authorize != nil {
-		from, edit := p.From, p.Edit
-		p.Decide = func(ctx context.Context, f Facts) (Edit, error) {
-			if err := s.vet(ctx, actor, OpCancel, f.Invite); err != nil {
-				return Edit{}, err
-			}
-			if !slices.Contains(from, f.Invite.Status) {
-				return Edit{}, refusal(f.Invite)
-			}
-			return edit, nil
-		}
+		p.Decide = s.authorizeThen(actor, OpCancel, p)
 	}
 	return s.change(ctx, p, EventCanceled)
+}
+
+// authorizeThen returns the Decide of a change whose rule p gives as data
+// (From, Live) when Config.Authorize must see the invite first: it asks
+// Authorize, then checks From and Live as a store would, so the rule is
+// written once, in p, whether or not the host authorizes.
+func (s *Service) authorizeThen(actor Actor, op Op, p ChangeParams) func(context.Context, Facts) (Edit, error) {
+	return func(ctx context.Context, f Facts) (Edit, error) {
+		if err := s.vet(ctx, actor, op, f.Invite); err != nil {
+			return Edit{}, err
+		}
+		if !slices.Contains(p.From, f.Invite.Status) || p.Live && !f.Invite.ExpiresAt.After(p.Now) {
+			return Edit{}, refusal(f.Invite)
+		}
+		return p.Edit, nil
+	}
 }
 
 // Resend sends a pending or expired invite again with a new link (the old

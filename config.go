@@ -223,11 +223,8 @@ type Config struct {
 
 // withDefaults fills the zero fields, and turns the limits a negative
 // value switches off into values the rules never reach, so the rules need
-// no case for off.
-func (c Config) withDefaults() (Config, error) {
-	if c.AcceptURL == nil {
-		return c, errors.New("invites: Config.AcceptURL is required")
-	}
+// no case for off. It never fails: what no default can mend is validate's.
+func (c Config) withDefaults() Config {
 	if c.Tokens == nil {
 		c.Tokens = RandomTokens{}
 	}
@@ -271,11 +268,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DefaultLocale == "" {
 		c.DefaultLocale = DefaultLocale
 	}
-	loc, err := parseLocale(c.DefaultLocale)
-	if err != nil {
-		return c, errors.New("invites: Config.DefaultLocale: " + err.Error())
+	if loc, err := parseLocale(c.DefaultLocale); err == nil {
+		c.DefaultLocale = loc // validate tells of one that does not parse
 	}
-	c.DefaultLocale = loc
 	if c.CanGrant == nil {
 		c.CanGrant = func(a Actor, role string) bool { return slices.Contains(a.Roles, role) }
 	}
@@ -288,27 +283,39 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Observer == nil {
 		c.Observer = noObserver{}
 	}
-	if c.Retention != 0 && c.Retention < MinRetention || c.EventRetention != 0 && c.EventRetention < MinRetention {
-		return c, errors.New("invites: Config.Retention and EventRetention must be 0 (off) or at least MinRetention (24h)")
-	}
-	if c.MaxPendingPerTenant < 0 || c.MaxSendsPerInviterPerHour < 0 {
-		return c, errors.New("invites: Config quotas must not be negative")
-	}
-	switch {
-	case c.MaxSendsPerAddressPerDay == 0:
+	if c.MaxSendsPerAddressPerDay == 0 {
 		c.MaxSendsPerAddressPerDay = DefaultMaxSendsPerAddressPerDay
-	case c.MaxSendsPerAddressPerDay < -1:
-		return c, errors.New("invites: Config.MaxSendsPerAddressPerDay must be positive, or -1 for off")
 	}
-	switch {
-	case c.MaxSendsPerAddressPerDayAllTenants == 0:
+	if c.MaxSendsPerAddressPerDayAllTenants == 0 {
 		c.MaxSendsPerAddressPerDayAllTenants = DefaultMaxSendsPerAddressPerDayAllTenants
-	case c.MaxSendsPerAddressPerDayAllTenants < -1:
-		return c, errors.New("invites: Config.MaxSendsPerAddressPerDayAllTenants must be positive, or -1 for off")
-	}
-	if c.LedgerSecret != nil && len(c.LedgerSecret) < MinLedgerSecret {
-		return c, errors.New("invites: Config.LedgerSecret must be at least MinLedgerSecret (32) bytes")
 	}
 	c.LedgerSecret = slices.Clone(c.LedgerSecret)
-	return c, nil
+	return c
+}
+
+// validate refuses a Config, with defaults filled, that no default mends:
+// a field required, out of its range, or that does not parse.
+func (c Config) validate() error {
+	if c.AcceptURL == nil {
+		return errors.New("invites: Config.AcceptURL is required")
+	}
+	if _, err := parseLocale(c.DefaultLocale); err != nil {
+		return errors.New("invites: Config.DefaultLocale: " + err.Error())
+	}
+	if c.Retention != 0 && c.Retention < MinRetention || c.EventRetention != 0 && c.EventRetention < MinRetention {
+		return errors.New("invites: Config.Retention and EventRetention must be 0 (off) or at least MinRetention (24h)")
+	}
+	if c.MaxPendingPerTenant < 0 || c.MaxSendsPerInviterPerHour < 0 {
+		return errors.New("invites: Config quotas must not be negative")
+	}
+	if c.MaxSendsPerAddressPerDay < -1 {
+		return errors.New("invites: Config.MaxSendsPerAddressPerDay must be positive, or -1 for off")
+	}
+	if c.MaxSendsPerAddressPerDayAllTenants < -1 {
+		return errors.New("invites: Config.MaxSendsPerAddressPerDayAllTenants must be positive, or -1 for off")
+	}
+	if c.LedgerSecret != nil && len(c.LedgerSecret) < MinLedgerSecret {
+		return errors.New("invites: Config.LedgerSecret must be at least MinLedgerSecret (32) bytes")
+	}
+	return nil
 }

@@ -117,8 +117,9 @@
 // # Stores
 //
 // A Store makes each step atomic; the Service holds the rules. Its
-// contract, for those who write one, is store.go: four small interfaces
-// (InviteStore, OutboxStore, EventStore, UpkeepStore) whose methods take params
+// contract, for those who write one, is store.go: three small interfaces
+// every store has (InviteStore, OutboxStore, EventStore) and an optional
+// one (UpkeepStore: Prune and Forget), whose methods take params
 // structs. Every change of one invite is a Change: the store locks the
 // invite and either checks a rule given as data (ChangeParams.From and
 // Live) or asks the Service's Decide, then writes the Edit. bunstore

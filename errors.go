@@ -42,6 +42,9 @@ var (
 	// used, within Config.IdempotencyTTL, by another request of the same
 	// actor.
 	ErrIdempotencyMismatch = errors.New("invites: idempotency key used for another request")
+	// ErrUnsupported answers an operation the Store cannot do, lacking
+	// the optional interface it needs (UpkeepStore for Prune and Forget).
+	ErrUnsupported = errors.New("invites: not supported by the store")
 )
 
 // NotPendingError is ErrNotPending with the status the invite is in.

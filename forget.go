@@ -24,7 +24,8 @@ const forgetBatch = 200
 // leaves one EventForgotten, which holds no address, so Config.OnEvent
 // can tell the host to erase its own copies. It returns the IDs erased;
 // none is not an error. An email already on its way may still arrive,
-// but its link no longer works.
+// but its link no longer works. On a store that is no UpkeepStore it
+// answers an error wrapping ErrUnsupported, and erases nothing.
 //
 // email is not held to NewInvite.Email's rules, which may be stricter
 // than those an invite was stored under (u@localhost, a Kelvin sign): any
@@ -47,6 +48,10 @@ func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []
 		return nil, err
 	}
 	if err := s.authorize(ctx, actor, OpForget, nil); err != nil {
+		return nil, err
+	}
+	u, err := s.upkeep("Forget")
+	if err != nil {
 		return nil, err
 	}
 	fresh := 0 // the IDs erased by this call, not replayed
@@ -81,7 +86,7 @@ func (s *Service) Forget(ctx context.Context, actor Actor, email string) (ids []
 			p.Idempotency = &k
 			p.Answer = func(ids []uuid.UUID) ([]byte, error) { return json.Marshal(ids) }
 		}
-		batch, err := s.store.Forget(ctx, p)
+		batch, err := u.Forget(ctx, p)
 		if re := (*ReplayError)(nil); errors.As(err, &re) {
 			batch, err = replayIDs(re.Answer)
 		} else {

@@ -40,11 +40,14 @@ func New(store Store, mailer Mailer, cfg Config) (*Service, error) {
 	if store == nil || mailer == nil {
 		return nil, errors.New("invites: New needs a Store and a Mailer")
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{store: bounded{store, cfg.StoreTimeout}, mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
+	if err := canKeep(store, cfg); err != nil {
+		return nil, err
+	}
+	s := &Service{store: bound(store, cfg.StoreTimeout), mailer: mailer, cfg: cfg, wake: make(chan struct{}, 1)}
 	s.ledger.secret = cfg.LedgerSecret
 	cfg.Observer.WatchStats(s.Stats)
 	return s, nil

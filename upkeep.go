@@ -33,9 +33,14 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 // the idempotency keys past Config.IdempotencyTTL, and the send ledger's
 // rows older than the longest quota window (MinRetention), in small
 // batches, and returns how much it deleted. Run calls it at each
-// PollInterval.
+// PollInterval. On a store that is no UpkeepStore it answers an error
+// wrapping ErrUnsupported, and Run does not call it.
 func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 	var total PruneResult
+	u, err := s.upkeep("Prune")
+	if err != nil {
+		return total, err
+	}
 	now := s.cfg.Now()
 	p := PruneParams{Limit: pruneBatch, KeysBefore: now, SendsBefore: now.Add(-MinRetention)}
 	if s.cfg.Retention > 0 {
@@ -48,7 +53,7 @@ func (s *Service) Prune(ctx context.Context) (PruneResult, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		r, err := s.store.Prune(ctx, p)
+		r, err := u.Prune(ctx, p)
 		total.Invites += r.Invites
 		total.Events += r.Events
 		total.Keys += r.Keys

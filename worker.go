@@ -18,7 +18,8 @@ import (
 const wakeDelay = 5 * time.Millisecond
 
 // Run delivers queued email, marks invites expired, deletes what
-// Config.Retention and EventRetention keep no longer, and hands events to
+// Config.Retention and EventRetention keep no longer (on an UpkeepStore;
+// see Prune), and hands events to
 // Config.OnEvent until ctx ends, then returns nil. It wakes at once when
 // this process queues a delivery and every PollInterval for those queued by
 // others or due for retry; after a failed pass it tries again within a
@@ -65,7 +66,8 @@ func (s *Service) Run(ctx context.Context) error {
 // Config.PassTimeout.
 var errPassOverran = errors.New("invites: the pass ran past Config.PassTimeout; Run starts anew")
 
-// watch makes one pass of Run (DeliverPending; ExpireDue and Prune on a
+// watch makes one pass of Run (DeliverPending; ExpireDue and, on an
+// UpkeepStore, Prune on a
 // tick; DispatchEvents) within Config.PassTimeout. Every step of a pass
 // is bounded (the store's calls by StoreTimeout, a send by SendTimeout,
 // OnEvent by EventTimeout), so a pass that runs past it is either a
@@ -84,7 +86,9 @@ func (s *Service) watch(ctx context.Context, tick bool) passErrors {
 		_, errs.delivery = s.DeliverPending(pctx)
 		if tick {
 			_, errs.expiry = s.ExpireDue(pctx)
-			_, errs.prune = s.Prune(pctx)
+			if _, ok := s.store.(UpkeepStore); ok { // else there is nothing Run can prune
+				_, errs.prune = s.Prune(pctx)
+			}
 		}
 		_, errs.event = s.DispatchEvents(pctx)
 		finished <- errs

@@ -59,6 +59,17 @@ func unavailable(c func(e *env) call) func(e *env) call {
 	}
 }
 
+// withoutUpkeep rebuilds the Service on the store seen as no
+// invites.UpkeepStore, after c's setup ran.
+func withoutUpkeep(c func(e *env) call) func(e *env) call {
+	return func(e *env) call {
+		out := c(e)
+		e.noUpkeep = true
+		e.build()
+		return out
+	}
+}
+
 // deny sets a Config.Authorize that refuses op to everyone but the
 // invite's creator (to everyone, for an op on no invite), after c's setup
 // ran as alice.

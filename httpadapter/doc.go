@@ -40,7 +40,8 @@
 // its tokens, queued emails and events, for good (invites.Service.Forget,
 // asked of Config.Authorize as invites.OpForget); what remains of each is
 // one forgotten event without the address, told to invites.Config.OnEvent.
-// The address, like a token, travels in the body.
+// The address, like a token, travels in the body. On a store that is no
+// invites.UpkeepStore it answers 501 unsupported.
 //
 // Two methods of the Service have no route, by design: Stats counts the
 // outbox of every tenant, which no tenant may see (Ready tells an
@@ -121,6 +122,7 @@
 //	429 too_many_resends
 //	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits
 //	500 internal                nothing of the cause; Config.Logger gets it
+//	501 unsupported             the store cannot do the operation: forget on a store that is no invites.UpkeepStore
 //	503 unavailable             with retryAfter and Retry-After: the store timed out or its database is
 //	                            unreachable; Config.Logger gets the first of an outage and the recovery
 //

@@ -51,8 +51,10 @@ type env struct {
 	svc   *invites.Service
 	mail  *mailertest.Mailer
 	store *faultyStore
-	logs  syncbuf.Buffer
-	clk   *testclock.Clock
+	// noUpkeep builds the Service on store seen as no invites.UpkeepStore.
+	noUpkeep bool
+	logs     syncbuf.Buffer
+	clk      *testclock.Clock
 	// The Configs the Service and handler were built with.
 	svcCfg invites.Config
 	cfg    Config
@@ -92,7 +94,15 @@ func (e *env) withService(tune func(*invites.Config)) {
 
 func (e *env) build() {
 	e.t.Helper()
-	svc, err := invites.New(e.store, e.mail, e.svcCfg)
+	var store invites.Store = e.store
+	if e.noUpkeep {
+		store = struct {
+			invites.InviteStore
+			invites.OutboxStore
+			invites.EventStore
+		}{e.store, e.store, e.store}
+	}
+	svc, err := invites.New(store, e.mail, e.svcCfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -63,6 +63,7 @@ const (
 	CodeTooManyResends       = "too_many_resends"       // 429
 	CodeRateLimited          = "rate_limited"           // 429: over a send quota
 	CodeInternal             = "internal"               // 500
+	CodeUnsupported          = "unsupported"            // 501: the store cannot do the operation (invites.ErrUnsupported)
 	CodeUnavailable          = "unavailable"            // 503, with Retry-After: the store did not answer in time
 )
 
@@ -132,6 +133,8 @@ func problemFor(err error) *Problem {
 		p := problem(http.StatusServiceUnavailable, CodeUnavailable, "", "The store could not answer in time: retry later.")
 		p.RetryAfter = unavailableRetry
 		return p
+	case errors.Is(err, invites.ErrUnsupported):
+		return problem(http.StatusNotImplemented, CodeUnsupported, "", "The store this service runs on cannot do this operation.")
 	case errors.Is(err, invites.ErrForbiddenRole):
 		return problem(http.StatusForbidden, CodeForbiddenRole, "roles",
 			serviceText(err, invites.ErrForbiddenRole, "The actor may not grant one of the roles."))

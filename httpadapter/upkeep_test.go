@@ -41,6 +41,7 @@ func upkeepCases() []apiCase {
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"forget store down", failing(forget(`{"email":"ann@x.io"}`, &alice)), 500, CodeInternal, ""},
 		{"forget store unavailable", unavailable(forget(`{"email":"ann@x.io"}`, &alice)), 503, CodeUnavailable, ""},
+		{"forget store without upkeep", withoutUpkeep(forget(`{"email":"ann@x.io"}`, &alice)), 501, CodeUnsupported, ""},
 		// What remains of an erased invite (its EventForgotten) goes to
 		// Config.OnEvent only: the invite is gone, so is its history.
 		{"events of a forgotten invite", func(e *env) call {

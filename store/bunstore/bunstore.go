@@ -122,7 +122,10 @@ type Store struct {
 	hook bun.QueryHook
 }
 
-var _ invites.Store = (*Store)(nil)
+var (
+	_ invites.Store       = (*Store)(nil)
+	_ invites.UpkeepStore = (*Store)(nil)
+)
 
 // Option changes how New builds a Store.
 type Option func(*Store)

@@ -11,7 +11,7 @@ import (
 
 // Forget: an address's invites erased a commit at a time.
 
-// Forget implements invites.Store in one transaction: it deletes up to
+// Forget implements invites.UpkeepStore in one transaction: it deletes up to
 // p.Limit of the address's invites, the first in invites_tenant_email_idx
 // (which it reads in order, so a batch costs its own rows), then their
 // events, and writes each one's EventForgotten. A row another write

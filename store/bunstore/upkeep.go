@@ -13,7 +13,7 @@ import (
 // invites past their expiry, Prune deletes what the retention keeps no
 // longer. deleteInvites is shared with Forget.
 
-// Prune implements invites.Store: the invites in one transaction (their
+// Prune implements invites.UpkeepStore: the invites in one transaction (their
 // events, then the invites, whose tokens and deliveries cascade), the
 // handled events in one statement, and the ledger's sends in one, each
 // kind found through its index in the order it ended (invites_final_idx,

@@ -77,7 +77,10 @@ type delivery struct {
 	bounced bool
 }
 
-var _ invites.Store = (*Store)(nil)
+var (
+	_ invites.Store       = (*Store)(nil)
+	_ invites.UpkeepStore = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {

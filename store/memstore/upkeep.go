@@ -31,7 +31,7 @@ func (s *Store) Stats(_ context.Context, p invites.StatsParams) (invites.Stats, 
 	return st, nil
 }
 
-// Prune implements invites.Store. An invite whose Accept hook runs is
+// Prune implements invites.UpkeepStore. An invite whose Accept hook runs is
 // passed over, as SKIP LOCKED does in SQL; the next Prune takes it.
 func (s *Store) Prune(_ context.Context, p invites.PruneParams) (invites.PruneResult, error) {
 	var res invites.PruneResult
@@ -85,7 +85,7 @@ func (s *Store) LedgerSecret(context.Context) ([]byte, error) {
 	return slices.Clone(s.secret), nil
 }
 
-// Forget implements invites.Store. It waits for an invite whose Accept
+// Forget implements invites.UpkeepStore. It waits for an invite whose Accept
 // hook runs, as a SQL delete waits on the row lock, so an accept either
 // commits before the erasure or finds the invite gone.
 func (s *Store) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {

@@ -15,9 +15,12 @@ import (
 // store adding metrics to another might. A store written from scratch
 // runs the same way.
 
-// countingStore counts the Changes that changed an invite.
+// countingStore counts the Changes that changed an invite. It passes on
+// the optional invites.UpkeepStore too: a wrapper that embeds only
+// invites.Store hides Prune and Forget from the Service.
 type countingStore struct {
 	invites.Store
+	invites.UpkeepStore
 	changes *atomic.Int64
 }
 
@@ -33,10 +36,25 @@ func TestCountingStore(t *testing.T) {
 	var changes atomic.Int64
 	t.Run("Conformance", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) invites.Store {
-			return countingStore{Store: memstore.New(), changes: &changes}
+			s := memstore.New()
+			return countingStore{Store: s, UpkeepStore: s, changes: &changes}
 		})
 	})
 	if changes.Load() == 0 {
 		t.Fatal("the suite ran no Change through the wrapper")
 	}
+}
+
+// A store of the required interfaces only, no invites.UpkeepStore, passes
+// the suite: the cases of Prune and Forget skip, and no other case needs
+// them.
+func TestStoreWithoutUpkeep(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) invites.Store {
+		s := memstore.New()
+		return struct {
+			invites.InviteStore
+			invites.OutboxStore
+			invites.EventStore
+		}{s, s, s}
+	})
 }

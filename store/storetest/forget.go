@@ -35,6 +35,7 @@ func sameAddress(t *testing.T, s invites.Store, email string, now time.Time, n i
 // written), and leaves the rest as they were until a call finds none.
 func testForgetLimit(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	u := needUpkeep(t, s)
 	ctx := t.Context()
 	invs := sameAddress(t, s, "many@x.com", t0, 5)
 	digests := mintAll(t, s, t0)
@@ -46,7 +47,7 @@ func testForgetLimit(t *testing.T, newStore func(*testing.T) invites.Store) {
 	now := t0.Add(time.Hour)
 	var erased []uuid.UUID
 	for _, want := range []int{2, 2, 1, 0} {
-		ids, err := s.Forget(ctx, invites.ForgetParams{Now: now, TenantID: tenantA, Email: "many@x.com", ActorID: "dpo", Limit: 2})
+		ids, err := u.Forget(ctx, invites.ForgetParams{Now: now, TenantID: tenantA, Email: "many@x.com", ActorID: "dpo", Limit: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,13 +85,14 @@ func testForgetLimit(t *testing.T, newStore func(*testing.T) invites.Store) {
 // store's own.
 type forgetSpy struct {
 	invites.Store
+	invites.UpkeepStore
 	mu    sync.Mutex
 	calls []invites.ForgetParams
 	sizes []int
 }
 
 func (f *forgetSpy) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
-	ids, err := f.Store.Forget(ctx, p)
+	ids, err := f.UpkeepStore.Forget(ctx, p)
 	f.mu.Lock()
 	f.calls, f.sizes = append(f.calls, p), append(f.sizes, len(ids))
 	f.mu.Unlock()
@@ -101,9 +103,10 @@ func (f *forgetSpy) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.
 // erases them all, in commits of a bounded size.
 func testServiceForgetBatches(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	needUpkeep(t, s)
 	const n = 450
 	invs := sameAddress(t, s, "Lots@X.com", t0, n)
-	spy := &forgetSpy{Store: s}
+	spy := &forgetSpy{Store: s, UpkeepStore: needUpkeep(t, s)}
 	ids, err := rule.at(t, spy, t0.Add(time.Hour)).Forget(t.Context(), as(tenantA), "lots@x.com")
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +140,7 @@ func testServiceForgetBatches(t *testing.T, newStore func(*testing.T) invites.St
 // address is looked up by its normalized form, not validated again.
 func testServiceForgetOldAddresses(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	needUpkeep(t, s)
 	ctx := t.Context()
 	svc := rule.at(t, s, t0.Add(time.Hour))
 	for _, c := range []struct{ stored, given string }{

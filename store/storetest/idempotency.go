@@ -186,9 +186,10 @@ func testKeyChangeReplay(t *testing.T, newStore func(*testing.T) invites.Store) 
 
 func testKeyForgetReplay(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	u := needUpkeep(t, s)
 	first := insertOne(t, s, t0, newInvite(tenantA, "ann@example.com", t0))
 	forget := func(fp string) ([]uuid.UUID, error) {
-		return s.Forget(t.Context(), invites.ForgetParams{Now: t0, TenantID: tenantA, Email: "ann@example.com", ActorID: "admin",
+		return u.Forget(t.Context(), invites.ForgetParams{Now: t0, TenantID: tenantA, Email: "ann@example.com", ActorID: "admin",
 			Idempotency: key("f", fp), Answer: func(ids []uuid.UUID) ([]byte, error) { return []byte(fmt.Sprint(ids)), nil }})
 	}
 	if ids, err := forget("fp"); err != nil || len(ids) != 1 || ids[0] != first.ID {
@@ -205,6 +206,7 @@ func testKeyForgetReplay(t *testing.T, newStore func(*testing.T) invites.Store) 
 
 func testKeyPrune(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	needUpkeep(t, s)
 	for i := range 3 {
 		k := key(fmt.Sprint(i), "fp")
 		k.ExpiresAt = t0.Add(time.Duration(i+1) * time.Hour)

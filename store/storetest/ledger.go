@@ -32,6 +32,7 @@ var ledgerCases = []testCase{
 // their window.
 func testLedgerForgetKeepsQuotas(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	needUpkeep(t, s)
 	q := invites.Quota{MaxSendsPerAddressPerDay: 2, MaxSendsPerHour: 3}
 	first := insertOne(t, s, t0, newInvite(tenantA, "kim@example.com", t0))
 	cancel(t, s, first.ID, t0)
@@ -63,6 +64,7 @@ func testLedgerForgetKeepsQuotas(t *testing.T, newStore func(*testing.T) invites
 // longer count them; later ones stay.
 func testLedgerPrune(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	u := needUpkeep(t, s)
 	ctx := t.Context()
 	old := insertOne(t, s, t0, newInvite(tenantA, "old@x.com", t0))
 	for i := range 2 {
@@ -72,7 +74,7 @@ func testLedgerPrune(t *testing.T, newStore func(*testing.T) invites.Store) {
 	kept := insertOne(t, s, at2, newInvite(tenantA, "kept@x.com", at2))
 	prune := func(limit int) int {
 		t.Helper()
-		r, err := s.Prune(ctx, invites.PruneParams{SendsBefore: t0.Add(time.Hour), Limit: limit})
+		r, err := u.Prune(ctx, invites.PruneParams{SendsBefore: t0.Add(time.Hour), Limit: limit})
 		if err != nil || r.Invites != 0 || r.Events != 0 {
 			t.Fatalf("Prune of sends = %+v, %v", r, err)
 		}

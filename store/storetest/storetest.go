@@ -33,39 +33,12 @@
 // the right facts; the cases of Change's mechanics call Change with the
 // params the Service would.
 //
-// Where the contract on invites.Store leaves a detail open, the suite holds
-// stores to the reading the Service relies on:
-//
-//   - Insert stores the invites as given, stamps and counts included; a
-//     Change sets UpdatedAt to its Now.
-//   - A delivery is due from the now of the Insert or Change that queued
-//     it, or from its RetryAt, inclusive. CompleteDeliveries ends the
-//     claim, so a delivery handed back with RetryAt = now is claimable at
-//     once.
-//   - ClaimDeliveries renews an invite still stored pending even past
-//     ExpiresAt, and returns the claims in the order of their digests.
-//   - A renewing Change sets DeliveryStatus queued: the latest email has
-//     not gone out.
-//   - Change takes a nil Hook (Config.OnAccept is nil by default), and
-//     refuses a Live change of an invite Insert stored as expired, as of
-//     one merely past ExpiresAt.
-//   - A store marking an invite expired (Insert, a renewing Change,
-//     ExpireDue) dates its StatusUpdatedAt and EventExpired at its
-//     ExpiresAt; sent and delivery_failed events are at
-//     DeliveryOutcome.At.
-//   - Quota counts are taken before the batch and used in batch order;
-//     an item blocked by a pending invite uses none.
-//   - Stats.OldestDueAge runs from when a delivery came due (its queue
-//     time, or the RetryAt of its last attempt); Failing counts a queued
-//     delivery whose last outcome handed it back to retry (the cases give
-//     such an outcome an Error), while it waits and once its retry is due.
-//   - A bounce ends a delivery's claim: a worker's outcome after it
-//     changes nothing, as an outcome whose claim no longer holds.
-//   - Order by email, status, first name, last name and locale is the byte
-//     order of invites.OrderText (the normalized address, the status as
-//     read at Now, the names lower-cased, the locale as stored), as Go
-//     compares strings (on PostgreSQL, COLLATE "C"); Search takes % and _
-//     literally.
+// The contract it checks is the one written, method by method, in the
+// root package's store.go, including the details a first reading might
+// take either way (which times an event carries, when a delivery is due,
+// the order of text sorts): each is stated on the method it belongs to.
+// A store that is no invites.UpkeepStore passes on the rest: the cases of
+// Prune and Forget skip, saying so.
 package storetest
 
 import (

@@ -21,6 +21,7 @@ var upkeepRaceCases = []testCase{
 // Never an invite, or an event of it but the forgotten one, left behind.
 func testRaceForgetVsAccept(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	u := needUpkeep(t, s)
 	ctx := t.Context()
 	const n = 40
 	invs, digests := mintedBatch(t, s, n, "fa")
@@ -34,7 +35,7 @@ func testRaceForgetVsAccept(t *testing.T, newStore func(*testing.T) invites.Stor
 		fns = append(fns,
 			func() { acceptedAs[i], accepts[i] = accept(ctx, s, digests[inv.ID], "u", now, yieldHook) },
 			func() {
-				erased[i], forgets[i] = s.Forget(ctx, invites.ForgetParams{Now: now, TenantID: tenantA, Email: invites.NormalizeEmail(inv.Email), ActorID: "dpo"})
+				erased[i], forgets[i] = u.Forget(ctx, invites.ForgetParams{Now: now, TenantID: tenantA, Email: invites.NormalizeEmail(inv.Email), ActorID: "dpo"})
 			})
 	}
 	race(fns...)
@@ -124,6 +125,7 @@ func testRaceBounce(t *testing.T, newStore func(*testing.T) invites.Store) {
 // no invite. Never half of either.
 func testRacePruneVsResend(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	u := needUpkeep(t, s)
 	ctx := t.Context()
 	const n, pruners = 40, 4
 	invs := insertOK(t, s, t0, addresses(tenantA, "pr", t0, n, func(i *invites.Invite) { i.ExpiresAt = t0.Add(time.Hour) })...)
@@ -141,7 +143,7 @@ func testRacePruneVsResend(t *testing.T, newStore func(*testing.T) invites.Store
 	for p := range pruners {
 		fns = append(fns, func() {
 			for {
-				r, err := s.Prune(ctx, invites.PruneParams{InvitesBefore: now, Limit: 3})
+				r, err := u.Prune(ctx, invites.PruneParams{InvitesBefore: now, Limit: 3})
 				if err != nil || r.Invites == 0 {
 					pruneErrs[p] = err
 					return

@@ -114,6 +114,7 @@ func testServiceRecordBounceScope(t *testing.T, newStore func(*testing.T) invite
 // Forget through the Service takes the address in any case.
 func testServiceForget(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	needUpkeep(t, s)
 	ctx := t.Context()
 	inv := insertOne(t, s, t0, newInvite(tenantA, "Sam.Smith@Example.com", t0))
 	svc := rule.at(t, s, t0)
@@ -133,6 +134,7 @@ func testServiceForget(t *testing.T, newStore func(*testing.T) invites.Store) {
 // when they ended) and EventRetention (handled events).
 func testServicePruneRetention(t *testing.T, newStore func(*testing.T) invites.Store) {
 	s := newStore(t)
+	needUpkeep(t, s)
 	ctx := t.Context()
 	old := insertOne(t, s, t0, newInvite(tenantA, "old@x.com", t0))
 	recent := insertOne(t, s, t0, newInvite(tenantA, "recent@x.com", t0))
