@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ type composer struct {
 	from     string // the From header
 	fromAddr string // the bare address, for MAIL FROM
 	domain   string // names every Message-ID
+	idHeader string // repeats the Message-ID, for providers' webhooks; "" none
 	render   *Renderer
 	now      func() time.Time
 }
@@ -147,6 +149,9 @@ func (c composer) bytes(e composed, to string) ([]byte, error) {
 	m.Text = []byte(e.Text)
 	m.HTML = []byte(e.HTML)
 	m.Headers.Set("Message-Id", e.messageID)
+	if c.idHeader != "" {
+		m.Headers.Set(c.idHeader, e.messageID)
+	}
 	m.Headers.Set("Date", e.date.Format(time.RFC1123Z))
 	m.Headers.Set("Content-Language", e.Locale)
 	b, err := m.Bytes()
@@ -154,4 +159,24 @@ func (c composer) bytes(e composed, to string) ([]byte, error) {
 		return nil, fmt.Errorf("mailer: building the message: %w", err)
 	}
 	return b, nil
+}
+
+// extraHeader checks the name of a header the mailer adds: a field name
+// of RFC 5322 (printable ASCII but the colon) that is none of those the
+// mailer writes itself, so it can neither break the header block nor
+// replace one of ours.
+func extraHeader(name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	for _, r := range name {
+		if r < '!' || r > '~' || r == ':' {
+			return "", fmt.Errorf("mailer: header name %q is not an RFC 5322 field name", name)
+		}
+	}
+	switch textproto.CanonicalMIMEHeaderKey(name) {
+	case "From", "To", "Subject", "Message-Id", "Date", "Content-Language", "Mime-Version", "Content-Type", "Content-Transfer-Encoding":
+		return "", fmt.Errorf("mailer: header %q is one the mailer writes itself", name)
+	}
+	return name, nil
 }

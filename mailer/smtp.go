@@ -65,6 +65,11 @@ type SMTPConfig struct {
 	Renderer *Renderer
 	// Now stamps the Date header. Default time.Now.
 	Now func() time.Time
+	// MessageIDHeader, when set, names a header that repeats each email's
+	// Message-ID, for a provider whose bounce webhook reports the email's
+	// metadata instead of its Message-ID: with Postmark set it to
+	// "X-PM-Metadata-message-id" (see package bouncehook). Default none.
+	MessageIDHeader string
 }
 
 // SMTP is an invites.Mailer that sends by SMTP over a pool of
@@ -97,6 +102,9 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	}
 	c, err := newComposer(cfg.From, cfg.Renderer, cfg.Now)
 	if err != nil {
+		return nil, err
+	}
+	if c.idHeader, err = extraHeader(cfg.MessageIDHeader); err != nil {
 		return nil, err
 	}
 	def := func(v *time.Duration, d time.Duration) {

@@ -58,8 +58,8 @@
 // path segment (PostmarkConfig.PathSecret, mounted as
 // "POST /hooks/postmark/{secret}"). Postmark reports its own MessageID;
 // the email's Message-ID reaches the webhook only as the metadata
-// "message-id", which the email sets with an X-PM-Metadata-message-id
-// header.
+// "message-id", which the SMTP mailer sets with
+// mailer.SMTPConfig{MessageIDHeader: "X-PM-Metadata-message-id"}.
 //
 // SendGrid: turn on the Signed Event Webhook with the events Bounced,
 // Dropped and Spam Reports, and give SendGridConfig.PublicKey its

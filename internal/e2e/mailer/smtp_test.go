@@ -1,10 +1,12 @@
 package mailer_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	netmail "net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -323,5 +325,29 @@ func TestSMTPRefusesBadMessages(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Transactions != 0 {
 		t.Fatalf("a bad message reached the server: %+v", st)
+	}
+}
+
+// MessageIDHeader repeats the Message-ID in the header it names, as
+// Postmark's metadata, and a name that could break or replace a header is
+// refused before anything is sent.
+func TestSMTPMessageIDHeader(t *testing.T) {
+	srv := smtptest.New(t, smtptest.Options{})
+	m := newSMTP(t, srv, func(c *mailer.SMTPConfig) { c.MessageIDHeader = "X-PM-Metadata-message-id" })
+	if err := m.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := netmail.ReadMessage(bytes.NewReader(srv.Messages()[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := got.Header.Get("Message-Id")
+	if id == "" || got.Header.Get("X-PM-Metadata-message-id") != id {
+		t.Fatalf("Message-Id %q, X-PM-Metadata-message-id %q", id, got.Header.Get("X-PM-Metadata-message-id"))
+	}
+	for _, bad := range []string{"X-A\r\nBcc", "X A", "X:A", "Message-ID", "from", "X-é"} {
+		if _, err := mailer.NewSMTP(mailer.SMTPConfig{Addr: srv.Addr, From: "a@acme.test", MessageIDHeader: bad}); err == nil {
+			t.Errorf("MessageIDHeader %q was taken", bad)
+		}
 	}
 }
