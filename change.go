@@ -30,7 +30,7 @@ func (s *Service) change(ctx context.Context, p ChangeParams, t EventType) (Invi
 	var kept Invite
 	if p.Idempotency != nil {
 		p.Answer = func(inv Invite) ([]byte, error) {
-			kept = s.read(inv, s.cfg.Now())
+			kept = s.asSeenAt(inv, s.cfg.Now())
 			return keepInvite(kept)
 		}
 	}
@@ -50,7 +50,7 @@ func (s *Service) change(ctx context.Context, p ChangeParams, t EventType) (Invi
 	if p.Idempotency != nil {
 		return kept, nil
 	}
-	return s.read(inv, s.cfg.Now()), nil
+	return s.asSeenAt(inv, s.cfg.Now()), nil
 }
 
 // guardChange sets p.Idempotency from ctx's key, of the actor's scope or,
@@ -70,10 +70,10 @@ func refusal(inv Invite) error {
 	return &NotPendingError{Status: inv.Status}
 }
 
-// vet asks Config.Authorize whether actor may do op to inv, the invite as
+// authorizeLocked asks Config.Authorize whether actor may do op to inv, the invite as
 // the store read it under its lock, as the caller would see it now.
-func (s *Service) vet(ctx context.Context, actor Actor, op Op, inv Invite) error {
-	inv = s.read(inv, s.cfg.Now())
+func (s *Service) authorizeLocked(ctx context.Context, actor Actor, op Op, inv Invite) error {
+	inv = s.asSeenAt(inv, s.cfg.Now())
 	return s.authorize(ctx, actor, op, &inv)
 }
 
@@ -104,7 +104,7 @@ func (s *Service) Cancel(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 // written once, in p, whether or not the host authorizes.
 func (s *Service) authorizeThen(actor Actor, op Op, p ChangeParams) func(context.Context, Facts) (Edit, error) {
 	return func(ctx context.Context, f Facts) (Edit, error) {
-		if err := s.vet(ctx, actor, op, f.Invite); err != nil {
+		if err := s.authorizeLocked(ctx, actor, op, f.Invite); err != nil {
 			return Edit{}, err
 		}
 		if !slices.Contains(p.From, f.Invite.Status) || p.Live && !f.Invite.ExpiresAt.After(p.Now) {
@@ -134,7 +134,7 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 	}
 	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
-			if err := s.vet(ctx, actor, OpResend, f.Invite); err != nil {
+			if err := s.authorizeLocked(ctx, actor, OpResend, f.Invite); err != nil {
 				return Edit{}, err
 			}
 			if err := s.grantable(actor, f.Invite.Roles); err != nil {
@@ -189,7 +189,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id uuid.UUID, u Updat
 	now := s.cfg.Now()
 	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
-			if err := s.vet(ctx, actor, OpUpdate, f.Invite); err != nil {
+			if err := s.authorizeLocked(ctx, actor, OpUpdate, f.Invite); err != nil {
 				return Edit{}, err
 			}
 			if st := f.Invite.StatusAt(now); u.Roles != nil && st != StatusPending {

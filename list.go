@@ -64,7 +64,7 @@ func (s *Service) List(ctx context.Context, actor Actor, q Query) (page Page, er
 			page.NextCursor = encodeCursor(p.Order, rows[i-1], now)
 			break
 		}
-		page.Invites = append(page.Invites, s.read(inv, now))
+		page.Invites = append(page.Invites, s.asSeenAt(inv, now))
 	}
 	return page, nil
 }

@@ -84,8 +84,8 @@ func (s *Service) History(ctx context.Context, actor Actor, id uuid.UUID) (evs [
 	return s.store.History(ctx, HistoryParams{TenantID: actor.TenantID, ID: id})
 }
 
-// read is an invite as the caller sees it at now: expired once past ExpiresAt.
-func (s *Service) read(inv Invite, now time.Time) Invite {
+// asSeenAt is an invite as the caller sees it at now: expired once past ExpiresAt.
+func (s *Service) asSeenAt(inv Invite, now time.Time) Invite {
 	if st := inv.StatusAt(now); st != inv.Status {
 		inv.Status, inv.StatusUpdatedAt = st, inv.ExpiresAt
 	}
@@ -98,5 +98,5 @@ func (s *Service) fromStore(inv Invite, err error) (Invite, error) {
 	if err != nil {
 		return Invite{}, err
 	}
-	return s.read(inv, s.cfg.Now()), nil
+	return s.asSeenAt(inv, s.cfg.Now()), nil
 }

@@ -141,7 +141,7 @@ func (s *Service) collect(res *SendResult, items []NewInvite, index []int, out [
 			item.Code, item.Message = CodeQuotaExceeded, "The tenant's or the inviter's send quota is used up."
 			over++
 		default:
-			res.Success = append(res.Success, s.read(r.Invite, now))
+			res.Success = append(res.Success, s.asSeenAt(r.Invite, now))
 			continue
 		}
 		res.Errors = append(res.Errors, item)
