@@ -9,7 +9,7 @@ import (
 )
 
 // The reads of one invite: Get, Lookup (a link's landing page), Check (may
-// its token be accepted) and History (its events); and read, an invite as
+// its token be accepted) and History (its events); and asSeenAt, an invite as
 // its caller sees it now, expired once past ExpiresAt. List is in list.go.
 
 // Get returns one invite of the actor's tenant, or ErrNotFound.
