@@ -29,7 +29,8 @@ const wakeDelay = 5 * time.Millisecond
 // one process or many, share the work: the Store hands each delivery and
 // event to one of them.
 func (s *Service) Run(ctx context.Context) error {
-	defer s.worker.start(s.cfg.Now())()
+	s.worker.start(s.cfg.Now())
+	defer s.worker.stop()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var retry time.Duration
@@ -157,12 +158,14 @@ type worker struct {
 	last    atomic.Int64 // UnixNano when a pass last returned, or a Run started
 }
 
-// start records a Run starting at now and returns what records its end.
-func (w *worker) start(now time.Time) (stop func()) {
+// start records a Run starting at now; stop, its end.
+func (w *worker) start(now time.Time) {
 	w.last.Store(now.UnixNano())
 	w.running.Add(1)
-	return func() { w.running.Add(-1) }
 }
+
+// stop counts a Run that returned.
+func (w *worker) stop() { w.running.Add(-1) }
 
 // fillStats fills st's fields of the worker at now, a pass being stale past
 // stale.
