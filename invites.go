@@ -335,6 +335,11 @@ type Message struct {
 	Invite    Invite
 	Token     Token
 	AcceptURL string `json:"-"` // carries the token
+	// TenantName and InviterName name the team the invite is to and
+	// the user who sent it, as Config.Sender gave them; either may be
+	// empty, and the email then says "the team" or leaves the inviter out.
+	TenantName  string
+	InviterName string
 }
 
 // String, GoString and LogValue keep the link, which carries the token,
