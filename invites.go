@@ -244,9 +244,13 @@ type SendResult struct {
 
 // ItemError says why one item of a batch was refused.
 type ItemError struct {
-	Index   int    `json:"index"`
-	Email   string `json:"email"`
-	Code    string `json:"code"`
+	Index int    `json:"index"`
+	Email string `json:"email"`
+	Code  string `json:"code"`
+	// Field is the item's field at fault (email, firstName, roles...),
+	// "" when the refusal is of the item as a whole (a duplicate, a
+	// quota). A Message about a field opens with its name.
+	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 	// InviteID names the existing invite for CodeAlreadyInvited.
 	InviteID uuid.UUID `json:"inviteId,omitzero"`

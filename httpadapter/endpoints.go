@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
@@ -95,6 +96,9 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := h.decode(w, r, &req); err != nil {
 		return nil, err
 	}
+	if req.UserInvites == nil { // missing or null; [] is the Service's "is empty"
+		return nil, invalidRequest("userInvites", "userInvites is required.")
+	}
 	if req.TenantID != "" && req.TenantID != actor.TenantID {
 		return nil, forbidden("tenantId")
 	}
@@ -113,7 +117,24 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	for k, ie := range res.Errors {
+		res.Errors[k] = itemPath(ie)
+	}
 	return sendResponse(res), nil
+}
+
+// itemPath names an item error's field by its path in the request,
+// userInvites[3].email, in its field and at the head of its message.
+func itemPath(ie invites.ItemError) invites.ItemError {
+	if ie.Field == "" {
+		return ie
+	}
+	path := fmt.Sprintf("userInvites[%d].%s", ie.Index, ie.Field)
+	if rest, ok := strings.CutPrefix(ie.Message, ie.Field+" "); ok {
+		ie.Message = path + " " + rest
+	}
+	ie.Field = path
+	return ie
 }
 
 func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
