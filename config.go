@@ -211,6 +211,14 @@ type Config struct {
 	// DefaultIdempotencyTTL (24 hours).
 	IdempotencyTTL time.Duration
 
+	// Sender names, for each email, the tenant and the user who sent the
+	// invite (Message.TenantName and InviterName), so the email says who
+	// invites whom to what. Run asks it before each attempt, off any
+	// request; its error fails the attempt as the Mailer's would, and a
+	// name that breaks CheckName's rule fails the email for good. Default
+	// DefaultSender: the tenant ID when it reads as a name, no inviter.
+	Sender func(ctx context.Context, inv Invite) (Sender, error)
+
 	// Observer, when set, is told of every operation and delivery attempt,
 	// for traces and metrics (see package otelinvites). Default none.
 	Observer Observer
@@ -279,6 +287,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Sender == nil {
+		c.Sender = DefaultSender
 	}
 	if c.Observer == nil {
 		c.Observer = noObserver{}

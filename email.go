@@ -35,9 +35,9 @@ func validEmail(email string) (string, error) {
 	e, err := bareEmail(email, func(e string) error {
 		switch {
 		case strings.ContainsAny(e, "\r\n"):
-			return invalid("email", "contains a line break")
+			return badEmail("contains a line break")
 		case strings.IndexFunc(e, hiddenInEmail) >= 0:
-			return invalid("email", "contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
+			return badEmail("contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
 		}
 		return nil
 	})
@@ -47,10 +47,10 @@ func validEmail(email string) (string, error) {
 	at := strings.LastIndexByte(e, '@')
 	local, domain := e[:at], e[at+1:]
 	if len(local) > MaxLocalPartBytes {
-		return "", invalid("email", "has a local part longer than %d bytes", MaxLocalPartBytes)
+		return "", badEmail("has a local part longer than %d bytes", MaxLocalPartBytes)
 	}
 	if !norm.NFKC.IsNormalString(local) {
-		return "", invalid("email", "has a local part not in Unicode NFKC (such as a fullwidth letter, the Kelvin sign or a decomposed accent)")
+		return "", badEmail("has a local part not in Unicode NFKC (such as a fullwidth letter, the Kelvin sign or a decomposed accent)")
 	}
 	uni, ascii, err := canonicalDomain(domain)
 	if err != nil {
@@ -58,9 +58,15 @@ func validEmail(email string) (string, error) {
 	}
 	stored := local + "@" + uni
 	if len(stored) > MaxEmailBytes || len(local)+1+len(ascii) > MaxEmailBytes {
-		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
+		return "", badEmail("is longer than %d bytes", MaxEmailBytes)
 	}
 	return stored, nil
+}
+
+// badEmail refuses an address, every time in the same words: "email is
+// not a valid email address: it", then why.
+func badEmail(format string, args ...any) error {
+	return invalid("email", "is not a valid email address: it "+format, args...)
 }
 
 // anyEmail checks an address to look up rather than store: a bare
@@ -70,7 +76,7 @@ func validEmail(email string) (string, error) {
 func anyEmail(email string) (string, error) {
 	return bareEmail(email, func(e string) error {
 		if strings.IndexFunc(e, unicode.IsControl) >= 0 {
-			return invalid("email", "contains a control character")
+			return badEmail("contains a control character")
 		}
 		return nil
 	})
@@ -83,17 +89,17 @@ func bareEmail(email string, chars func(string) error) (string, error) {
 	e := strings.TrimSpace(email)
 	switch {
 	case e == "":
-		return "", invalid("email", "is empty")
+		return "", badEmail("is empty")
 	case len(e) > MaxEmailBytes:
-		return "", invalid("email", "is longer than %d bytes", MaxEmailBytes)
+		return "", badEmail("is longer than %d bytes", MaxEmailBytes)
 	case !utf8.ValidString(e):
-		return "", invalid("email", "is not valid UTF-8")
+		return "", badEmail("is not valid UTF-8")
 	}
 	if err := chars(e); err != nil {
 		return "", err
 	}
 	if a, err := mail.ParseAddress(e); err != nil || a.Name != "" || a.Address != e {
-		return "", invalid("email", "is not a bare email address")
+		return "", badEmail("must be a bare address, such as ann@example.com, with no name, comment or angle brackets")
 	}
 	return e, nil
 }
@@ -107,29 +113,29 @@ func bareEmail(email string, chars func(string) error) (string, error) {
 func canonicalDomain(domain string) (uni, ascii string, err error) {
 	switch {
 	case strings.HasPrefix(domain, "["):
-		return "", "", invalid("email", "has an IP address literal for a domain")
+		return "", "", badEmail("has an IP address literal for a domain")
 	case strings.IndexFunc(domain, hiddenInEmail) >= 0:
 		// IDNA's mapping would drop some (U+200B, U+00AD): refuse rather
 		// than let an invisible character stand for nothing.
-		return "", "", invalid("email", "contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
+		return "", "", badEmail("contains a control, format (bidi or zero-width), replacement or non-ASCII space character")
 	}
 	ascii, err = domains.ToASCII(domain)
 	if err != nil {
-		return "", "", invalid("email", "has a domain that is not a valid IDNA2008 name")
+		return "", "", badEmail("has a domain that is not a valid IDNA2008 name")
 	}
 	if uni, err = domains.ToUnicode(ascii); err != nil {
-		return "", "", invalid("email", "has a domain that is not a valid IDNA2008 name")
+		return "", "", badEmail("has a domain that is not a valid IDNA2008 name")
 	}
 	dot := strings.LastIndexByte(ascii, '.')
 	switch tld := ascii[dot+1:]; {
 	case dot < 0:
-		return "", "", invalid("email", "has a domain of one label (such as localhost)")
+		return "", "", badEmail("has a domain of one label (such as localhost)")
 	case tld == "localhost":
-		return "", "", invalid("email", "has a localhost domain")
+		return "", "", badEmail("has a localhost domain")
 	case strings.Trim(tld, "0123456789") == "":
 		// No top-level domain is all digits (RFC 3696 section 2), and
 		// "1.2.3.4" would be read as an IP address by some resolvers.
-		return "", "", invalid("email", "has an IP address for a domain")
+		return "", "", badEmail("has an IP address for a domain")
 	}
 	return uni, ascii, nil
 }

@@ -73,6 +73,9 @@ func TestSendEmailRules(t *testing.T) {
 		switch {
 		case tt.want == "" && (len(res.Errors) != 1 || res.Errors[0].Code != invites.CodeInvalidEmail):
 			t.Errorf("%s: Send(%q) = %+v, want invalid_email", tt.name, tt.email, res)
+		case tt.want == "" && (res.Errors[0].Field != "email" || !strings.HasPrefix(res.Errors[0].Message, "email is not a valid email address: it ")):
+			// Every refusal of an address is worded alike, then says why.
+			t.Errorf("%s: Send(%q) refused as %q %q, want the field email and its one wording", tt.name, tt.email, res.Errors[0].Field, res.Errors[0].Message)
 		case tt.want != "" && (len(res.Success) != 1 || res.Success[0].Email != tt.want):
 			t.Errorf("%s: Send(%q) = %+v, want stored as %q", tt.name, tt.email, res, tt.want)
 		}

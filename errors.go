@@ -102,14 +102,18 @@ func invalid(field, format string, args ...any) error {
 	return &InputError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// message returns err, an item's refusal by prepare, as ItemError.Message:
-// a sentence without the package's prefix, from an InputError's field and
-// reason or from the words grantable wraps ErrForbiddenRole with.
-func message(err error) string {
+// itemError returns err, item i's refusal by prepare, as its ItemError:
+// the field at fault, and a sentence without the package's prefix, from
+// an InputError's field and reason or from the words grantable wraps
+// ErrForbiddenRole with.
+func itemError(i int, email, code string, err error) ItemError {
+	e := ItemError{Index: i, Email: email, Code: code}
 	var in *InputError
 	if errors.As(err, &in) {
-		return in.Field + " " + in.Reason + "."
+		e.Field, e.Message = in.Field, in.Field+" "+in.Reason+"."
+		return e
 	}
 	why := strings.TrimPrefix(err.Error(), ErrForbiddenRole.Error()+": ")
-	return strings.ToUpper(why[:1]) + why[1:] + "."
+	e.Field, e.Message = "roles", strings.ToUpper(why[:1])+why[1:]+"."
+	return e
 }

@@ -208,9 +208,13 @@ type SendResult struct {
 
 // ItemError says why one item of a batch was refused.
 type ItemError struct {
-	Index   int    `json:"index"`
-	Email   string `json:"email"`
-	Code    string `json:"code"`
+	Index int    `json:"index"`
+	Email string `json:"email"`
+	Code  string `json:"code"`
+	// Field is the item's field at fault (email, firstName, roles...),
+	// "" when the refusal is of the item as a whole (a duplicate, a
+	// quota). A Message about a field opens with its name.
+	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 	// InviteID names the existing invite for CodeAlreadyInvited.
 	InviteID uuid.UUID `json:"inviteId,omitzero"`
@@ -299,6 +303,11 @@ type Message struct {
 	Invite    Invite
 	Token     Token
 	AcceptURL string `json:"-"` // carries the token
+	// TenantName and InviterName name the team the invite is to and
+	// the user who sent it, as Config.Sender gave them; either may be
+	// empty, and the email then says "the team" or leaves the inviter out.
+	TenantName  string
+	InviterName string
 }
 
 // String, GoString and LogValue keep the link, which carries the token,

@@ -290,7 +290,12 @@ func (p *pass) deliver(j job) {
 	msg := Message{ID: d.ID.String(), Kind: d.Kind, Invite: j.c.Invite, Token: j.tok, AcceptURL: cfg.AcceptURL(j.tok)}
 	actx, end := cfg.Observer.StartAttempt(p.ctx, d)
 	sendCtx, cancel := context.WithTimeout(actx, cfg.SendTimeout)
-	err := scrub(p.s.mailer.Send(sendCtx, msg), j.tok, j.c.Invite.Email)
+	n, err := p.s.sender(sendCtx, j.c.Invite)
+	if err == nil {
+		msg.TenantName, msg.InviterName = n.TenantName, n.InviterName
+		err = p.s.mailer.Send(sendCtx, msg)
+	}
+	err = scrub(err, j.tok, j.c.Invite.Email)
 	cancel()
 
 	now := cfg.Now()

@@ -54,7 +54,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 			return SendResult{}, err // not the item's fault
 		}
 		if err != nil {
-			res.Errors = append(res.Errors, ItemError{Index: i, Email: it.Email, Code: code, Message: message(err)})
+			res.Errors = append(res.Errors, itemError(i, it.Email, code, err))
 			continue
 		}
 		norm := NormalizeEmail(inv.Email)

@@ -173,20 +173,22 @@ func TestOldLinkTellsOnlyItsStatus(t *testing.T) {
 	}
 }
 
-// Accept and decline answer the public view: no ids, creator, data, send
-// count or delivery state.
-func TestAcceptAndDeclineAnswerThePublicView(t *testing.T) {
+// Accept and decline answer their outcome, explicitly (isValid is false
+// once the link is used), and the public view: no ids, creator, data,
+// send count or delivery state.
+func TestAcceptAndDeclineAnswerTheOutcomeAndThePublicView(t *testing.T) {
 	for _, c := range []struct {
-		path string
-		as   *invites.Actor
-		st   invites.Status
-	}{{"/accept", &bob, invites.StatusAccepted}, {"/decline", nil, invites.StatusDeclined}} {
+		path, outcome string
+		as            *invites.Actor
+		st            invites.Status
+	}{{"/accept", "accepted", &bob, invites.StatusAccepted}, {"/decline", "declined", nil, invites.StatusDeclined}} {
 		e := newEnv(t)
 		e.invite(alice, "ann@x.io")
 		w := e.do(call{method: "POST", path: c.path, body: tokenBody(e, "ann@x.io"), as: c.as})
 		var v map[string]any
 		decodeJSON(t, w.Body.Bytes(), &v)
-		if keys := slices.Sorted(maps.Keys(v)); w.Code != 200 || !slices.Equal(keys, publicKeys) ||
+		want := slices.Sorted(slices.Values(append([]string{c.outcome}, publicKeys...)))
+		if keys := slices.Sorted(maps.Keys(v)); w.Code != 200 || !slices.Equal(keys, want) || v[c.outcome] != true ||
 			v["status"] != string(c.st) || v["email"] != "ann@x.io" || v["isValid"] != false {
 			t.Errorf("%s: %d %v", c.path, w.Code, v)
 		}

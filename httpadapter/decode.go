@@ -48,12 +48,27 @@ func jsonOnly(r *http.Request) error {
 }
 
 // strictJSON decodes body into v: one value, no unknown fields, no
-// trailing data, no member whose name matches a field only when case is
-// ignored (see exactNames).
+// trailing data, no member given twice in one object and no member whose
+// name matches a field only when case is ignored (see exactNames). A
+// refusal names the field at fault by its whole path, item indexes
+// included: userInvites[3].email.
 func strictJSON(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typ) && typ.Field != "":
+			// encoding/json names the field without the items' indexes.
+			if at := pathAt(body, typ.Offset); at != "" {
+				return invalidRequest(at, fmt.Sprintf("%s must be %s.", at, jsonKind(typ.Type)))
+			}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// encoding/json names the member without its path.
+			if err := exactNames(body, reflect.TypeOf(v), ""); err != nil {
+				return err
+			}
+		}
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -62,28 +77,32 @@ func strictJSON(body []byte, v any) error {
 	return exactNames(body, reflect.TypeOf(v), "")
 }
 
-// exactNames refuses a member of raw, a JSON value decoded into a t, whose
-// name matches a field of t only case-insensitively: encoding/json takes
+// exactNames refuses a member of raw, a JSON value decoded into a t, that
+// is no field of t, or is given twice in one object (encoding/json would
+// keep the last silently, and another reader the first), or whose name
+// matches a field of t only case-insensitively: encoding/json takes
 // "Email" for email, and a client that sends it should learn the spelling
 // rather than depend on that. The members of a json.RawMessage (data) are
-// the client's own and not looked at. Members are checked in name order,
-// so the same body is refused for the same member every time.
+// the client's own and not looked at here: the Service refuses a member
+// given twice there. Members are checked in name order, so the same body
+// is refused for the same member every time.
 func exactNames(raw []byte, t reflect.Type, at string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch {
 	case t.Kind() == reflect.Struct:
-		var members map[string]json.RawMessage
-		if json.Unmarshal(raw, &members) != nil {
+		members, twice, ok := objectMembers(raw)
+		if !ok {
 			return nil // null: nothing to check
+		}
+		if twice != "" {
+			path := join(at, twice)
+			return invalidRequest(path, path+" is given more than once.")
 		}
 		fields := jsonFields(t)
 		for _, name := range slices.Sorted(maps.Keys(members)) {
-			path := name
-			if at != "" {
-				path = at + "." + name
-			}
+			path := join(at, name)
 			ft, ok := fields[name]
 			if !ok {
 				return invalidRequest(path, misspelled(fields, path, name))
@@ -104,6 +123,86 @@ func exactNames(raw []byte, t reflect.Type, at string) error {
 		}
 	}
 	return nil
+}
+
+// join returns the path of member name of the value at at.
+func join(at, name string) string {
+	if at == "" {
+		return name
+	}
+	return at + "." + name
+}
+
+// objectMembers returns the members of raw, a JSON object, and the first
+// name given twice in it, or ok false when raw is no object.
+func objectMembers(raw []byte) (members map[string]json.RawMessage, twice string, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, "", false
+	}
+	members = map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		name, isName := tok.(string)
+		if err != nil || !isName {
+			return nil, "", false
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, "", false
+		}
+		if _, seen := members[name]; seen && twice == "" {
+			twice = name
+		}
+		members[name] = v
+	}
+	return members, twice, true
+}
+
+// pathAt returns the path (userInvites[3].email) of the value of body
+// whose first token ends at offset, as an encoding/json error's Offset
+// points, or "" when none does.
+func pathAt(body []byte, offset int64) string {
+	type frame struct {
+		path    string
+		array   bool
+		next    int    // an array's next index
+		name    string // an object's member whose value comes next
+		hasName bool
+	}
+	var stack []*frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if tok == json.Delim('}') || tok == json.Delim(']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		var path string
+		if n := len(stack); n > 0 {
+			f := stack[n-1]
+			switch {
+			case f.array:
+				path = fmt.Sprintf("%s[%d]", f.path, f.next)
+				f.next++
+			case !f.hasName:
+				f.name, f.hasName = tok.(string), true
+				continue
+			default:
+				path = join(f.path, f.name)
+				f.hasName = false
+			}
+		}
+		if dec.InputOffset() >= offset {
+			return path
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, &frame{path: path, array: d == '['})
+		}
+	}
 }
 
 // jsonFields returns the types of t's fields by their JSON names.

@@ -31,8 +31,8 @@
 //	GET   /{id}/events    {"data":[Event]}: the lifecycle events, oldest first
 //	POST  /lookup         {"token":...} -> the public view; no actor needed
 //	POST  /check          {"token":...} -> {isValid, isExpired, ...} (ROQ's checkUserInviteToken); no actor needed
-//	POST  /accept         {"token":...} -> the public view; the actor (a user, no tenant needed) becomes acceptedByUserId
-//	POST  /decline        {"token":...} -> the public view; no actor needed
+//	POST  /accept         {"token":...} -> {"accepted":true, ...the public view}; the actor (a user, no tenant needed) becomes acceptedByUserId
+//	POST  /decline        {"token":...} -> {"declined":true, ...the public view}; no actor needed
 //	POST  /forget         {"email":...} -> {"inviteIds":[...]}: erase the address from the tenant (GDPR art. 17)
 //	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
 //
@@ -84,7 +84,9 @@
 // page's language), roles, status and expiresAt: no ids of the invite or
 // its users, no delivery state; check, accept and decline answer the same
 // view. Lookup and check of an invite no longer pending show only
-// isValid, isExpired and status.
+// isValid, isExpired and status. Accept and decline put their outcome
+// first, "accepted": true or "declined": true, since the view's isValid is
+// false once the link is used.
 //
 // A check of an unknown or malformed token is a 200 with isValid false and
 // nothing else, so a landing page can tell "expired, ask for a new one"

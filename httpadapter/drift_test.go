@@ -88,8 +88,20 @@ func TestSpecDriftIsCaught(t *testing.T) {
 			}, nil,
 			"POST /accept body.code is in the spec, but the handler refuses it"},
 		{"a header is missing from the spec",
-			func(d map[string]any) { delete(at(d, "paths", "/{id}/resend", "post", "responses", "429"), "headers") }, nil,
+			func(d map[string]any) { delete(at(d, "components", "responses", "ResendLimited"), "headers") }, nil,
 			"answered header Retry-After, which the spec does not list"},
+		{"a problem's schema is inline",
+			func(d map[string]any) {
+				c := at(d, "components", "responses", "RateLimited", "content", "application/problem+json")
+				c["schema"] = at(schemas(d), "RateLimitedProblem")
+			}, nil,
+			"POST /{$} 429: the problem's schema is inline"},
+		{"an operation's problem is inline",
+			func(d map[string]any) {
+				at(d, "paths", "/{id}/resend", "post", "responses")["403"] = map[string]any{"description": "Refused.",
+					"content": map[string]any{"application/problem+json": map[string]any{"schema": at(schemas(d), "RoleForbiddenProblem")}}}
+			}, nil,
+			"POST /{id}/resend 403: the problem's schema is inline"},
 		{"the content type differs",
 			func(d map[string]any) {
 				r := at(d, "components", "responses", "Expired")

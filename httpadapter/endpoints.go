@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
@@ -95,6 +96,9 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err := h.decode(w, r, &req); err != nil {
 		return nil, err
 	}
+	if req.UserInvites == nil { // missing or null; [] is the Service's "is empty"
+		return nil, invalidRequest("userInvites", "userInvites is required.")
+	}
 	if req.TenantID != "" && req.TenantID != actor.TenantID {
 		return nil, forbidden("tenantId")
 	}
@@ -113,7 +117,24 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	for k, ie := range res.Errors {
+		res.Errors[k] = itemPath(ie)
+	}
 	return sendResponse(res), nil
+}
+
+// itemPath names an item error's field by its path in the request,
+// userInvites[3].email, in its field and at the head of its message.
+func itemPath(ie invites.ItemError) invites.ItemError {
+	if ie.Field == "" {
+		return ie
+	}
+	path := fmt.Sprintf("userInvites[%d].%s", ie.Index, ie.Field)
+	if rest, ok := strings.CutPrefix(ie.Message, ie.Field+" "); ok {
+		ie.Message = path + " " + rest
+	}
+	ie.Field = path
+	return ie
 }
 
 func (h *handler) list(_ http.ResponseWriter, r *http.Request) (any, error) {
@@ -212,13 +233,30 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) (any, error) {
 	return v, err
 }
 
-// public returns the answer to the holder of a token: its invite's
-// public view.
-func public(inv invites.Invite, err error) (any, error) {
+// used returns the answer to the holder of a token who just used it: the
+// outcome, named explicitly ("accepted": true), and its invite's public
+// view, whose isValid is false now that the link is used, which a client
+// would read as a failure without the outcome beside it.
+func used(outcome string, inv invites.Invite, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return invites.PublicView(inv), nil
+	return usedAnswer{outcome, invites.PublicView(inv)}, nil
+}
+
+// usedAnswer is the public view with the outcome as its first field.
+type usedAnswer struct {
+	outcome string
+	view    invites.TokenCheck
+}
+
+func (u usedAnswer) MarshalJSON() ([]byte, error) {
+	v, err := json.Marshal(u.view)
+	if err != nil {
+		return nil, err
+	}
+	// v is an object with fields (isValid always): put the outcome first.
+	return append([]byte(`{"`+u.outcome+`":true,`), v[1:]...), nil
 }
 
 // accept needs a user but no tenant: the invitee is not yet a member.
@@ -231,7 +269,8 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return public(h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID, Email: actor.Email}))
+	inv, err := h.svc.Accept(r.Context(), tok, invites.Acceptor{UserID: actor.UserID, Email: actor.Email})
+	return used("accepted", inv, err)
 }
 
 // check answers ROQ's checkUserInviteToken: an unknown token is a 200
@@ -262,7 +301,8 @@ func (h *handler) decline(w http.ResponseWriter, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return public(h.svc.Decline(r.Context(), tok))
+	inv, err := h.svc.Decline(r.Context(), tok)
+	return used("declined", inv, err)
 }
 
 // forget erases an address from the actor's tenant (Service.Forget), as

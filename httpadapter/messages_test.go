@@ -3,6 +3,7 @@ package httpadapter
 import (
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -29,6 +30,8 @@ func messageFaults(msg, field string) string {
 	}
 	return "opens with neither a capital nor its field"
 }
+
+var itemField = regexp.MustCompile(`^userInvites\[(\d+)\]\.(email|firstName|lastName|locale|data|roles)$`)
 
 // packagePrefix is a Go error's "pkg: " at the start of a text, or one of
 // this module's anywhere in it.
@@ -78,10 +81,15 @@ func TestMessagesAreSentences(t *testing.T) {
 	codes := map[string]bool{}
 	for _, ie := range res.Errors {
 		codes[ie.Code] = true
-		field, _, _ := strings.Cut(ie.Message, " ")
-		if why := messageFaults(ie.Message, field); why != "" || field != "" && unicode.IsLower([]rune(field)[0]) &&
-			!strings.Contains(`{"email","firstName","lastName","locale","data","roles"}`, `"`+field+`"`) {
+		if why := messageFaults(ie.Message, ie.Field); why != "" {
 			t.Errorf("item %d (%s): message %q %s", ie.Index, ie.Code, ie.Message, why)
+		}
+		// A field at fault is named by its path, index included.
+		if m := itemField.FindStringSubmatch(ie.Field); ie.Field != "" && (m == nil || m[1] != strconv.Itoa(ie.Index)) {
+			t.Errorf("item %d (%s): field %q, want userInvites[%d] and one of its fields", ie.Index, ie.Code, ie.Field, ie.Index)
+		}
+		if ie.Code == invites.CodeInvalidEmail && !strings.HasPrefix(ie.Message, ie.Field+" is not a valid email address: it ") {
+			t.Errorf("item %d: message %q, want it worded as every invalid address is", ie.Index, ie.Message)
 		}
 	}
 	if len(codes) < 10 {

@@ -201,6 +201,12 @@ func (c *walker) compareResponses(route string, op operation, xs []exchange, dec
 			headers[at+" "+http.CanonicalHeaderKey(name)] = false
 		}
 		mt := slices.Collect(maps.Keys(r.Content))[0]
+		if sch := r.Content[mt].Schema; status >= 400 && sch != nil && sch.Ref == "" {
+			// A client generator makes a type of an inline schema for each
+			// operation that lists it (SendUserInvites403...Code): one
+			// problem, many types.
+			c.errorf("%s: the problem's schema is inline: $ref one of components.schemas", at)
+		}
 		parts := c.expand(r.Content[mt].Schema, "", nil)
 		c.declare(parts, declared, enums, at, 0)
 		for _, x := range answered[status] {

@@ -16,9 +16,11 @@
 // where kind is invitation or reminder and locale is a canonical BCP 47
 // tag: en, de, fr and es are embedded. RenderConfig.Templates, a host's
 // fs.FS of the same layout, replaces any file by its path and adds
-// locales by adding directories. Templates see Data; RenderConfig.Extra
-// adds the host's part (tenant, inviter and product names). Every
-// template is parsed when the Renderer is made.
+// locales by adding directories. Templates see Data: the tenant's and
+// inviter's names come with the Message (invites.Config.Sender), and
+// RenderConfig.Extra adds the host's part (the product's name, values of
+// its own templates, names that stand for the Message's). Every template
+// is parsed when the Renderer is made.
 //
 // # Locales
 //

@@ -62,7 +62,5 @@ func ExampleNewWriter() {
 	// https://app.example/accept?token=T
 	//
 	// Der Link ist gültig bis 2030-01-09 09:00 UTC. Falls du diese Einladung nicht erwartet hast, kannst du diese E-Mail ignorieren.
-	//
-	// Link: https://app.example/accept?token=T
 	// ----- end <0190d5a4-0000-7000-8000-000000000001@acme.example> -----
 }

@@ -2,6 +2,7 @@ package mailer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -52,11 +53,12 @@ type RenderConfig struct {
 }
 
 // Extra is what the host adds to an email's template data. TenantName and
-// InviterName, which a tenant's users often choose, are held to the rule
-// of the invitee's names (invites.CheckName: no URL or domain name, no
-// hidden character, at most invites.MaxNameRunes characters), or the email
-// fails for good. ProductName is the host's own and not checked; nor are
-// Values, which only the host's templates print.
+// InviterName, when set, stand for the Message's (invites.Config.Sender
+// gave those); like them, since a tenant's users often choose them, they
+// are held to the rule of the invitee's names (invites.CheckName: no URL
+// or domain name, no hidden character, at most invites.MaxNameRunes
+// characters), or the email fails for good. ProductName is the host's own
+// and not checked; nor are Values, which only the host's templates print.
 type Extra struct {
 	ProductName string
 	TenantName  string
@@ -181,17 +183,20 @@ func (r *Renderer) Render(ctx context.Context, m invites.Message) (Rendered, err
 		AcceptURL: m.AcceptURL,
 		ExpiresAt: m.Invite.ExpiresAt,
 	}
+	d.TenantName, d.InviterName = m.TenantName, m.InviterName
 	if r.extra != nil {
 		x, err := r.extra(ctx, m)
 		if err != nil {
 			return Rendered{}, fmt.Errorf("mailer: template data: %w", err)
 		}
-		for _, f := range []struct{ field, v string }{{"TenantName", x.TenantName}, {"InviterName", x.InviterName}} {
-			if err := invites.CheckName(f.field, f.v); err != nil {
-				return Rendered{}, fmt.Errorf("mailer: template data: %w: %w", invites.ErrPermanent, err)
-			}
+		d.ProductName, d.Values = x.ProductName, x.Values
+		d.TenantName = cmp.Or(x.TenantName, d.TenantName)
+		d.InviterName = cmp.Or(x.InviterName, d.InviterName)
+	}
+	for _, f := range []struct{ field, v string }{{"TenantName", d.TenantName}, {"InviterName", d.InviterName}} {
+		if err := invites.CheckName(f.field, f.v); err != nil {
+			return Rendered{}, fmt.Errorf("mailer: template data: %w: %w", invites.ErrPermanent, err)
 		}
-		d.ProductName, d.TenantName, d.InviterName, d.Values = x.ProductName, x.TenantName, x.InviterName, x.Values
 	}
 	out := Rendered{Locale: d.Locale}
 	b := buffers.Get().(*bytes.Buffer)

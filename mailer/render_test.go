@@ -115,6 +115,33 @@ func TestRenderExtraData(t *testing.T) {
 	}
 }
 
+// The Message's names, which invites.Config.Sender gave, reach every
+// part; an Extra name stands for the Message's, an empty one does not.
+func TestRenderMessageNames(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		extra         mailer.Extra
+		subject, text string
+	}{
+		{"message", mailer.Extra{}, "Bo invited you to join Acme", "Bo has invited you to join Acme."},
+		{"extra tenant", mailer.Extra{TenantName: "Beta"}, "Bo invited you to join Beta", "Bo has invited you to join Beta."},
+		{"extra inviter", mailer.Extra{InviterName: "Cy"}, "Cy invited you to join Acme", "Cy has invited you to join Acme."},
+	} {
+		r := newRenderer(t, mailer.RenderConfig{
+			Extra: func(context.Context, invites.Message) (mailer.Extra, error) { return c.extra, nil },
+		})
+		m := message("en", invites.KindInvitation)
+		m.TenantName, m.InviterName = "Acme", "Bo"
+		got, err := r.Render(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Subject != c.subject || !strings.Contains(got.Text, c.text) {
+			t.Errorf("%s: subject %q, want %q; text, want %q:\n%s", c.name, got.Subject, c.subject, c.text, got.Text)
+		}
+	}
+}
+
 func TestRenderEscapesHTML(t *testing.T) {
 	r := newRenderer(t, mailer.RenderConfig{
 		Extra: func(context.Context, invites.Message) (mailer.Extra, error) {
@@ -170,6 +197,12 @@ func TestRenderRefusesLinksInNames(t *testing.T) {
 		})
 		if _, err := r.Render(ctx, message("en", invites.KindInvitation)); !errors.Is(err, invites.ErrPermanent) || !errors.Is(err, invites.ErrInvalidInput) {
 			t.Errorf("Render with %+q: %v, want ErrPermanent and ErrInvalidInput", x, err)
+		}
+		// The same names on the Message, from a Config.Sender, likewise.
+		m := message("en", invites.KindInvitation)
+		m.TenantName, m.InviterName = x.TenantName, x.InviterName
+		if _, err := newRenderer(t, mailer.RenderConfig{}).Render(ctx, m); !errors.Is(err, invites.ErrPermanent) || !errors.Is(err, invites.ErrInvalidInput) {
+			t.Errorf("Render of a Message with %+q: %v, want ErrPermanent and ErrInvalidInput", x, err)
 		}
 	}
 }

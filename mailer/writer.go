@@ -19,16 +19,17 @@ type WriterConfig struct {
 	// Renderer renders the emails. Default: NewRenderer(RenderConfig{}),
 	// the embedded templates.
 	Renderer *Renderer
-	// HTML prints the HTML part too. Default false: headers, the text
-	// part and the link.
+	// HTML prints the HTML part too. Default false: headers and the text
+	// part.
 	HTML bool
 	// Now stamps the Date header. Default time.Now.
 	Now func() time.Time
 }
 
 // Writer is an invites.Mailer for development and the demo: it prints
-// each rendered email (headers, text part and the accept link) to an
-// io.Writer instead of sending it.
+// each rendered email (headers and text part, whose accept link it adds
+// on a line of its own when the host's template leaves it out) to an
+// io.Writer instead of sending it, so the link is printed once.
 //
 // The link carries the plaintext token: printing it is the Writer's job,
 // so a developer can click it. Never send its output to a production log.
@@ -75,7 +76,10 @@ func (m *Writer) Send(ctx context.Context, msg invites.Message) error {
 		b.WriteString("\n\n----- html -----\n")
 		b.WriteString(strings.TrimRight(e.HTML, "\n"))
 	}
-	fmt.Fprintf(&b, "\n\nLink: %s\n----- end %s -----\n", msg.AcceptURL, e.messageID)
+	if !strings.Contains(e.Text, msg.AcceptURL) {
+		fmt.Fprintf(&b, "\n\nLink: %s", msg.AcceptURL)
+	}
+	fmt.Fprintf(&b, "\n----- end %s -----\n", e.messageID)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := io.WriteString(m.w, b.String()); err != nil {

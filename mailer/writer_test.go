@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/invitekit/invites"
@@ -35,9 +36,27 @@ func TestWriterPrintsEmail(t *testing.T) {
 		"Content-Language: de\n\n" +
 		"Hallo Ann Lee,\n"
 	if got := out.String(); !strings.HasPrefix(got, want) ||
-		!strings.HasSuffix(got, "\n\nLink: "+m.AcceptURL+"\n----- end <"+m.ID+"@localhost> -----\n") ||
-		strings.Contains(got, "<p>") {
-		t.Fatalf("printed:\n%s", got)
+		!strings.HasSuffix(got, "\n----- end <"+m.ID+"@localhost> -----\n") ||
+		strings.Count(got, m.AcceptURL) != 1 || strings.Contains(got, "Link: ") || strings.Contains(got, "<p>") {
+		t.Fatalf("printed, want the link once, in the text:\n%s", got)
+	}
+
+	// A host's text part without the link: the Writer prints it below.
+	out.Reset()
+	r, err := mailer.NewRenderer(mailer.RenderConfig{Templates: fstest.MapFS{
+		"en/invitation.txt.tmpl": {Data: []byte("Hello {{.Name}}")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err = mailer.NewWriter(&out, mailer.WriterConfig{Renderer: r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "Hello Ann Lee\n\nLink: "+m.AcceptURL+"\n----- end") || strings.Count(got, m.AcceptURL) != 1 {
+		t.Fatalf("printed, want the link once, below the text:\n%s", got)
 	}
 
 	out.Reset()
@@ -103,7 +122,7 @@ func TestWriterConcurrentEmailsDoNotInterleave(t *testing.T) {
 		t.Fatalf("%d emails", len(emails))
 	}
 	for _, e := range emails {
-		if strings.Count(e, "Subject: ") != 1 || strings.Count(e, "Link: ") != 1 {
+		if strings.Count(e, "Subject: ") != 1 || strings.Count(e, "----- end ") != 1 {
 			t.Fatalf("interleaved:\n%s", e)
 		}
 	}

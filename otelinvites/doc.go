@@ -21,10 +21,11 @@
 // say, of kind internal, with the attributes invites.tenant_id,
 // invites.invite_id, invites.batch_size (Send) and invites.count (what
 // Send, List, History and Forget returned). A failed one has status Error
-// and invites.error, the class of the error: the sentinel of package
-// invites it matches (not_found, invalid_input, forbidden, quota_exceeded,
-// unavailable, ...), canceled or deadline_exceeded, else other. The error's
-// text is never recorded, since it can quote an address.
+// and error.type, as the semantic conventions name it: the class of the
+// error, the sentinel of package invites it matches (not_found,
+// invalid_input, forbidden, quota_exceeded, unavailable, ...), canceled or
+// deadline_exceeded, else other. The error's text is never recorded, since
+// it can quote an address.
 //
 // Each attempt to send an email is a span "invites.deliver" of kind
 // consumer: like a messaging system's process span, it works a message an
@@ -42,8 +43,9 @@
 //
 // No metric is labelled with a tenant, invite or address:
 //
-//   - invites.operation.duration (s): histogram by invites.operation.name
-//     and invites.outcome (ok, error), with invites.error on errors.
+//   - invites.operation.duration (s): histogram by invites.operation.name,
+//     the method in lower snake case (send, record_bounce), and
+//     invites.outcome (ok, error), with error.type on errors.
 //   - invites.events ({event}): counter by invites.event.type, of events
 //     as they commit.
 //   - invites.delivery.attempts ({attempt}): counter by invites.outcome

@@ -3,8 +3,10 @@ package otelinvites
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel"
@@ -128,7 +130,7 @@ const (
 	keyInviteID   = "invites.invite_id"
 	keyBatchSize  = "invites.batch_size"
 	keyCount      = "invites.count"
-	keyError      = "invites.error"
+	keyError      = "error.type" // as OpenTelemetry's semantic conventions name it
 	keyOperation  = "invites.operation.name"
 	keyOutcome    = "invites.outcome"
 	keyEventType  = "invites.event.type"
@@ -155,7 +157,7 @@ type opLabels struct {
 }
 
 func newOpLabels(name string, counts bool) *opLabels {
-	op := attribute.String(keyOperation, name)
+	op := attribute.String(keyOperation, snakeCase(name))
 	l := &opLabels{
 		span:   "invites." + name,
 		counts: counts,
@@ -165,6 +167,22 @@ func newOpLabels(name string, counts bool) *opLabels {
 		l.errs[c] = recordOpts(op, attribute.String(keyOutcome, "error"), attribute.String(keyError, errClasses[c].name))
 	}
 	return l
+}
+
+// snakeCase returns a method's name as metric labels conventionally are:
+// lower snake case, "record_bounce" for RecordBounce.
+func snakeCase(name string) string {
+	var b strings.Builder
+	for i, r := range name {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func addOpts(kv ...attribute.KeyValue) []metric.AddOption {

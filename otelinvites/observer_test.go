@@ -45,9 +45,28 @@ func TestOpSpanAndDuration(t *testing.T) {
 		t.Errorf("scope %q", s.InstrumentationScope.Name)
 	}
 	p := histogram(t, tm.metrics(t), "invites.operation.duration",
-		attribute.String("invites.operation.name", "Send"), attribute.String("invites.outcome", "ok"))
+		attribute.String("invites.operation.name", "send"), attribute.String("invites.outcome", "ok"))
 	if p.Count != 1 || p.Sum < 0 {
 		t.Errorf("duration %d points, sum %v", p.Count, p.Sum)
+	}
+}
+
+// The metrics name each operation in lower snake case, those newer than
+// this package too.
+func TestOpMetricNames(t *testing.T) {
+	tm := newTelemetry(t)
+	for _, c := range []struct{ op, want string }{
+		{invites.OpNameSend, "send"},
+		{invites.OpNameRecordBounce, "record_bounce"},
+		{invites.OpNameHistory, "history"},
+		{"PurgeAllTheThings", "purge_all_the_things"},
+	} {
+		_, end := tm.obs.StartOp(context.Background(), invites.OpInfo{Name: c.op})
+		end(invites.OpResult{})
+		if p := histogram(t, tm.metrics(t), "invites.operation.duration",
+			attribute.String("invites.operation.name", c.want), attribute.String("invites.outcome", "ok")); p.Count != 1 {
+			t.Errorf("%s: %d points named %s", c.op, p.Count, c.want)
+		}
 	}
 }
 
@@ -97,12 +116,12 @@ func TestOpErrorClass(t *testing.T) {
 			if s.Status.Code != codes.Error || s.Status.Description != c.want {
 				t.Errorf("status %v, want Error %q", s.Status, c.want)
 			}
-			if got := attrs(s)["invites.error"].AsString(); got != c.want {
-				t.Errorf("invites.error %q, want %q", got, c.want)
+			if got := attrs(s)["error.type"].AsString(); got != c.want {
+				t.Errorf("error.type %q, want %q", got, c.want)
 			}
 			m := tm.metrics(t)
-			p := histogram(t, m, "invites.operation.duration", attribute.String("invites.operation.name", "Get"),
-				attribute.String("invites.outcome", "error"), attribute.String("invites.error", c.want))
+			p := histogram(t, m, "invites.operation.duration", attribute.String("invites.operation.name", "get"),
+				attribute.String("invites.outcome", "error"), attribute.String("error.type", c.want))
 			if p.Count != 1 {
 				t.Errorf("%d durations", p.Count)
 			}
@@ -181,7 +200,7 @@ func TestAttemptFailures(t *testing.T) {
 	}{{"retried", "other", 0}, {"failed", "permanent", 550}} {
 		s := spans[i]
 		a := attrs(s)
-		if a["invites.outcome"].AsString() != want.outcome || a["invites.error"].AsString() != want.class ||
+		if a["invites.outcome"].AsString() != want.outcome || a["error.type"].AsString() != want.class ||
 			a["smtp.reply_code"].AsInt64() != want.reply || s.Status.Code != codes.Error || len(s.Links) != 0 {
 			t.Errorf("attempt %d: %v, status %v, links %v", i, s.Attributes, s.Status, s.Links)
 		}

@@ -134,10 +134,10 @@ func TestServiceDeliveryFailures(t *testing.T) {
 	if len(attempts) != 2 {
 		t.Fatalf("%d attempt spans", len(attempts))
 	}
-	if a := attempts[0]; a["invites.outcome"].AsString() != "retried" || a["invites.error"].AsString() != "other" {
+	if a := attempts[0]; a["invites.outcome"].AsString() != "retried" || a["error.type"].AsString() != "other" {
 		t.Errorf("the first attempt %v", a)
 	}
-	if a := attempts[1]; a["invites.outcome"].AsString() != "failed" || a["invites.error"].AsString() != "permanent" ||
+	if a := attempts[1]; a["invites.outcome"].AsString() != "failed" || a["error.type"].AsString() != "permanent" ||
 		a["smtp.reply_code"].AsInt64() != 550 || a["invites.attempt"].AsInt64() != 2 {
 		t.Errorf("the second attempt %v", a)
 	}
@@ -157,12 +157,12 @@ func TestServiceOperationError(t *testing.T) {
 		t.Fatal("Lookup of a made-up token succeeded")
 	}
 	l := s.span(t, "invites.Lookup")
-	if l.Status.Code != codes.Error || attrs(l)["invites.error"].AsString() != "invalid_token" {
+	if l.Status.Code != codes.Error || attrs(l)["error.type"].AsString() != "invalid_token" {
 		t.Errorf("Lookup's status %v, attributes %v", l.Status, l.Attributes)
 	}
 	m := s.metrics(t)
-	p := histogram(t, m, "invites.operation.duration", attribute.String("invites.operation.name", "Lookup"),
-		attribute.String("invites.outcome", "error"), attribute.String("invites.error", "invalid_token"))
+	p := histogram(t, m, "invites.operation.duration", attribute.String("invites.operation.name", "lookup"),
+		attribute.String("invites.outcome", "error"), attribute.String("error.type", "invalid_token"))
 	if p.Count != 1 {
 		t.Errorf("%d Lookup durations", p.Count)
 	}

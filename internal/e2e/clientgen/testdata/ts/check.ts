@@ -52,8 +52,10 @@ export async function lifecycle(): Promise<Invite | undefined> {
     }
     return undefined;
   }
+  // The outcome is explicit: isValid is false once the link is used.
+  const took: boolean = accepted.data.accepted;
   const status: components["schemas"]["Status"] | undefined = accepted.data.status;
-  console.log(status, accepted.data.isValid);
+  console.log(took, status, accepted.data.isValid);
 
   // A retry under the same Idempotency-Key gets the first answer; the
   // key reused for another request is a 422.
