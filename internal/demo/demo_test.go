@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -99,7 +100,16 @@ func do(t *testing.T, method, u, ctype, body string, header ...string) (int, str
 	return res.StatusCode, string(b)
 }
 
+// TestBadFlags: every flag is checked before the port is bound, so a
+// mistake is told as such even while the port is taken (as the README's
+// first step leaves a demo on :8080).
 func TestBadFlags(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := []string{"-addr", ln.Addr().String(), "-db", filepath.Join(t.TempDir(), "d.db")}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -110,9 +120,10 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"stray"}, `unexpected argument "stray"`},
 		{[]string{"-host", "demo.example"}, "-host"},
 		{[]string{"-retention", "1h"}, "-retention 1h"},
-		{[]string{"-addr", "127.0.0.1:99999", "-db", filepath.Join(t.TempDir(), "d.db")}, "99999"},
+		{[]string{"-addr", "127.0.0.1:99999"}, "-addr 127.0.0.1:99999: address 99999: invalid port"},
+		{[]string{"-addr", "localhost"}, "-addr localhost: address localhost: missing port"},
 	} {
-		err := run(t.Context(), c.args, io.Discard)
+		err := run(t.Context(), append(slices.Clone(taken), c.args...), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", c.args, err, c.want)
 		}

@@ -76,6 +76,9 @@ type options struct {
 // signal.
 const shutdownTimeout = 5 * time.Second
 
+// parseFlags returns the options of args, each checked as far as it can
+// be without binding the port or opening anything, so that a mistake is
+// told first, whatever else is wrong.
 func parseFlags(args []string, out io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -107,6 +110,18 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		if _, _, err := net.SplitHostPort(o.smtp); err != nil {
 			return o, fmt.Errorf("-smtp %q is not host:port: %w", o.smtp, err)
 		}
+	}
+	if o.postgres != "" {
+		if u, err := url.Parse(o.postgres); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return o, fmt.Errorf("-postgres wants a postgres:// URL")
+		}
+	}
+	_, port, err := net.SplitHostPort(o.addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return o, fmt.Errorf("-addr %s: %w", o.addr, err)
 	}
 	return o, nil
 }
@@ -217,9 +232,9 @@ const pgConnLifetime = 5 * time.Minute
 func openDB(ctx context.Context, o options) (*bun.DB, error) {
 	var db *bun.DB
 	if o.postgres != "" {
-		u, err := url.Parse(o.postgres)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return nil, fmt.Errorf("-postgres wants a postgres:// URL")
+		u, err := url.Parse(o.postgres) // parseFlags checked it
+		if err != nil {
+			return nil, err
 		}
 		// bun sends queries with their values inlined: pgx need not
 		// prepare each one. The parameter goes last, where pgx (as libpq)
