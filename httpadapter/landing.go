@@ -56,7 +56,7 @@ type LandingConfig struct {
 	// TLS gets a Secure cookie whatever it says.
 	SecureCookie bool
 	// MaxBodyBytes bounds a posted form; a larger one is refused with
-	// 413. Default 4 KiB, ten times what the form sends.
+	// 413. Default 4 KiB, many times what the form sends.
 	MaxBodyBytes int64
 	// Logger gets the errors behind the page that says something went
 	// wrong, never a token. Default slog.Default().

@@ -14,13 +14,10 @@ import (
 // or from another site, is refused, accepts and declines nothing; the
 // real one works.
 func TestLandingRefusesForgedForms(t *testing.T) {
-	e := newEnv(t)
-	l := newLanding(t, e)
-	ann := e.invite(alice, "ann@x.io")
-	tok := e.token("ann@x.io")
-	e.invite(alice, "bob@x.io")
-	form, cookie := open(t, l, tok)
-	bobForm, bobCookie := open(t, l, e.token("bob@x.io"))
+	e, l, ann := landingOpened(t, "ann@x.io")
+	tok, form, cookie := ann.tok, ann.form, ann.cookie
+	bob := openInvite(t, e, l, "bob@x.io")
+	bobForm, bobCookie := bob.form, bob.cookie
 	_, otherCookie := open(t, l, tok) // another browser
 	other := newLanding(t, e, func(c *LandingConfig) { c.Secret = []byte(strings.Repeat("s", MinLandingSecret)) })
 	foreignForm, foreignCookie := open(t, other, tok) // a host with another secret
@@ -60,10 +57,10 @@ func TestLandingRefusesForgedForms(t *testing.T) {
 			}
 		}
 	}
-	if got, _ := e.svc.Get(context.Background(), alice, ann.ID); got.Status != invites.StatusPending {
+	if got, _ := e.svc.Get(context.Background(), alice, ann.inv.ID); got.Status != invites.StatusPending {
 		t.Fatalf("after the forged posts ann's invite is %s", got.Status)
 	}
-	if w := (visit{method: "POST", form: form, cookie: cookie, as: &annUser}).do(l); w.Code != http.StatusSeeOther {
+	if w := ann.accept(l, &annUser); w.Code != http.StatusSeeOther {
 		t.Fatalf("the real form = %d\n%s", w.Code, w.Body)
 	}
 	// A client that sends neither Origin nor Sec-Fetch-Site (no browser)
@@ -79,12 +76,9 @@ func TestLandingRefusesForgedForms(t *testing.T) {
 // whatever path, Host, query or form the request had, and an accept leads
 // to AcceptedURL.
 func TestLandingRedirectsStayHome(t *testing.T) {
-	e := newEnv(t)
-	l := newLanding(t, e)
-	e.invite(alice, "ann@x.io")
-	tok := e.token("ann@x.io")
+	_, l, o := landingOpened(t, "ann@x.io")
+	tok, form, cookie := o.tok, o.form, o.cookie
 	back := signInPage + "%2Finvite%3Ftoken%3D" + tok
-	form, cookie := open(t, l, tok)
 	for _, c := range []struct {
 		name string
 		v    visit

@@ -138,6 +138,39 @@ func open(t *testing.T, l *Landing, tok string) (url.Values, string) {
 	return url.Values{"token": {tok}, "csrf": {m[1]}, "action": {"accept"}}, cookie
 }
 
+// opened is an invite of alice's, sent and delivered, and what a browser
+// holds once it opened the link on a landing handler.
+type opened struct {
+	inv    invites.Invite
+	tok    string
+	form   url.Values // the form its Accept button posts
+	cookie string
+}
+
+// openInvite invites email and opens its link on l.
+func openInvite(t *testing.T, e *env, l *Landing, email string) opened {
+	t.Helper()
+	inv := e.invite(alice, email)
+	tok := e.token(email)
+	form, cookie := open(t, l, tok)
+	return opened{inv, tok, form, cookie}
+}
+
+// landingOpened is a landing handler over a new env with tune applied,
+// and the link of email opened on it.
+func landingOpened(t *testing.T, email string, tune ...func(*LandingConfig)) (*env, *Landing, opened) {
+	t.Helper()
+	e := newEnv(t)
+	l := newLanding(t, e, tune...)
+	return e, l, openInvite(t, e, l, email)
+}
+
+// accept posts o's Accept form as the browser that opened it, signed in
+// as as (nil for nobody).
+func (o opened) accept(l *Landing, as *invites.Actor) *httptest.ResponseRecorder {
+	return visit{method: "POST", form: o.form, cookie: o.cookie, as: as}.do(l)
+}
+
 // with returns v with key set to value ("" deletes it).
 func with(v url.Values, key, value string) url.Values {
 	out := url.Values{}

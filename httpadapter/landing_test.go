@@ -90,11 +90,8 @@ func TestLandingStates(t *testing.T) {
 // Referer, and run under a CSP that allows the page's style by its nonce,
 // no script and no frame.
 func TestLandingHeaders(t *testing.T) {
-	e := newEnv(t)
-	l := newLanding(t, e, func(c *LandingConfig) { c.FormAction = []string{"https://accounts.example"} })
-	e.invite(alice, "h@x.io")
-	tok := e.token("h@x.io")
-	form, cookie := open(t, l, tok)
+	_, l, o := landingOpened(t, "h@x.io", func(c *LandingConfig) { c.FormAction = []string{"https://accounts.example"} })
+	tok, form, cookie := o.tok, o.form, o.cookie
 	nonceAttr := regexp.MustCompile(`<style nonce="([^"]+)">`)
 	var nonces []string
 	for _, c := range []struct {
@@ -139,11 +136,8 @@ func TestLandingHeaders(t *testing.T) {
 // the invite stays pending with no event added, and the link still
 // accepts.
 func TestLandingScannersChangeNothing(t *testing.T) {
-	e := newEnv(t)
-	l := newLanding(t, e)
-	inv := e.invite(alice, "s@x.io")
-	tok := e.token("s@x.io")
-	_, cookie := open(t, l, tok)
+	e, l, o := landingOpened(t, "s@x.io")
+	inv, tok, cookie := o.inv, o.tok, o.cookie
 	for _, v := range []visit{
 		{target: link(tok)}, {method: "HEAD", target: link(tok)}, {target: link(tok), cookie: cookie},
 		{method: "HEAD", target: link(tok), as: &annUser}, {target: link(tok) + "&action=accept", as: &annUser},
@@ -159,8 +153,7 @@ func TestLandingScannersChangeNothing(t *testing.T) {
 	if got, err := e.svc.Get(context.Background(), alice, inv.ID); err != nil || got.Status != invites.StatusPending {
 		t.Fatalf("after the scans = %s, %v", got.Status, err)
 	}
-	form, cookie := open(t, l, tok)
-	if w := (visit{method: "POST", form: form, cookie: cookie, as: &annUser}).do(l); w.Code != http.StatusSeeOther {
+	if w := o.accept(l, &annUser); w.Code != http.StatusSeeOther {
 		t.Fatalf("accept after the scans = %d\n%s", w.Code, w.Body)
 	}
 }
@@ -168,17 +161,14 @@ func TestLandingScannersChangeNothing(t *testing.T) {
 // Accept signs the user in first, then accepts as them and leads to the
 // host's page; the link then says it was used. Decline needs no user.
 func TestLandingAcceptAndDecline(t *testing.T) {
-	e := newEnv(t)
-	l := newLanding(t, e)
-	inv := e.invite(alice, "ann@x.io")
-	tok := e.token("ann@x.io")
-	form, cookie := open(t, l, tok)
+	e, l, o := landingOpened(t, "ann@x.io")
+	inv, tok, form, cookie := o.inv, o.tok, o.form, o.cookie
 
-	w := visit{method: "POST", form: form, cookie: cookie}.do(l)
+	w := o.accept(l, nil)
 	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || loc != signInPage+"%2Finvite%3Ftoken%3D"+tok {
 		t.Fatalf("accept signed out = %d to %q, want 303 to sign in and back", w.Code, loc)
 	}
-	w = visit{method: "POST", form: form, cookie: cookie, as: &annUser}.do(l)
+	w = o.accept(l, &annUser)
 	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || loc != "/t/acme" {
 		t.Fatalf("accept = %d to %q\n%s", w.Code, loc, w.Body)
 	}
@@ -187,7 +177,7 @@ func TestLandingAcceptAndDecline(t *testing.T) {
 		t.Fatalf("after accept = %+v, %v", got, err)
 	}
 	// A second click, as a double submit sends it: the page of a used link.
-	w = visit{method: "POST", form: form, cookie: cookie, as: &annUser}.do(l)
+	w = o.accept(l, &annUser)
 	if w.Code != http.StatusConflict || state(w) != "accepted" || !strings.Contains(w.Body.String(), `id="next" class="button primary" href="/"`) {
 		t.Fatalf("accept again = %d %q\n%s", w.Code, state(w), w.Body)
 	}
@@ -217,11 +207,10 @@ func TestLandingEmailMismatch(t *testing.T) {
 	e := newEnv(t)
 	e.withService(func(c *invites.Config) { c.RequireEmailMatch = true })
 	l := newLanding(t, e)
-	inv := e.invite(alice, "ann@x.io")
-	tok := e.token("ann@x.io")
-	form, cookie := open(t, l, tok)
+	o := openInvite(t, e, l, "ann@x.io")
+	inv, tok := o.inv, o.tok
 	other := invites.Actor{UserID: "u-mallory", Email: "mallory@x.io"}
-	w := visit{method: "POST", form: form, cookie: cookie, as: &other}.do(l)
+	w := o.accept(l, &other)
 	if w.Code != http.StatusForbidden || state(w) != "mismatch" || !strings.Contains(w.Body.String(), "mallory@x.io") ||
 		!strings.Contains(w.Body.String(), `id="signin" class="button primary" href="/login?next=%2Finvite%3Ftoken%3D`+tok) {
 		t.Fatalf("accept as another account = %d %q\n%s", w.Code, state(w), w.Body)
@@ -229,7 +218,7 @@ func TestLandingEmailMismatch(t *testing.T) {
 	if got, _ := e.svc.Get(context.Background(), alice, inv.ID); got.Status != invites.StatusPending {
 		t.Fatalf("after the mismatch = %s", got.Status)
 	}
-	if w := (visit{method: "POST", form: form, cookie: cookie, as: &annUser}).do(l); w.Code != http.StatusSeeOther {
+	if w := o.accept(l, &annUser); w.Code != http.StatusSeeOther {
 		t.Fatalf("accept as the invited address = %d\n%s", w.Code, w.Body)
 	}
 }
@@ -237,11 +226,8 @@ func TestLandingEmailMismatch(t *testing.T) {
 // A store that fails or does not answer shows the page of an error, and
 // the log has why, without the token.
 func TestLandingStoreFails(t *testing.T) {
-	e := newEnv(t)
-	l := newLanding(t, e)
-	e.invite(alice, "f@x.io")
-	tok := e.token("f@x.io")
-	form, cookie := open(t, l, tok)
+	e, l, o := landingOpened(t, "f@x.io")
+	tok, form, cookie := o.tok, o.form, o.cookie
 	for _, c := range []struct {
 		name string
 		set  func(bool)

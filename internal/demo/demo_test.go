@@ -82,7 +82,8 @@ func (d demo) nthLink(t *testing.T, addr string, n int) string {
 	return ""
 }
 
-// do sends a request and returns the status and body.
+// do sends a request, following redirects, and returns the status and
+// body.
 func do(t *testing.T, method, u, ctype, body string, header ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
@@ -95,7 +96,14 @@ func do(t *testing.T, method, u, ctype, body string, header ...string) (int, str
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	code, _, b := send(t, http.DefaultClient, req)
+	return code, b
+}
+
+// send sends req with client and returns the status, Location and body.
+func send(t *testing.T, client *http.Client, req *http.Request) (int, string, string) {
+	t.Helper()
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +112,7 @@ func do(t *testing.T, method, u, ctype, body string, header ...string) (int, str
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.StatusCode, string(b)
+	return res.StatusCode, res.Header.Get("Location"), string(b)
 }
 
 // TestBadFlags: every flag is checked before the port is bound, so a

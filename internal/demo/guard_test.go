@@ -51,17 +51,11 @@ func post(t *testing.T, d demo, form url.Values, cookie string) (int, string, st
 	req.Header.Set("Content-Type", formType)
 	req.Header.Set("Origin", d.base)
 	req.Header.Set("Cookie", cookie)
-	res, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, res.Header.Get("Location"), string(b)
+	return send(t, noRedirects, req)
 }
+
+// noRedirects is a client that answers a redirect's own response.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // The demo's landing page refuses a form without the CSRF token its page
 // gave this browser, and the invite stays pending; the real one accepts
