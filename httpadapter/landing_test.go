@@ -162,7 +162,7 @@ func TestLandingScannersChangeNothing(t *testing.T) {
 // host's page; the link then says it was used. Decline needs no user.
 func TestLandingAcceptAndDecline(t *testing.T) {
 	e, l, o := landingOpened(t, "ann@x.io")
-	inv, tok, form, cookie := o.inv, o.tok, o.form, o.cookie
+	inv, tok := o.inv, o.tok
 
 	w := o.accept(l, nil)
 	if loc := w.Header().Get("Location"); w.Code != http.StatusSeeOther || loc != signInPage+"%2Finvite%3Ftoken%3D"+tok {
@@ -182,9 +182,8 @@ func TestLandingAcceptAndDecline(t *testing.T) {
 		t.Fatalf("accept again = %d %q\n%s", w.Code, state(w), w.Body)
 	}
 
-	e.invite(alice, "dee@x.io")
-	dtok := e.token("dee@x.io")
-	form, cookie = open(t, l, dtok)
+	dee := openInvite(t, e, l, "dee@x.io")
+	form, cookie := dee.form, dee.cookie
 	w = visit{method: "POST", form: with(form, "action", "decline"), cookie: cookie}.do(l)
 	if w.Code != 200 || state(w) != "declined" || !strings.Contains(w.Body.String(), "You have declined the invitation to <bdi>acme</bdi>") {
 		t.Fatalf("decline = %d %q\n%s", w.Code, state(w), w.Body)
@@ -193,10 +192,9 @@ func TestLandingAcceptAndDecline(t *testing.T) {
 	if w.Code != http.StatusConflict || state(w) != "declined" || strings.Contains(w.Body.String(), "You have declined") {
 		t.Fatalf("accept after decline = %d %q\n%s", w.Code, state(w), w.Body)
 	}
-	e.invite(alice, "exp@x.io")
-	form, cookie = open(t, l, e.token("exp@x.io"))
+	exp := openInvite(t, e, l, "exp@x.io")
 	e.advance(envTTL)
-	if w := (visit{method: "POST", form: form, cookie: cookie, as: &annUser}).do(l); w.Code != http.StatusGone || state(w) != "expired" {
+	if w := exp.accept(l, &annUser); w.Code != http.StatusGone || state(w) != "expired" {
 		t.Fatalf("accept after expiry = %d %q\n%s", w.Code, state(w), w.Body)
 	}
 }
