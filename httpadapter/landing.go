@@ -102,8 +102,8 @@ type Landing struct {
 	pages *landingTemplates
 	csrf  landingCSRF
 	cop   *http.CrossOriginProtection
-	// csp is the Content-Security-Policy with %s for the style's nonce.
-	csp string
+	// csp is the Content-Security-Policy around the style's nonce.
+	csp [2]string
 }
 
 var _ http.Handler = (*Landing)(nil)
@@ -146,8 +146,8 @@ func NewLanding(svc *invites.Service, cfg LandingConfig) (*Landing, error) {
 	}
 	return &Landing{svc: svc, cfg: cfg, pages: pages, csrf: landingCSRF{secret: cfg.Secret},
 		cop: http.NewCrossOriginProtection(),
-		csp: "default-src 'none'; style-src 'nonce-%s'; img-src 'self'; form-action " + formAction +
-			"; frame-ancestors 'none'; base-uri 'none'"}, nil
+		csp: [2]string{"default-src 'none'; style-src 'nonce-", "'; img-src 'self'; form-action " + formAction +
+			"; frame-ancestors 'none'; base-uri 'none'"}}, nil
 }
 
 // LandingState is what a landing page shows: the status of the link's
@@ -164,7 +164,7 @@ const (
 	LandingInvalid  LandingState = "invalid"  // no invite has the token: mistyped, or a resend replaced it
 	LandingRefused  LandingState = "refused"  // the form failed its CSRF or origin check, or was malformed
 	LandingMismatch LandingState = "mismatch" // the signed-in user's email is not the invite's
-	LandingError    LandingState = "error"    // the store or a hook failed; Config.Logger has why
+	LandingError    LandingState = "error"    // the store or a hook failed; LandingConfig.Logger has why
 )
 
 // LandingPage is what the landing templates see.
@@ -172,8 +172,9 @@ type LandingPage struct {
 	State LandingState
 	// Done is set on the page of the decline this request made.
 	Done bool
-	// Invite is the link's public view, whole while it is pending; only
-	// its Status after (see invites.Service.Check).
+	// Invite is the link's public view, whole while it is pending and on
+	// the page of a decline just made; only its Status otherwise (see
+	// invites.Service.Check).
 	Invite invites.TokenCheck
 	// Name is the invitee's first and last name, "" when it has none or
 	// the view withholds it.
@@ -182,8 +183,9 @@ type LandingPage struct {
 	User     invites.Acceptor
 	SignedIn bool
 	// The form of a pending invite: Action is where it posts, Token and
-	// CSRF its hidden fields token and csrf. Its buttons are named action,
-	// with the value accept or decline.
+	// CSRF its hidden fields token and csrf, and Locale its field locale
+	// (the answer's language). Its buttons are named action, with the
+	// value accept or decline.
 	Action, Token, CSRF string
 	// SignInURL signs the user in and comes back to the link.
 	SignInURL string

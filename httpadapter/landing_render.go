@@ -169,7 +169,7 @@ func (l *Landing) render(w http.ResponseWriter, r *http.Request, code int, p Lan
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", fmt.Sprintf(l.csp, p.Nonce))
+	h.Set("Content-Security-Policy", l.csp[0]+p.Nonce+l.csp[1])
 	w.WriteHeader(code)
 	_, _ = w.Write(b.Bytes())
 }
