@@ -163,7 +163,10 @@
 // page (SignInURL) that comes back to the link; Decline for anyone, as
 // invites.Service.Decline takes no user. The form posts to Path; an
 // accept leads to AcceptedURL with 303 See Other, a decline shows its
-// page, and an accept without a user goes to sign in first. A link
+// page, and an accept without a user goes to sign in first. (A session
+// cookie of SameSite=Strict does not come with the first GET, a
+// navigation from the mail client: the page offers to sign in, which
+// finds the session and comes back.) A link
 // accepted, declined, canceled, expired, or replaced by a resend (which
 // forgets the old token, so it names no invite) shows a page in words and
 // no form.
@@ -185,8 +188,9 @@
 // Host or form of the request; the sign-in page, which gets it in a URL
 // anyone can write, checks it again with LocalPath before it redirects.
 //
-// Every answer carries Cache-Control: no-store and Referrer-Policy:
-// no-referrer, since the link's token is in its URL and its form; every
+// Every answer carries Cache-Control: no-store, Referrer-Policy:
+// no-referrer and X-Robots-Tag: noindex, since the link's token is in its
+// URL and its form; every
 // page a Content-Security-Policy that allows no script, no frame, no form
 // to another origin (FormAction adds the origins AcceptedURL and
 // SignInURL lead to) and the page's one <style> by a nonce of the

@@ -144,11 +144,12 @@ func (t *landingTemplates) pick(acceptLanguage string, locales ...string) int {
 
 // landingHeaders sets the headers of every answer of the landing handler: its
 // pages and redirects carry a token in their URL or form, so they stay
-// out of caches and out of the Referer of whatever they lead to.
+// out of caches, search engines and the Referer of whatever they lead to.
 func landingHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 }

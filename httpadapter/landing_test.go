@@ -108,7 +108,7 @@ func TestLandingHeaders(t *testing.T) {
 		w := c.v.do(l)
 		h := w.Header()
 		if w.Code != c.code || h.Get("Cache-Control") != "no-store" || h.Get("Referrer-Policy") != "no-referrer" ||
-			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" {
+			h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" || h.Get("X-Robots-Tag") != "noindex, nofollow" {
 			t.Errorf("%s: %d, headers %v", c.name, w.Code, h)
 		}
 		if w.Code == http.StatusSeeOther {
