@@ -52,7 +52,9 @@
 //
 // Tokens travel only in request bodies, never in a URL, so they stay out
 // of access logs; the landing page of a link looks the token up by POST
-// and accepts only on a POST, since mail scanners follow links.
+// and accepts only on a POST, since mail scanners follow links. (The
+// ready-made landing page, NewLanding, reads the token from the link it
+// serves: see "The landing page".)
 //
 // Every POST and PATCH must be Content-Type application/json, resend and
 // cancel included, whose body is empty or {}: a browser sends a
@@ -136,6 +138,75 @@
 // Config.Problem may rewrite a problem before it is written, for instance
 // to set type URIs or to give an error of the host's own OnAccept hook a
 // status.
+//
+// # The landing page
+//
+// NewLanding returns the page an invitation's link opens, for a host that
+// would rather not write its own over the JSON routes. Mount it on the
+// path of the links, which LandingURL writes:
+//
+//	landing, err := httpadapter.NewLanding(svc, httpadapter.LandingConfig{
+//		Path:   "/invite",
+//		Secret: secret, // 32 random bytes or more, from the host's secrets
+//		User: func(r *http.Request) (invites.Acceptor, bool) {
+//			u, err := sessions.User(r) // the host's own
+//			return invites.Acceptor{UserID: u.ID, Email: u.Email}, err == nil
+//		},
+//		SignInURL:   func(back string) string { return "/login?next=" + url.QueryEscape(back) },
+//		AcceptedURL: func(r *http.Request, inv invites.Invite) string { return "/t/" + inv.TenantID },
+//	})
+//	mux.Handle("/invite", landing)
+//
+// with invites.Config.AcceptURL set to
+// httpadapter.LandingURL("https://app.example/invite").
+//
+// GET and HEAD show the invite's public view (invites.Service.Check): a
+// read, so a mail scanner that follows or prefetches the link changes
+// nothing. While the invite is pending the page has a form: Accept for a
+// signed-in user (User), and for anyone else a link to the host's sign-in
+// page (SignInURL) that comes back to the link; Decline for anyone, as
+// invites.Service.Decline takes no user. The form posts to Path; an
+// accept leads to AcceptedURL with 303 See Other, a decline shows its
+// page, and an accept without a user goes to sign in first. (A session
+// cookie of SameSite=Strict does not come with the first GET, a
+// navigation from the mail client: the page offers to sign in, which
+// finds the session and comes back.) A link
+// accepted, declined, canceled, expired, or replaced by a resend (which
+// forgets the old token, so it names no invite) shows a page in words and
+// no form.
+//
+// A POST is refused with 403, and nothing done, unless both hold:
+//
+//   - the browser says it comes from this origin (Sec-Fetch-Site, or
+//     Origin against Host: http.CrossOriginProtection), so a cross-site
+//     form never gets further;
+//   - its csrf field is the HMAC-SHA256, under Secret, of the nonce in the
+//     page's cookie (HttpOnly, SameSite=Strict, Secure over TLS or with
+//     SecureCookie) and of the link's token, compared in constant time: a
+//     forged form has no cookie, or no MAC for a cookie of its own, and
+//     the MAC of one link accepts no other.
+//
+// A form larger than MaxBodyBytes is refused with 413. Where the browser
+// goes next is the host's to say, never the request's: the way back from
+// sign-in is Path with the link's token, a LocalPath, whatever the path,
+// Host or form of the request; the sign-in page, which gets it in a URL
+// anyone can write, checks it again with LocalPath before it redirects.
+//
+// Every answer carries Cache-Control: no-store, Referrer-Policy:
+// no-referrer and X-Robots-Tag: noindex, since the link's token is in its
+// URL and its form; every
+// page a Content-Security-Policy that allows no script, no frame, no form
+// to another origin (FormAction adds the origins AcceptedURL and
+// SignInURL lead to) and the page's one <style> by a nonce of the
+// response. The token in the link's query reaches the host's access log:
+// drop the query of Path there.
+//
+// The pages render through html/template from LandingTemplates, in en,
+// de, fr and es: in the locale of the invite, as its emails are (package
+// mailer: de-AT gets de), or when the page has none (a link no longer
+// pending shows only its status) that of the form, then the browser's
+// Accept-Language, then DefaultLocale. LandingConfig.Templates replaces
+// files and adds locales; the templates see a LandingPage.
 //
 // # The OpenAPI document
 //

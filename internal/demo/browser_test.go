@@ -73,17 +73,19 @@ func browse(t *testing.T, args ...string) (demo, context.Context) {
 }
 
 // TestBrowserSendAccept drives the pages in headless Chromium: send an
-// invite, open the emailed link in a second tab, accept, and watch the
-// list in the first tab show it accepted without a reload; the used link
-// then says it was accepted and leads on. Beside it, a long address and
-// a right-to-left name must not push the buttons off a phone's screen.
+// invite, open its email from the page in a second tab, follow its link,
+// accept, and watch the list in the first tab show it accepted without a
+// reload; the used link then says it was accepted and leads on. Beside
+// it, a long address and a right-to-left name must not push the buttons
+// off a phone's screen, nor a hyphenated name break at its hyphens.
 func TestBrowserSendAccept(t *testing.T) {
 	d, bctx := browse(t)
 
 	// Through the API: the form takes addresses only, not names.
 	long := "a.very.long.address.that.goes.on.and.on.and.on@engineering.departments.example.com"
 	if code, body := do(t, "POST", d.base+"/api/invites", "application/json",
-		`{"userInvites":[{"email":"`+long+`"},{"email":"sara@example.com","firstName":"שרה","lastName":"כהן"}]}`); code != 200 {
+		`{"userInvites":[{"email":"`+long+`"},{"email":"sara@example.com","firstName":"שרה","lastName":"כהן"},`+
+			`{"email":"jc@example.com","firstName":"Jean-Christophe-Alexandre","lastName":"Marie-Antoinette-Delacroix-Beauharnais"}]}`); code != 200 {
 		t.Fatalf("sending by the API: %d %s", code, body)
 	}
 	const addr = "carol@example.com"
@@ -105,16 +107,38 @@ func TestBrowserSendAccept(t *testing.T) {
 	if n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('bdi[dir="auto"]').length`)); err != nil || n < 4 {
 		t.Errorf("%d names and addresses isolated for bidirectional text (%v), want every one", n, err)
 	}
+	if where := text(t, bctx, chromedp.ID("emails-go")); !strings.Contains(where, "prints each one, link included, in the terminal") {
+		t.Errorf("the page says of its emails %q, want where they go", where)
+	}
 	shoot(t, bctx, "send")
+	if broken := atPhone(t, bctx, hyphenBreaks); broken != "" {
+		t.Errorf("on a phone, %s", broken)
+	}
 
-	link := d.link(t, addr)
+	// The page's link to the last email, in a tab of its own, and the
+	// email's link from there.
 	tab, closeTab := chromedp.NewContext(bctx)
 	defer closeTab()
-	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("accept"))); err != nil {
-		t.Fatalf("opening the link: %v", err)
+	if err := chromedp.Do(tab,
+		chromedp.Navigate(d.base+"/"),
+		chromedp.Click(chromedp.ID("last-email")),
+		chromedp.WaitVisible(chromedp.ID("email")),
+	); err != nil {
+		t.Fatalf("opening the last email: %v", err)
 	}
-	if status := text(t, tab, chromedp.ID("status")); status != "pending" {
-		t.Fatalf("landing page status = %q, want pending", status)
+	if email := text(t, tab, chromedp.ID("email")); !strings.Contains(email, "To: "+addr) {
+		t.Fatalf("the last email is not carol's:\n%s", email)
+	}
+	shoot(t, tab, "last-email")
+	link := d.link(t, addr)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("email-link")), chromedp.WaitVisible(chromedp.ID("accept"))); err != nil {
+		t.Fatalf("following the email's link: %v", err)
+	}
+	if url := location(t, tab); url != link {
+		t.Fatalf("the email's link opened %s, want %s", url, link)
+	}
+	if st := pageState(t, tab); st != "pending" {
+		t.Fatalf("landing page state = %q, want pending", st)
 	}
 	shoot(t, tab, "landing-pending")
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("accept")), chromedp.WaitVisible(chromedp.ID("outcome"))); err != nil {
@@ -134,7 +158,43 @@ func TestBrowserSendAccept(t *testing.T) {
 	}
 
 	// The link again: it says so in words and leads on.
-	landing(t, tab, link, "landing-accepted", "Already accepted", "already been accepted", "Sign in")
+	landing(t, tab, link, "landing-accepted", "accepted", "Already accepted", "already been accepted", "Continue")
+}
+
+// hyphenBreaks finds, on the page as shown, a word of a hyphenated name
+// in the list that a line break splits, and says so; "" when none does.
+// It fails too when the name fits one line, which would prove nothing.
+const hyphenBreaks = `(() => {
+	const n = [...document.querySelectorAll("td.email .name")].find(e => /[-\u2011]/.test(e.textContent));
+	if (!n) return "no hyphenated name in the list";
+	const lines = rects => new Set([...rects].map(r => Math.round(r.top))).size;
+	const r = document.createRange();
+	r.selectNodeContents(n);
+	if (lines(r.getClientRects()) < 2) return "the name fits one line: nothing to break";
+	const text = n.firstChild, broken = [];
+	let at = 0;
+	for (const w of text.data.split(" ")) {
+		r.setStart(text, at);
+		r.setEnd(text, at + w.length);
+		if (lines(r.getClientRects()) > 1) broken.push(w);
+		at += w.length + 1;
+	}
+	return broken.length ? "the name breaks inside " + broken.join(", ") : "";
+})()`
+
+// atPhone evaluates script at a phone's width and returns its string.
+func atPhone(t *testing.T, tab context.Context, script string) string {
+	t.Helper()
+	phone := widths[1]
+	defer chromedp.Do(tab, chromedp.EmulateViewport(widths[0].w, widths[0].h))
+	if err := chromedp.Do(tab, chromedp.EmulateViewport(phone.w, phone.h, chromedp.EmulateMobile), chromedp.Sleep(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := chromedp.Run(tab, chromedp.Evaluate[string](script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestBrowserResendCancel clicks the list's buttons: a resend within the
@@ -213,26 +273,44 @@ func TestBrowserResendCancel(t *testing.T) {
 		t.Fatalf("dave's row = %q after resending, want pending", dst)
 	}
 
-	landing(t, bctx, d.link(t, "erin@example.com"), "landing-canceled", "Invitation withdrawn", "ask the person who invited you", "")
+	landing(t, bctx, d.link(t, "erin@example.com"), "landing-canceled", "canceled", "Invitation withdrawn", "ask the person who invited you", "")
 }
 
-// TestBrowserStatusAndTimeline sends two invites and lets the worker
-// deliver them: the status panel counts them pending with nothing left in
-// the outbox, without a reload, and a click on an invite opens its events
-// under its row, in order, and a second click closes them.
+// TestBrowserStatusAndTimeline sends invites and lets the worker deliver
+// them: the status panel counts them pending as soon as the list shows
+// them, with nothing left in the outbox, without a reload; the address
+// box keeps only the address refused; the count says how many invites
+// the list holds. A click on an invite opens its events under its row,
+// in order, and marks the row; a second click closes them.
 func TestBrowserStatusAndTimeline(t *testing.T) {
 	d, bctx := browse(t)
 	gil, hal := `tr[data-email="gil@example.com"]`, `tr[data-email="hal@example.com"]`
 	if err := chromedp.Do(bctx,
 		chromedp.Navigate(d.base+"/"),
 		chromedp.Poll[chromedp.Void](`document.getElementById("st-pending").textContent === "0"`),
-		chromedp.SendKeys(chromedp.ID("emails"), "gil@example.com, hal@example.com"),
+		chromedp.SendKeys(chromedp.ID("emails"), "gil@example.com, hal@example.com, not-an-address, gil@example.com"),
 		chromedp.Click(chromedp.ID("send")),
+	); err != nil {
+		t.Fatalf("sending: %v\n%s", err, d.out)
+	}
+	// The first frame that shows both rows shows them in the panel too.
+	pending, err := chromedp.Run(bctx, chromedp.Poll[string](
+		`document.querySelectorAll("tr.invite").length === 2 && document.getElementById("st-pending").textContent`))
+	if err != nil || pending != "2" {
+		t.Fatalf("the panel says %q pending (%v) beside a list of 2", pending, err)
+	}
+	if box, err := chromedp.Run(bctx, chromedp.Value(chromedp.ID("emails"))); err != nil || box != "not-an-address" {
+		t.Errorf("the address box holds %q (%v) after the send, want the refused address only", box, err)
+	}
+	if count := text(t, bctx, chromedp.ID("count")); count != "(2)" {
+		t.Errorf("the list's count = %q, want (2)", count)
+	}
+	if err := chromedp.Do(bctx,
 		chromedp.Poll[chromedp.Void](`document.querySelector('`+gil+` .delivery')?.textContent === "sent"`),
 		chromedp.Poll[chromedp.Void](`document.querySelector('`+hal+` .delivery')?.textContent === "sent"`),
 		chromedp.Poll[chromedp.Void](`document.getElementById("st-queued").textContent === "0" && document.getElementById("st-pending").textContent === "2"`),
 	); err != nil {
-		t.Fatalf("sending: %v\n%s", err, d.out)
+		t.Fatalf("delivering: %v\n%s", err, d.out)
 	}
 	want := map[string]string{"st-pending": "2", "st-accepted": "0", "st-canceled": "0", "st-queued": "0", "st-failed": "0"}
 	for id, n := range want {
@@ -261,12 +339,19 @@ func TestBrowserStatusAndTimeline(t *testing.T) {
 	if err != nil || open != "gil@example.com" {
 		t.Errorf("the timeline opened under %q (%v), want gil's row", open, err)
 	}
+	marked := `getComputedStyle(document.querySelector('` + gil + `')).backgroundColor !== getComputedStyle(document.querySelector('` + hal + `')).backgroundColor`
+	if m, err := chromedp.Run(bctx, chromedp.Evaluate[bool](marked)); err != nil || !m {
+		t.Errorf("the open row looks as the others do (%v)", err)
+	}
 	shoot(t, bctx, "send-timeline")
 	if err := chromedp.Do(bctx,
 		clickRow(gil+" td.email"),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('tr.timeline').length === 0`),
 	); err != nil {
 		t.Fatalf("closing the timeline: %v", err)
+	}
+	if m, err := chromedp.Run(bctx, chromedp.Evaluate[bool](marked)); err != nil || m {
+		t.Errorf("the closed row is still marked (%v)", err)
 	}
 }
 
@@ -279,23 +364,27 @@ func TestBrowserExpiredLink(t *testing.T) {
 	}
 	link := d.link(t, "fay@example.com")
 	time.Sleep(1100 * time.Millisecond)
-	landing(t, bctx, link, "landing-expired", "Invitation expired", "ask the person who invited you to send a new invitation", "")
+	landing(t, bctx, link, "landing-expired", "expired", "Invitation expired", "ask the person who invited you to send a new invitation", "")
 }
 
-// landing opens link and checks the page of an invite no longer pending:
-// its title, words and the link onward (next, "" for none).
-func landing(t *testing.T, tab context.Context, link, shot, title, words, next string) {
+// landing opens link and checks the page of a link that can no longer be
+// used: its state, title, words, and the link onward (next, "" for none),
+// with no form.
+func landing(t *testing.T, tab context.Context, link, shot, state, title, words, next string) {
 	t.Helper()
-	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("closed"))); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("title"))); err != nil {
 		t.Fatalf("opening %s: %v", shot, err)
 	}
-	if got := text(t, tab, chromedp.ID("closed")); got != title {
+	if got := pageState(t, tab); got != state {
+		t.Errorf("%s: state %q, want %q", shot, got, state)
+	}
+	if got := text(t, tab, chromedp.ID("title")); got != title {
 		t.Errorf("%s: title %q, want %q", shot, got, title)
 	}
 	if got := text(t, tab, chromedp.ID("message")); !strings.Contains(got, words) {
 		t.Errorf("%s: %q does not say %q", shot, got, words)
 	}
-	n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#next, #accept, #decline').length`))
+	n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#next, form').length`))
 	if err != nil || (n == 1) != (next != "") {
 		t.Errorf("%s: %d links onward or forms (%v), want the link %q only", shot, n, err, next)
 	}
@@ -303,6 +392,26 @@ func landing(t *testing.T, tab context.Context, link, shot, title, words, next s
 		t.Errorf("%s: the link onward is not %q", shot, next)
 	}
 	shoot(t, tab, shot)
+}
+
+// pageState is the state the landing page shows (httpadapter.LandingState).
+func pageState(t *testing.T, tab context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById("landing")?.dataset.state ?? ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// location is the URL of the page tab shows.
+func location(t *testing.T, tab context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(tab, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // text is the visible text of the element sel.

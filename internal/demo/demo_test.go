@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -63,18 +64,26 @@ func start(t *testing.T, args ...string) demo {
 // accept link.
 func (d demo) link(t *testing.T, addr string) string {
 	t.Helper()
+	return d.nthLink(t, addr, 1)
+}
+
+// nthLink waits for the worker to print the nth email to addr (1 for the
+// first) and returns its accept link.
+func (d demo) nthLink(t *testing.T, addr string, n int) string {
+	t.Helper()
 	re := regexp.MustCompile(`To: ` + regexp.QuoteMeta(addr) + `\n(?s:.*?)\n(http://\S+/invite\?token=\S+)`)
 	for range 1000 {
-		if m := re.FindStringSubmatch(d.out.String()); m != nil {
-			return m[1]
+		if m := re.FindAllStringSubmatch(d.out.String(), n); len(m) == n {
+			return m[n-1][1]
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no email to %s printed in 20s:\n%s", addr, d.out)
+	t.Fatalf("no email %d to %s printed in 20s:\n%s", n, addr, d.out)
 	return ""
 }
 
-// do sends a request and returns the status and body.
+// do sends a request, following redirects, and returns the status and
+// body.
 func do(t *testing.T, method, u, ctype, body string, header ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, u, strings.NewReader(body))
@@ -87,7 +96,14 @@ func do(t *testing.T, method, u, ctype, body string, header ...string) (int, str
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	code, _, b := send(t, http.DefaultClient, req)
+	return code, b
+}
+
+// send sends req with client and returns the status, Location and body.
+func send(t *testing.T, client *http.Client, req *http.Request) (int, string, string) {
+	t.Helper()
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +112,19 @@ func do(t *testing.T, method, u, ctype, body string, header ...string) (int, str
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.StatusCode, string(b)
+	return res.StatusCode, res.Header.Get("Location"), string(b)
 }
 
+// TestBadFlags: every flag is checked before the port is bound, so a
+// mistake is told as such even while the port is taken (as the README's
+// first step leaves a demo on :8080).
 func TestBadFlags(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := []string{"-addr", ln.Addr().String(), "-db", filepath.Join(t.TempDir(), "d.db")}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -110,9 +135,10 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"stray"}, `unexpected argument "stray"`},
 		{[]string{"-host", "demo.example"}, "-host"},
 		{[]string{"-retention", "1h"}, "-retention 1h"},
-		{[]string{"-addr", "127.0.0.1:99999", "-db", filepath.Join(t.TempDir(), "d.db")}, "99999"},
+		{[]string{"-addr", "127.0.0.1:99999"}, "-addr 127.0.0.1:99999: address 99999: invalid port"},
+		{[]string{"-addr", "localhost"}, "-addr localhost: address localhost: missing port"},
 	} {
-		err := run(t.Context(), c.args, io.Discard)
+		err := run(t.Context(), append(slices.Clone(taken), c.args...), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("run(%q) = %v, want an error containing %q", c.args, err, c.want)
 		}
@@ -143,6 +169,9 @@ func sendAccept(t *testing.T, d demo) {
 	if code, body := do(t, "GET", d.base+"/", "", ""); code != 200 || !strings.Contains(body, "Send invites") {
 		t.Fatalf("GET / = %d\n%s", code, body)
 	}
+	if code, body := do(t, "GET", d.base+"/demo/email", "", ""); code != 404 || !strings.Contains(body, "No email yet") {
+		t.Fatalf("GET /demo/email before any = %d\n%s", code, body)
+	}
 	// Without the trailing slash, as a newcomer types it.
 	code, body := do(t, "POST", d.base+"/api/invites", "application/json",
 		`{"userInvites":[{"email":"ann@example.com","roles":["member"]},{"email":"not an address"}]}`)
@@ -156,23 +185,32 @@ func sendAccept(t *testing.T, d demo) {
 	id := sent.Success[0].ID.String()
 
 	link := d.link(t, "ann@example.com")
+	// The send page's link to the last email printed: ann's, its link a
+	// click away.
+	if code, body := do(t, "GET", d.base+"/demo/email", "", ""); code != 200 || !strings.Contains(body, "To: ann@example.com") ||
+		!strings.Contains(body, `id="email-link" class="button primary" href="`+link+`"`) {
+		t.Fatalf("GET /demo/email = %d\n%s", code, body)
+	}
 	if code, body := do(t, "GET", link, "", ""); code != 200 || !strings.Contains(body, "ann@example.com</bdi></strong> is invited") ||
 		!strings.Contains(body, `id="accept"`) {
 		t.Fatalf("landing = %d\n%s", code, body)
 	}
-	tok := strings.TrimPrefix(link, d.base+"/invite?token=")
+	tok := strings.TrimPrefix(link, d.base+landingPath+"?token=")
 	form, cookie := landingForm(t, link)
-	if code, body := do(t, "POST", d.base+"/invite/accept", formType, form.Encode(), "X-Demo-User", "ann", "Cookie", cookie); code != 200 || !strings.Contains(body, "Invitation accepted") {
+	// The accept leads to the demo's welcome page, which do follows.
+	if code, body := do(t, "POST", d.base+landingPath, formType, form.Encode(), "X-Demo-User", "ann", "Cookie", cookie); code != 200 ||
+		!strings.Contains(body, "Invitation accepted") || !strings.Contains(body, "member of <strong><bdi>acme</bdi>") {
 		t.Fatalf("accept = %d\n%s", code, body)
 	}
-	if code, body := do(t, "POST", d.base+"/invite/decline", formType, form.Encode(), "Cookie", cookie); code != 409 || !strings.Contains(body, "already been accepted") {
+	form.Set("action", "decline")
+	if code, body := do(t, "POST", d.base+landingPath, formType, form.Encode(), "Cookie", cookie); code != 409 || !strings.Contains(body, "already been accepted") {
 		t.Fatalf("decline after accept = %d\n%s", code, body)
 	}
 	// The used link tells its status, not who was invited.
-	if code, body := do(t, "GET", link, "", ""); code != 200 || strings.Contains(body, "ann@example.com") || !strings.Contains(body, "status-accepted") {
+	if code, body := do(t, "GET", link, "", ""); code != 200 || strings.Contains(body, "ann@example.com") || !strings.Contains(body, `data-state="accepted"`) {
 		t.Fatalf("landing of the used link = %d\n%s", code, body)
 	}
-	if code, body := do(t, "GET", d.base+"/invite?token=nope", "", ""); code != 404 || !strings.Contains(body, "Invalid link") {
+	if code, body := do(t, "GET", d.base+landingPath+"?token=nope", "", ""); code != 404 || !strings.Contains(body, "Invalid link") {
 		t.Fatalf("landing of a bad token = %d\n%s", code, body)
 	}
 

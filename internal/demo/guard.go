@@ -1,10 +1,6 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,8 +20,9 @@ import (
 //   - The API's writes need Content-Type application/json (httpadapter),
 //     which a cross-site form cannot send without a CORS preflight, and
 //     the demo answers no preflight.
-//   - The landing page's Accept and Decline forms, plain HTML forms, carry
-//     a CSRF token (see csrf), checked before anything is done.
+//   - The landing page (httpadapter.NewLanding) checks its forms' origin
+//     itself, and their CSRF token, bound to the link and to a
+//     SameSite=Strict cookie, before anything is done.
 
 // hosts are the Host values the demo serves, lower case.
 type hosts map[string]bool
@@ -70,56 +67,4 @@ func parseHosts(v string) ([]string, error) {
 		out = append(out, h)
 	}
 	return out, nil
-}
-
-// csrf binds a landing form to the browser that loaded it and to its
-// invite token: a cookie holds a random nonce (SameSite=Strict, so no
-// cross-site request carries it), and the form's csrf field is
-// HMAC(secret, nonce, token) under a secret of this process. A forged
-// POST has no cookie, or, with a nonce of the attacker's own, no MAC for
-// it; a MAC of one invite does not accept another.
-type csrf struct{ secret []byte }
-
-const (
-	csrfCookie = "demo_csrf"
-	csrfField  = "csrf"
-)
-
-func newCSRF() *csrf {
-	secret := make([]byte, 32)
-	rand.Read(secret) // never fails (crypto/rand)
-	return &csrf{secret: secret}
-}
-
-// issue returns the csrf field of a form for tok, setting the cookie when
-// the browser has none, so two open landing pages both stay valid.
-func (c *csrf) issue(w http.ResponseWriter, r *http.Request, tok string) string {
-	ck, err := r.Cookie(csrfCookie)
-	nonce := ""
-	if err == nil && ck.Value != "" && len(ck.Value) <= 64 {
-		nonce = ck.Value
-	} else {
-		nonce = rand.Text()
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/invite",
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	}
-	return c.mac(nonce, tok)
-}
-
-// valid reports whether the csrf field of r, a posted form for tok, is
-// right, comparing in constant time.
-func (c *csrf) valid(r *http.Request, tok string) bool {
-	ck, err := r.Cookie(csrfCookie)
-	if err != nil {
-		return false
-	}
-	return hmac.Equal([]byte(r.PostFormValue(csrfField)), []byte(c.mac(ck.Value, tok)))
-}
-
-func (c *csrf) mac(nonce, tok string) string {
-	m := hmac.New(sha256.New, c.secret)
-	m.Write([]byte(nonce))
-	m.Write([]byte{0})
-	m.Write([]byte(tok))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -8,14 +8,15 @@
 // run it where anyone but you can reach it.
 //
 // It serves only requests whose Host names it (DNS rebinding), refuses
-// cross-origin writes, and its landing forms carry a CSRF token: see
-// guard.go.
+// cross-origin writes, and its landing page (httpadapter.NewLanding)
+// checks its forms: see guard.go.
 //
 //	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port] [-ttl 2m] [-cooldown 5s] [-retention 720h]
 //
 // The send page shows, beside its list, the tenant's invites by status and
-// the outbox's health (read from GET /demo/status), and an invite's
-// events when its row is clicked. -retention sets Config.Retention: how
+// their emails waiting or failed (read from GET /demo/status with the
+// list), an invite's events when its row is clicked, and where the emails
+// go, with a link to the last one printed (GET /demo/email). -retention sets Config.Retention: how
 // long an invite is kept once accepted, declined, canceled or expired
 // before the worker deletes it (at least 24h; default 0, kept for ever).
 // GET /readyz is the readiness check (httpadapter.Ready).
@@ -43,6 +44,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/invitekit/invites"
+	"github.com/invitekit/invites/httpadapter"
 	"github.com/invitekit/invites/mailer"
 	"github.com/invitekit/invites/store/bunstore"
 	"github.com/invitekit/invites/store/bunstore/sqlitedb"
@@ -76,6 +78,9 @@ type options struct {
 // signal.
 const shutdownTimeout = 5 * time.Second
 
+// parseFlags returns the options of args, each checked as far as it can
+// be without binding the port or opening anything, so that a mistake is
+// told first, whatever else is wrong.
 func parseFlags(args []string, out io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -107,6 +112,18 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 		if _, _, err := net.SplitHostPort(o.smtp); err != nil {
 			return o, fmt.Errorf("-smtp %q is not host:port: %w", o.smtp, err)
 		}
+	}
+	if o.postgres != "" {
+		if u, err := url.Parse(o.postgres); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return o, fmt.Errorf("-postgres wants a postgres:// URL")
+		}
+	}
+	_, port, err := net.SplitHostPort(o.addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return o, fmt.Errorf("-addr %s: %w", o.addr, err)
 	}
 	return o, nil
 }
@@ -145,7 +162,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		defer reader.Close()
 	}
 
-	m, closeMailer, err := newMailer(o, stdout)
+	mail := &emails{smtp: o.smtp}
+	m, closeMailer, err := newMailer(o, io.MultiWriter(stdout, mail))
 	if err != nil {
 		return err
 	}
@@ -159,9 +177,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
-		AcceptURL: func(t invites.Token) string {
-			return base + "/invite?token=" + url.QueryEscape(t.Reveal())
-		},
+		AcceptURL:      httpadapter.LandingURL(base + landingPath),
 		TTL:            o.ttl,
 		ResendCooldown: o.cooldown,
 		Retention:      o.retention,
@@ -177,7 +193,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	h, err := newServer(svc, log, allowed, tel.metrics)
+	h, err := newServer(svc, log, allowed, tel.metrics, mail)
 	if err != nil {
 		return err
 	}
@@ -217,9 +233,9 @@ const pgConnLifetime = 5 * time.Minute
 func openDB(ctx context.Context, o options) (*bun.DB, error) {
 	var db *bun.DB
 	if o.postgres != "" {
-		u, err := url.Parse(o.postgres)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-			return nil, fmt.Errorf("-postgres wants a postgres:// URL")
+		u, err := url.Parse(o.postgres) // parseFlags checked it
+		if err != nil {
+			return nil, err
 		}
 		// bun sends queries with their values inlined: pgx need not
 		// prepare each one. The parameter goes last, where pgx (as libpq)
@@ -290,11 +306,11 @@ func openReader(o options, db *bun.DB) (*bun.DB, error) {
 	return sqlitedb.OpenReader(o.db)
 }
 
-// newMailer returns the console writer on stdout, or SMTP without TLS
-// with -smtp.
-func newMailer(o options, stdout io.Writer) (invites.Mailer, func(), error) {
+// newMailer returns the console writer printing to out, or SMTP without
+// TLS with -smtp.
+func newMailer(o options, out io.Writer) (invites.Mailer, func(), error) {
 	if o.smtp == "" {
-		w, err := mailer.NewWriter(stdout, mailer.WriterConfig{From: o.from})
+		w, err := mailer.NewWriter(out, mailer.WriterConfig{From: o.from})
 		return w, func() {}, err
 	}
 	s, err := mailer.NewSMTP(mailer.SMTPConfig{Addr: o.smtp, From: o.from, TLS: mailer.TLSNone})
