@@ -53,7 +53,10 @@
 // opened), so the next call connects anew. For that to reach the new
 // primary, open pgx with every node in the DSN and
 // target_session_attrs=read-write (postgres://a,b/db?target_session_attrs=read-write),
-// connect_timeout set (a few seconds), and bound each session's life
+// connect_timeout set (2 s: database/sql dials for waiting calls with no
+// deadline of its own, so without it one attempt the network swallows
+// holds the pool for good; the Store logs a warning when a pgx pool has
+// none), and bound each session's life
 // with SetConnMaxLifetime (minutes) so none outlives a switchover by much.
 // The Service bounds each call by its context (invites.Config.StoreTimeout),
 // and pgx closes a session whose call ran out; to have the server drop a

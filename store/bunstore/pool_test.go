@@ -49,3 +49,45 @@ func TestPoolChurnLogged(t *testing.T) {
 		})
 	}
 }
+
+// A Store says at its first use, once, when its pool's connection
+// attempts have no deadline, which a network that swallows one turns into
+// a pool that serves no call again (see TestPoolRecoversFromSwallowedDial
+// in the root package).
+func TestUnboundedDialLogged(t *testing.T) {
+	db := testdb.Postgres(t)
+	if err := bunstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		timeout string
+		lines   int // saying the attempts have no deadline
+	}{
+		{"2", 0},
+		{"0", 1},
+	} {
+		t.Run("connect_timeout="+c.timeout, func(t *testing.T) {
+			dsn, err := testdb.WithParams(testdb.SchemaDSN(t, testdb.Schema(t, db)), "connect_timeout", c.timeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool, err := testdb.OpenPostgres(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			pool.SetMaxOpenConns(2)
+			pool.SetMaxIdleConns(2)
+			var buf syncbuf.Buffer
+			s := bunstore.New(pool, bunstore.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+			for range 3 {
+				if _, err := s.Get(t.Context(), invites.GetParams{TenantID: "acme", ID: uuid.New()}); !errors.Is(err, invites.ErrNotFound) {
+					t.Fatalf("Get: %v", err)
+				}
+			}
+			if got := strings.Count(buf.String(), "no deadline"); got != c.lines {
+				t.Fatalf("log = %q, want %d lines saying the attempts have no deadline", buf.String(), c.lines)
+			}
+		})
+	}
+}
