@@ -217,3 +217,38 @@ func TestPoolRecoversFromSwallowedDial(t *testing.T) {
 		}
 	}
 }
+
+// The idle connections a blackhole swallowed hold back no call once the
+// line is back: the first call that timed out on one has the Store drop
+// the others, which are as dead.
+func TestSwallowedIdleConnsDropped(t *testing.T) {
+	f := newFaultDB(t)
+	f.via.SetMaxOpenConns(4)
+	f.via.SetMaxIdleConns(4)
+	const bound = 300 * time.Millisecond
+	warm := faultService(t, f.via, mailertest.New())
+	svc := faultService(t, f.via, mailertest.New(), func(c *invites.Config) { c.StoreTimeout = bound })
+	get := func(s *invites.Service) error {
+		_, err := s.Get(t.Context(), admin, uuid.New())
+		return err
+	}
+	// The Store's first call opens as many connections as the pool keeps
+	// idle (bunstore's pool check): four idle ones.
+	if err := get(warm); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Get before the blackhole = %v, want ErrNotFound", err)
+	}
+	if idle := f.via.Stats().Idle; idle != 4 {
+		t.Fatalf("%d idle connections before the blackhole, want 4", idle)
+	}
+	f.proxy.Blackhole()
+	if err := get(svc); !errors.Is(err, invites.ErrUnavailable) {
+		t.Fatalf("Get during the blackhole = %v, want ErrUnavailable", err)
+	}
+	time.Sleep(2 * bound)
+	f.proxy.Restore()
+	for i := range 4 {
+		if err := get(svc); !errors.Is(err, invites.ErrNotFound) {
+			t.Fatalf("Get %d after the line came back = %v, want ErrNotFound", i+1, err)
+		}
+	}
+}

@@ -97,6 +97,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
@@ -123,6 +124,9 @@ type Store struct {
 	poolChecked sync.Once
 	// hook is WithQueryHook's, called around the prepared statements.
 	hook bun.QueryHook
+	// discarding is set while settle discards idle connections after a
+	// timeout, so the calls timing out together start it once.
+	discarding atomic.Bool
 }
 
 var _ invites.Store = (*Store)(nil)

@@ -153,7 +153,8 @@ func (s *Store) ExpireDue(ctx context.Context, p invites.ExpireParams) (_ int, e
 }
 
 // History implements invites.Store.
-func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites.Event, error) {
+func (s *Store) History(ctx context.Context, p invites.HistoryParams) (_ []invites.Event, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	// An invite's EventForgotten outlives it, and History does not: an
 	// erased invite is not found.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,14 +28,8 @@ const poolProbe = 8
 // by opening up to poolProbe connections and handing them back. It logs
 // too each pool whose connection attempts have no deadline (dialBounded).
 func (s *Store) checkPool(ctx context.Context) {
-	seen := map[*sql.DB]bool{}
-	for _, idb := range []bun.IDB{s.db, s.reader} {
-		db, ok := idb.(*bun.DB)
-		if !ok || seen[db.DB] {
-			continue
-		}
-		seen[db.DB] = true
-		if !dialBounded(ctx, db.DB) {
+	for _, db := range s.pools() {
+		if !dialBounded(ctx, db) {
 			s.log.WarnContext(ctx, "bunstore: the pool's connection attempts have no deadline (pgx without connect_timeout): "+
 				"database/sql dials for the calls that wait on a full pool in one goroutine, so an attempt the network "+
 				"swallows holds every call waiting for a connection, after the network is back too; add connect_timeout=2 "+
@@ -48,12 +43,24 @@ func (s *Store) checkPool(ctx context.Context) {
 			continue
 		}
 		n := min(st.MaxOpenConnections, poolProbe)
-		if idle := probeIdle(ctx, db.DB, n); idle >= 0 && idle < n {
+		if idle := probeIdle(ctx, db, n); idle >= 0 && idle < n {
 			s.log.WarnContext(ctx, "bunstore: the pool keeps fewer idle connections than it may open: under load it opens and "+
 				"closes them again; call SetMaxIdleConns with the number given to SetMaxOpenConns",
 				"maxOpen", st.MaxOpenConnections, "keptIdle", idle)
 		}
 	}
+}
+
+// pools returns the Store's pools, its db's and its reader's when each is
+// a *bun.DB, each once.
+func (s *Store) pools() []*sql.DB {
+	var out []*sql.DB
+	for _, idb := range []bun.IDB{s.db, s.reader} {
+		if db, ok := idb.(*bun.DB); ok && !slices.Contains(out, db.DB) {
+			out = append(out, db.DB)
+		}
+	}
+	return out
 }
 
 // dialBounded reports whether db's connection attempts end on their own:

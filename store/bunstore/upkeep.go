@@ -19,7 +19,8 @@ import (
 // the lease and the last error read from each queued row) and the
 // unhandled events (invites_events_due_idx). Both stay as small as the
 // backlog, whatever the tables hold.
-func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats, error) {
+func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (_ invites.Stats, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	var (
 		st     invites.Stats
@@ -28,7 +29,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	)
 	// The due condition is the claim's; min(due_at) of the due rows is the
 	// first of them in the index's order.
-	err := on(s.reader).QueryRowContext(ctx, `SELECT count(*),
+	err = on(s.reader).QueryRowContext(ctx, `SELECT count(*),
 		count(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN 1 END),
 		min(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN due_at END),
 		count(CASE WHEN last_error <> '' THEN 1 END)

@@ -16,13 +16,15 @@ import (
 )
 
 // Get implements invites.Store.
-func (s *Store) Get(ctx context.Context, p invites.GetParams) (invites.Invite, error) {
+func (s *Store) Get(ctx context.Context, p invites.GetParams) (_ invites.Invite, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	return getInvite(ctx, s.reader, p.TenantID, p.ID, "")
 }
 
 // Lookup implements invites.Store.
-func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (invites.Invite, error) {
+func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (_ invites.Invite, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if len(p.Digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
