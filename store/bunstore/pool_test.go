@@ -11,7 +11,21 @@ import (
 	"github.com/invitekit/invites/internal/syncbuf"
 	"github.com/invitekit/invites/internal/testdb"
 	"github.com/invitekit/invites/store/bunstore"
+	"github.com/uptrace/bun"
 )
+
+// firstUseLog returns what a new Store on db logs through three calls.
+func firstUseLog(t *testing.T, db *bun.DB) string {
+	t.Helper()
+	var buf syncbuf.Buffer
+	s := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	for range 3 {
+		if _, err := s.Get(t.Context(), invites.GetParams{TenantID: "acme", ID: uuid.New()}); !errors.Is(err, invites.ErrNotFound) {
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	return buf.String()
+}
 
 // A Store says at its first use whether its pool will churn connections,
 // and says it once.
@@ -32,14 +46,7 @@ func TestPoolChurnLogged(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			db.SetMaxOpenConns(c.maxOpen)
 			db.SetMaxIdleConns(c.idle)
-			var buf syncbuf.Buffer
-			s := bunstore.New(db, bunstore.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
-			for range 3 {
-				if _, err := s.Get(t.Context(), invites.GetParams{TenantID: "acme", ID: uuid.New()}); !errors.Is(err, invites.ErrNotFound) {
-					t.Fatalf("Get: %v", err)
-				}
-			}
-			got := buf.String()
+			got := firstUseLog(t, db)
 			switch {
 			case c.want == "" && got != "":
 				t.Fatalf("a pool that keeps its connections logged: %s", got)
@@ -78,15 +85,8 @@ func TestUnboundedDialLogged(t *testing.T) {
 			defer pool.Close()
 			pool.SetMaxOpenConns(2)
 			pool.SetMaxIdleConns(2)
-			var buf syncbuf.Buffer
-			s := bunstore.New(pool, bunstore.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
-			for range 3 {
-				if _, err := s.Get(t.Context(), invites.GetParams{TenantID: "acme", ID: uuid.New()}); !errors.Is(err, invites.ErrNotFound) {
-					t.Fatalf("Get: %v", err)
-				}
-			}
-			if got := strings.Count(buf.String(), "no deadline"); got != c.lines {
-				t.Fatalf("log = %q, want %d lines saying the attempts have no deadline", buf.String(), c.lines)
+			if got := firstUseLog(t, pool); strings.Count(got, "no deadline") != c.lines {
+				t.Fatalf("log = %q, want %d lines saying the attempts have no deadline", got, c.lines)
 			}
 		})
 	}
