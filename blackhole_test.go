@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,4 +158,97 @@ func TestWorkerSurvivesBlackhole(t *testing.T) {
 		t.Fatalf("15 s after the line came back, %d of 20 emails sent: the worker is stuck", len(mail.Messages())-5)
 	}
 	t.Logf("delivered all 20 %v after the line came back", time.Since(restored).Round(time.Millisecond))
+}
+
+// A connection attempt the blackhole swallows holds nothing back once the
+// line is back. database/sql opens the connections that calls waiting on
+// a full pool ask for in one goroutine of its own, with no deadline but
+// the driver's connect_timeout: without one, that attempt never ends and
+// the pool, its slots promised to it, answers no call again. The pool is
+// opened as the README says (testdb.OpenPostgres), so the attempt ends
+// within connect_timeout and the calls after it are served.
+func TestPoolRecoversFromSwallowedDial(t *testing.T) {
+	f := newFaultDB(t)
+	f.via.SetMaxOpenConns(2)
+	f.via.SetMaxIdleConns(2)
+	const bound = 300 * time.Millisecond
+	bounded := func(d time.Duration) *invites.Service {
+		return faultService(t, f.via, mailertest.New(), func(c *invites.Config) { c.StoreTimeout = d })
+	}
+	warm, holder, waiter := bounded(0), bounded(bound), bounded(3*bound)
+	get := func(s *invites.Service) error {
+		_, err := s.Get(t.Context(), admin, uuid.New())
+		return err
+	}
+	if err := get(warm); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Get before the blackhole = %v, want ErrNotFound", err)
+	}
+
+	f.proxy.Blackhole()
+	// Two calls hold the pool's connections; four more wait for one
+	// longer, so when the first two time out the pool dials for the
+	// waiters, and the blackhole swallows the attempt.
+	var calls sync.WaitGroup
+	for i := range 6 {
+		s := holder
+		if i >= 2 {
+			s = waiter
+			time.Sleep(bound / 10)
+		}
+		calls.Go(func() {
+			if err := get(s); !errors.Is(err, invites.ErrUnavailable) {
+				t.Errorf("Get during the blackhole = %v, want ErrUnavailable", err)
+			}
+		})
+	}
+	calls.Wait()
+	f.proxy.Restore()
+	restored := time.Now()
+	const recovery = 4 * time.Second // testdb's connect_timeout (2 s) and a margin for a loaded machine
+	for {
+		err := get(holder)
+		if errors.Is(err, invites.ErrNotFound) {
+			t.Logf("served %v after the line came back", time.Since(restored).Round(time.Millisecond))
+			return
+		}
+		if !errors.Is(err, invites.ErrUnavailable) || time.Since(restored) > recovery {
+			t.Fatalf("Get %v after the line came back = %v, want ErrNotFound within %v",
+				time.Since(restored).Round(time.Millisecond), err, recovery)
+		}
+	}
+}
+
+// The idle connections a blackhole swallowed hold back no call once the
+// line is back: the first call that timed out on one has the Store drop
+// the others, which are as dead.
+func TestSwallowedIdleConnsDropped(t *testing.T) {
+	f := newFaultDB(t)
+	f.via.SetMaxOpenConns(4)
+	f.via.SetMaxIdleConns(4)
+	const bound = 300 * time.Millisecond
+	warm := faultService(t, f.via, mailertest.New())
+	svc := faultService(t, f.via, mailertest.New(), func(c *invites.Config) { c.StoreTimeout = bound })
+	get := func(s *invites.Service) error {
+		_, err := s.Get(t.Context(), admin, uuid.New())
+		return err
+	}
+	// The Store's first call opens as many connections as the pool keeps
+	// idle (bunstore's pool check): four idle ones.
+	if err := get(warm); !errors.Is(err, invites.ErrNotFound) {
+		t.Fatalf("Get before the blackhole = %v, want ErrNotFound", err)
+	}
+	if idle := f.via.Stats().Idle; idle != 4 {
+		t.Fatalf("%d idle connections before the blackhole, want 4", idle)
+	}
+	f.proxy.Blackhole()
+	if err := get(svc); !errors.Is(err, invites.ErrUnavailable) {
+		t.Fatalf("Get during the blackhole = %v, want ErrUnavailable", err)
+	}
+	time.Sleep(2 * bound)
+	f.proxy.Restore()
+	for i := range 4 {
+		if err := get(svc); !errors.Is(err, invites.ErrNotFound) {
+			t.Fatalf("Get %d after the line came back = %v, want ErrNotFound", i+1, err)
+		}
+	}
 }

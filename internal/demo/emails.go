@@ -40,7 +40,7 @@ type lastEmail struct {
 }
 
 var (
-	toLine   = regexp.MustCompile(`(?m)^To: (.*)$`)
+	toLine = regexp.MustCompile(`(?m)^To: (.*)$`)
 	// The accept link, wherever the text part prints it (once).
 	linkLine = regexp.MustCompile(`(https?://\S+` + regexp.QuoteMeta(landingPath) + `\?token=[A-Za-z0-9_%-]+)`)
 )

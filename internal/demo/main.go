@@ -242,8 +242,9 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 		// takes it over an earlier one, and the rest of the query stays
 		// as written: re-encoding it would turn a %20 into a +, which pgx
 		// reads as a plus (options=-c%20x%3Dy would break). For failover
-		// (see docs/production.md): a connection attempt to a host that does not
-		// answer gives up within 5 s, and only a writable host is taken,
+		// (see docs/production.md): a connection attempt to a host that does
+		// not answer gives up within 2 s (which bounds how long the pool
+		// waits on one the network swallowed), and only a writable host is taken,
 		// so with a list of hosts (postgres://a,b/db) the pool finds the
 		// primary after a switchover; a DSN that says otherwise keeps its
 		// own.
@@ -254,7 +255,7 @@ func openDB(ctx context.Context, o options) (*bun.DB, error) {
 			u.RawQuery += k + "=" + v
 		}
 		q := u.Query()
-		for _, kv := range [][2]string{{"connect_timeout", "5"}, {"target_session_attrs", "read-write"}} {
+		for _, kv := range [][2]string{{"connect_timeout", "2"}, {"target_session_attrs", "read-write"}} {
 			if !q.Has(kv[0]) {
 				add(kv[0], kv[1])
 			}

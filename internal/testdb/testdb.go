@@ -89,9 +89,19 @@ func WithParams(dsn string, kv ...string) (string, error) {
 
 // OpenPostgres opens dsn for bun the way docs/storage.md tells hosts to: pgx,
 // with its simple protocol, since bun sends queries with their values
-// inlined and pgx would otherwise prepare each one.
+// inlined and pgx would otherwise prepare each one, and connect_timeout
+// (2 s unless dsn sets it), without which a connection attempt the
+// network swallows holds the pool for good.
 func OpenPostgres(dsn string) (*bun.DB, error) {
-	dsn, err := WithParams(dsn, "default_query_exec_mode", "simple_protocol")
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("testdb: %s is not a postgres:// URL: %w", EnvPostgres, err)
+	}
+	kv := []string{"default_query_exec_mode", "simple_protocol"}
+	if !u.Query().Has("connect_timeout") {
+		kv = append(kv, "connect_timeout", "2")
+	}
+	dsn, err = WithParams(dsn, kv...)
 	if err != nil {
 		return nil, err
 	}

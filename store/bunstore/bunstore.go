@@ -45,21 +45,27 @@
 //
 // # Failover
 //
-// A write that PostgreSQL refuses because the node cannot write (SQLSTATE
-// 25006: a primary demoted to read-only, as pg_auto_failover leaves it,
-// or a hot standby) answers invites.ErrUnavailable, and the Store then
-// closes the idle sessions of its pools (database/sql's Conn.Raw
-// answering driver.ErrBadConn, which works on any *sql.DB the host
-// opened), so the next call connects anew. For that to reach the new
-// primary, open pgx with every node in the DSN and
-// target_session_attrs=read-write (postgres://a,b/db?target_session_attrs=read-write),
-// connect_timeout set (a few seconds), and bound each session's life
-// with SetConnMaxLifetime (minutes) so none outlives a switchover by much.
-// The Service bounds each call by its context (invites.Config.StoreTimeout),
-// and pgx closes a session whose call ran out; to have the server drop a
-// transaction a lost client left open (and its row locks), set
-// idle_in_transaction_session_timeout for the application's role
-// (ALTER ROLE app SET idle_in_transaction_session_timeout = '30s'), which
+// A write that PostgreSQL refuses because the node cannot write
+// (SQLSTATE 25006: a primary demoted to read-only, as pg_auto_failover
+// leaves it, or a hot standby) answers invites.ErrUnavailable, and the
+// Store then closes the idle sessions of its pools (database/sql's
+// Conn.Raw answering driver.ErrBadConn, which works on any *sql.DB the
+// host opened), so the next call connects anew. For that to reach the
+// new primary, open pgx with every node in the DSN and
+// target_session_attrs=read-write
+// (postgres://a,b/db?target_session_attrs=read-write), connect_timeout
+// set (2 s: database/sql dials for waiting calls with no deadline of
+// its own, so without it one attempt the network swallows holds the
+// pool until the kernel gives up on its socket; the Store logs a
+// warning when a pgx pool has none), and bound each session's life with
+// SetConnMaxLifetime (minutes) so none outlives a switchover by much.
+// The Service bounds each call by its context
+// (invites.Config.StoreTimeout), and pgx closes a session whose call
+// ran out; the Store then closes the idle ones in the background, which
+// a network that swallowed one has swallowed too; to have the server
+// drop a transaction a lost client left open (and its row locks), set
+// idle_in_transaction_session_timeout for the application's role (ALTER
+// ROLE app SET idle_in_transaction_session_timeout = '30s'), which
 // works behind PgBouncer too.
 //
 // # Security
@@ -94,6 +100,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/invitekit/invites"
 	"github.com/uptrace/bun"
@@ -120,6 +127,9 @@ type Store struct {
 	poolChecked sync.Once
 	// hook is WithQueryHook's, called around the prepared statements.
 	hook bun.QueryHook
+	// discarding is set while settle discards idle connections after a
+	// timeout, so the calls timing out together start it once.
+	discarding atomic.Bool
 }
 
 var (

@@ -32,7 +32,8 @@ func addressLimited(q invites.Quota) bool {
 
 // LedgerSecret implements invites.Store: each caller offers 32 random
 // bytes, the first offer stored stays, and every caller reads it back.
-func (s *Store) LedgerSecret(ctx context.Context) ([]byte, error) {
+func (s *Store) LedgerSecret(ctx context.Context) (_ []byte, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	offer := make([]byte, 32)
 	rand.Read(offer) // never fails (see its doc)

@@ -24,7 +24,8 @@ import (
 // statusPage). A page with nothing to skip reads only its rows anyway, in
 // one pass, as SQLite always does: its indexes cover nothing, and the join
 // costs it a temporary sort, and PostgreSQL more planning than reading.
-func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invite, int, error) {
+func (s *Store) List(ctx context.Context, p invites.ListParams) (_ []invites.Invite, _ int, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	db, ok := s.reader.(*bun.DB)
 	if !s.pg || p.Timeout <= 0 || !ok || !mayScan(p) {
@@ -57,7 +58,7 @@ func (s *Store) List(ctx context.Context, p invites.ListParams) ([]invites.Invit
 			return listErr
 		})
 	}
-	err := bounded()
+	err = bounded()
 	if s.prep != nil && lost(err) {
 		// The server lost the prepared page, before running it: as inTx.
 		s.stopPreparing(ctx, err)

@@ -2,11 +2,9 @@ package bunstore
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"time"
-
-	"github.com/uptrace/bun"
 )
 
 // cannotWrite reports whether err is the server saying it cannot write
@@ -19,41 +17,56 @@ func cannotWrite(err error) bool {
 	return sqlState(err) == "25006"
 }
 
-// discardWait bounds how long settle waits for the pool to hand over its
-// idle connections.
-const discardWait = time.Second
+// discardWait bounds how long discardIdle waits for each idle connection:
+// pgx checks one idle for over a second with a ping, which a connection
+// the network swallowed never answers, and failing it closes it too.
+const discardWait = 100 * time.Millisecond
 
-// settle, deferred by each method that writes, discards the idle
-// connections of the Store's pools when the method failed because the
-// server cannot write, so the next call opens a new one and the driver's
-// host selection runs again: with a multi-host DSN and
+// settle, deferred by each method, discards the idle connections of the
+// Store's pools when the method failed in a way that dooms them too.
+//
+// When the server cannot write, so the next call opens a new connection
+// and the driver's host selection runs again: with a multi-host DSN and
 // target_session_attrs=read-write, pgx then finds the writable host. The
 // connection the call used is idle again by then (the method's
 // transaction or statement has released it); one another call holds
-// meets the same answer at its next write and goes then. It works on any
-// *sql.DB the host built, with any driver: database/sql closes a
-// connection whose Conn.Raw answers driver.ErrBadConn.
+// meets the same answer at its next write and goes then.
+//
+// When the call's deadline passed, in the background: the network may
+// have swallowed its connection (a blackhole keeps the socket open and
+// silent), and then the idle ones too, each of which would cost a later
+// call its whole deadline, after the network is back as well. A timeout
+// from a slow statement costs the pool a reconnection per idle session.
+//
+// It works on any *sql.DB the host built, with any driver: database/sql
+// closes a connection whose Conn.Raw answers driver.ErrBadConn.
 func (s *Store) settle(err *error) {
-	if *err == nil || !s.pg || !cannotWrite(*err) {
+	if *err == nil || !s.pg {
 		return
 	}
-	seen := map[*sql.DB]bool{}
-	for _, idb := range []bun.IDB{s.db, s.reader} {
-		if db, ok := idb.(*bun.DB); ok && !seen[db.DB] {
-			seen[db.DB] = true
-			discardIdle(db.DB)
-		}
+	switch {
+	case cannotWrite(*err):
+		s.discardIdle()
+	case errors.Is(*err, context.DeadlineExceeded) && s.discarding.CompareAndSwap(false, true):
+		go func() {
+			defer s.discarding.Store(false)
+			s.discardIdle()
+		}()
 	}
 }
 
-// discardIdle closes the connections db holds idle, taking each out of
-// the pool at once so none is handed out twice, and opening none: it
-// asks for no more than the pool says it has idle.
-func discardIdle(db *sql.DB) {
-	ctx, cancel := context.WithTimeout(context.Background(), discardWait)
-	defer cancel()
-	for _, c := range takeConns(ctx, db, db.Stats().Idle) {
-		_ = c.Raw(func(any) error { return driver.ErrBadConn })
-		c.Close()
+// discardIdle closes the connections the Store's pools hold idle, one at
+// a time, each within discardWait. It stops once a pool shows none idle
+// rather than open a connection or wait for one in use.
+func (s *Store) discardIdle() {
+	for _, db := range s.pools() {
+		for n := db.Stats().Idle; n > 0 && db.Stats().Idle > 0; n-- {
+			ctx, cancel := context.WithTimeout(context.Background(), discardWait)
+			if c, err := db.Conn(ctx); err == nil {
+				_ = c.Raw(func(any) error { return driver.ErrBadConn })
+				c.Close()
+			}
+			cancel()
+		}
 	}
 }

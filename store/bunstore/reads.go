@@ -19,13 +19,15 @@ import (
 // CompleteEvent), upkeep.go (ExpireDue, Prune), forget.go, bounce.go.
 
 // Get implements invites.Store.
-func (s *Store) Get(ctx context.Context, p invites.GetParams) (invites.Invite, error) {
+func (s *Store) Get(ctx context.Context, p invites.GetParams) (_ invites.Invite, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	return getInvite(ctx, s.reader, p.TenantID, p.ID, "")
 }
 
 // Lookup implements invites.Store.
-func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (invites.Invite, error) {
+func (s *Store) Lookup(ctx context.Context, p invites.LookupParams) (_ invites.Invite, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	if len(p.Digest) == 0 {
 		return invites.Invite{}, invites.ErrInvalidToken
@@ -49,7 +51,8 @@ func getInvite(ctx context.Context, db bun.IDB, tenantID string, id uuid.UUID, l
 }
 
 // History implements invites.Store.
-func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites.Event, error) {
+func (s *Store) History(ctx context.Context, p invites.HistoryParams) (_ []invites.Event, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	// An invite's EventForgotten outlives it, and History does not: an
 	// erased invite is not found.
@@ -77,7 +80,8 @@ func (s *Store) History(ctx context.Context, p invites.HistoryParams) ([]invites
 // the lease and the last error read from each queued row) and the
 // unhandled events (invites_events_due_idx). Both stay as small as the
 // backlog, whatever the tables hold.
-func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats, error) {
+func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (_ invites.Stats, err error) {
+	defer s.settle(&err)
 	s.ready(ctx)
 	var (
 		st     invites.Stats
@@ -86,7 +90,7 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (invites.Stats
 	)
 	// The due condition is the claim's; min(due_at) of the due rows is the
 	// first of them in the index's order.
-	err := on(s.reader).QueryRowContext(ctx, `SELECT count(*),
+	err = on(s.reader).QueryRowContext(ctx, `SELECT count(*),
 		count(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN 1 END),
 		min(CASE WHEN due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) THEN due_at END),
 		count(CASE WHEN last_error <> '' THEN 1 END)

@@ -165,14 +165,15 @@ type line struct {
 	ro    atomic.Bool
 }
 
-// open returns a bun.DB on the schema through l's proxy.
+// open returns a bun.DB on the schema through l's proxy, set up as the
+// README's failover section says (connect_timeout included).
 func (l *line) open(b *testing.B, schema string) *bun.DB {
 	u, err := url.Parse(testdb.SchemaDSN(b, schema))
 	if err != nil {
 		b.Fatal(err)
 	}
 	u.Host = l.proxy.Addr
-	dsn, err := testdb.WithParams(u.String(), "default_query_exec_mode", "simple_protocol")
+	dsn, err := testdb.WithParams(u.String(), "default_query_exec_mode", "simple_protocol", "connect_timeout", "2")
 	if err != nil {
 		b.Fatal(err)
 	}
