@@ -103,7 +103,10 @@ func (s *Service) watch(ctx context.Context, tick bool) passErrors {
 		return returned(errs)
 	case <-pctx.Done():
 	}
-	if ctx.Err() != nil { // Run is stopping: the pass winds down, as ever
+	// The pass cancels pctx as it returns, so pctx may be done with the
+	// pass over: only PassTimeout's cause is an overrun. Run stopping
+	// winds the pass down, as ever.
+	if ctx.Err() != nil || context.Cause(pctx) != errPassOverran {
 		return returned(<-finished)
 	}
 	grace := time.NewTimer(min(s.cfg.PassTimeout, 4*s.cfg.StoreTimeout))
