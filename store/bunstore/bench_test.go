@@ -9,14 +9,11 @@ package bunstore_test
 //	  go test -run '^$' -bench . -benchtime 20x ./store/bunstore/
 
 import (
-	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,28 +23,7 @@ import (
 	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/token"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/uptrace/bun"
 )
-
-// rawPool opens pgx on the schema of db, as a host using pgx alone would.
-func rawPool(b *testing.B, db *bun.DB) *pgxpool.Pool {
-	b.Helper()
-	var schema string
-	if err := db.QueryRowContext(b.Context(), "SELECT current_schema()").Scan(&schema); err != nil {
-		b.Fatal(err)
-	}
-	dsn, err := testdb.WithParams(testdb.PostgresDSN(b), "search_path", schema)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pool, err := pgxpool.New(b.Context(), dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
-	return pool
-}
 
 // warmup is how many untimed rounds turns runs first: pools connect and
 // pgx prepares its statements, and neither belongs in the figures.
@@ -132,164 +108,6 @@ func BenchmarkSendBatch(b *testing.B) {
 	})
 }
 
-func rawExpire(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	var q strings.Builder
-	args := []any{now}
-	q.WriteString(`UPDATE invites SET status = 'expired', status_updated_at = $1, updated_at = $1
-		WHERE status = 'pending' AND expires_at <= $1 AND (tenant_id, email_norm) IN (VALUES `)
-	for i, r := range rows {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		fmt.Fprintf(&q, "($%d, $%d)", len(args)+1, len(args)+2)
-		args = append(args, r.TenantID, r.EmailNorm())
-	}
-	q.WriteString(")")
-	_, err := tx.Exec(ctx, q.String(), args...)
-	return err
-}
-
-// rawAddressLimit takes the address locks of rows and counts each
-// address's sends of the last day, as Insert does under an address limit.
-func rawAddressLimit(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	js, err := addressJSON(rows)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT
-		hashtextextended('invites.address:' || length(r->>0) || ':' || (r->>0) || ':' || (r->>1), 0) AS h
-		FROM jsonb_array_elements($1::jsonb) AS r ORDER BY h OFFSET 0) AS s`, string(js)); err != nil {
-		return err
-	}
-	res, err := tx.Query(ctx, `SELECT k.t, k.n, (SELECT count(*) FROM invites AS i
-			JOIN invites_events AS e ON e.invite_id = i.id
-			WHERE i.tenant_id = k.t AND i.email_norm = k.n AND e.type IN ('created', 'resent') AND e.at > $2)
-		FROM (SELECT r->>0 AS t, (r->>1) COLLATE "C" AS n FROM jsonb_array_elements($1::jsonb) AS r) AS k`,
-		string(js), now.Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	counts := map[[2]string]int{}
-	for res.Next() {
-		var (
-			k [2]string
-			n int
-		)
-		if err := res.Scan(&k[0], &k[1], &n); err != nil {
-			return err
-		}
-		counts[k] = n
-	}
-	return res.Err()
-}
-
-func rawExpireJSON(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	js, err := addressJSON(rows)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `UPDATE invites SET status = 'expired', status_updated_at = $1, updated_at = $1
-		WHERE status = 'pending' AND expires_at <= $1 AND (tenant_id, email_norm) IN
-		(SELECT r->>0, (r->>1) COLLATE "C" FROM jsonb_array_elements($2::jsonb) AS r)`, now, string(js))
-	return err
-}
-
-// rawOutbox writes the outbox rows and the created events of the CTE ins.
-const rawOutbox = `outbox AS (INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at)
-	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, last_sent_at, last_sent_at FROM ins),
-	events AS (INSERT INTO invites_events (invite_id, tenant_id, type, actor_id, at, due_at)
-	SELECT id, tenant_id, 'created', created_by_user_id, last_sent_at, last_sent_at FROM ins)
-	SELECT id FROM ins`
-
-// collectAll reads the ids the insert returned and checks all were stored.
-func collectAll(rows pgx.Rows, want int) error {
-	stored, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return err
-	}
-	if len(stored) != want {
-		return fmt.Errorf("stored %d of %d", len(stored), want)
-	}
-	return nil
-}
-
-func rawInsertJSON(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	type row struct {
-		ID              uuid.UUID `json:"id"`
-		TenantID        string    `json:"tenant_id"`
-		Email           string    `json:"email"`
-		EmailNorm       string    `json:"email_norm"`
-		FirstName       string    `json:"first_name"`
-		LastName        string    `json:"last_name"`
-		FirstFold       string    `json:"first_name_fold"`
-		LastFold        string    `json:"last_name_fold"`
-		Locale          string    `json:"locale"`
-		Data            *string   `json:"data"`
-		Roles           []string  `json:"roles"`
-		StatusUpdatedAt time.Time `json:"status_updated_at"`
-		ExpiresAt       time.Time `json:"expires_at"`
-		LastSentAt      time.Time `json:"last_sent_at"`
-		LatestDelivery  uuid.UUID `json:"latest_delivery_id"`
-		CreatedBy       string    `json:"created_by_user_id"`
-		CreatedAt       time.Time `json:"created_at"`
-		UpdatedAt       time.Time `json:"updated_at"`
-	}
-	batch := make([]row, len(rows))
-	for i, r := range rows {
-		batch[i] = row{r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
-			strings.ToLower(r.FirstName), strings.ToLower(r.LastName), r.Locale, nil, r.Roles,
-			r.StatusUpdatedAt, r.ExpiresAt, now, uuid.Must(uuid.NewV7()), r.CreatedByUserID, r.CreatedAt, r.UpdatedAt}
-	}
-	js, err := json.Marshal(batch)
-	if err != nil {
-		return err
-	}
-	ids, err := tx.Query(ctx, `WITH ins AS (INSERT INTO invites (id, tenant_id, email, email_norm, first_name,
-		last_name, first_name_fold, last_name_fold, locale, data, roles, status, status_updated_at, expires_at,
-		send_count, last_sent_at, delivery_status, delivery_error, latest_delivery_id, created_by_user_id,
-		created_at, updated_at)
-		SELECT id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold,
-			locale, data, roles, 'pending', status_updated_at, expires_at, 1, last_sent_at, 'queued', '',
-			latest_delivery_id, created_by_user_id, created_at, updated_at
-		FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, tenant_id text, email text, email_norm text,
-			first_name text, last_name text, first_name_fold text, last_name_fold text, locale text,
-			data jsonb, roles jsonb, status_updated_at timestamptz, expires_at timestamptz,
-			last_sent_at timestamptz, latest_delivery_id uuid, created_by_user_id text,
-			created_at timestamptz, updated_at timestamptz)
-		ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING
-		RETURNING id, tenant_id, latest_delivery_id, last_sent_at, created_by_user_id), `+rawOutbox, string(js))
-	if err != nil {
-		return err
-	}
-	return collectAll(ids, len(rows))
-}
-
-func rawInsertValues(ctx context.Context, tx pgx.Tx, now time.Time, rows []invites.Invite) error {
-	var q strings.Builder
-	var args []any
-	q.WriteString("WITH ins AS (INSERT INTO invites (id, tenant_id, email, email_norm, first_name, last_name, " +
-		"first_name_fold, last_name_fold, locale, data, roles, status, status_updated_at, expires_at, send_count, " +
-		"last_sent_at, delivery_status, delivery_error, latest_delivery_id, created_by_user_id, created_at, updated_at) VALUES ")
-	for i, r := range rows {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		p := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'pending', $%d, $%d, 1, $%d, 'queued', '', $%d, $%d, $%d, $%d)",
-			p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10, p+11, p+12, p+13, p+14, p+15, p+16, p+17, p+18)
-		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
-			strings.ToLower(r.FirstName), strings.ToLower(r.LastName), r.Locale, nil, r.Roles,
-			r.StatusUpdatedAt, r.ExpiresAt, now, uuid.Must(uuid.NewV7()), r.CreatedByUserID, r.CreatedAt, r.UpdatedAt)
-	}
-	q.WriteString(" ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING " +
-		"RETURNING id, tenant_id, latest_delivery_id, last_sent_at, created_by_user_id), " + rawOutbox)
-	ids, err := tx.Query(ctx, q.String(), args...)
-	if err != nil {
-		return err
-	}
-	return collectAll(ids, len(rows))
-}
-
 // BenchmarkAccept accepts one invite by its token digest: ours is the
 // Change of the Service's Accept (a change by rule, with no hook, as with
 // Config.OnAccept unset) by the invite's latest token, raw is pgx running
@@ -330,26 +148,7 @@ func BenchmarkAccept(b *testing.B) {
 			b.Fatalf("Accept: %v", err)
 		}
 	}, map[string]func(int){"raw": func(i int) {
-		var (
-			inv            invites.Invite
-			status, dstat  string
-			data, accepted *string
-			roles          []string
-		)
-		err := pool.QueryRow(ctx, `WITH u AS (UPDATE invites
-			SET status = $1, accepted_by_user_id = $2, status_updated_at = $3, updated_at = $3
-			WHERE (id, latest_delivery_id) = (SELECT invite_id, delivery_id FROM invites_tokens WHERE digest = $4)
-				AND status = 'pending' AND expires_at > $3
-			RETURNING id, tenant_id, email, first_name, last_name, locale, data, roles, status, status_updated_at,
-				expires_at, send_count, last_sent_at, delivery_status, delivery_error, created_by_user_id,
-				accepted_by_user_id, created_at, updated_at),
-			e AS (INSERT INTO invites_events (invite_id, tenant_id, type, actor_id, at, due_at)
-				SELECT id, tenant_id, 'accepted', $2, $3, $3 FROM u)
-			SELECT * FROM u`,
-			"accepted", "user", now, digest(2*i+1)).Scan(&inv.ID, &inv.TenantID, &inv.Email, &inv.FirstName,
-			&inv.LastName, &inv.Locale, &data, &roles, &status, &inv.StatusUpdatedAt, &inv.ExpiresAt, &inv.SendCount,
-			&inv.LastSentAt, &dstat, &inv.DeliveryError, &inv.CreatedByUserID, &accepted, &inv.CreatedAt, &inv.UpdatedAt)
-		if err != nil || status != "accepted" {
+		if err := rawAccept(ctx, pool, now, digest(2*i+1)); err != nil {
 			b.Fatalf("raw accept: %v", err)
 		}
 	}})
@@ -466,13 +265,4 @@ func BenchmarkListDeepCursor(b *testing.B) {
 	b.ReportMetric(float64(m1.Microseconds())/1000, "page1-median-ms")
 	b.ReportMetric(float64(m500.Microseconds())/1000, "page500-median-ms")
 	b.ReportMetric(float64(m500)/float64(m1), "page500/page1")
-}
-
-// addressJSON is the (tenant, address) pairs of rows as one JSON array.
-func addressJSON(rows []invites.Invite) ([]byte, error) {
-	keys := make([][2]string, len(rows))
-	for i, r := range rows {
-		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
-	}
-	return json.Marshal(keys)
 }
