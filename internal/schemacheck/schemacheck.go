@@ -67,16 +67,30 @@ func (i Index) String() string {
 	return s
 }
 
-// Check returns how u disagrees with the schema db sees (PostgreSQL's
-// current schema, or SQLite's main), one sentence per disagreement, none
-// when they agree.
-func Check(ctx context.Context, db bun.IDB, u Uses) ([]string, error) {
+// Check returns how uses disagree with the schema db sees (PostgreSQL's
+// current schema, or SQLite's main), one sentence per disagreement, each
+// once however many of uses share it; none when they agree.
+func Check(ctx context.Context, db bun.IDB, uses ...Uses) ([]string, error) {
 	s, err := load(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("schemacheck: %w", err)
 	}
 	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	seen := map[string]bool{}
+	add := func(format string, args ...any) {
+		if p := fmt.Sprintf(format, args...); !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, u := range uses {
+		s.check(u, add)
+	}
+	return out, nil
+}
+
+// check tells add each disagreement of u with s.
+func (s schema) check(u Uses, add func(format string, args ...any)) {
 	for _, in := range u.Inserts {
 		cols, ok := s.tables[in.Table]
 		if !ok {
@@ -130,7 +144,6 @@ func Check(ctx context.Context, db bun.IDB, u Uses) ([]string, error) {
 			add("index %s, want %s", got, want)
 		}
 	}
-	return out, nil
 }
 
 // column is what Check needs of a column: whether an INSERT must write it.

@@ -36,14 +36,12 @@ func TestRawSchema(t *testing.T) {
 	if err := bunstore.Migrate(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range rawSide {
-		problems, err := schemacheck.Check(t.Context(), db, u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range problems {
-			t.Error(p)
-		}
+	problems, err := schemacheck.Check(t.Context(), db, rawSide...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
 	}
 }
 

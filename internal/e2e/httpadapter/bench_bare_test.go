@@ -48,14 +48,12 @@ func TestBareSchema(t *testing.T) {
 			if err := bunstore.Migrate(t.Context(), db); err != nil {
 				t.Fatal(err)
 			}
-			for _, u := range bareSide {
-				problems, err := schemacheck.Check(t.Context(), db, u)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, p := range problems {
-					t.Error(p)
-				}
+			problems, err := schemacheck.Check(t.Context(), db, bareSide...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Error(p)
 			}
 		})
 	}
