@@ -1,21 +1,25 @@
-// Package schemacheck compares what hand-written SQL relies on with a
-// migrated schema. The benchmarks' raw sides share no code with the store
-// they are measured against, so nothing but such a check tells them a
-// migration changed the tables under them: a raw INSERT that stops writing
-// every column, or a query whose index went away, would do less or other
-// work than the store and quietly skew the ratio.
+// Package schemacheck compares what hand-written SQL relies on with the
+// schema of bunstore.Migrate. The benchmarks' raw sides share no code with
+// the store they are measured against, so nothing but such a check tells
+// them a migration changed the tables under them: a raw INSERT that stops
+// writing every column, or a query whose index went away, would do less
+// or other work than the store and quietly skew the ratio.
 package schemacheck
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+
+	"github.com/invitekit/invites/store/bunstore"
 )
 
 // Uses is what raw SQL relies on, stated as data next to it.
@@ -89,6 +93,22 @@ func Check(ctx context.Context, db bun.IDB, uses ...Uses) ([]string, error) {
 	return out, nil
 }
 
+// Migrated migrates db, a fresh database of the test's own, with
+// bunstore.Migrate and fails t with each disagreement of uses with it.
+func Migrated(t testing.TB, db *bun.DB, uses ...Uses) {
+	t.Helper()
+	if err := bunstore.Migrate(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := Check(t.Context(), db, uses...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
 // check tells add each disagreement of u with s.
 func (s schema) check(u Uses, add func(format string, args ...any)) {
 	for _, in := range u.Inserts {
@@ -157,113 +177,97 @@ type schema struct {
 	indexes map[string]Index
 }
 
+// load reads the schema through the dialect's queries: columns gives rows
+// of (table, column, NOT NULL, has a default), indexes rows of (name,
+// table, unique, predicate or definition, key columns joined by commas),
+// and where finds the predicate in the fourth.
 func load(ctx context.Context, db bun.IDB) (schema, error) {
 	s := schema{tables: map[string]map[string]column{}, indexes: map[string]Index{}}
+	var columns, indexes string
+	var where func(string) string
 	switch db.Dialect().Name() {
 	case dialect.PG:
-		return s, loadPostgres(ctx, db, s)
+		columns, indexes, where = pgColumns, pgIndexes, predicate
 	case dialect.SQLite:
-		return s, loadSQLite(ctx, db, s)
+		columns, indexes, where = sqliteColumns, sqliteIndexes, sqliteWhere
+	default:
+		return s, fmt.Errorf("unsupported dialect %s", db.Dialect().Name())
 	}
-	return s, fmt.Errorf("unsupported dialect %s", db.Dialect().Name())
+	if err := each(ctx, db, columns, func(r *sql.Rows) error {
+		var table, name string
+		var c column
+		if err := r.Scan(&table, &name, &c.notNull, &c.defaulted); err != nil {
+			return err
+		}
+		if s.tables[table] == nil {
+			s.tables[table] = map[string]column{}
+		}
+		s.tables[table][name] = c
+		return nil
+	}); err != nil {
+		return s, err
+	}
+	return s, each(ctx, db, indexes, func(r *sql.Rows) error {
+		var ix Index
+		var pred, cols string
+		if err := r.Scan(&ix.Name, &ix.Table, &ix.Unique, &pred, &cols); err != nil {
+			return err
+		}
+		ix.Columns, ix.Where = strings.Split(cols, ","), where(pred)
+		s.indexes[ix.Name] = ix
+		return nil
+	})
 }
 
-func (s schema) column(table, name string, c column) {
-	if s.tables[table] == nil {
-		s.tables[table] = map[string]column{}
-	}
-	s.tables[table][name] = c
-}
-
-// loadPostgres reads the current schema's columns (an identity column
-// has a default) and indexes.
-func loadPostgres(ctx context.Context, db bun.IDB, s schema) error {
-	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name, is_nullable = 'NO',
-		column_default IS NOT NULL OR is_identity = 'YES' OR is_generated = 'ALWAYS'
-		FROM information_schema.columns WHERE table_schema = current_schema()`)
+// each runs query and scan on each of its rows.
+func each(ctx context.Context, db bun.IDB, query string, scan func(*sql.Rows) error) error {
+	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var table, name string
-		var c column
-		if err := rows.Scan(&table, &name, &c.notNull, &c.defaulted); err != nil {
+		if err := scan(rows); err != nil {
 			return err
 		}
-		s.column(table, name, c)
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	ixs, err := db.QueryContext(ctx, `SELECT c.relname, t.relname, i.indisunique,
+	return rows.Err()
+}
+
+// PostgreSQL's current schema: an identity column has a default; an
+// index's keys leave out its INCLUDE columns.
+const (
+	pgColumns = `SELECT table_name, column_name, is_nullable = 'NO',
+		column_default IS NOT NULL OR is_identity = 'YES'
+		FROM information_schema.columns WHERE table_schema = current_schema()`
+	pgIndexes = `SELECT c.relname, t.relname, i.indisunique,
 		coalesce(pg_get_expr(i.indpred, i.indrelid), ''),
 		array_to_string(ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true)
 			FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k), ',')
 		FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid JOIN pg_class AS t ON t.oid = i.indrelid
-		WHERE t.relnamespace = current_schema()::regnamespace`)
-	if err != nil {
-		return err
-	}
-	defer ixs.Close()
-	for ixs.Next() {
-		var ix Index
-		var cols string
-		if err := ixs.Scan(&ix.Name, &ix.Table, &ix.Unique, &ix.Where, &cols); err != nil {
-			return err
-		}
-		ix.Columns = strings.Split(cols, ",")
-		ix.Where = predicate(ix.Where)
-		s.indexes[ix.Name] = ix
-	}
-	return ixs.Err()
-}
+		WHERE t.relnamespace = current_schema()::regnamespace`
+)
 
-// loadSQLite reads the columns and indexes of main's tables. A rowid
-// table's lone INTEGER PRIMARY KEY is its rowid, which has a default.
-func loadSQLite(ctx context.Context, db bun.IDB, s schema) error {
-	rows, err := db.QueryContext(ctx, `SELECT t.name, c.name, c."notnull",
-		c.dflt_value IS NOT NULL OR (c.pk = 1 AND upper(c.type) = 'INTEGER' AND NOT t.wr
-			AND (SELECT count(*) FROM pragma_table_info(t.name) AS p WHERE p.pk > 0) = 1)
+// SQLite's main (an INTEGER PRIMARY KEY, the rowid, is not NOT NULL
+// unless declared so); an index's predicate is in its CREATE INDEX.
+const (
+	sqliteColumns = `SELECT t.name, c.name, c."notnull", c.dflt_value IS NOT NULL
 		FROM pragma_table_list AS t, pragma_table_info(t.name) AS c
-		WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite_%'`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var table, name string
-		var c column
-		if err := rows.Scan(&table, &name, &c.notNull, &c.defaulted); err != nil {
-			return err
-		}
-		s.column(table, name, c)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	ixs, err := db.QueryContext(ctx, `SELECT l.name, t.name, l."unique",
+		WHERE t.schema = 'main' AND t.type = 'table' AND t.name NOT LIKE 'sqlite_%'`
+	sqliteIndexes = `SELECT l.name, t.name, l."unique",
 		coalesce((SELECT sql FROM sqlite_master WHERE type = 'index' AND name = l.name), ''),
 		(SELECT group_concat(name, ',' ORDER BY seqno) FROM pragma_index_info(l.name))
 		FROM sqlite_master AS t, pragma_index_list(t.name) AS l
-		WHERE t.type = 'table'`)
-	if err != nil {
-		return err
+		WHERE t.type = 'table'`
+)
+
+// sqliteWhere is the predicate of a CREATE INDEX, "" for none.
+func sqliteWhere(def string) string {
+	loc := whereKeyword.FindStringIndex(def)
+	if loc == nil {
+		return ""
 	}
-	defer ixs.Close()
-	for ixs.Next() {
-		var ix Index
-		var def, cols string
-		if err := ixs.Scan(&ix.Name, &ix.Table, &ix.Unique, &def, &cols); err != nil {
-			return err
-		}
-		ix.Columns = strings.Split(cols, ",")
-		if loc := whereKeyword.FindStringIndex(def); loc != nil {
-			ix.Where = predicate(def[loc[1]:])
-		}
-		s.indexes[ix.Name] = ix
-	}
-	return ixs.Err()
+	return predicate(def[loc[1]:])
 }
 
 // whereKeyword finds the WHERE of a CREATE INDEX, in any case.

@@ -18,7 +18,6 @@ import (
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/schemacheck"
 	"github.com/invitekit/invites/internal/testdb"
-	"github.com/invitekit/invites/store/bunstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
@@ -32,17 +31,7 @@ var rawSide = []schemacheck.Uses{rawAddressLimitUses, rawExpireUses, rawInsertUs
 // into that it neither writes nor leaves to its default knowingly, an
 // index its statements need that is missing or changed.
 func TestRawSchema(t *testing.T) {
-	db := testdb.Postgres(t)
-	if err := bunstore.Migrate(t.Context(), db); err != nil {
-		t.Fatal(err)
-	}
-	problems, err := schemacheck.Check(t.Context(), db, rawSide...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Error(p)
-	}
+	schemacheck.Migrated(t, testdb.Postgres(t), rawSide...)
 }
 
 // rawPool opens pgx on the schema of db, as a host using pgx alone would.

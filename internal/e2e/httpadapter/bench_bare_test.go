@@ -25,7 +25,6 @@ import (
 	"github.com/invitekit/invites/httpadapter"
 	"github.com/invitekit/invites/internal/schemacheck"
 	"github.com/invitekit/invites/internal/testdb"
-	"github.com/invitekit/invites/store/bunstore"
 )
 
 // bareSide is what the bare handler's statements rely on, statement by
@@ -44,17 +43,7 @@ func TestBareSchema(t *testing.T) {
 	}{{"SQLite", testdb.SQLite}, {"PostgreSQL", testdb.Postgres}} {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			db := d.open(t)
-			if err := bunstore.Migrate(t.Context(), db); err != nil {
-				t.Fatal(err)
-			}
-			problems, err := schemacheck.Check(t.Context(), db, bareSide...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range problems {
-				t.Error(p)
-			}
+			schemacheck.Migrated(t, d.open(t), bareSide...)
 		})
 	}
 }
