@@ -2,8 +2,10 @@ package testdb
 
 import (
 	"context"
+	"strings"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 )
 
 // LoadEnded bulk-loads n invites of tenant "bulk", as a month of a
@@ -55,4 +57,25 @@ func NoAutovacuum(ctx context.Context, db bun.IDB) error {
 		}
 	}
 	return nil
+}
+
+// Analyze gathers statistics for the tables of db's own schema only (on
+// SQLite, its file), as autovacuum keeps them on a live database. A bare
+// ANALYZE on PostgreSQL would analyze every schema of the test database,
+// the never-analyzed ones of tests running beside it included.
+func Analyze(ctx context.Context, db *bun.DB) error {
+	if db.Dialect().Name() != dialect.PG {
+		_, err := db.ExecContext(ctx, "ANALYZE")
+		return err
+	}
+	var tables []string
+	if err := db.NewSelect().ColumnExpr("quote_ident(tablename)").TableExpr("pg_tables").
+		Where("schemaname = current_schema()").Scan(ctx, &tables); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	_, err := db.ExecContext(ctx, "ANALYZE "+strings.Join(tables, ", "))
+	return err
 }

@@ -152,7 +152,7 @@ func seedTenant(b *testing.B, db *bun.DB, svc *invites.Service) {
 	sendSeed(b, svc)
 	// Statistics, as autovacuum keeps them on a live database; see
 	// BenchmarkHTTPNeverAnalyzed for the same without.
-	if _, err := db.ExecContext(b.Context(), "ANALYZE"); err != nil {
+	if err := testdb.Analyze(b.Context(), db); err != nil {
 		b.Fatal(err)
 	}
 }
