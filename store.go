@@ -117,9 +117,13 @@ type OutboxStore interface {
 	// DeliveryStatus becomes DeliveryFailed and its DeliveryError
 	// p.Reason; and an EventBounced is written at p.Now, whatever the
 	// invite's status. A claim of the delivery no longer holds: its
-	// outcome changes nothing. It returns the invite as it is after, and false
-	// with nothing changed when the delivery bounced already (a provider
-	// that tells twice). ErrNotFound when there is no such delivery.
+	// outcome changes nothing. An outcome of the delivery written
+	// meanwhile (CompleteDeliveries) takes effect wholly before the bounce
+	// or not at all: whichever commits first, the invite of its latest
+	// delivery ends with the bounce's failure and reason. It returns the
+	// invite as it is after, and false with nothing changed when the
+	// delivery bounced already (a provider that tells twice). ErrNotFound
+	// when there is no such delivery.
 	Bounce(ctx context.Context, p BounceParams) (Invite, bool, error)
 
 	// CompleteDeliveries records each outcome of an attempt on its
