@@ -183,6 +183,10 @@ type OutboxStore interface {
 	//   - When it is its invite's latest, DeliveryStatus becomes
 	//     DeliveryFailed and DeliveryError p.Reason.
 	//   - An EventBounced at p.Now, whatever the invite's status.
+	//   - An outcome of the delivery written meanwhile (CompleteDeliveries)
+	//     takes effect wholly before the bounce or not at all: whichever
+	//     commits first, the invite of its latest delivery ends with the
+	//     bounce's failure and reason.
 	//   - false, with nothing changed, when it bounced already (a provider
 	//     that tells twice); ErrNotFound when there is no such delivery.
 	Bounce(ctx context.Context, p BounceParams) (Invite, bool, error)

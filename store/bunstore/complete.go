@@ -13,10 +13,12 @@ import (
 
 // CompleteDeliveries implements invites.Store in one transaction: the
 // invites first (the lock order), then the deliveries whose claim holds
-// and their events. On PostgreSQL that is two statements, prepared, the
-// outcomes bound as arrays, and the commit does not wait for the WAL
-// flush (unless the Store runs in the host's transaction): outcomes lost
-// to a crash only make their emails go again.
+// and their events. On PostgreSQL that is three statements, prepared, the
+// outcomes bound as arrays (the first locks the invites, so a bounce
+// cannot change a delivery between the reads and the writes), and the
+// commit does not wait for the WAL flush (unless the Store runs in the
+// host's transaction): outcomes lost to a crash only make their emails go
+// again. SQLite runs one writing transaction at a time, taken at BEGIN.
 func (s *Store) CompleteDeliveries(ctx context.Context, p invites.CompleteParams) (err error) {
 	defer s.settle(&err)
 	s.ready(ctx)
@@ -60,6 +62,17 @@ func (o *outcomeRows) add(x invites.DeliveryOutcome) error {
 	return nil
 }
 
+// pgLockOutcomeInvites locks the invites of the outcomes, in id order,
+// before anything reads their deliveries. A bounce changes a delivery
+// only while it holds the invite, so each later statement, taking its
+// snapshot once these locks are held, reads the delivery as it is.
+// Without it, the UPDATE of pgCompleteInvites, waiting for a bounce that
+// held the invite, would re-check the invite but read the delivery in its
+// subquery from its snapshot, still queued, and write the outcome over
+// the bounce.
+const pgLockOutcomeInvites = `SELECT id FROM invites
+	WHERE id = ANY(ARRAY(SELECT CAST(unnest(CAST(?0 AS text[])) AS uuid))) ORDER BY id FOR NO KEY UPDATE`
+
 // pgCompleteInvites writes each outcome on its invite while the delivery
 // is the invite's latest and its claim holds. Its plan must not depend
 // on how many outcomes there are or on statistics, which lag behind an
@@ -87,7 +100,7 @@ const pgCompleteDeliveries = `WITH v AS (SELECT * FROM unnest(CAST(?0 AS text[])
 	FROM d JOIN v ON v.did = d.id WHERE d.state IN ('sent', 'failed')`
 
 func (s *Store) completePG(ctx context.Context, o outcomeRows) error {
-	s.warm(ctx, pgCompleteInvites, pgCompleteDeliveries)
+	s.warm(ctx, pgLockOutcomeInvites, pgCompleteInvites, pgCompleteDeliveries)
 	uuids := func(ids []uuid.UUID) textArray {
 		out := make(textArray, len(ids))
 		for i, id := range ids {
@@ -114,7 +127,11 @@ func (s *Store) completePG(ctx context.Context, o outcomeRows) error {
 				return err
 			}
 		}
-		if err := s.execIn(ctx, tx, pgCompleteInvites, uuids(o.invites), ids, attempts, textArray(o.states), textArray(o.errs)); err != nil {
+		invs := uuids(o.invites)
+		if err := s.execIn(ctx, tx, pgLockOutcomeInvites, invs); err != nil {
+			return err
+		}
+		if err := s.execIn(ctx, tx, pgCompleteInvites, invs, ids, attempts, textArray(o.states), textArray(o.errs)); err != nil {
 			return err
 		}
 		return s.execIn(ctx, tx, pgCompleteDeliveries, ids, attempts, textArray(o.states), times(o.dues), textArray(o.errs), times(o.ended))

@@ -337,7 +337,8 @@ func TestPlansWithoutStatistics(t *testing.T) {
 				err = fmt.Errorf("DeliverPending sent %d, want a batch of 200", n)
 			}
 			return err
-		}, []string{"FOR NO KEY UPDATE SKIP LOCKED", "UPDATE invites SET delivery_status", "UPDATE invites_deliveries SET state = v.st"}},
+		}, []string{"FOR NO KEY UPDATE SKIP LOCKED", "ORDER BY id FOR NO KEY UPDATE", "UPDATE invites SET delivery_status",
+			"UPDATE invites_deliveries SET state = v.st"}},
 		{"renew leases", func() error {
 			_, err := store.RenewDeliveries(ctx, invites.RenewParams{Now: freshNow, Lease: time.Minute,
 				Deliveries: []invites.Delivery{{ID: uuid.UUID(md5.Sum([]byte("d" + strconv.Itoa(freshRows-1)))), Attempt: 0}}})

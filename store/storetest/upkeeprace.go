@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 var upkeepRaceCases = []testCase{
 	{"Race/ForgetVsAccept", testRaceForgetVsAccept},
 	{"Race/Bounce", testRaceBounce},
+	{"Race/BounceVsOutcome", testRaceBounceVsOutcome},
 	{"Race/PruneVsResend", testRacePruneVsResend},
 }
 
@@ -117,6 +119,85 @@ func testRaceBounce(t *testing.T, newStore func(*testing.T) invites.Store) {
 		if wins != 1 || bounced != 1 {
 			t.Fatalf("delivery %s: %d of %d racing Bounces answered true and %d bounced events were written, want 1 and 1", c.ID, wins, racers, bounced)
 		}
+	}
+}
+
+// A bounce of a delivery's first attempt racing the outcome of its retry
+// (attempt 2), each started first on half the invites: the two take
+// effect in one order. Either the outcome commits first and the bounce
+// then fails the delivery, or the bounce ends the claim and the outcome
+// changes nothing; so the invite always ends with the bounce's failure
+// and reason, its history has the outcome's event (a final one) only
+// before the bounced event, and the delivery is not claimed again. Many
+// rounds of a few pairs, so a store whose outcome reads the delivery
+// from before a bounce it then waits for loses some of them.
+func testRaceBounceVsOutcome(t *testing.T, newStore func(*testing.T) invites.Store) {
+	s := newStore(t)
+	ctx := t.Context()
+	const rounds, n = 25, 6
+	// The outcomes raced, each with the event it writes when it wins.
+	outcomes := []struct {
+		o  invites.DeliveryOutcome
+		ev invites.EventType
+	}{
+		{invites.DeliveryOutcome{Status: invites.DeliverySent}, invites.EventSent},
+		{invites.DeliveryOutcome{Status: invites.DeliveryFailed, Error: "550 rejected"}, invites.EventDeliveryFailed},
+		{invites.DeliveryOutcome{Status: invites.DeliveryQueued, Error: "421 later"}, ""}, // a retry writes none
+	}
+	now := t0
+	for round := range rounds {
+		now = now.Add(time.Hour)
+		insertOK(t, s, now, addresses(tenantA, fmt.Sprintf("bo%d-", round), now, n)...)
+		for _, c := range claim(t, s, now, n, lease) {
+			complete(t, s, c.Delivery, invites.DeliveryOutcome{Status: invites.DeliveryQueued, RetryAt: now, Error: "421 busy", At: now})
+		}
+		cs := claim(t, s, now, n, lease)
+		if len(cs) != n {
+			t.Fatalf("round %d: claimed %d retries of %d", round, len(cs), n)
+		}
+		reason := fmt.Sprintf("hard bounce: round %d", round)
+		bounced := make([]invites.Invite, n)
+		oks := make([]bool, n)
+		bounceErrs, outcomeErrs := make([]error, n), make([]error, n)
+		var fns []func()
+		for i, c := range cs {
+			o := outcomes[i%len(outcomes)].o
+			o.Delivery, o.At, o.RetryAt = c.Delivery, now, now
+			b := func() {
+				bounced[i], oks[i], bounceErrs[i] = s.Bounce(ctx, invites.BounceParams{Now: now, DeliveryID: c.ID, Reason: reason})
+			}
+			w := func() {
+				outcomeErrs[i] = s.CompleteDeliveries(ctx, invites.CompleteParams{Outcomes: []invites.DeliveryOutcome{o}})
+			}
+			if i%2 == 0 {
+				fns = append(fns, b, w)
+			} else {
+				fns = append(fns, w, b)
+			}
+		}
+		race(fns...)
+		for i, c := range cs {
+			o := outcomes[i%len(outcomes)]
+			st := o.o.Status
+			if err := errors.Join(bounceErrs[i], outcomeErrs[i]); err != nil {
+				t.Fatalf("round %d, %s outcome racing a bounce: %v", round, st, err)
+			}
+			if !oks[i] || bounced[i].DeliveryStatus != invites.DeliveryFailed || bounced[i].DeliveryError != reason {
+				t.Fatalf("round %d: Bounce racing a %s outcome = %s %q, %t; want failed %q, true",
+					round, st, bounced[i].DeliveryStatus, bounced[i].DeliveryError, oks[i], reason)
+			}
+			got := get(t, s, tenantA, c.InviteID)
+			es := types(historyOf(t, s, got))
+			want := []invites.EventType{invites.EventCreated, invites.EventBounced}
+			if o.ev != "" && len(es) == 3 {
+				want = []invites.EventType{invites.EventCreated, o.ev, invites.EventBounced} // the outcome won
+			}
+			if got.DeliveryStatus != invites.DeliveryFailed || got.DeliveryError != reason || !slices.Equal(es, want) {
+				t.Fatalf("round %d: after a bounce racing a %s outcome the invite is %s %q with events %v; want failed %q with %v",
+					round, st, got.DeliveryStatus, got.DeliveryError, es, reason, want)
+			}
+		}
+		claimNone(t, s, now.Add(time.Hour), "a bounced delivery is not claimed again, whatever outcome raced the bounce")
 	}
 }
 

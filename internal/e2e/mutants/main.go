@@ -87,6 +87,8 @@ var mutants = []mutant{
 		"d.claimID == p.ClaimID && !d.leaseUntil.IsZero()", "!d.leaseUntil.IsZero()"},
 	{"release-keeps-tokens", "ReleaseClaim leaves the released claim's tokens valid", "delivery.go",
 		"\t\tdelete(s.digests, string(digest))\n", ""},
+	{"complete-stale-claim", "CompleteDeliveries checks an outcome's claim, then lets a Bounce commit before it writes the outcome over it", "delivery.go",
+		"\t\tr := s.invites[sd.d.InviteID]\n", "\t\ts.mu.Unlock()\n\t\ttime.Sleep(time.Millisecond)\n\t\ts.mu.Lock()\n\t\tr := s.invites[sd.d.InviteID]\n"},
 	{"complete-ignores-fence", "CompleteDeliveries (and RenewDeliveries) accept an outcome of a claim that no longer holds (Attempt)", "delivery.go",
 		" || sd.d.Attempt != d.Attempt", ""},
 	{"expiredue-ignores-limit", "ExpireDue expires every due invite, not up to Limit", "events.go",
