@@ -418,11 +418,13 @@ func (p *pass) flush(group []DeliveryOutcome) {
 }
 
 // held returns the outcomes of group whose claim this pass still holds,
-// as the last renewal found; it ends the flights of the others.
+// as the last renewal found; it ends the flights of the others. It writes
+// a new slice, never group's: a store call abandoned past its bound (see
+// bounded) may still be reading the group it was given.
 func (p *pass) held(group []DeliveryOutcome) []DeliveryOutcome {
 	p.mu.Lock()
 	var lost []Delivery
-	kept := group[:0]
+	kept := make([]DeliveryOutcome, 0, len(group))
 	for _, o := range group {
 		if f := p.flying[o.Delivery.ID]; f != nil && f.lost {
 			lost = append(lost, o.Delivery)

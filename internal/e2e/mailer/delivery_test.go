@@ -27,7 +27,7 @@ func TestDeliveryEndToEnd(t *testing.T) {
 	if got := first.header.Get("Message-Id"); !messageID.MatchString(got) {
 		t.Fatalf("Message-ID %q", got)
 	}
-	if first.header.Get("To") != "<ann@example.test>" || first.subject != "Einladung ins Team" ||
+	if first.header.Get("To") != "<ann@example.test>" || first.subject != "Einladung zu acme" ||
 		first.header.Get("Content-Language") != "de" {
 		t.Fatalf("headers: %v, subject %q", first.header, first.subject)
 	}
