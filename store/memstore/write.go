@@ -159,8 +159,8 @@ func (s *Store) freeDigest(d []byte) bool {
 // link gives r the token of d, of a link the host delivers: r has no
 // delivery to send, its queued one (if any) no longer claimable.
 func (s *Store) link(r *record, d []byte) {
-	if old, ok := s.latest[r.inv.ID]; ok {
-		delete(s.active, old)
+	if queued, ok := s.latest[r.inv.ID]; ok {
+		delete(s.active, queued)
 		delete(s.latest, r.inv.ID)
 	}
 	r.digests = [][]byte{bytes.Clone(d)}
