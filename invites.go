@@ -82,7 +82,8 @@ type Invite struct {
 	CreatedByUserID  string          `json:"createdByUserId"`
 	AcceptedByUserID string          `json:"acceptedByUserId"` // null in JSON until accepted
 	// ExpiresAt is set at send and renewed each time a token is minted, so
-	// an invite never expires before its email could go out.
+	// an invite never expires before its email could go out; one of its
+	// own TTL (NewInvite.TTL) keeps the expiry its send gave it.
 	ExpiresAt time.Time `json:"expiresAt"`
 	// SendCount counts the sends asked for: 1 for the first, +1 per resend.
 	SendCount int `json:"sendCount"`

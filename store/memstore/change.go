@@ -217,7 +217,8 @@ func (s *Store) commit(r *record, out invites.Invite, e invites.Edit, p invites.
 		for _, d := range r.digests {
 			delete(s.digests, string(d))
 		}
-		r.digests, r.fixed = nil, e.FixedExpiry
+		r.digests = nil
+		r.fixed = e.FixedExpiry
 		s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = r.inv.ID
 		if e.LinkDigest != nil {
 			s.link(r, e.LinkDigest)
