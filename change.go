@@ -128,7 +128,7 @@ func (s *Service) authorizeThen(actor Actor, op Op, p ChangeParams) func(context
 // *ResendTooSoonError, ErrQuotaExceeded, and (from the store, at the
 // write) ErrAlreadyInvited when the address has another live invite.
 // Resend queues an email: an invite the host delivers (DeliveryHost) is
-// ErrLinkNotReturned, and is resent by ResendWith.
+// ErrLinkNotReturned after those, and is resent by ResendWith.
 func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
 	r, err := s.resendWith(ctx, actor, id, ResendOptions{}, false)
 	return r.Invite, err
@@ -181,13 +181,13 @@ func (s *Service) resendWith(ctx context.Context, actor Actor, id uuid.UUID, o R
 			if err := s.grantable(actor, f.Invite.Roles); err != nil {
 				return Edit{}, err
 			}
-			host := o.Channel == ChannelHost || o.Channel == "" && f.Invite.DeliveryStatus == DeliveryHost
-			if host && !withLink {
-				return Edit{}, ErrLinkNotReturned
-			}
 			e, err := s.resend(ctx, f, q, now, ttl)
 			if err != nil {
 				return Edit{}, err
+			}
+			host := o.Channel == ChannelHost || o.Channel == "" && f.Invite.DeliveryStatus == DeliveryHost
+			if host && !withLink {
+				return Edit{}, ErrLinkNotReturned
 			}
 			linked = host
 			if host {

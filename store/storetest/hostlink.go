@@ -137,6 +137,9 @@ func testHostLinkEmailToHost(t *testing.T, newStore func(*testing.T) invites.Sto
 	if err != nil || r.Link == "" || r.Invite.DeliveryStatus != invites.DeliveryHost {
 		t.Fatalf("ResendWith the host's channel: %+v, %v; want a link, delivery %s", r, err, invites.DeliveryHost)
 	}
+	if st, err := s.Stats(t.Context(), invites.StatsParams{Now: now}); err != nil || st.Queued != 0 {
+		t.Fatalf("Stats after the host's resend: %+v, %v; want nothing queued: the queued email is superseded", st, err)
+	}
 	if cs := claim(t, s, now, 100, lease); len(cs) != 0 {
 		t.Fatalf("ClaimDeliveries after the host's resend claimed %+v, want none: the queued email is superseded", cs)
 	}
