@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,11 +28,16 @@ import (
 // (p.Idempotency), the answer is kept with it, and a replay answers the
 // kept one. t is the event a change that committed tells of, if any.
 func (s *Service) change(ctx context.Context, p ChangeParams, t EventType) (Invite, error) {
+	return s.changeKeep(ctx, p, t, keepInvite)
+}
+
+// changeKeep is change, keeping the answer as answer encodes it.
+func (s *Service) changeKeep(ctx context.Context, p ChangeParams, t EventType, answer func(Invite) ([]byte, error)) (Invite, error) {
 	var kept Invite
 	if p.Idempotency != nil {
 		p.Answer = func(inv Invite) ([]byte, error) {
 			kept = s.asSeenAt(inv, s.cfg.Now())
-			return keepInvite(kept)
+			return answer(kept)
 		}
 	}
 	inv, err := s.store.Change(ctx, p)
@@ -121,16 +127,51 @@ func (s *Service) authorizeThen(actor Actor, op Op, p ChangeParams) func(context
 // actor's authorization and roles, *NotPendingError, ErrTooManyResends,
 // *ResendTooSoonError, ErrQuotaExceeded, and (from the store, at the
 // write) ErrAlreadyInvited when the address has another live invite.
-func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite, err error) {
+// Resend queues an email: an invite the host delivers (DeliveryHost) is
+// ErrLinkNotReturned after those, and is resent by ResendWith.
+func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (Invite, error) {
+	r, err := s.resendWith(ctx, actor, id, ResendOptions{}, false)
+	return r.Invite, err
+}
+
+// ResendWith is Resend with its choices: who delivers the new link, and
+// how long it lives. A link the host delivers is in the answer, once (a
+// replay under the same idempotency key is ErrLinkNotKept); the old link
+// dies as with any resend. A TTL out of Config.MinTTL..MaxTTL or an
+// unknown channel is ErrInvalidInput.
+func (s *Service) ResendWith(ctx context.Context, actor Actor, id uuid.UUID, o ResendOptions) (Resent, error) {
+	return s.resendWith(ctx, actor, id, o, true)
+}
+
+// resendWith resends as o asks; unless withLink, a resend that would
+// mint a link the host delivers is refused, as no link can be answered.
+func (s *Service) resendWith(ctx context.Context, actor Actor, id uuid.UUID, o ResendOptions, withLink bool) (_ Resent, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameResend, TenantID: actor.TenantID, InviteID: id})
 	defer func() { end(OpResult{Err: err}) }()
 	if err := validActor(actor); err != nil {
-		return Invite{}, err
+		return Resent{}, err
+	}
+	if !o.Channel.valid() {
+		return Resent{}, invalid("channel", "must be %q or %q", ChannelEmail, ChannelHost)
+	}
+	ttl, err := s.lifetime(o.TTL)
+	if err != nil {
+		return Resent{}, err
+	}
+	var (
+		tok    Token
+		digest []byte
+		linked bool // the change decided gives the host a link
+	)
+	if withLink && o.Channel != ChannelEmail {
+		if tok, digest, err = s.cfg.Tokens.New(); err != nil {
+			return Resent{}, err
+		}
 	}
 	now, q := s.cfg.Now(), s.quota()
 	key, err := s.ledgerKey(ctx)
 	if err != nil {
-		return Invite{}, err
+		return Resent{}, err
 	}
 	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
@@ -140,22 +181,49 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 			if err := s.grantable(actor, f.Invite.Roles); err != nil {
 				return Edit{}, err
 			}
-			return s.resend(ctx, f, q, now)
+			e, err := s.resend(ctx, f, q, now, ttl)
+			if err != nil {
+				return Edit{}, err
+			}
+			host := o.Channel == ChannelHost || o.Channel == "" && f.Invite.DeliveryStatus == DeliveryHost
+			if host && !withLink {
+				return Edit{}, ErrLinkNotReturned
+			}
+			linked = host
+			if host {
+				e.LinkDigest = digest
+			} else {
+				e.FixedExpiry = o.TTL != 0
+			}
+			return e, nil
 		}}
 	f := newFingerprint(OpNameResend)
 	f.add(id.String())
+	if o != (ResendOptions{}) {
+		f.add("own", string(o.Channel), strconv.FormatInt(int64(o.TTL), 10))
+	}
 	if err := s.guardChange(ctx, &p, actorScope(actor), f); err != nil {
-		return Invite{}, err
+		return Resent{}, err
 	}
-	inv, err := s.change(ctx, p, EventResent)
-	if err == nil {
-		s.notify()
+	inv, err := s.changeKeep(ctx, p, EventResent, func(inv Invite) ([]byte, error) {
+		if linked {
+			return keepLinked(inv)
+		}
+		return keepInvite(inv)
+	})
+	if err != nil {
+		return Resent{}, err
 	}
-	return inv, err
+	if linked {
+		return Resent{Invite: inv, Link: s.cfg.AcceptURL(tok)}, nil
+	}
+	s.notify()
+	return Resent{Invite: inv}, nil
 }
 
-// resend decides a resend of f.Invite at now under the quota q.
-func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time) (Edit, error) {
+// resend decides a resend of f.Invite at now under the quota q, its new
+// link to live ttl.
+func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time, ttl time.Duration) (Edit, error) {
 	inv := f.Invite
 	switch {
 	case inv.Status != StatusPending && inv.Status != StatusExpired:
@@ -171,7 +239,7 @@ func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time) (
 		q.MaxPending > 0 && inv.StatusAt(now) != StatusPending && f.TenantPending >= q.MaxPending:
 		return Edit{}, ErrQuotaExceeded
 	}
-	return Edit{Renew: true, ExpiresAt: now.Add(s.cfg.TTL), Trace: s.trace(ctx), Event: EventResent}, nil
+	return Edit{Renew: true, ExpiresAt: now.Add(ttl), Trace: s.trace(ctx), Event: EventResent}, nil
 }
 
 // Update changes names, locale and data at any time, and roles while the

@@ -12,6 +12,8 @@ import (
 // The defaults of Config's zero fields.
 const (
 	DefaultTTL                      = 7 * 24 * time.Hour
+	DefaultMinTTL                   = time.Hour
+	DefaultMaxTTL                   = 30 * 24 * time.Hour
 	DefaultMaxBatch                 = 1000
 	DefaultResendCooldown           = time.Minute
 	DefaultMaxResends               = 5
@@ -56,6 +58,12 @@ type Config struct {
 	// keeps the expiry the send gave the invite. Default DefaultTTL (7
 	// days).
 	TTL time.Duration
+	// MinTTL and MaxTTL bound the TTL a send item or a resend may name
+	// (NewInvite.TTL, ResendOptions.TTL). Default DefaultMinTTL (1 hour),
+	// or TTL when it is shorter, and DefaultMaxTTL (30 days), or TTL when
+	// it is longer.
+	MinTTL time.Duration
+	MaxTTL time.Duration
 	// MaxBatch is the most items one Send takes. Default DefaultMaxBatch
 	// (1000).
 	MaxBatch int
@@ -257,6 +265,8 @@ func (c Config) withDefaults() Config {
 		defInt(&c.MaxResends, DefaultMaxResends)
 	}
 	def(&c.TTL, DefaultTTL)
+	def(&c.MinTTL, min(DefaultMinTTL, c.TTL))
+	def(&c.MaxTTL, max(DefaultMaxTTL, c.TTL))
 	def(&c.PollInterval, DefaultPollInterval)
 	def(&c.DeliveryLease, DefaultDeliveryLease)
 	def(&c.SendTimeout, DefaultSendTimeout)
@@ -324,6 +334,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxSendsPerAddressPerDayAllTenants < -1 {
 		return errors.New("invites: Config.MaxSendsPerAddressPerDayAllTenants must be positive, or -1 for off")
+	}
+	if c.MinTTL > c.TTL || c.TTL > c.MaxTTL {
+		return errors.New("invites: Config.TTL must be between MinTTL and MaxTTL")
 	}
 	if c.LedgerSecret != nil && len(c.LedgerSecret) < MinLedgerSecret {
 		return errors.New("invites: Config.LedgerSecret must be at least MinLedgerSecret (32) bytes")

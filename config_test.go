@@ -121,3 +121,27 @@ func TestRetentionAtLeastMin(t *testing.T) {
 		}
 	}
 }
+
+// TTL lies within MinTTL and MaxTTL; their defaults widen to take a TTL
+// beyond them, so a Config of TTL alone still holds.
+func TestTTLWithinBounds(t *testing.T) {
+	for _, c := range []struct {
+		ttl, min, max time.Duration
+		ok            bool
+	}{
+		{0, 0, 0, true},
+		{time.Minute, 0, 0, true},
+		{90 * 24 * time.Hour, 0, 0, true},
+		{time.Hour, 2 * time.Hour, 0, false},
+		{48 * time.Hour, 0, 24 * time.Hour, false},
+		{time.Hour, time.Hour, time.Hour, true},
+	} {
+		_, err := invites.New(memstore.New(), mailertest.New(), invites.Config{
+			AcceptURL: func(invites.Token) string { return "/accept" },
+			TTL:       c.ttl, MinTTL: c.min, MaxTTL: c.max,
+		})
+		if (err == nil) != c.ok {
+			t.Errorf("New with TTL %s, MinTTL %s, MaxTTL %s: %v; want ok %t", c.ttl, c.min, c.max, err, c.ok)
+		}
+	}
+}

@@ -53,7 +53,10 @@
 // Tokens are 256-bit random strings (token.Issuer, unless Config.Tokens
 // names another issuer). Only their SHA-256 digest is stored, a token is
 // minted when its email is sent (so the link lives a full TTL from then), a
-// resend forgets the old ones, and the Token type prints as REDACTED. Each
+// resend forgets the old ones, and the Token type prints as REDACTED. An
+// item of ChannelHost sends no email: its token is minted with the send,
+// and its link answered once (SendResult.Links) for the host to deliver;
+// NewInvite.TTL gives an invite a lifetime of its own. Each
 // attempt of one email mints its own token and all of them work: an
 // attempt that failed may still have reached the inbox, and a receiver may
 // drop the retry as its duplicate. Accept runs

@@ -45,6 +45,14 @@ var (
 	// ErrUnsupported answers an operation the Store cannot do, lacking
 	// the optional interface it needs (UpkeepStore for Prune and Forget).
 	ErrUnsupported = errors.New("invites: not supported by the store")
+	// ErrLinkNotKept refuses the replay of a write whose answer held an
+	// accept link (ChannelHost): a link is shown once and never kept, so
+	// the first answer cannot be given again. Resend the invite for a new
+	// link.
+	ErrLinkNotKept = errors.New("invites: the answer kept with the idempotency key held a link, which is shown once and not kept: resend the invite for a new one")
+	// ErrLinkNotReturned refuses a Resend of an invite the host delivers
+	// (DeliveryHost): Resend returns no link. Use ResendWith.
+	ErrLinkNotReturned = errors.New("invites: the invite's link is delivered by the host, and Resend returns none: use ResendWith")
 )
 
 // NotPendingError is ErrNotPending with the status the invite is in.

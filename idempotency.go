@@ -144,10 +144,20 @@ func tokenScope(d []byte) string { return "token:" + hex.EncodeToString(d) }
 // printItems prints a Send's request.
 func printItems(items []NewInvite) fingerprint {
 	f := newFingerprint(OpNameSend)
+	own := false
 	for _, it := range items {
 		f.add(it.Email, it.FirstName, it.LastName, it.Locale)
 		f.addOpt(it.Data != nil, string(it.Data))
 		f.addList(it.Roles)
+		own = own || it.Channel != "" || it.TTL != 0
+	}
+	// After the items, and only when one names them, so a request
+	// without them prints as before they were.
+	if own {
+		f.add("own")
+		for _, it := range items {
+			f.add(string(it.Channel), strconv.FormatInt(int64(it.TTL), 10))
+		}
 	}
 	return f
 }
@@ -157,9 +167,12 @@ func printItems(items []NewInvite) fingerprint {
 type keptInvite struct {
 	plainInvite
 	Data []byte `json:"data"`
+	// Linked: the answer held the invite's link, which is not kept; a
+	// replay is ErrLinkNotKept.
+	Linked bool `json:"linked,omitzero"`
 }
 
-func keep(inv Invite) keptInvite { return keptInvite{plainInvite(inv), inv.Data} }
+func keep(inv Invite) keptInvite { return keptInvite{plainInvite: plainInvite(inv), Data: inv.Data} }
 
 func (k keptInvite) invite() Invite {
 	inv := Invite(k.plainInvite)
@@ -176,6 +189,7 @@ func keepSend(r SendResult) ([]byte, error) {
 	k := keptSend{Success: make([]keptInvite, len(r.Success)), Errors: r.Errors}
 	for i, inv := range r.Success {
 		k.Success[i] = keep(inv)
+		_, k.Success[i].Linked = r.Links[inv.ID]
 	}
 	return json.Marshal(k)
 }
@@ -187,6 +201,9 @@ func replaySend(b []byte) (SendResult, error) {
 	}
 	r := SendResult{Success: make([]Invite, len(k.Success)), Errors: k.Errors}
 	for i, inv := range k.Success {
+		if inv.Linked {
+			return SendResult{}, ErrLinkNotKept
+		}
 		r.Success[i] = inv.invite()
 	}
 	return r, nil
@@ -194,10 +211,21 @@ func replaySend(b []byte) (SendResult, error) {
 
 func keepInvite(inv Invite) ([]byte, error) { return json.Marshal(keep(inv)) }
 
+// keepLinked keeps the answer of a resend that returned a link: the
+// invite, and that its link is not kept.
+func keepLinked(inv Invite) ([]byte, error) {
+	k := keep(inv)
+	k.Linked = true
+	return json.Marshal(k)
+}
+
 func replayInvite(b []byte) (Invite, error) {
 	var k keptInvite
 	if err := json.Unmarshal(b, &k); err != nil {
 		return Invite{}, errors.New("invites: the answer kept with the idempotency key is unreadable: " + err.Error())
+	}
+	if k.Linked {
+		return Invite{}, ErrLinkNotKept
 	}
 	return k.invite(), nil
 }

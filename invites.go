@@ -46,7 +46,26 @@ const (
 	DeliveryQueued DeliveryStatus = "queued"
 	DeliverySent   DeliveryStatus = "sent"
 	DeliveryFailed DeliveryStatus = "failed"
+	// DeliveryHost: no email is sent; the host delivered the link the
+	// send or resend answered with (ChannelHost).
+	DeliveryHost DeliveryStatus = "host"
 )
+
+// Channel says who delivers an invite's link.
+type Channel string
+
+// The channels.
+const (
+	// ChannelEmail queues an email carrying the link: the default.
+	ChannelEmail Channel = "email"
+	// ChannelHost queues no email: the link is minted in the send's
+	// commit and returned once, in its answer (SendResult.Links,
+	// Resent.Link), for the host to deliver (by SMS, chat, its own mail).
+	ChannelHost Channel = "host"
+)
+
+// valid reports whether c is "" (the default) or one of the channels.
+func (c Channel) valid() bool { return c == "" || c == ChannelEmail || c == ChannelHost }
 
 // Invite is one invitation of one email address to one tenant.
 type Invite struct {
@@ -63,7 +82,8 @@ type Invite struct {
 	CreatedByUserID  string          `json:"createdByUserId"`
 	AcceptedByUserID string          `json:"acceptedByUserId"` // null in JSON until accepted
 	// ExpiresAt is set at send and renewed each time a token is minted, so
-	// an invite never expires before its email could go out.
+	// an invite never expires before its email could go out; one of its
+	// own TTL (NewInvite.TTL) keeps the expiry its send gave it.
 	ExpiresAt time.Time `json:"expiresAt"`
 	// SendCount counts the sends asked for: 1 for the first, +1 per resend.
 	SendCount int `json:"sendCount"`
@@ -185,6 +205,35 @@ type NewInvite struct {
 	// Roles granted on accept; nil means the actor's own roles, and a
 	// non-nil empty slice none.
 	Roles []string
+	// Channel is who delivers the link: "" or ChannelEmail queues an
+	// email, ChannelHost returns the link in SendResult.Links instead.
+	Channel Channel
+	// TTL is how long the link lives, from the send, between
+	// Config.MinTTL and MaxTTL (CodeInvalidTTL); zero is Config.TTL. An
+	// invite's own TTL is fixed at the send: its email going out later
+	// does not renew it, as it renews one of Config.TTL.
+	TTL time.Duration
+}
+
+// ResendOptions are a resend's choices (Service.ResendWith); the zero
+// value resends as Resend does.
+type ResendOptions struct {
+	// Channel is who delivers the new link: "" keeps the invite's (the
+	// host's for an invite whose DeliveryStatus is DeliveryHost, an
+	// email's otherwise); ChannelEmail queues an email, and ChannelHost
+	// returns the link in Resent.Link.
+	Channel Channel
+	// TTL is the new link's lifetime, bounded as NewInvite.TTL; zero is
+	// Config.TTL.
+	TTL time.Duration
+}
+
+// Resent answers a ResendWith.
+type Resent struct {
+	Invite Invite
+	// Link is the new accept link of an invite the host delivers,
+	// answered here once and kept nowhere; "" when an email was queued.
+	Link string
 }
 
 // Update changes an invite. A nil field is left as it is.
@@ -204,6 +253,11 @@ type Update struct {
 type SendResult struct {
 	Success []Invite
 	Errors  []ItemError
+	// Links holds, by invite ID, the accept link of each invite of
+	// Success whose Channel is ChannelHost: answered here once, never
+	// stored, logged nor kept for an idempotent replay (a replay of such
+	// an answer is ErrLinkNotKept). Nil when there is none.
+	Links map[uuid.UUID]string
 }
 
 // ItemError says why one item of a batch was refused.
@@ -233,6 +287,9 @@ const (
 	CodeAlreadyMember    = "already_member"
 	CodeQuotaExceeded    = "quota_exceeded"
 	CodeAddressLimit     = "address_limit"
+	CodeInvalidChannel   = "invalid_channel"
+	// CodeInvalidTTL: NewInvite.TTL is outside Config.MinTTL..MaxTTL.
+	CodeInvalidTTL = "invalid_ttl"
 )
 
 // OrderField is a field a list can be ordered by.

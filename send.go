@@ -45,6 +45,7 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 		return SendResult{}, err
 	}
 	res = SendResult{Success: []Invite{}, Errors: []ItemError{}}
+	var own ownLinks
 	rows := make([]Invite, 0, len(items))
 	index := make([]int, 0, len(items)) // rows[i] came from items[index[i]]
 	first := make(map[string]int, len(items))
@@ -64,6 +65,9 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 			continue
 		}
 		first[norm] = i
+		if err := own.add(s.cfg.Tokens, inv, it); err != nil {
+			return SendResult{}, err
+		}
 		rows = append(rows, inv)
 		index = append(index, i)
 	}
@@ -80,10 +84,15 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 	}
 	// With a key the store is asked even for no rows: a retry whose
 	// items have become members since must still get the first answer.
-	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem, LedgerKey: key}
+	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem, LedgerKey: key,
+		LinkDigests: own.digests, FixedExpiry: own.fixed}
 	base := res
 	outcome := func(out []InsertResult) (SendResult, error) {
-		return s.outcome(base, items, index, out, now)
+		res, err := s.outcome(base, items, index, out, now)
+		if err == nil {
+			res.Links = own.links(s.cfg.AcceptURL, res.Success)
+		}
+		return res, err
 	}
 	var kept SendResult
 	if idem != nil {
@@ -197,6 +206,17 @@ func (s *Service) prepare(actor Actor, it NewInvite, now time.Time) (Invite, str
 	if err := validPersonName("lastName", it.LastName); err != nil {
 		return Invite{}, CodeInvalidName, err
 	}
+	if !it.Channel.valid() {
+		return Invite{}, CodeInvalidChannel, invalid("channel", "must be %q or %q", ChannelEmail, ChannelHost)
+	}
+	ttl, err := s.lifetime(it.TTL)
+	if err != nil {
+		return Invite{}, CodeInvalidTTL, err
+	}
+	delivery := DeliveryQueued
+	if it.Channel == ChannelHost {
+		delivery = DeliveryHost
+	}
 	locale := s.cfg.DefaultLocale
 	if it.Locale != "" {
 		if locale, err = parseLocale(it.Locale); err != nil {
@@ -225,7 +245,66 @@ func (s *Service) prepare(actor Actor, it NewInvite, now time.Time) (Invite, str
 		ID: id, TenantID: actor.TenantID, Email: email,
 		FirstName: it.FirstName, LastName: it.LastName, Locale: locale, Data: data, Roles: roles,
 		Status: StatusPending, StatusUpdatedAt: now, CreatedByUserID: actor.UserID,
-		ExpiresAt: now.Add(s.cfg.TTL), SendCount: 1, LastSentAt: now, DeliveryStatus: DeliveryQueued,
+		ExpiresAt: now.Add(ttl), SendCount: 1, LastSentAt: now, DeliveryStatus: delivery,
 		CreatedAt: now, UpdatedAt: now,
 	}, "", nil
+}
+
+// lifetime is the lifetime of a link whose send or resend named ttl:
+// Config.TTL for zero, else ttl within Config.MinTTL and MaxTTL.
+func (s *Service) lifetime(ttl time.Duration) (time.Duration, error) {
+	if ttl == 0 {
+		return s.cfg.TTL, nil
+	}
+	if ttl < s.cfg.MinTTL || ttl > s.cfg.MaxTTL {
+		return 0, invalid("ttl", "must be between %s and %s", s.cfg.MinTTL, s.cfg.MaxTTL)
+	}
+	return ttl, nil
+}
+
+// ownLinks gathers what the items of a Send ask beyond an email of
+// Config.TTL: the tokens minted for the links the host delivers, and the
+// invites of a TTL of their own.
+type ownLinks struct {
+	tokens  map[uuid.UUID]Token
+	digests map[uuid.UUID][]byte
+	fixed   map[uuid.UUID]bool
+}
+
+// add notes what item it, stored as inv, asks for, minting its token
+// when the host delivers it.
+func (o *ownLinks) add(tokens TokenIssuer, inv Invite, it NewInvite) error {
+	if it.Channel != ChannelHost {
+		if it.TTL != 0 {
+			if o.fixed == nil {
+				o.fixed = map[uuid.UUID]bool{}
+			}
+			o.fixed[inv.ID] = true
+		}
+		return nil
+	}
+	tok, d, err := tokens.New()
+	if err != nil {
+		return err
+	}
+	if o.tokens == nil {
+		o.tokens, o.digests = map[uuid.UUID]Token{}, map[uuid.UUID][]byte{}
+	}
+	o.tokens[inv.ID], o.digests[inv.ID] = tok, d
+	return nil
+}
+
+// links are the accept links of the invites of stored that got a token,
+// or nil when none did.
+func (o *ownLinks) links(url func(Token) string, stored []Invite) map[uuid.UUID]string {
+	var out map[uuid.UUID]string
+	for _, inv := range stored {
+		if tok, ok := o.tokens[inv.ID]; ok {
+			if out == nil {
+				out = map[uuid.UUID]string{}
+			}
+			out[inv.ID] = url(tok)
+		}
+	}
+	return out
 }

@@ -63,6 +63,8 @@ type InviteStore interface {
 	//     pending, its times and counts included), with a queued delivery
 	//     of KindInvitation due at p.Now, an EventCreated by its
 	//     CreatedByUserID and a row of the send ledger (see LedgerSecret).
+	//     One of p.LinkDigests gets that token instead of a delivery; one
+	//     of p.FixedExpiry keeps its ExpiresAt through claims.
 	//   - An invite whose address still has a pending invite is not
 	//     stored: Existing names that one, and it counts against no quota.
 	//   - Of the rest, in the order of p.Invites, one the address limits
@@ -137,7 +139,8 @@ type OutboxStore interface {
 	//     never claimed, or its lease run out.
 	//   - In the same commit the i-th claim gets the token of p.Digests[i]
 	//     (Lookup finds it), and an ExpiresAt before p.RenewBefore becomes
-	//     p.ExpiresAt, even for a pending invite past it. The token is
+	//     p.ExpiresAt, even for a pending invite past it, unless the
+	//     invite's expiry is fixed (InsertParams.FixedExpiry). The token is
 	//     durable before the claim is returned: its email may leave at once.
 	//   - A delivery whose invite is no longer pending, or that is not its
 	//     invite's latest, is dropped instead, and not returned.

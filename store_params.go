@@ -26,6 +26,15 @@ type InsertParams struct {
 	// LedgerKey gives the key of a NormalizeEmail address in the send
 	// ledger (see LedgerKey). Required.
 	LedgerKey func(emailNorm string) []byte
+	// LinkDigests holds, by invite ID, the token digest of each invite of
+	// Invites the host delivers (ChannelHost; the Service stamped it
+	// DeliveryHost): stored, that invite gets this token (Lookup finds
+	// it, Accept takes it) and no delivery, so no claim ever sends it.
+	LinkDigests map[uuid.UUID][]byte
+	// FixedExpiry names the invites of Invites whose ExpiresAt is their
+	// own TTL's: a claim of their email never renews it (see
+	// ClaimDeliveries).
+	FixedExpiry map[uuid.UUID]bool
 }
 
 // InsertResult is one invite's outcome of Insert.
@@ -178,6 +187,15 @@ type Edit struct {
 	ExpiresAt time.Time
 	// Trace is kept with the delivery Renew queues (Delivery.Trace).
 	Trace string
+	// LinkDigest, with Renew, is the digest of the new token of a link
+	// the host delivers: after the old tokens are forgotten it is stored
+	// (Lookup finds it, Accept takes it), no delivery is queued, a queued
+	// one is superseded, DeliveryStatus becomes DeliveryHost, and no
+	// earlier delivery is the invite's latest any more.
+	LinkDigest []byte
+	// FixedExpiry, with Renew, says whether a claim may no longer renew
+	// ExpiresAt (see InsertParams.FixedExpiry); false lets it again.
+	FixedExpiry bool
 	// Event is the event the change writes, by ActorID; "" writes none.
 	Event EventType
 }
@@ -230,7 +248,8 @@ type ClaimParams struct {
 	// ExpiresAt is the new expiry of each claimed invite whose ExpiresAt is
 	// before RenewBefore, so a link lives about TTL from when its email
 	// goes out, however long it waited; the others keep theirs, so the
-	// claim need not write the invite.
+	// claim need not write the invite, and so do those of a fixed expiry
+	// (InsertParams.FixedExpiry, Edit.FixedExpiry).
 	ExpiresAt   time.Time
 	RenewBefore time.Time
 	// ClaimID names this claim: a store keeps it with each delivery the

@@ -228,7 +228,7 @@ func misspelled(fields map[string]reflect.Type, path, name string) string {
 	return path + " is not a known field."
 }
 
-// emptyRequest is the body of the routes that take none (resend, cancel).
+// emptyRequest is the body of the routes that take none (cancel).
 type emptyRequest struct{}
 
 // noBody reads the body of a route that takes none: application/json like
@@ -236,6 +236,14 @@ type emptyRequest struct{}
 // else, null and unknown members included, is invalid_request, so a
 // client's mistake is not silently dropped.
 func (h *handler) noBody(w http.ResponseWriter, r *http.Request) error {
+	var req *emptyRequest
+	return h.optionalBody(w, r, &req, "The body must be empty or {}.")
+}
+
+// optionalBody reads the body of a route whose body may be empty into v,
+// a pointer to a struct pointer, left nil when it is: application/json,
+// and empty or an object strictly decoded (null is refused with detail).
+func (h *handler) optionalBody(w http.ResponseWriter, r *http.Request, v any, detail string) error {
 	if err := jsonOnly(r); err != nil {
 		return err
 	}
@@ -246,12 +254,11 @@ func (h *handler) noBody(w http.ResponseWriter, r *http.Request) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	var req *emptyRequest
-	if err := strictJSON(body, &req); err != nil {
+	if err := strictJSON(body, v); err != nil {
 		return err
 	}
-	if req == nil {
-		return invalidRequest("", "The body must be empty or {}.")
+	if reflect.ValueOf(v).Elem().IsNil() {
+		return invalidRequest("", detail)
 	}
 	return nil
 }

@@ -3,9 +3,12 @@ package httpadapter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/invitekit/invites"
@@ -47,10 +50,17 @@ type (
 		Roles     []string        `json:"roles"`
 		// ROQ's clients put createdByUserId on each item.
 		CreatedByUserID string `json:"createdByUserId"`
+		Channel         string `json:"channel"`
+		TTLSeconds      int64  `json:"ttlSeconds"`
 	}
 	sendResponse  invites.SendResult
-	listResponse  invites.Page
-	updateRequest struct {
+	resendRequest struct {
+		Channel    string `json:"channel"`
+		TTLSeconds int64  `json:"ttlSeconds"`
+	}
+	resendResponse invites.Resent
+	listResponse   invites.Page
+	updateRequest  struct {
 		FirstName *string         `json:"firstName"`
 		LastName  *string         `json:"lastName"`
 		Locale    *string         `json:"locale"`
@@ -71,11 +81,34 @@ type (
 	}
 )
 
-// MarshalJSON writes {"success":[...],"errors":[...]}.
+// MarshalJSON writes {"success":[...],"errors":[...]}, and "links" when
+// the host delivers some of the invites.
 func (r sendResponse) MarshalJSON() ([]byte, error) {
 	return withInvites("success", r.Success, struct {
-		Errors []invites.ItemError `json:"errors"`
-	}{r.Errors})
+		Errors []invites.ItemError  `json:"errors"`
+		Links  map[uuid.UUID]string `json:"links,omitempty"`
+	}{r.Errors, r.Links})
+}
+
+// MarshalJSON writes the invite, and its "link" when the host delivers it.
+func (r resendResponse) MarshalJSON() ([]byte, error) {
+	inv, err := r.Invite.MarshalJSON()
+	if err != nil || r.Link == "" {
+		return inv, err
+	}
+	link, err := json.Marshal(r.Link)
+	if err != nil {
+		return nil, err
+	}
+	inv = append(inv[:len(inv)-1], `,"link":`...)
+	return append(append(inv, link...), '}'), nil
+}
+
+// ttl is a lifetime of ttlSeconds; one beyond what a Duration holds is
+// the longest it holds, which the Service refuses as any out of bounds.
+func ttl(seconds int64) time.Duration {
+	const most = int64(math.MaxInt64 / time.Second)
+	return time.Duration(min(max(seconds, -most), most)) * time.Second
 }
 
 // MarshalJSON writes {"data":[...],"totalCount":N,"nextCursor":"..."},
@@ -111,7 +144,7 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request) (any, error) {
 			return nil, forbidden(fmt.Sprintf("userInvites[%d].createdByUserId", i))
 		}
 		items[i] = invites.NewInvite{Email: it.Email, FirstName: it.FirstName, LastName: it.LastName,
-			Locale: it.Locale, Data: it.Data, Roles: it.Roles}
+			Locale: it.Locale, Data: it.Data, Roles: it.Roles, Channel: invites.Channel(it.Channel), TTL: ttl(it.TTLSeconds)}
 	}
 	res, err := h.svc.Send(r.Context(), actor, items)
 	if err != nil {
@@ -192,6 +225,32 @@ func (h *handler) command(f func(context.Context, invites.Actor, uuid.UUID) (inv
 		}
 		return f(r.Context(), actor, id)
 	}
+}
+
+// resend resends as its body, which may be empty, asks: the link of an
+// invite the host delivers is in the answer.
+func (h *handler) resend(w http.ResponseWriter, r *http.Request) (any, error) {
+	actor, id, err := h.target(r)
+	if err != nil {
+		return nil, err
+	}
+	var req *resendRequest
+	if err := h.optionalBody(w, r, &req, "The body must be empty or an object."); err != nil {
+		return nil, err
+	}
+	var o invites.ResendOptions
+	if req != nil {
+		o = invites.ResendOptions{Channel: invites.Channel(req.Channel), TTL: ttl(req.TTLSeconds)}
+	}
+	res, err := h.svc.ResendWith(r.Context(), actor, id, o)
+	var in *invites.InputError
+	if errors.As(err, &in) && in.Field == "ttl" { // the body's name for it
+		return nil, invalidRequest("ttlSeconds", "ttlSeconds "+in.Reason+".")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resendResponse(res), nil
 }
 
 func (h *handler) update(w http.ResponseWriter, r *http.Request) (any, error) {

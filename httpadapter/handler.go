@@ -92,7 +92,7 @@ func (h *handler) routes() []route {
 		{"GET /{$}", h.serve(h.list)},
 		{"GET /{id}", h.serve(h.byID(h.svc.Get))},
 		{"PATCH /{id}", h.serve(keyed(h.update))},
-		{"POST /{id}/resend", h.serve(keyed(h.command(h.svc.Resend)))},
+		{"POST /{id}/resend", h.serve(keyed(h.resend))},
 		{"POST /{id}/cancel", h.serve(keyed(h.command(h.svc.Cancel)))},
 		{"GET /{id}/events", h.serve(h.events)},
 		{"POST /forget", h.serve(keyed(h.forget))},

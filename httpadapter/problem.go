@@ -54,6 +54,7 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeNotPending           = "not_pending"            // 409, with InviteStatus
 	CodeAlreadyInvited       = "already_invited"        // 409: a resend meets another pending invite of the address
+	CodeLinkNotKept          = "link_not_kept"          // 409: a retry under an Idempotency-Key whose answer held a link, never kept (invites.ErrLinkNotKept)
 	CodeExpired              = "expired"                // 410
 	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the Idempotency-Key was used for another request
 	CodeBatchTooLarge        = "batch_too_large"        // 413
@@ -106,6 +107,9 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusConflict, CodeNotPending, "", "The invite is not pending.")
 	case errors.Is(err, invites.ErrAlreadyInvited):
 		return problem(http.StatusConflict, CodeAlreadyInvited, "", "The address has another pending invite.")
+	case errors.Is(err, invites.ErrLinkNotKept):
+		return problem(http.StatusConflict, CodeLinkNotKept, IdempotencyKeyHeader,
+			"The first answer under this Idempotency-Key held an accept link, which is shown once and never kept: resend the invite for a new link.")
 	case errors.Is(err, invites.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, IdempotencyKeyHeader,
 			"The Idempotency-Key was used for another request; send a new key for a new request.")

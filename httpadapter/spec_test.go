@@ -30,7 +30,7 @@ type behaviour struct {
 var requestTypes = map[string]reflect.Type{
 	"POST /{$}":         reflect.TypeFor[sendRequest](),
 	"PATCH /{id}":       reflect.TypeFor[updateRequest](),
-	"POST /{id}/resend": reflect.TypeFor[emptyRequest](),
+	"POST /{id}/resend": reflect.TypeFor[resendRequest](),
 	"POST /{id}/cancel": reflect.TypeFor[emptyRequest](),
 	"POST /lookup":      reflect.TypeFor[tokenRequest](),
 	"POST /check":       reflect.TypeFor[tokenRequest](),

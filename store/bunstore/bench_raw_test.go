@@ -142,7 +142,7 @@ var (
 		"first_name", "last_name", "first_name_fold", "last_name_fold", "locale", "data", "roles", "status",
 		"status_updated_at", "expires_at", "send_count", "last_sent_at", "delivery_status", "delivery_error",
 		"latest_delivery_id", "created_by_user_id", "created_at", "updated_at"},
-		Defaults: []string{"token_digest", "accepted_by_user_id"}}
+		Defaults: []string{"token_digest", "accepted_by_user_id", "by_host", "fixed_expiry"}}
 	rawDeliveries = schemacheck.Insert{Table: "invites_deliveries", Columns: []string{"id", "invite_id", "tenant_id",
 		"kind", "state", "attempt", "due_at", "created_at"},
 		Defaults: []string{"last_error", "leased_until", "trace", "claim_id"}}

@@ -215,7 +215,30 @@ func (s *Store) apply(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cu
 	if err := s.recordSends(ctx, tx, p.Now, []send{{cur.TenantID, p.ActorID, p.LedgerKey(cur.EmailNorm())}}); err != nil {
 		return invites.Invite{}, err
 	}
-	return inv, queueReminder(ctx, tx, inv, did, p.Now, e.Trace)
+	if e.LinkDigest == nil {
+		return inv, queueReminder(ctx, tx, inv, did, p.Now, e.Trace)
+	}
+	if err := supersede(ctx, tx, inv.ID); err != nil {
+		return invites.Invite{}, err
+	}
+	_, err = on(tx).ExecContext(ctx, "INSERT INTO invites_tokens (digest, invite_id, delivery_id) VALUES (?, ?, ?)", e.LinkDigest, inv.ID, did)
+	return inv, err
+}
+
+// renewedDelivery is the DeliveryStatus a renewal e leaves.
+func renewedDelivery(e invites.Edit) invites.DeliveryStatus {
+	if e.LinkDigest != nil {
+		return invites.DeliveryHost
+	}
+	return invites.DeliveryQueued
+}
+
+// sqlBool is b as a literal both dialects read.
+func sqlBool(b bool) string {
+	if b {
+		return "TRUE"
+	}
+	return "FALSE"
 }
 
 // sqlArgs collects the arguments of a statement with numbered
@@ -262,8 +285,9 @@ func editSQL(a *sqlArgs, now time.Time, e invites.Edit, did uuid.UUID) string {
 	switch {
 	case e.Renew:
 		set = append(set, "status = 'pending'", "status_updated_at = "+t, "send_count = send_count + 1",
-			"last_sent_at = "+t, "expires_at = "+a.add(at(e.ExpiresAt)), "delivery_status = 'queued'",
-			"delivery_error = ''", "latest_delivery_id = "+a.add(did))
+			"last_sent_at = "+t, "expires_at = "+a.add(at(e.ExpiresAt)),
+			"delivery_status = "+a.add(deliveryText(renewedDelivery(e))), "by_host = "+sqlBool(e.LinkDigest != nil),
+			"fixed_expiry = "+sqlBool(e.FixedExpiry), "delivery_error = ''", "latest_delivery_id = "+a.add(did))
 	case e.Status != "":
 		st := a.add(string(e.Status))
 		set = append(set, "status = "+st,

@@ -70,8 +70,8 @@ const pgClaim = `WITH locked AS MATERIALIZED (
 		ORDER BY d.due_at, d.id LIMIT ?2
 		FOR NO KEY UPDATE SKIP LOCKED),
 	picked AS MATERIALIZED (
-		SELECT l.id, i.status = 'pending' AND i.latest_delivery_id = l.id AS wanted, i.expires_at < ?0 AS renew
-		FROM locked l, LATERAL (SELECT status, latest_delivery_id, expires_at FROM invites WHERE id = l.invite_id) i),
+		SELECT l.id, i.status = 'pending' AND i.latest_delivery_id = l.id AS wanted, i.expires_at < ?0 AND NOT i.fixed_expiry AS renew
+		FROM locked l, LATERAL (SELECT status, latest_delivery_id, expires_at, fixed_expiry FROM invites WHERE id = l.invite_id) i),
 	claimed AS (
 		UPDATE invites_deliveries d SET attempt = d.attempt + 1, leased_until = ?3, claim_id = ?6,
 			state = CASE WHEN d.id = ANY(ARRAY(SELECT id FROM picked WHERE wanted)) THEN 'queued' ELSE 'dropped' END
@@ -135,7 +135,7 @@ func claimSQLite(ctx context.Context, tx bun.Tx, p invites.ClaimParams) ([]invit
 	for i, d := range ds {
 		ids[i] = d.InviteID
 	}
-	rows, err := on(tx).QueryContext(ctx, `SELECT id, latest_delivery_id, expires_at < ? FROM invites
+	rows, err := on(tx).QueryContext(ctx, `SELECT id, latest_delivery_id, expires_at < ? AND NOT fixed_expiry FROM invites
 		WHERE id IN (?) AND status = 'pending'`, at(p.RenewBefore), bun.List(ids))
 	if err != nil {
 		return nil, err

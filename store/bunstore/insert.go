@@ -19,7 +19,7 @@ import (
 const insertCols = "id, tenant_id, email, email_norm, first_name, last_name, first_name_fold, last_name_fold, " +
 	"locale, data, roles, status, " +
 	"status_updated_at, expires_at, send_count, last_sent_at, delivery_status, delivery_error, " +
-	"latest_delivery_id, created_by_user_id, created_at, updated_at"
+	"latest_delivery_id, created_by_user_id, created_at, updated_at, by_host, fixed_expiry"
 
 // insertRetries bounds how often Insert retries the invites whose blocking
 // invite left pending between its INSERT and its read of the blockers.
@@ -48,6 +48,9 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 	for i, inv := range p.Invites {
 		if inv.ID == uuid.Nil {
 			return nil, errors.New("bunstore: an invite to insert has no ID")
+		}
+		if d, ok := p.LinkDigests[inv.ID]; ok && len(d) == 0 {
+			return nil, errors.New("bunstore: empty token digest")
 		}
 		inv.Roles = append([]string(nil), inv.Roles...)
 		inv.Data = append([]byte(nil), inv.Data...)
@@ -119,7 +122,7 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 			if try == insertRetries {
 				return errors.New("pending invites of the batch's addresses kept changing; try again")
 			}
-			ok, err := s.insertRows(ctx, tx, now, trace, rows, dids, todo)
+			ok, err := s.insertRows(ctx, tx, now, trace, rows, dids, todo, p.FixedExpiry)
 			if err != nil {
 				return err
 			}
@@ -146,6 +149,9 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 		if err := s.queueInvitations(ctx, tx, now, trace, rows, dids, stored); err != nil {
 			return err
 		}
+		if err := storeLinks(ctx, tx, rows, dids, stored, p.LinkDigests); err != nil {
+			return err
+		}
 		ledger := make([]send, len(stored))
 		for n, i := range stored {
 			ledger[n] = send{rows[i].TenantID, rows[i].CreatedByUserID, sends[i].key}
@@ -163,10 +169,10 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 
 // insertRows inserts rows[todo] in one statement and returns the ids
 // stored; the others met a pending invite of their address.
-func (s *Store) insertRows(ctx context.Context, tx bun.Tx, now time.Time, trace string, rows []invites.Invite, dids []uuid.UUID, todo []int) (map[uuid.UUID]bool, error) {
-	stmt, args := sqliteInsert(rows, dids, todo)
+func (s *Store) insertRows(ctx context.Context, tx bun.Tx, now time.Time, trace string, rows []invites.Invite, dids []uuid.UUID, todo []int, fixed map[uuid.UUID]bool) (map[uuid.UUID]bool, error) {
+	stmt, args := sqliteInsert(rows, dids, todo, fixed)
 	if s.pg {
-		js, err := pgBatch(rows, dids, todo)
+		js, err := pgBatch(rows, dids, todo, fixed)
 		if err != nil {
 			return nil, err
 		}
@@ -219,17 +225,17 @@ func (s *Store) expireStale(ctx context.Context, tx bun.Tx, now time.Time, stale
 const onConflict = " ON CONFLICT (tenant_id, email_norm) WHERE status = 'pending' DO NOTHING"
 
 // sqliteInsert is one multi-row INSERT ... VALUES.
-func sqliteInsert(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, []any) {
-	args := make([]any, 0, len(todo)*22)
+func sqliteInsert(rows []invites.Invite, dids []uuid.UUID, todo []int, fixed map[uuid.UUID]bool) (string, []any) {
+	args := make([]any, 0, len(todo)*24)
 	for _, i := range todo {
 		r := &rows[i]
 		args = append(args, r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
 			fold(r.FirstName), fold(r.LastName), r.Locale, jsonText(r.Data), roleList(r.Roles), string(r.Status),
-			at(r.StatusUpdatedAt), at(r.ExpiresAt), r.SendCount, at(r.LastSentAt), string(r.DeliveryStatus), r.DeliveryError,
-			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt))
+			at(r.StatusUpdatedAt), at(r.ExpiresAt), r.SendCount, at(r.LastSentAt), deliveryText(r.DeliveryStatus), r.DeliveryError,
+			dids[i], r.CreatedByUserID, at(r.CreatedAt), at(r.UpdatedAt), r.DeliveryStatus == invites.DeliveryHost, fixed[r.ID])
 	}
 	return values("INSERT INTO invites ("+insertCols+") VALUES ",
-		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(todo)) +
+		"(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(todo)) +
 		onConflict + " RETURNING id", args
 }
 
@@ -272,10 +278,12 @@ type pgRow struct {
 	CreatedBy       string          `json:"created_by_user_id"`
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
+	ByHost          bool            `json:"by_host"`
+	FixedExpiry     bool            `json:"fixed_expiry"`
 }
 
 // pgBatch is the batch as one JSON document, for pgInsert.
-func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error) {
+func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int, fixed map[uuid.UUID]bool) (string, error) {
 	batch := make([]pgRow, len(todo))
 	for n, i := range todo {
 		r := &rows[i]
@@ -285,8 +293,8 @@ func pgBatch(rows []invites.Invite, dids []uuid.UUID, todo []int) (string, error
 		}
 		batch[n] = pgRow{r.ID, r.TenantID, r.Email, r.EmailNorm(), r.FirstName, r.LastName,
 			fold(r.FirstName), fold(r.LastName), r.Locale, data, append([]string{}, r.Roles...), string(r.Status),
-			r.StatusUpdatedAt, r.ExpiresAt, r.SendCount, r.LastSentAt, string(r.DeliveryStatus), r.DeliveryError,
-			dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt}
+			r.StatusUpdatedAt, r.ExpiresAt, r.SendCount, r.LastSentAt, deliveryText(r.DeliveryStatus), r.DeliveryError,
+			dids[i], r.CreatedByUserID, r.CreatedAt, r.UpdatedAt, r.DeliveryStatus == invites.DeliveryHost, fixed[r.ID]}
 	}
 	js, err := json.Marshal(batch)
 	return string(js), err
@@ -305,8 +313,8 @@ const pgInsert = `WITH ins AS (INSERT INTO invites (` + insertCols + `)
 			data jsonb, roles jsonb, status text, status_updated_at timestamptz, expires_at timestamptz,
 			send_count integer, last_sent_at timestamptz, delivery_status text, delivery_error text,
 			latest_delivery_id uuid, created_by_user_id text,
-			created_at timestamptz, updated_at timestamptz)` + onConflict + `
-		RETURNING id, tenant_id, latest_delivery_id, created_by_user_id),
+			created_at timestamptz, updated_at timestamptz, by_host boolean, fixed_expiry boolean)` + onConflict + `
+		RETURNING id, tenant_id, latest_delivery_id, created_by_user_id, by_host),
 	outbox AS (` + queueFromInserted + `),
 	events AS (INSERT INTO invites_events (` + eventCols + `)
 		SELECT id, tenant_id, 'created', created_by_user_id, CAST(?1 AS timestamptz), CAST(?1 AS timestamptz) FROM ins)
@@ -358,7 +366,7 @@ func (s *Store) readBlockers(ctx context.Context, tx bun.Tx, rows []invites.Invi
 // queueFromInserted writes the outbox rows of the invites of the CTE ins.
 const queueFromInserted = `INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace)
 	SELECT latest_delivery_id, id, tenant_id, 'invitation', 'queued', 0, CAST(?1 AS timestamptz), CAST(?1 AS timestamptz), CAST(?2 AS text)
-	FROM ins`
+	FROM ins WHERE NOT by_host`
 
 // queueInvitations writes the outbox rows and the events of the stored
 // invites, a statement each, on SQLite, whose INSERT cannot be a CTE of
@@ -375,11 +383,35 @@ func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, 
 		return err
 	}
 	args := make([]any, 0, len(stored)*6)
+	n := 0
 	for _, i := range stored {
-		args = append(args, dids[i], rows[i].ID, rows[i].TenantID, at(now), at(now), trace)
+		if rows[i].DeliveryStatus != invites.DeliveryHost {
+			args = append(args, dids[i], rows[i].ID, rows[i].TenantID, at(now), at(now), trace)
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
 	}
 	_, err := on(tx).ExecContext(ctx, values("INSERT INTO invites_deliveries (id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace) VALUES ",
-		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?, ?)", len(stored)), args...)
+		"(?, ?, ?, 'invitation', 'queued', 0, ?, ?, ?)", n), args...)
+	return err
+}
+
+// storeLinks writes the tokens of the stored invites the host delivers
+// (digests, by invite ID), each under its invite's latest_delivery_id,
+// which no delivery row has: the token routes find the invite through it.
+func storeLinks(ctx context.Context, tx bun.Tx, rows []invites.Invite, dids []uuid.UUID, stored []int, digests map[uuid.UUID][]byte) error {
+	var args []any
+	for _, i := range stored {
+		if d, ok := digests[rows[i].ID]; ok {
+			args = append(args, d, rows[i].ID, dids[i])
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	_, err := on(tx).ExecContext(ctx, values("INSERT INTO invites_tokens (digest, invite_id, delivery_id) VALUES ", "(?, ?, ?)", len(args)/3), args...)
 	return err
 }
 
@@ -387,13 +419,19 @@ func (s *Store) queueInvitations(ctx context.Context, tx bun.Tx, now time.Time, 
 // one, which keeps trace: only the latest delivery of an invite is ever
 // queued.
 func queueReminder(ctx context.Context, tx bun.Tx, inv invites.Invite, did uuid.UUID, now time.Time, trace string) error {
-	if _, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET state = 'superseded'
-		WHERE invite_id = ? AND state = 'queued'`, inv.ID); err != nil {
+	if err := supersede(ctx, tx, inv.ID); err != nil {
 		return err
 	}
 	_, err := on(tx).ExecContext(ctx, `INSERT INTO invites_deliveries
 		(id, invite_id, tenant_id, kind, state, attempt, due_at, created_at, trace)
 		VALUES (?, ?, ?, 'reminder', 'queued', 0, ?, ?, ?)`, did, inv.ID, inv.TenantID, at(now), at(now), traceText(trace))
+	return err
+}
+
+// supersede ends the queued delivery of invite id, if any.
+func supersede(ctx context.Context, tx bun.Tx, id uuid.UUID) error {
+	_, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET state = 'superseded'
+		WHERE invite_id = ? AND state = 'queued'`, id)
 	return err
 }
 

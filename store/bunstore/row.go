@@ -15,7 +15,7 @@ import (
 // inviteCols are the columns scanInvite reads, in its order.
 const inviteCols = "id, tenant_id, email, first_name, last_name, locale, data, roles, status, " +
 	"status_updated_at, expires_at, send_count, last_sent_at, delivery_status, delivery_error, " +
-	"created_by_user_id, accepted_by_user_id, created_at, updated_at"
+	"created_by_user_id, accepted_by_user_id, created_at, updated_at, by_host"
 
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
@@ -33,10 +33,11 @@ func scanInvite(r scanner) (invites.Invite, error) {
 		sent       ts
 		created    ts
 		updated    ts
+		byHost     bool
 	)
 	err := r.Scan(&inv.ID, &inv.TenantID, &inv.Email, &inv.FirstName, &inv.LastName, &inv.Locale,
 		&data, &roles, &status, &stAt, &exp, &inv.SendCount, &sent, &delivery, &inv.DeliveryError,
-		&inv.CreatedByUserID, &acceptedBy, &created, &updated)
+		&inv.CreatedByUserID, &acceptedBy, &created, &updated, &byHost)
 	if err != nil {
 		return invites.Invite{}, err
 	}
@@ -44,6 +45,9 @@ func scanInvite(r scanner) (invites.Invite, error) {
 	inv.Roles = []string(roles)
 	inv.Status = invites.Status(status)
 	inv.DeliveryStatus = invites.DeliveryStatus(delivery)
+	if byHost {
+		inv.DeliveryStatus = invites.DeliveryHost
+	}
 	inv.AcceptedByUserID = acceptedBy.String
 	inv.StatusUpdatedAt, inv.ExpiresAt, inv.LastSentAt = time.Time(stAt), time.Time(exp), time.Time(sent)
 	inv.CreatedAt, inv.UpdatedAt = time.Time(created), time.Time(updated)
@@ -224,3 +228,12 @@ func fold(s string) string { return strings.ToLower(s) }
 
 // contains is a LIKE pattern for the substring s, with ESCAPE '!'.
 func contains(s string) string { return "%" + likeEscaper.Replace(s) + "%" }
+
+// deliveryText is how delivery_status keeps d: DeliveryHost as 'sent',
+// by_host telling it apart (see the host_links migration).
+func deliveryText(d invites.DeliveryStatus) string {
+	if d == invites.DeliveryHost {
+		return string(invites.DeliverySent)
+	}
+	return string(d)
+}

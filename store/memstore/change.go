@@ -3,6 +3,7 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -49,6 +50,9 @@ func (s *Store) Change(ctx context.Context, p invites.ChangeParams) (invites.Inv
 	e, holder, err := s.settle(ctx, r, p)
 	if err != nil {
 		return invites.Invite{}, err
+	}
+	if e.Renew && e.LinkDigest != nil && !s.freeDigest(e.LinkDigest) {
+		return invites.Invite{}, errors.New("memstore: token digest empty or already in use")
 	}
 	out := edited(clone(r.inv), e, p.Now)
 	if p.Hook != nil {
@@ -163,6 +167,9 @@ func edited(inv invites.Invite, e invites.Edit, now time.Time) invites.Invite {
 		inv.SendCount++
 		inv.LastSentAt, inv.ExpiresAt = now, e.ExpiresAt
 		inv.DeliveryStatus, inv.DeliveryError = invites.DeliveryQueued, ""
+		if e.LinkDigest != nil {
+			inv.DeliveryStatus = invites.DeliveryHost
+		}
 	}
 	if e.Status != "" && e.Status != inv.Status {
 		inv.Status, inv.StatusUpdatedAt = e.Status, now
@@ -211,8 +218,13 @@ func (s *Store) commit(r *record, out invites.Invite, e invites.Edit, p invites.
 			delete(s.digests, string(d))
 		}
 		r.digests = nil
+		r.fixed = e.FixedExpiry
 		s.pending[pendingKey(r.inv.TenantID, r.inv.Email)] = r.inv.ID
-		s.queue(r, did, invites.KindReminder, p.Now, e.Trace)
+		if e.LinkDigest != nil {
+			s.link(r, e.LinkDigest)
+		} else {
+			s.queue(r, did, invites.KindReminder, p.Now, e.Trace)
+		}
 		s.record(r.inv.TenantID, p.ActorID, string(p.LedgerKey(r.inv.EmailNorm())), p.Now)
 	}
 	if e.Event != "" {

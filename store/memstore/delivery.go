@@ -66,7 +66,7 @@ func (s *Store) ClaimDeliveries(_ context.Context, p invites.ClaimParams) ([]inv
 		d.leaseUntil, d.claimID = p.Now.Add(p.Lease), p.ClaimID
 		r.digests = append(r.digests, bytes.Clone(p.Digests[i]))
 		s.digests[string(p.Digests[i])] = r.inv.ID
-		if r.inv.ExpiresAt.Before(p.RenewBefore) {
+		if !r.fixed && r.inv.ExpiresAt.Before(p.RenewBefore) {
 			r.inv.ExpiresAt = p.ExpiresAt
 		}
 		out = append(out, invites.Claim{Delivery: d.d, Invite: clone(r.inv)})

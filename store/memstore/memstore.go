@@ -63,6 +63,8 @@ type record struct {
 	// digests of the tokens minted for the latest delivery: none until
 	// the first is minted, and none again after a resend.
 	digests [][]byte
+	// fixed: a claim does not renew the invite's ExpiresAt, its own TTL's.
+	fixed bool
 }
 
 type delivery struct {

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,6 +52,9 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		}
 		if dids[i], err = uuid.NewV7(); err != nil {
 			return nil, err
+		}
+		if d, ok := p.LinkDigests[inv.ID]; ok && !s.freeDigest(d) {
+			return nil, errors.New("memstore: token digest empty or already in use")
 		}
 	}
 
@@ -108,7 +112,12 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 		k := pendingKey(r.inv.TenantID, r.inv.Email)
 		s.pending[k] = r.inv.ID
 		s.byEmail[k] = append(s.byEmail[k], r.inv.ID)
-		s.queue(r, dids[i], invites.KindInvitation, now, p.Trace)
+		r.fixed = p.FixedExpiry[r.inv.ID]
+		if d, ok := p.LinkDigests[r.inv.ID]; ok {
+			s.link(r, d)
+		} else {
+			s.queue(r, dids[i], invites.KindInvitation, now, p.Trace)
+		}
 		s.emit(r, invites.EventCreated, r.inv.CreatedByUserID, now)
 		s.record(r.inv.TenantID, r.inv.CreatedByUserID, string(p.LedgerKey(invites.NormalizeEmail(inv.Email))), now)
 		res[i].Invite = clone(r.inv)
@@ -138,6 +147,24 @@ func (s *Store) queue(r *record, did uuid.UUID, kind invites.MessageKind, now ti
 	}
 	s.latest[r.inv.ID] = did
 	s.active[did] = struct{}{}
+}
+
+// freeDigest reports whether d may be a new token's digest: not empty,
+// nor any token's already.
+func (s *Store) freeDigest(d []byte) bool {
+	_, taken := s.digests[string(d)]
+	return len(d) > 0 && !taken
+}
+
+// link gives r the token of d, of a link the host delivers: r has no
+// delivery to send, its queued one (if any) no longer claimable.
+func (s *Store) link(r *record, d []byte) {
+	if queued, ok := s.latest[r.inv.ID]; ok {
+		delete(s.active, queued)
+		delete(s.latest, r.inv.ID)
+	}
+	r.digests = [][]byte{bytes.Clone(d)}
+	s.digests[string(d)] = r.inv.ID
 }
 
 // find returns the invite id of tenantID; callers hold s.mu.

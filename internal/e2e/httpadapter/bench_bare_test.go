@@ -221,7 +221,7 @@ var (
 		"first_name", "last_name", "first_name_fold", "last_name_fold", "locale", "roles", "status",
 		"status_updated_at", "expires_at", "send_count", "last_sent_at", "delivery_status", "latest_delivery_id",
 		"created_by_user_id", "created_at", "updated_at"},
-		Defaults: []string{"data", "token_digest", "delivery_error", "accepted_by_user_id"}}
+		Defaults: []string{"data", "token_digest", "delivery_error", "accepted_by_user_id", "by_host", "fixed_expiry"}}
 	bareDeliveries = schemacheck.Insert{Table: "invites_deliveries", Columns: []string{"id", "invite_id", "tenant_id",
 		"kind", "state", "attempt", "due_at", "created_at"},
 		Defaults: []string{"last_error", "leased_until", "trace", "claim_id"}}

@@ -162,6 +162,22 @@ var mutants = []mutant{
 		"\ts.emit(r, invites.EventBounced, \"\", p.Now)\n", ""},
 	{"bounce-ignores-tenant", "Bounce scoped to a tenant fails another tenant's delivery", "upkeep.go",
 		"if p.TenantID != \"\" && r.inv.TenantID != p.TenantID {", "if false {"},
+	{"link-queues-delivery", "Insert queues an email for an invite of LinkDigests, which a claim then sends", "write.go",
+		"\t\t\ts.link(r, d)\n\t\t} else {", "\t\t\ts.link(r, d)\n\t\t\ts.queue(r, dids[i], invites.KindInvitation, now, p.Trace)\n\t\t} else {"},
+	{"link-no-token", "Insert stores no token for an invite of LinkDigests", "write.go",
+		"\t\t\ts.link(r, d)\n", "\t\t\t_ = d\n"},
+	{"link-keeps-queued", "a renewal to a link the host delivers leaves the queued email claimable", "write.go",
+		"delete(s.active, queued)", "_ = queued"},
+	{"renew-link-queues-reminder", "a renewal with LinkDigest queues a reminder too", "change.go",
+		"\t\t\ts.link(r, e.LinkDigest)\n", "\t\t\ts.link(r, e.LinkDigest)\n\t\t\ts.queue(r, did, invites.KindReminder, p.Now, e.Trace)\n"},
+	{"renew-link-not-host", "a renewal with LinkDigest leaves DeliveryStatus queued, not DeliveryHost", "change.go",
+		"inv.DeliveryStatus = invites.DeliveryHost", "inv.DeliveryStatus = invites.DeliveryQueued"},
+	{"claim-renews-fixed", "a claim renews the ExpiresAt of an invite of its own TTL", "delivery.go",
+		"!r.fixed && r.inv.ExpiresAt.Before(p.RenewBefore)", "r.inv.ExpiresAt.Before(p.RenewBefore)"},
+	{"insert-ignores-fixed", "Insert does not keep FixedExpiry", "write.go",
+		"r.fixed = p.FixedExpiry[r.inv.ID]", "_ = p.FixedExpiry"},
+	{"renew-keeps-fixed", "a renewal keeps the fixed expiry it had instead of Edit.FixedExpiry", "change.go",
+		"r.fixed = e.FixedExpiry", "_ = e.FixedExpiry"},
 }
 
 // timeout bounds one run of the suite; go test makes a hang fail with a

@@ -25,7 +25,8 @@ export async function lifecycle(): Promise<Invite | undefined> {
   }
   for (const e of sent.data.errors) {
     const itemCode: "invalid_email" | ProblemCode | "already_member" | "quota_exceeded" | "address_limit" |
-      "invalid_name" | "invalid_locale" | "invalid_data" | "invalid_roles" | "duplicate_in_batch" = e.code;
+      "invalid_name" | "invalid_locale" | "invalid_data" | "invalid_roles" | "duplicate_in_batch" |
+      "invalid_channel" | "invalid_ttl" = e.code;
     console.log(e.index, itemCode);
   }
   const ann: Invite = sent.data.success[0];
@@ -65,6 +66,16 @@ export async function lifecycle(): Promise<Invite | undefined> {
     console.log(resent.error.field);
   }
 
+  // An invite the host delivers: its link is in the answer, once.
+  const hosted = await api.POST("/", { body: { userInvites: [{ email: "eve@acme.com", channel: "host", ttlSeconds: 7200 }] } });
+  const links: Record<string, string> | undefined = hosted.data?.links;
+  const rotated = await api.POST("/{id}/resend", { params: { path: { id: ann.id } }, body: { channel: "host", ttlSeconds: 3600 } });
+  const link: string | undefined = rotated.data?.link;
+  if (rotated.error?.code === "link_not_kept") {
+    console.log(rotated.error.detail);
+  }
+  console.log(links, link);
+
   const erased = await api.POST("/forget", { params: { header: key }, body: { email: "dan@other.io" } });
   const ids: string[] | undefined = erased.data?.inviteIds;
   console.log(ids);
@@ -82,6 +93,8 @@ export async function mistakes(id: string): Promise<void> {
   await api.POST("/check", { params: { header: { "Idempotency-Key": "k" } }, body: { token: "t" } });
   // @ts-expect-error the key is a string
   await api.POST("/decline", { params: { header: { "Idempotency-Key": 7 } }, body: { token: "t" } });
+  // @ts-expect-error the channel is email or host
+  await api.POST("/", { body: { userInvites: [{ email: "e@acme.com", channel: "sms" }] } });
   // @ts-expect-error forget takes an email
   await api.POST("/forget", { body: { id } });
   const res = await api.POST("/decline", { body: { token: "t" } });

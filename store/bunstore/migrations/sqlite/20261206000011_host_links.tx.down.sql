@@ -1,0 +1,3 @@
+ALTER TABLE invites DROP COLUMN fixed_expiry;
+--bun:split
+ALTER TABLE invites DROP COLUMN by_host;
