@@ -41,19 +41,29 @@ type Observer interface {
 
 // The operations StartOp names: the Service's methods.
 const (
-	OpNameSend         = "Send"
-	OpNameGet          = "Get"
-	OpNameList         = "List"
-	OpNameUpdate       = "Update"
-	OpNameCancel       = "Cancel"
-	OpNameResend       = "Resend"
-	OpNameAccept       = "Accept"
-	OpNameDecline      = "Decline"
-	OpNameLookup       = "Lookup"
-	OpNameCheck        = "Check"
-	OpNameHistory      = "History"
-	OpNameForget       = "Forget"
-	OpNameRecordBounce = "RecordBounce"
+	OpNameSend          = "Send"
+	OpNameGet           = "Get"
+	OpNameList          = "List"
+	OpNameUpdate        = "Update"
+	OpNameCancel        = "Cancel"
+	OpNameResend        = "Resend"
+	OpNameAccept        = "Accept"
+	OpNameDecline       = "Decline"
+	OpNameLookup        = "Lookup"
+	OpNameCheck         = "Check"
+	OpNameHistory       = "History"
+	OpNameForget        = "Forget"
+	OpNameRecordBounce  = "RecordBounce"
+	OpNameCreateLink    = "CreateLink"
+	OpNameRotateLink    = "RotateLink"
+	OpNameRevokeLink    = "RevokeLink"
+	OpNameRevokeLinksBy = "RevokeLinksBy"
+	OpNameJoinByLink    = "JoinByLink"
+	OpNameCheckLink     = "CheckLink"
+	OpNameGetLink       = "GetLink"
+	OpNameListLinks     = "ListLinks"
+	OpNameLinkUses      = "LinkUses"
+	OpNameLinkHistory   = "LinkHistory"
 )
 
 // OpInfo names an operation as it starts.
@@ -62,6 +72,8 @@ type OpInfo struct {
 	TenantID string // the actor's; "" for an operation by token or message
 	// InviteID is the invite operated on, when the call names one.
 	InviteID uuid.UUID
+	// LinkID is the link operated on, when the call names one.
+	LinkID uuid.UUID
 	// Batch is the number of items of a Send.
 	Batch int
 }
@@ -75,6 +87,9 @@ type OpResult struct {
 	// InviteID is the invite the operation found, when it learned it
 	// only then (an Accept by token).
 	InviteID uuid.UUID
+	// LinkID is the link a call by token found (JoinByLink, CheckLink),
+	// or the link a CreateLink or RotateLink made.
+	LinkID uuid.UUID
 }
 
 // AttemptResult is how one delivery attempt ended.

@@ -1,0 +1,79 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/invitekit/invites"
+)
+
+// The promises of links that hold only under concurrency, with many
+// goroutines really racing.
+
+// 50 users joining at once through a link of 10 uses make exactly 10
+// members: the use count never passes MaxUses, and each refusal says the
+// link is used up.
+func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
+	e := newLinkEnv(t, newStore, nil)
+	c := e.create(tenantA, invites.LinkSpec{MaxUses: 10, TTL: time.Hour})
+	const joiners = 50
+	errs := make([]error, joiners)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range joiners {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "racer-" + string(rune('A'+i))})
+		})
+	}
+	close(start)
+	wg.Wait()
+	joined := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			joined++
+		case !errors.Is(err, invites.ErrLinkExhausted):
+			t.Fatalf("a racing join: %v, want none or ErrLinkExhausted", err)
+		}
+	}
+	if joined != 10 || e.members.count() != 10 {
+		t.Fatalf("%d joins succeeded and OnJoin made %d members, want 10 of each", joined, e.members.count())
+	}
+	l := e.link(tenantA, c.Link.ID)
+	us, err := e.svc.LinkUses(t.Context(), as(tenantA), c.Link.ID)
+	if err != nil || l.Uses != 10 || len(us) != 10 {
+		t.Fatalf("after the race: Uses %d, %d uses recorded (%v), want 10", l.Uses, len(us), err)
+	}
+}
+
+// Creations racing in one tenant keep Config.MaxActiveLinks.
+func testLinkCreateRace(t *testing.T, newStore func(*testing.T) invites.Store) {
+	e := newLinkEnv(t, newStore, func(c *invites.Config) { c.MaxActiveLinks = 3 })
+	const creators = 12
+	errs := make([]error, creators)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range creators {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = e.svc.CreateLink(t.Context(), as(tenantA), spec3)
+		})
+	}
+	close(start)
+	wg.Wait()
+	made := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			made++
+		case !errors.Is(err, invites.ErrQuotaExceeded):
+			t.Fatalf("a racing create: %v, want none or ErrQuotaExceeded", err)
+		}
+	}
+	if n := len(e.list(tenantA, invites.LinkQuery{})); made != 3 || n != 3 {
+		t.Fatalf("%d creates succeeded and %d links stored, want 3 of each", made, n)
+	}
+}
