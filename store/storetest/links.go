@@ -253,7 +253,7 @@ func testLinkCreateRefused(t *testing.T, newStore func(*testing.T) invites.Store
 func (e *linkEnv) list(tenant string, q invites.LinkQuery) []invites.Link {
 	e.t.Helper()
 	var out []invites.Link
-	for {
+	for range 100 { // a cursor that does not move must not loop for ever
 		p, err := e.svc.ListLinks(e.t.Context(), as(tenant), q)
 		if err != nil {
 			e.t.Fatalf("ListLinks(%+v): %v", q, err)
@@ -264,6 +264,8 @@ func (e *linkEnv) list(tenant string, q invites.LinkQuery) []invites.Link {
 		}
 		q.Cursor = p.NextCursor
 	}
+	e.t.Fatalf("ListLinks(%+v): still a next page after 100", q)
+	return nil
 }
 
 // Config.MaxActiveLinks counts the active links of the tenant only: not
