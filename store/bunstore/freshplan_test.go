@@ -140,7 +140,8 @@ func (l *sqlLog) take() []bun.QueryEvent {
 }
 
 // freshTables are the tables no statement of the Store may scan whole.
-var freshTables = []string{"invites", "invites_deliveries", "invites_tokens", "invites_events", "invites_sends"}
+var freshTables = []string{"invites", "invites_deliveries", "invites_tokens", "invites_events", "invites_sends",
+	"invites_links", "invites_link_uses"}
 
 // numberedArg is a numbered placeholder of a template (?0, ?1, ...).
 var numberedArg = regexp.MustCompile(`\?(\d+)`)
