@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +18,19 @@ import (
 // members: the use count never passes MaxUses, and each refusal says the
 // link is used up.
 func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
-	e := newLinkEnv(t, newStore, nil)
+	// The host's code takes a while, as a query of its own would, so a
+	// store that held no lock across it would let the joins interleave.
+	e := newLinkEnv(t, newStore, func(c *invites.Config) {
+		c.IsMember = func(context.Context, string, []string) ([]bool, error) {
+			time.Sleep(time.Millisecond)
+			return []bool{false}, nil
+		}
+		onJoin := c.OnJoin
+		c.OnJoin = func(ctx context.Context, l invites.Link, j invites.Joiner) error {
+			time.Sleep(time.Millisecond)
+			return onJoin(ctx, l, j)
+		}
+	})
 	c := e.create(tenantA, invites.LinkSpec{MaxUses: 10, TTL: time.Hour})
 	const joiners = 50
 	errs := make([]error, joiners)
@@ -25,7 +39,7 @@ func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	for i := range joiners {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "racer-" + string(rune('A'+i))})
+			_, errs[i] = e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: fmt.Sprint("racer-", i), Email: fmt.Sprint("racer-", i, "@example.com")})
 		})
 	}
 	close(start)
