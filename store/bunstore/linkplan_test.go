@@ -3,8 +3,6 @@ package bunstore_test
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -142,26 +140,7 @@ func TestLinkPlansWithoutStatistics(t *testing.T) {
 			return err
 		}, []string{"created_by_user_id = "}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			log.take()
-			if err := c.run(); err != nil {
-				t.Fatal(err)
-			}
-			evs := log.take()
-			for _, m := range c.must {
-				if !slices.ContainsFunc(evs, func(e bun.QueryEvent) bool { return strings.Contains(e.Query, m) }) {
-					t.Errorf("no statement has %q", m)
-				}
-			}
-			for _, e := range evs {
-				if !strings.Contains(e.Query, "invites") {
-					continue
-				}
-				explained++
-				idx := freshPlans(t, db, &conn, explained, e)
-				t.Logf("%.70s: %v", strings.Join(strings.Fields(e.Query), " "), idx)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { planCase(t, db, &conn, log, &explained, c.run, c.must) })
 	}
 	neverAnalyzed(t, db)
 }
