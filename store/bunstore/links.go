@@ -177,24 +177,28 @@ func (s *Store) RevokeLinks(ctx context.Context, p invites.RevokeLinksParams) (o
 	return out, nil
 }
 
-// JoinLink implements invites.LinkStore: a read of the link under its
-// lock with its facts, Decide, then on PostgreSQL one statement writing
-// the use, the count and the event, and the Hook, in one transaction.
+// JoinLink implements invites.LinkStore, in one transaction: the link
+// read under its row lock, its facts, Decide, the use (its row, the count
+// and the event), then the Hook. The facts are read after the lock is
+// taken, by a statement of their own: in PostgreSQL's READ COMMITTED a
+// statement that waited for a lock still reads the rest with the
+// snapshot it began with, which would miss the uses of the join it
+// waited for. On PostgreSQL that statement also writes the use, so that
+// a join holds the lock for as few round trips as a hand-written one;
+// when Decide refuses, the transaction rolls the write back.
 func (s *Store) JoinLink(ctx context.Context, p invites.JoinLinkParams) (out invites.Link, err error) {
 	if len(p.Digest) == 0 {
 		return invites.Link{}, invites.ErrInvalidToken
 	}
 	err = s.linkTx(ctx, func(ctx context.Context, tx bun.Tx, host *error) error {
-		var f invites.LinkFacts
-		var err error
-		f.Link, err = scanLink(on(tx).QueryRowContext(ctx, "SELECT "+linkCols+`,
-			EXISTS (SELECT 1 FROM invites_link_uses u WHERE u.link_id = l.id AND u.user_id = ?),
-			(SELECT count(*) FROM invites_link_uses u WHERE u.link_id = l.id AND u.at > ?)
-			FROM invites_links l WHERE token_digest = ?`+s.forUpdate, p.UserID, at(p.Now.Add(-time.Minute)), p.Digest),
-			&f.Joined, &f.RecentUses)
+		l, err := scanLink(on(tx).QueryRowContext(ctx, "SELECT "+linkCols+" FROM invites_links WHERE token_digest = ?"+s.forUpdate, p.Digest))
 		if errors.Is(err, sql.ErrNoRows) {
 			return invites.ErrInvalidToken
 		}
+		if err != nil {
+			return err
+		}
+		f, used, err := s.use(ctx, tx, l, p)
 		if err != nil {
 			return err
 		}
@@ -203,9 +207,11 @@ func (s *Store) JoinLink(ctx context.Context, p invites.JoinLinkParams) (out inv
 				return *host
 			}
 		}
-		if out, err = s.use(ctx, tx, f.Link, p); err != nil {
-			return err
+		if f.Joined || !used {
+			return errors.New("bunstore: a second use by one user, or a use past MaxUses")
 		}
+		out = l
+		out.Uses++
 		if p.Hook != nil {
 			if *host = p.Hook(context.WithValue(ctx, txKey{}, tx), out); *host != nil {
 				return *host
@@ -216,24 +222,41 @@ func (s *Store) JoinLink(ctx context.Context, p invites.JoinLinkParams) (out inv
 	return out, err
 }
 
-// use writes one use of l by p.UserID: its row, the count and the event.
-func (s *Store) use(ctx context.Context, tx bun.Tx, l invites.Link, p invites.JoinLinkParams) (invites.Link, error) {
-	now := at(p.Now)
+// use reads the LinkFacts of l, locked, for p.UserID and writes a use of
+// it: its row, the count and the event. used is false, and nothing is
+// written, when l has no use left or the user used it before (on
+// PostgreSQL, which writes in the statement that reads, the count and the
+// event are then written and Decide's refusal rolls them back). On SQLite,
+// whose immediate transaction excludes every other writer, it reads and
+// writes apart.
+func (s *Store) use(ctx context.Context, tx bun.Tx, l invites.Link, p invites.JoinLinkParams) (f invites.LinkFacts, used bool, err error) {
+	f.Link = l
+	now, since := at(p.Now), at(p.Now.Add(-time.Minute))
+	facts := `EXISTS (SELECT 1 FROM invites_link_uses WHERE link_id = ? AND user_id = ?),
+		(SELECT count(*) FROM invites_link_uses WHERE link_id = ? AND at > ?)`
 	if s.pg {
-		return scanLink(on(tx).QueryRowContext(ctx, `WITH u AS (UPDATE invites_links SET uses = uses + 1 WHERE id = ? RETURNING `+linkCols+`),
-			j AS (INSERT INTO invites_link_uses (link_id, user_id, at) VALUES (?, ?, ?)),
-			e AS (INSERT INTO invites_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?))
-			SELECT `+linkCols+" FROM u",
-			l.ID, l.ID, p.UserID, now, l.ID, l.TenantID, string(invites.EventLinkUsed), p.UserID, now, now))
+		err = on(tx).QueryRowContext(ctx, `WITH f AS (SELECT `+facts+` AS n),
+			u AS (UPDATE invites_links SET uses = uses + 1 WHERE id = ? AND uses < max_uses RETURNING id, tenant_id),
+			j AS (INSERT INTO invites_link_uses (link_id, user_id, at) SELECT id, ?, ? FROM u ON CONFLICT DO NOTHING RETURNING link_id),
+			e AS (INSERT INTO invites_events (`+eventCols+`) SELECT id, tenant_id, ?, ?, ?, ? FROM u)
+			SELECT f.*, EXISTS (SELECT 1 FROM j) FROM f`,
+			l.ID, p.UserID, l.ID, since, l.ID, p.UserID, now, string(invites.EventLinkUsed), p.UserID, now, now).
+			Scan(&f.Joined, &f.RecentUses, &used)
+		return f, used, err
+	}
+	if err = on(tx).QueryRowContext(ctx, "SELECT "+facts, l.ID, p.UserID, l.ID, since).Scan(&f.Joined, &f.RecentUses); err != nil {
+		return f, false, err
+	}
+	if f.Joined || l.Uses >= l.MaxUses {
+		return f, false, nil
 	}
 	if _, err := on(tx).ExecContext(ctx, "INSERT INTO invites_link_uses (link_id, user_id, at) VALUES (?, ?, ?)", l.ID, p.UserID, now); err != nil {
-		return invites.Link{}, err
+		return f, false, err
 	}
-	out, err := scanLink(on(tx).QueryRowContext(ctx, "UPDATE invites_links SET uses = uses + 1 WHERE id = ? RETURNING "+linkCols, l.ID))
-	if err != nil {
-		return invites.Link{}, err
+	if _, err := on(tx).ExecContext(ctx, "UPDATE invites_links SET uses = uses + 1 WHERE id = ?", l.ID); err != nil {
+		return f, false, err
 	}
-	return out, linkEvents(ctx, tx, []invites.Link{out}, invites.EventLinkUsed, p.UserID, p.Now)
+	return f, true, linkEvents(ctx, tx, []invites.Link{l}, invites.EventLinkUsed, p.UserID, p.Now)
 }
 
 // GetLink implements invites.LinkStore.

@@ -63,6 +63,39 @@ func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 }
 
+// One user joining many times at once joins once; every other attempt is
+// ErrAlreadyJoined, as the store saw the first join's use when it
+// decided, and uses up nothing.
+func testLinkJoinSameUser(t *testing.T, newStore func(*testing.T) invites.Store) {
+	e := newLinkEnv(t, newStore, nil)
+	c := e.create(tenantA, invites.LinkSpec{MaxUses: 10, TTL: time.Hour})
+	const tries = 10
+	errs := make([]error, tries)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = e.join(c, "same")
+		})
+	}
+	close(start)
+	wg.Wait()
+	joined := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			joined++
+		case !errors.Is(err, invites.ErrAlreadyJoined):
+			t.Fatalf("a racing join by one user: %v, want none or ErrAlreadyJoined", err)
+		}
+	}
+	if joined != 1 {
+		t.Fatalf("%d joins by one user succeeded, want 1", joined)
+	}
+	e.uses(tenantA, c.Link.ID, "same")
+}
+
 // Creations racing in one tenant keep Config.MaxActiveLinks.
 func testLinkCreateRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	e := newLinkEnv(t, newStore, func(c *invites.Config) { c.MaxActiveLinks = 3 })
