@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,27 +31,10 @@ func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 		}
 	})
 	c := e.create(tenantA, invites.LinkSpec{MaxUses: 10, TTL: time.Hour})
-	const joiners = 50
-	errs := make([]error, joiners)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range joiners {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: fmt.Sprint("racer-", i), Email: fmt.Sprint("racer-", i, "@example.com")})
-		})
-	}
-	close(start)
-	wg.Wait()
-	joined := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			joined++
-		case !errors.Is(err, invites.ErrLinkExhausted):
-			t.Fatalf("a racing join: %v, want none or ErrLinkExhausted", err)
-		}
-	}
+	joined := succeeded(t, "a racing join", invites.ErrLinkExhausted, raceN(50, func(i int) error {
+		_, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: fmt.Sprint("racer-", i), Email: fmt.Sprint("racer-", i, "@example.com")})
+		return err
+	}))
 	if joined != 10 || e.members.count() != 10 {
 		t.Fatalf("%d joins succeeded and OnJoin made %d members, want 10 of each", joined, e.members.count())
 	}
@@ -69,27 +51,10 @@ func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 func testLinkJoinSameUser(t *testing.T, newStore func(*testing.T) invites.Store) {
 	e := newLinkEnv(t, newStore, nil)
 	c := e.create(tenantA, invites.LinkSpec{MaxUses: 10, TTL: time.Hour})
-	const tries = 10
-	errs := make([]error, tries)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range tries {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = e.join(c, "same")
-		})
-	}
-	close(start)
-	wg.Wait()
-	joined := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			joined++
-		case !errors.Is(err, invites.ErrAlreadyJoined):
-			t.Fatalf("a racing join by one user: %v, want none or ErrAlreadyJoined", err)
-		}
-	}
+	joined := succeeded(t, "a racing join by one user", invites.ErrAlreadyJoined, raceN(10, func(int) error {
+		_, err := e.join(c, "same")
+		return err
+	}))
 	if joined != 1 {
 		t.Fatalf("%d joins by one user succeeded, want 1", joined)
 	}
@@ -99,28 +64,38 @@ func testLinkJoinSameUser(t *testing.T, newStore func(*testing.T) invites.Store)
 // Creations racing in one tenant keep Config.MaxActiveLinks.
 func testLinkCreateRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	e := newLinkEnv(t, newStore, func(c *invites.Config) { c.MaxActiveLinks = 3 })
-	const creators = 12
-	errs := make([]error, creators)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range creators {
-		wg.Go(func() {
-			<-start
-			_, errs[i] = e.svc.CreateLink(t.Context(), as(tenantA), spec3)
-		})
-	}
-	close(start)
-	wg.Wait()
-	made := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			made++
-		case !errors.Is(err, invites.ErrQuotaExceeded):
-			t.Fatalf("a racing create: %v, want none or ErrQuotaExceeded", err)
-		}
-	}
+	made := succeeded(t, "a racing create", invites.ErrQuotaExceeded, raceN(12, func(int) error {
+		_, err := e.svc.CreateLink(t.Context(), as(tenantA), spec3)
+		return err
+	}))
 	if n := len(e.list(tenantA, invites.LinkQuery{})); made != 3 || n != 3 {
 		t.Fatalf("%d creates succeeded and %d links stored, want 3 of each", made, n)
 	}
+}
+
+// raceN runs f(0..n-1) as race does, and returns their errors.
+func raceN(n int, f func(i int) error) []error {
+	errs := make([]error, n)
+	fns := make([]func(), n)
+	for i := range fns {
+		fns[i] = func() { errs[i] = f(i) }
+	}
+	race(fns...)
+	return errs
+}
+
+// succeeded counts the nil errs, failing the test on any that is not
+// refused.
+func succeeded(t *testing.T, what string, refused error, errs []error) int {
+	t.Helper()
+	n := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, refused):
+			t.Fatalf("%s: %v, want none or %v", what, err, refused)
+		}
+	}
+	return n
 }
