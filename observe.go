@@ -41,19 +41,23 @@ type Observer interface {
 
 // The operations StartOp names: the Service's methods.
 const (
-	OpNameSend          = "Send"
-	OpNameGet           = "Get"
-	OpNameList          = "List"
-	OpNameUpdate        = "Update"
-	OpNameCancel        = "Cancel"
-	OpNameResend        = "Resend"
-	OpNameAccept        = "Accept"
-	OpNameDecline       = "Decline"
-	OpNameLookup        = "Lookup"
-	OpNameCheck         = "Check"
-	OpNameHistory       = "History"
-	OpNameForget        = "Forget"
-	OpNameRecordBounce  = "RecordBounce"
+	OpNameSend         = "Send"
+	OpNameGet          = "Get"
+	OpNameList         = "List"
+	OpNameUpdate       = "Update"
+	OpNameCancel       = "Cancel"
+	OpNameResend       = "Resend"
+	OpNameAccept       = "Accept"
+	OpNameDecline      = "Decline"
+	OpNameLookup       = "Lookup"
+	OpNameCheck        = "Check"
+	OpNameHistory      = "History"
+	OpNameForget       = "Forget"
+	OpNameRecordBounce = "RecordBounce"
+)
+
+// The operations of links StartOp names (links.go).
+const (
 	OpNameCreateLink    = "CreateLink"
 	OpNameRotateLink    = "RotateLink"
 	OpNameRevokeLink    = "RevokeLink"
