@@ -38,7 +38,8 @@
 // take either way (which times an event carries, when a delivery is due,
 // the order of text sorts): each is stated on the method it belongs to.
 // A store that is no invites.UpkeepStore passes on the rest: the cases of
-// Prune and Forget skip, saying so.
+// Prune and Forget skip, saying so; as do the cases of links (Links/...
+// and their races) on a store that is no invites.LinkStore.
 package storetest
 
 import (
