@@ -40,10 +40,18 @@ type boundedUpkeep struct {
 
 var _ UpkeepStore = boundedUpkeep{}
 
-// bound returns s as the Service calls it, each call within d.
+// bound returns s as the Service calls it, each call within d, with the
+// optional capabilities s has (bounded_links.go for LinkStore).
 func bound(s Store, d time.Duration) Store {
 	b := bounded{s, d}
-	if u, ok := s.(UpkeepStore); ok {
+	u, upkeep := s.(UpkeepStore)
+	l, links := s.(LinkStore)
+	switch {
+	case upkeep && links:
+		return boundedUpkeepLinks{boundedUpkeep{b, u}, boundLinks{b, l}}
+	case links:
+		return boundedLinks{b, boundLinks{b, l}}
+	case upkeep:
 		return boundedUpkeep{b, u}
 	}
 	return b

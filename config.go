@@ -2,6 +2,7 @@ package invites
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -227,6 +228,25 @@ type Config struct {
 	// DefaultSender: the tenant ID when it reads as a name, no inviter.
 	Sender func(ctx context.Context, inv Invite) (Sender, error)
 
+	// The shareable invite links (links.go), on a store that is a
+	// LinkStore. JoinURL builds a link's URL from its token, e.g.
+	// "https://app.example/join?token=" + t.Reveal(); without it
+	// CreateLink answers the token alone. OnJoin runs before a join
+	// commits, as OnAccept before an accept: if it fails nothing is
+	// counted. LinkView gives what CheckLink shows of a usable link's
+	// tenant (nothing by default). MaxLinkUses (default
+	// DefaultMaxLinkUses), MaxLinkTTL (default DefaultMaxLinkTTL) and
+	// MaxActiveLinks per tenant (default DefaultMaxActiveLinks, -1 off)
+	// bound what CreateLink makes; LinkUsesPerMinute bounds the joins of
+	// one link in any minute (default DefaultLinkUsesPerMinute, -1 off).
+	JoinURL           func(Token) string
+	OnJoin            func(ctx context.Context, l Link, j Joiner) error
+	LinkView          func(ctx context.Context, l Link) (json.RawMessage, error)
+	MaxLinkUses       int
+	MaxLinkTTL        time.Duration
+	MaxActiveLinks    int
+	LinkUsesPerMinute int
+
 	// Observer, when set, is told of every operation and delivery attempt,
 	// for traces and metrics (see package otelinvites). Default none.
 	Observer Observer
@@ -311,7 +331,7 @@ func (c Config) withDefaults() Config {
 		c.MaxSendsPerAddressPerDayAllTenants = DefaultMaxSendsPerAddressPerDayAllTenants
 	}
 	c.LedgerSecret = slices.Clone(c.LedgerSecret)
-	return c
+	return c.linkDefaults()
 }
 
 // validate refuses a Config, with defaults filled, that no default mends:
@@ -341,5 +361,5 @@ func (c Config) validate() error {
 	if c.LedgerSecret != nil && len(c.LedgerSecret) < MinLedgerSecret {
 		return errors.New("invites: Config.LedgerSecret must be at least MinLedgerSecret (32) bytes")
 	}
-	return nil
+	return c.validLinks()
 }

@@ -43,7 +43,7 @@ func (s *Service) dispatch(ctx context.Context, e Event) bool {
 	err := ctx.Err()
 	if err == nil {
 		hctx, cancel := context.WithTimeout(ctx, s.cfg.EventTimeout)
-		err = s.cfg.OnEvent(hctx, e)
+		err = s.cfg.OnEvent(hctx, e.forHost())
 		cancel()
 	}
 	switch {

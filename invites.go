@@ -177,6 +177,14 @@ const (
 	OpResend  Op = "resend"
 	OpHistory Op = "history"
 	OpForget  Op = "forget"
+	// The operations on links (links.go): inv is nil for each.
+	OpCreateLink    Op = "create_link"
+	OpGetLink       Op = "get_link"
+	OpListLinks     Op = "list_links"
+	OpRevokeLink    Op = "revoke_link"
+	OpRotateLink    Op = "rotate_link"
+	OpLinkUses      Op = "link_uses"
+	OpRevokeLinksBy Op = "revoke_links_by"
 )
 
 // NewInvite is one item of a Send batch.
@@ -431,6 +439,9 @@ type Event struct {
 	// ID order.
 	ID       int64     `json:"id"`
 	InviteID uuid.UUID `json:"inviteId"`
+	// LinkID names the link of a link's event (EventLinkCreated and the
+	// rest of links.go), whose InviteID is zero.
+	LinkID   uuid.UUID `json:"linkId,omitzero"`
 	TenantID string    `json:"tenantId"`
 	Type     EventType `json:"type"`
 	// ActorID is the user who caused it; empty for the system (delivery,

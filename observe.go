@@ -56,12 +56,28 @@ const (
 	OpNameRecordBounce = "RecordBounce"
 )
 
+// The operations of links StartOp names (links.go).
+const (
+	OpNameCreateLink    = "CreateLink"
+	OpNameRotateLink    = "RotateLink"
+	OpNameRevokeLink    = "RevokeLink"
+	OpNameRevokeLinksBy = "RevokeLinksBy"
+	OpNameJoinByLink    = "JoinByLink"
+	OpNameCheckLink     = "CheckLink"
+	OpNameGetLink       = "GetLink"
+	OpNameListLinks     = "ListLinks"
+	OpNameLinkUses      = "LinkUses"
+	OpNameLinkHistory   = "LinkHistory"
+)
+
 // OpInfo names an operation as it starts.
 type OpInfo struct {
 	Name     string // one of the OpName constants
 	TenantID string // the actor's; "" for an operation by token or message
 	// InviteID is the invite operated on, when the call names one.
 	InviteID uuid.UUID
+	// LinkID is the link operated on, when the call names one.
+	LinkID uuid.UUID
 	// Batch is the number of items of a Send.
 	Batch int
 }
@@ -75,6 +91,9 @@ type OpResult struct {
 	// InviteID is the invite the operation found, when it learned it
 	// only then (an Accept by token).
 	InviteID uuid.UUID
+	// LinkID is the link a call by token found (JoinByLink, CheckLink),
+	// or the link a CreateLink or RotateLink made.
+	LinkID uuid.UUID
 }
 
 // AttemptResult is how one delivery attempt ended.

@@ -30,6 +30,9 @@ import (
 //	             CompleteEvent       mark an event handled, or hand it back
 //	UpkeepStore  Prune               delete, in batches, what is kept no longer
 //	 (optional)  Forget              erase an address, in bounded commits
+//	LinkStore    CreateLink, JoinLink shareable invite links: a cap of active
+//	 (optional)  and the rest        links and a join's counts as data; see
+//	                                 store_links.go
 //
 // The Service decides (which refusal, which transition, what a quota
 // allows); a store carries the decision out atomically. Where one round
@@ -45,8 +48,9 @@ import (
 // stored Status; the Service derives expired from it. A method given a
 // TenantID answers ErrNotFound for an invite of another tenant.
 //
-// A store may also be an UpkeepStore; the Service finds out by type
-// assertion, as database/sql finds a driver's optional interfaces.
+// A store may also be an UpkeepStore and a LinkStore; the Service finds
+// out by type assertion, as database/sql finds a driver's optional
+// interfaces.
 type Store interface {
 	InviteStore
 	OutboxStore

@@ -58,12 +58,17 @@ var opNames = map[string]bool{
 	invites.OpNameAccept: false, invites.OpNameDecline: false, invites.OpNameLookup: false,
 	invites.OpNameCheck: false, invites.OpNameHistory: true, invites.OpNameForget: true,
 	invites.OpNameRecordBounce: false,
+	invites.OpNameCreateLink:   false, invites.OpNameRotateLink: false, invites.OpNameRevokeLink: false,
+	invites.OpNameRevokeLinksBy: true, invites.OpNameJoinByLink: false, invites.OpNameCheckLink: false,
+	invites.OpNameGetLink: false, invites.OpNameListLinks: true, invites.OpNameLinkUses: true,
+	invites.OpNameLinkHistory: true,
 }
 
 var eventTypes = []invites.EventType{
 	invites.EventCreated, invites.EventSent, invites.EventDeliveryFailed, invites.EventResent,
 	invites.EventAccepted, invites.EventDeclined, invites.EventCanceled, invites.EventExpired,
 	invites.EventBounced, invites.EventForgotten,
+	invites.EventLinkCreated, invites.EventLinkUsed, invites.EventLinkRevoked,
 }
 
 // Histogram buckets, in seconds. An operation takes milliseconds, as

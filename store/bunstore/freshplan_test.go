@@ -140,7 +140,8 @@ func (l *sqlLog) take() []bun.QueryEvent {
 }
 
 // freshTables are the tables no statement of the Store may scan whole.
-var freshTables = []string{"invites", "invites_deliveries", "invites_tokens", "invites_events", "invites_sends"}
+var freshTables = []string{"invites", "invites_deliveries", "invites_tokens", "invites_events", "invites_sends",
+	"invites_links", "invites_link_uses"}
 
 // numberedArg is a numbered placeholder of a template (?0, ?1, ...).
 var numberedArg = regexp.MustCompile(`\?(\d+)`)
@@ -415,26 +416,31 @@ func TestPlansWithoutStatistics(t *testing.T) {
 			return err
 		}, []string{"status <> 'pending' AND status_updated_at <", "WHERE handled AND at <"}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			log.take()
-			if err := c.run(); err != nil {
-				t.Fatal(err)
-			}
-			evs := log.take()
-			for _, m := range c.must {
-				if !slices.ContainsFunc(evs, func(e bun.QueryEvent) bool { return strings.Contains(e.Query, m) }) {
-					t.Errorf("no statement has %q", m)
-				}
-			}
-			for _, e := range evs {
-				if !strings.Contains(e.Query, "invites") || strings.HasPrefix(e.Query, "SET ") {
-					continue
-				}
-				explained++
-				idx := freshPlans(t, db, &conn, explained, e)
-				t.Logf("%.70s: %v", strings.Join(strings.Fields(e.Query), " "), idx)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { planCase(t, db, &conn, log, &explained, c.run, c.must) })
 	}
 	neverAnalyzed(t, db)
+}
+
+// planCase runs run, fails unless its statements hold each of must, and
+// EXPLAINs each of them with freshPlans, counting them in explained.
+func planCase(t *testing.T, db *bun.DB, conn *bun.Conn, log *sqlLog, explained *int, run func() error, must []string) {
+	t.Helper()
+	log.take()
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	evs := log.take()
+	for _, m := range must {
+		if !slices.ContainsFunc(evs, func(e bun.QueryEvent) bool { return strings.Contains(e.Query, m) }) {
+			t.Errorf("no statement has %q", m)
+		}
+	}
+	for _, e := range evs {
+		if !strings.Contains(e.Query, "invites") || strings.HasPrefix(e.Query, "SET ") {
+			continue
+		}
+		*explained++
+		idx := freshPlans(t, db, conn, *explained, e)
+		t.Logf("%.70s: %v", strings.Join(strings.Fields(e.Query), " "), idx)
+	}
 }

@@ -56,6 +56,7 @@ type Store struct {
 	ledger         map[string][]send // string(LedgerKey) -> its sends (see ledger.go)
 	byTenantLedger map[string][]send // tenant -> its sends
 	secret         []byte            // LedgerSecret's
+	lk             links             // see links.go
 }
 
 type record struct {
@@ -103,6 +104,7 @@ func New() *Store {
 		secret:         make([]byte, 32),
 		keys:           map[keyID]*kept{},
 		keyHeld:        map[keyID]struct{}{},
+		lk:             newLinks(),
 	}
 	rand.Read(s.secret) // never fails (see its doc)
 	s.cond = sync.NewCond(&s.mu)

@@ -38,7 +38,8 @@
 // take either way (which times an event carries, when a delivery is due,
 // the order of text sorts): each is stated on the method it belongs to.
 // A store that is no invites.UpkeepStore passes on the rest: the cases of
-// Prune and Forget skip, saying so.
+// Prune and Forget skip, saying so; as do the cases of links (Links/...
+// and their races) on a store that is no invites.LinkStore.
 package storetest
 
 import (
@@ -87,7 +88,7 @@ type testCase struct {
 // -run can pick cases: go test -run 'TestConformance/Race/'.
 func Run(t *testing.T, newStore func(t *testing.T) invites.Store) {
 	t.Helper()
-	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases, upkeepCases, eraseCases, forgetCases, upkeepRaceCases, upkeepServiceCases, hostileCases, idempotencyCases, ledgerCases, hostLinkCases}
+	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases, upkeepCases, eraseCases, forgetCases, upkeepRaceCases, upkeepServiceCases, hostileCases, idempotencyCases, ledgerCases, hostLinkCases, linkCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,9 @@
 //
 //	go run ./internal/e2e/mutants
 //
+// or, for the mutants whose name starts with a prefix, with that prefix
+// as its argument (go run ./internal/e2e/mutants link-).
+//
 // It edits nothing in the tree: each mutant is handed to the go command as
 // a build overlay (go help build, -overlay) from a temporary directory it
 // removes. A snippet that is not found exactly once, a baseline that does
@@ -219,6 +222,16 @@ func run() error {
 		srcs[i] = bytes.Replace(src, []byte(m.old), []byte(m.new), 1)
 	}
 
+	if len(os.Args) > 1 {
+		var some []mutant
+		var someSrcs [][]byte
+		for i, m := range mutants {
+			if strings.HasPrefix(m.name, os.Args[1]) {
+				some, someSrcs = append(some, m), append(someSrcs, srcs[i])
+			}
+		}
+		mutants, srcs = some, someSrcs
+	}
 	start := time.Now()
 	if res := suite(""); res.verdict != "passed" {
 		return fmt.Errorf("the suite does not pass on memstore as it is (%s):\n%s", res.verdict, res.out)

@@ -1,0 +1,136 @@
+package invites
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Joining through a link: JoinByLink, and CheckLink for its landing page.
+// A token is digested before any store work, so junk costs nothing but
+// the refusal, which the Observer sees as the operation's ErrInvalidToken.
+
+// JoinByLink uses the link of token for the user j: one use is counted
+// and Config.OnJoin runs, in one transaction, and the link is answered
+// as used. The refusals, none of which uses up a use: ErrInvalidToken;
+// ErrLinkRevoked, ErrLinkExhausted or ErrLinkExpired; ErrAlreadyJoined;
+// ErrDomainNotAllowed; ErrLinkRateLimited (Config.LinkUsesPerMinute);
+// ErrAlreadyMember (Config.IsMember, asked of j.Email); and OnJoin's
+// error.
+func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Link, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameJoinByLink})
+	defer func() { end(OpResult{Err: err, LinkID: l.ID}) }()
+	ls, err := s.links(OpNameJoinByLink)
+	if err != nil {
+		return Link{}, err
+	}
+	if err := validID("joiner.userId", j.UserID); err != nil {
+		return Link{}, err
+	}
+	d, err := s.cfg.Tokens.Digest(token)
+	if err != nil {
+		return Link{}, err
+	}
+	now := s.cfg.Now()
+	p := JoinLinkParams{Now: now, Digest: d, UserID: j.UserID,
+		Decide: func(ctx context.Context, f LinkFacts) error { return s.mayJoin(ctx, f, j, now) }}
+	if s.cfg.OnJoin != nil {
+		p.Hook = func(ctx context.Context, l Link) error { return s.cfg.OnJoin(ctx, s.readLink(l, now), j) }
+	}
+	l, err = ls.JoinLink(ctx, p)
+	if err != nil {
+		return Link{}, err
+	}
+	s.committed(ctx, EventLinkUsed, 1)
+	return s.readLink(l, now), nil
+}
+
+// mayJoin decides whether j may join through f.Link at now.
+func (s *Service) mayJoin(ctx context.Context, f LinkFacts, j Joiner, now time.Time) error {
+	l := f.Link
+	switch st := l.StatusAt(now); {
+	case st != LinkActive:
+		return linkRefusal(st)
+	case f.Joined:
+		return ErrAlreadyJoined
+	case !domainAllowed(l.AllowedDomains, j):
+		return ErrDomainNotAllowed
+	case f.RecentUses >= s.cfg.LinkUsesPerMinute:
+		return ErrLinkRateLimited
+	}
+	if s.cfg.IsMember == nil || j.Email == "" {
+		return nil
+	}
+	member, err := s.cfg.IsMember(ctx, l.TenantID, []string{j.Email})
+	if err != nil {
+		return err
+	}
+	if len(member) == 1 && member[0] {
+		return ErrAlreadyMember
+	}
+	return nil
+}
+
+// linkRefusal is the error of a link that cannot be used, by its status.
+func linkRefusal(st LinkStatus) error {
+	switch st {
+	case LinkRevoked:
+		return ErrLinkRevoked
+	case LinkExhausted:
+		return ErrLinkExhausted
+	}
+	return ErrLinkExpired
+}
+
+// domainAllowed reports whether j passes domains: any joiner when there
+// are none; else only one whose address is verified and whose domain,
+// as NormalizeEmail maps it, is one of them exactly.
+func domainAllowed(domains []string, j Joiner) bool {
+	if len(domains) == 0 {
+		return true
+	}
+	if !j.EmailVerified {
+		return false
+	}
+	e := NormalizeEmail(j.Email)
+	at := strings.LastIndexByte(e, '@')
+	return at > 0 && slices.Contains(domains, e[at+1:])
+}
+
+// CheckLink tells the holder of token whether it can be used now, or why
+// not, and what Config.LinkView shows of a usable link; nothing else. A
+// malformed or unknown token is a LinkCheck with IsValid false and no
+// Status, not an error.
+func (s *Service) CheckLink(ctx context.Context, token string) (c LinkCheck, err error) {
+	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameCheckLink})
+	var l Link
+	defer func() { end(OpResult{Err: err, LinkID: l.ID}) }()
+	ls, err := s.links(OpNameCheckLink)
+	if err != nil {
+		return LinkCheck{}, err
+	}
+	d, err := s.cfg.Tokens.Digest(token)
+	if errors.Is(err, ErrInvalidToken) {
+		return LinkCheck{}, nil
+	}
+	if err != nil {
+		return LinkCheck{}, err
+	}
+	l, err = ls.GetLink(ctx, GetLinkParams{Digest: d})
+	if errors.Is(err, ErrInvalidToken) {
+		return LinkCheck{}, nil
+	}
+	if err != nil {
+		return LinkCheck{}, err
+	}
+	l = s.readLink(l, s.cfg.Now())
+	c = LinkCheck{IsValid: l.Status == LinkActive, Status: l.Status}
+	if c.IsValid && s.cfg.LinkView != nil {
+		if c.View, err = s.cfg.LinkView(ctx, l); err != nil {
+			return LinkCheck{}, err
+		}
+	}
+	return c, nil
+}
