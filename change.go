@@ -19,6 +19,7 @@ import (
 //	Accept's email match and OnAccept        Accept's Hook             calls Hook before commit
 //	Update: roles only while pending         Update's Decide           calls Decide under its lock
 //	Resend: status, limits, quotas           resend (a Decide)         counts what Count asks for
+//	Resend: not to a suppressed address      resend (a Decide)         reads Facts.Suppressed
 //	Send: one pending per address, quotas    Insert's Quota (data)     applies the limits in order
 //	why a From/Live check refused            refusal                   answers a *RuleError
 
@@ -118,7 +119,9 @@ func (s *Service) authorizeThen(actor Actor, op Op, p ChangeParams) func(context
 // one dies) and a new expiry, within ResendCooldown and MaxResends. A
 // resend renews what the invite grants, so the actor must be able to
 // grant each of its roles (ErrForbiddenRole). The refusals, in order: the
-// actor's authorization and roles, *NotPendingError, ErrTooManyResends,
+// actor's authorization and roles, *NotPendingError, ErrSuppressed (the
+// address bounced for good or complained, read under the invite's lock
+// in the store's transaction), ErrTooManyResends,
 // *ResendTooSoonError, ErrQuotaExceeded, and (from the store, at the
 // write) ErrAlreadyInvited when the address has another live invite.
 func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invite, err error) {
@@ -132,7 +135,11 @@ func (s *Service) Resend(ctx context.Context, actor Actor, id uuid.UUID) (_ Invi
 	if err != nil {
 		return Invite{}, err
 	}
-	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key,
+	skey, err := s.keyed(ctx, SuppressionKey)
+	if err != nil {
+		return Invite{}, err
+	}
+	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key, SuppressionKey: skey,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
 			if err := s.vet(ctx, actor, OpResend, f.Invite); err != nil {
 				return Edit{}, err
@@ -160,6 +167,8 @@ func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time) (
 	switch {
 	case inv.Status != StatusPending && inv.Status != StatusExpired:
 		return Edit{}, &NotPendingError{Status: inv.Status}
+	case f.Suppressed:
+		return Edit{}, ErrSuppressed
 	case inv.SendCount-1 >= s.cfg.MaxResends:
 		return Edit{}, ErrTooManyResends
 	case inv.LastSentAt.Add(s.cfg.ResendCooldown).After(now):

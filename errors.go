@@ -45,6 +45,9 @@ var (
 	// ErrUnsupported answers an operation the Store cannot do, lacking
 	// the optional interface it needs (UpkeepStore for Prune and Forget).
 	ErrUnsupported = errors.New("invites: not supported by the store")
+	// ErrSuppressed refuses a Resend to an address that bounced for good
+	// or complained (see Service.Unsuppress).
+	ErrSuppressed = errors.New("invites: address suppressed")
 )
 
 // NotPendingError is ErrNotPending with the status the invite is in.

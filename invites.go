@@ -157,6 +157,9 @@ const (
 	OpResend  Op = "resend"
 	OpHistory Op = "history"
 	OpForget  Op = "forget"
+	// OpUnsuppress lifts a suppression (Service.Unsuppress): an
+	// administrator's, as OpForget.
+	OpUnsuppress Op = "unsuppress"
 )
 
 // NewInvite is one item of a Send batch.
@@ -229,6 +232,9 @@ const (
 	CodeAlreadyMember    = "already_member"
 	CodeQuotaExceeded    = "quota_exceeded"
 	CodeAddressLimit     = "address_limit"
+	// CodeSuppressed: the address bounced for good or complained, and is
+	// suppressed (see Service.Unsuppress).
+	CodeSuppressed = "suppressed"
 )
 
 // OrderField is a field a list can be ordered by.
@@ -355,6 +361,13 @@ const (
 	// EventForgotten: the invite was erased (Service.Forget). It is the
 	// invite's only event left, and History no longer finds the invite.
 	EventForgotten EventType = "forgotten"
+	// EventSuppressed: the invite's address was suppressed after its
+	// email bounced for good or its recipient complained
+	// (Service.RecordBounce, RecordComplaint).
+	EventSuppressed EventType = "suppressed"
+	// EventUnsuppressed: the suppression the invite's email caused was
+	// lifted (Service.Unsuppress).
+	EventUnsuppressed EventType = "unsuppressed"
 )
 
 // Event is one change of one invite, written in the transaction of the

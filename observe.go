@@ -54,6 +54,9 @@ const (
 	OpNameHistory      = "History"
 	OpNameForget       = "Forget"
 	OpNameRecordBounce = "RecordBounce"
+	// OpNameRecordComplaint and OpNameUnsuppress: the suppression list.
+	OpNameRecordComplaint = "RecordComplaint"
+	OpNameUnsuppress      = "Unsuppress"
 )
 
 // OpInfo names an operation as it starts.

@@ -56,6 +56,8 @@ type Store struct {
 	ledger         map[string][]send // string(LedgerKey) -> its sends (see ledger.go)
 	byTenantLedger map[string][]send // tenant -> its sends
 	secret         []byte            // LedgerSecret's
+	// suppressions is the suppression list (see suppress.go).
+	suppressions map[string]map[string]*suppression
 }
 
 type record struct {
@@ -101,6 +103,7 @@ func New() *Store {
 		secret:         make([]byte, 32),
 		keys:           map[keyID]*kept{},
 		keyHeld:        map[keyID]struct{}{},
+		suppressions:   map[string]map[string]*suppression{},
 	}
 	rand.Read(s.secret) // never fails (see its doc)
 	s.cond = sync.NewCond(&s.mu)

@@ -28,6 +28,9 @@ func (s *Store) Stats(_ context.Context, p invites.StatsParams) (invites.Stats, 
 	for _, q := range s.unhandled {
 		st.UnhandledEvents += len(q)
 	}
+	for _, byTenant := range s.suppressions {
+		st.Suppressions += len(byTenant)
+	}
 	return st, nil
 }
 

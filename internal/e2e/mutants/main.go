@@ -48,7 +48,7 @@ var mutants = []mutant{
 	{"decide-error-ignored", "an error from Decide is not returned (the zero Edit is applied)", "change.go",
 		"\t\t\tif err != nil {\n\t\t\t\treturn e, nil, err\n\t\t\t}\n\t\t}\n\t\tvar holder", "\t\t\tif err != nil {\n\t\t\t\treturn e, nil, nil\n\t\t\t}\n\t\t}\n\t\tvar holder"},
 	{"decide-stale-counts", "Decide's counts are not retaken under the lock: a send made while Decide ran is missed", "change.go",
-		"p.Decide == nil || now.AddressSends == f.AddressSends && now.AllTenantSends == f.AllTenantSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {", "now.AddressSends >= 0 {"},
+		"p.Decide == nil || now.AddressSends == f.AddressSends && now.AllTenantSends == f.AllTenantSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending && now.Suppressed == f.Suppressed {", "now.AddressSends >= 0 {"},
 	{"user-sends-any-actor", "Facts.UserSends counts the sends of every user of the tenant, not ActorID's", "ledger.go",
 		"r.actor == user && r.at.After(since)", "r.at.After(since)"},
 	{"status-updated-always", "StatusUpdatedAt becomes Now on every change, not only when Status changes", "change.go",
