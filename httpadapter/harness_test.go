@@ -100,7 +100,8 @@ func (e *env) build() {
 			invites.InviteStore
 			invites.OutboxStore
 			invites.EventStore
-		}{e.store, e.store, e.store}
+			invites.SuppressionStore
+		}{e.store, e.store, e.store, e.store}
 	}
 	svc, err := invites.New(store, e.mail, e.svcCfg)
 	if err != nil {
