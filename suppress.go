@@ -1,6 +1,9 @@
 package invites
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // The suppression list: a hard bounce (bounce.go) or a complaint
 // suppresses an address, Send and Resend refuse it in the store's
@@ -59,33 +62,38 @@ func (s *Service) suppress(ctx context.Context, p SuppressParams) error {
 // learned it may be mailed again (the mailbox was made, the complaint was
 // a mistake): an EventUnsuppressed goes to Config.OnEvent, on the invite
 // whose email caused the suppression. Config.Authorize is asked about
-// OpUnsuppress; allow it to administrators only. A complaint made to
-// another tenant's email suppresses the address for every tenant, and
-// only that tenant lifts it. ErrNotFound when the tenant has no
-// suppression of the address. email is taken as by Forget (any bare
-// address, compared as NormalizeEmail), and only its SuppressionKey
-// reaches the store, which never holds the address.
-func (s *Service) Unsuppress(ctx context.Context, actor Actor, email string) (err error) {
+// OpUnsuppress; allow it to administrators only. It reports whether it
+// lifted one: false when the tenant has none of the address, so a retry
+// changes nothing. A complaint made to another tenant's email suppresses
+// the address for every tenant, and only that tenant lifts it. email is
+// taken as by Forget (any bare address, compared as NormalizeEmail), and
+// only its SuppressionKey reaches the store, which never holds the
+// address.
+func (s *Service) Unsuppress(ctx context.Context, actor Actor, email string) (lifted bool, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameUnsuppress, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err}) }()
 	if err := validActor(actor); err != nil {
-		return err
+		return false, err
 	}
 	addr, err := anyEmail(email)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := s.authorize(ctx, actor, OpUnsuppress, nil); err != nil {
-		return err
+		return false, err
 	}
 	key, err := s.keyed(ctx, SuppressionKey)
 	if err != nil {
-		return err
+		return false, err
 	}
 	err = s.store.Unsuppress(ctx, UnsuppressParams{Now: s.cfg.Now(), TenantID: actor.TenantID,
 		Key: key(NormalizeEmail(addr)), ActorID: actor.UserID})
-	if err == nil {
-		s.committed(ctx, EventUnsuppressed, 1)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return err
+	s.committed(ctx, EventUnsuppressed, 1)
+	return true, nil
 }

@@ -77,11 +77,10 @@ func (s *Store) Unsuppress(_ context.Context, p invites.UnsuppressParams) error 
 	if len(s.suppressions[key]) == 0 {
 		delete(s.suppressions, key)
 	}
-	ev := invites.Event{InviteID: x.invite, TenantID: p.TenantID, Type: invites.EventUnsuppressed, ActorID: p.ActorID, At: p.Now}
 	if r := s.invites[x.invite]; r != nil {
-		s.emit(r, ev.Type, ev.ActorID, ev.At)
-	} else {
-		s.write(ev)
+		s.emit(r, invites.EventUnsuppressed, p.ActorID, p.Now)
+	} else { // removed: the event goes to ClaimEvents only
+		s.write(invites.Event{InviteID: x.invite, TenantID: p.TenantID, Type: invites.EventUnsuppressed, ActorID: p.ActorID, At: p.Now})
 	}
 	return nil
 }
