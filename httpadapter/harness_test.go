@@ -276,6 +276,10 @@ func (s *faultyStore) Lookup(ctx context.Context, p invites.LookupParams) (row, 
 func (s *faultyStore) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
 	return guard(s, func() ([]uuid.UUID, error) { return s.Store.Forget(ctx, p) })
 }
+func (s *faultyStore) Unsuppress(ctx context.Context, p invites.UnsuppressParams) error {
+	_, err := guard(s, func() (struct{}, error) { return struct{}{}, s.Store.Unsuppress(ctx, p) })
+	return err
+}
 
 // Stats hangs while down, as a store that does not answer would, until
 // its context ends.

@@ -54,6 +54,7 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeNotPending           = "not_pending"            // 409, with InviteStatus
 	CodeAlreadyInvited       = "already_invited"        // 409: a resend meets another pending invite of the address
+	CodeSuppressed           = "suppressed"             // 409: a resend to an address that bounced for good or complained
 	CodeExpired              = "expired"                // 410
 	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the Idempotency-Key was used for another request
 	CodeBatchTooLarge        = "batch_too_large"        // 413
@@ -106,6 +107,9 @@ func problemFor(err error) *Problem {
 		return problem(http.StatusConflict, CodeNotPending, "", "The invite is not pending.")
 	case errors.Is(err, invites.ErrAlreadyInvited):
 		return problem(http.StatusConflict, CodeAlreadyInvited, "", "The address has another pending invite.")
+	case errors.Is(err, invites.ErrSuppressed):
+		return problem(http.StatusConflict, CodeSuppressed, "",
+			"The address bounced for good or its recipient complained: it gets no email until an administrator lifts the suppression.")
 	case errors.Is(err, invites.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, IdempotencyKeyHeader,
 			"The Idempotency-Key was used for another request; send a new key for a new request.")
@@ -147,14 +151,15 @@ func problemFor(err error) *Problem {
 
 // opText says what each Op does, for a forbidden problem.
 var opText = map[invites.Op]string{
-	invites.OpSend:    "send invites",
-	invites.OpList:    "list invites",
-	invites.OpGet:     "read this invite",
-	invites.OpUpdate:  "update this invite",
-	invites.OpCancel:  "cancel this invite",
-	invites.OpResend:  "resend this invite",
-	invites.OpHistory: "read the history of this invite",
-	invites.OpForget:  "erase an address",
+	invites.OpSend:       "send invites",
+	invites.OpList:       "list invites",
+	invites.OpGet:        "read this invite",
+	invites.OpUpdate:     "update this invite",
+	invites.OpCancel:     "cancel this invite",
+	invites.OpResend:     "resend this invite",
+	invites.OpHistory:    "read the history of this invite",
+	invites.OpForget:     "erase an address",
+	invites.OpUnsuppress: "lift a suppression",
 }
 
 // seconds returns n seconds in words.
