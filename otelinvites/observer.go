@@ -55,13 +55,13 @@ var opNames = map[string]bool{
 	invites.OpNameUpdate: false, invites.OpNameCancel: false, invites.OpNameResend: false,
 	invites.OpNameAccept: false, invites.OpNameDecline: false, invites.OpNameLookup: false,
 	invites.OpNameCheck: false, invites.OpNameHistory: true, invites.OpNameForget: true,
-	invites.OpNameRecordBounce: false,
+	invites.OpNameRecordBounce: false, invites.OpNameRecordComplaint: false, invites.OpNameUnsuppress: false,
 }
 
 var eventTypes = []invites.EventType{
 	invites.EventCreated, invites.EventSent, invites.EventDeliveryFailed, invites.EventResent,
 	invites.EventAccepted, invites.EventDeclined, invites.EventCanceled, invites.EventExpired,
-	invites.EventBounced, invites.EventForgotten,
+	invites.EventBounced, invites.EventForgotten, invites.EventSuppressed, invites.EventUnsuppressed,
 }
 
 // Histogram buckets, in seconds. An operation takes milliseconds, as
