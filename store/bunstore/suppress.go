@@ -19,12 +19,14 @@ import (
 // the address.
 var errNoSuppressionKey = errors.New("bunstore: Suppress needs the params' SuppressionKey")
 
-// suppressedKeys is the statement naming each (tenant, key) of from
-// (numbered from 0, as batchKeys makes it) suppressed for that tenant: by
-// the tenant, or by any tenant for all.
+// suppressedKeys is the statement telling of each (tenant, key) of from
+// (numbered from 0, as batchKeys makes it) whether it is suppressed for
+// that tenant: by the tenant, or by any tenant for all. The EXISTS is in
+// the select list, where PostgreSQL runs it per key through the primary
+// key; in WHERE it may become a join that reads the whole list.
 func suppressedKeys(from string) string {
-	return `SELECT k.t, k.a FROM ` + from + ` AS k WHERE EXISTS (SELECT 1 FROM invites_suppressions AS x
-		WHERE x.address = k.a AND (x.tenant_id = k.t OR x.all_tenants))`
+	return `SELECT k.t, k.a, EXISTS (SELECT 1 FROM invites_suppressions AS x
+		WHERE x.address = k.a AND (x.tenant_id = k.t OR x.all_tenants)) FROM ` + from + ` AS k`
 }
 
 // suppressed returns which of keys are suppressed, in tx.
@@ -36,13 +38,16 @@ func (s *Store) suppressed(ctx context.Context, tx bun.Tx, keys keyTable) (map[s
 	from, args := s.batchKeys(0, keys)
 	err := s.queryIn(ctx, tx, suppressedKeys(from), args, func(r scanner) error {
 		var (
-			t string
-			k []byte
+			t      string
+			k      []byte
+			barred bool
 		)
-		if err := r.Scan(&t, &k); err != nil {
+		if err := r.Scan(&t, &k, &barred); err != nil {
 			return err
 		}
-		out[sendKey{t, string(k)}] = true
+		if barred {
+			out[sendKey{t, string(k)}] = true
+		}
 		return nil
 	})
 	return out, err
