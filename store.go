@@ -197,10 +197,11 @@ type OutboxStore interface {
 	Bounce(ctx context.Context, p BounceParams) (Invite, bool, error)
 
 	// Stats counts the outbox, the unhandled events and the suppressions
-	// at p.Now, reading only the queued deliveries and the unhandled events
-	// through their indexes and a count the suppressions keep, so it is cheap enough for each metrics scrape. It is
-	// required, not upkeep: httpadapter.Ready asks it whether the store
-	// answers. Stats' fields say what each counts.
+	// at p.Now, reading only the queued deliveries and the unhandled
+	// events through their indexes and a count the suppressions keep, so
+	// it is cheap enough for each metrics scrape. It is required, not
+	// upkeep: httpadapter.Ready asks it whether the store answers. Stats'
+	// fields say what each counts.
 	Stats(ctx context.Context, p StatsParams) (Stats, error)
 }
 
@@ -247,8 +248,9 @@ type SuppressionStore interface {
 	// Unsuppress lifts p.TenantID's suppression of p.Key, in one commit
 	// with an EventUnsuppressed by p.ActorID at p.Now on the invite the
 	// suppression names (which Forget or Prune may have removed: the
-	// event then goes to ClaimEvents only). A suppression for all tenants is lifted
-	// only by its own tenant. ErrNotFound when the tenant has none.
+	// event then goes to ClaimEvents only). A suppression for all tenants
+	// is lifted only by its own tenant. ErrNotFound when the tenant has
+	// none.
 	Unsuppress(ctx context.Context, p UnsuppressParams) error
 }
 

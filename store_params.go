@@ -27,7 +27,8 @@ type InsertParams struct {
 	// ledger (see LedgerKey). Required.
 	LedgerKey func(emailNorm string) []byte
 	// SuppressionKey gives the key of a NormalizeEmail address in the
-	// suppression list (see SuppressionKey). Required.
+	// suppression list (see SuppressionKey). The Service always sets it;
+	// nil checks no suppression, for a host's own tools that insert.
 	SuppressionKey func(emailNorm string) []byte
 }
 

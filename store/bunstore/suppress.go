@@ -74,23 +74,9 @@ func (s *Store) Suppress(ctx context.Context, p invites.SuppressParams) (_ invit
 	)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		done = false
-		var invite uuid.UUID
-		err := on(tx).QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
-		if errors.Is(err, sql.ErrNoRows) {
-			return invites.ErrNotFound
-		}
-		if err != nil {
+		var err error
+		if inv, _, err = s.deliveryInvite(ctx, tx, p.DeliveryID, p.TenantID); err != nil {
 			return err
-		}
-		inv, err = scanInvite(on(tx).QueryRowContext(ctx, "SELECT "+inviteCols+" FROM invites WHERE id = ?"+s.forUpdate, invite))
-		if errors.Is(err, sql.ErrNoRows) { // erased since
-			return invites.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if p.TenantID != "" && inv.TenantID != p.TenantID {
-			return invites.ErrNotFound
 		}
 		key := p.SuppressionKey(inv.EmailNorm())
 		res, err := on(tx).ExecContext(ctx, `INSERT INTO invites_suppressions (address, tenant_id, all_tenants, reason, invite_id, at)
