@@ -165,7 +165,7 @@ var mutants = []mutant{
 	{"facts-ignore-suppression", "Facts.Suppressed is never set: a Resend reaches a suppressed address", "change.go",
 		"f.Suppressed = s.suppressed(", "_ = s.suppressed("},
 	{"complaint-own-tenant-only", "a complaint suppresses the address for its own tenant only", "suppress.go",
-		"if t == tenant || x.all {", "if t == tenant {"},
+		"if t == tenant || x.all {", "if t == tenant && x != nil {"},
 	{"bounce-suppresses-all-tenants", "a hard bounce suppresses the address for every tenant", "suppress.go",
 		"if t == tenant || x.all {", "if x != nil {"},
 	{"suppress-twice", "a hard bounce told twice suppresses, and tells of it, twice", "suppress.go",
