@@ -167,7 +167,7 @@ var mutants = []mutant{
 	{"complaint-own-tenant-only", "a complaint suppresses the address for its own tenant only", "suppress.go",
 		"if t == tenant || x.all {", "if t == tenant && x != nil {"},
 	{"bounce-suppresses-all-tenants", "a hard bounce suppresses the address for every tenant", "suppress.go",
-		"if t == tenant || x.all {", "if x != nil {"},
+		"if t == tenant || x.all {", "if t != \"\" || x.all {"},
 	{"suppress-twice", "a hard bounce told twice suppresses, and tells of it, twice", "suppress.go",
 		"x != nil && (x.all || !p.AllTenants)", "x != nil && x.all"},
 	{"complaint-no-widen", "a complaint after a hard bounce leaves the suppression to its tenant", "suppress.go",
