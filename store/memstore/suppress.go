@@ -33,22 +33,9 @@ func (s *Store) suppressed(tenant string, key []byte) bool {
 func (s *Store) Suppress(ctx context.Context, p invites.SuppressParams) (invites.Invite, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d *delivery
-	err := s.waitIdle(ctx, func() []uuid.UUID {
-		if d = s.deliveries[p.DeliveryID]; d == nil {
-			return nil
-		}
-		return []uuid.UUID{d.d.InviteID}
-	})
-	switch {
-	case err != nil:
+	_, r, err := s.deliveryOf(ctx, p.DeliveryID, p.TenantID)
+	if err != nil {
 		return invites.Invite{}, false, err
-	case d == nil:
-		return invites.Invite{}, false, invites.ErrNotFound
-	}
-	r := s.invites[d.d.InviteID]
-	if p.TenantID != "" && r.inv.TenantID != p.TenantID {
-		return invites.Invite{}, false, invites.ErrNotFound
 	}
 	key := string(p.SuppressionKey(r.inv.EmailNorm()))
 	byTenant := s.suppressions[key]
