@@ -11,7 +11,7 @@ import (
 
 // RecordBounce and RecordTenantBounce: a bounce a mail provider reports,
 // its Message-ID checked and its reason cleaned, failing the delivery for
-// good.
+// good and, when hard, suppressing the address (suppress.go).
 
 // RecordBounce records that the email with Message-ID messageID bounced,
 // as a mail provider's bounce webhook or a DSN reader learns it: its
@@ -23,8 +23,12 @@ import (
 // otherwise any domain, or the bare id (Message.ID), is taken. permanent
 // says whether the provider called it hard (the address does not exist)
 // or soft (a full mailbox, after the provider's own retries): both mean
-// the email did not arrive, and the reason says which. A bounce told
-// twice is recorded once. ErrNotFound when no delivery has that id.
+// the email did not arrive, and the reason says which. A hard bounce also
+// suppresses the address for the invite's tenant (an EventSuppressed; see
+// Unsuppress), in a commit after the bounce's, so a bounce told again
+// (by a provider retrying a webhook that failed) completes one whose
+// suppression failed. A bounce told twice is recorded once. ErrNotFound
+// when no delivery has that id.
 //
 // It takes no actor: the Message-ID is no secret (the recipient's
 // server has it, and anyone it forwards the email to), so call it only
@@ -60,23 +64,14 @@ func (s *Service) recordBounce(ctx context.Context, tenantID, messageID string, 
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameRecordBounce})
 	var inv Invite
 	defer func() { end(OpResult{Err: err, InviteID: inv.ID}) }()
-	var domain string
-	if m, ok := s.mailer.(MessageIDDomainer); ok {
-		domain = m.MessageIDDomain()
-	}
-	id, err := deliveryID(messageID, domain)
-	if err != nil {
-		return err
-	}
 	kind := "soft bounce"
 	if permanent {
 		kind = "hard bounce"
 	}
-	reason = strings.TrimSpace(strings.Map(printable, strings.ToValidUTF8(reason, "\uFFFD")))
-	if reason == "" {
-		reason = "no reason given"
+	id, reason, err := s.notice(messageID, kind, reason)
+	if err != nil {
+		return err
 	}
-	reason = truncate(kind+": "+reason, MaxBounceReasonBytes)
 	inv, recorded, err := s.store.Bounce(ctx, BounceParams{Now: s.cfg.Now(), DeliveryID: id, Reason: reason, TenantID: tenantID})
 	if err != nil {
 		return err
@@ -84,7 +79,28 @@ func (s *Service) recordBounce(ctx context.Context, tenantID, messageID string, 
 	if recorded {
 		s.committed(ctx, EventBounced, 1)
 	}
+	if permanent {
+		return s.suppress(ctx, SuppressParams{DeliveryID: id, Reason: reason, TenantID: tenantID})
+	}
 	return nil
+}
+
+// notice reads the delivery's id out of the Message-ID of a provider's
+// notice and cleans its reason, prefixed with kind.
+func (s *Service) notice(messageID, kind, reason string) (uuid.UUID, string, error) {
+	var domain string
+	if m, ok := s.mailer.(MessageIDDomainer); ok {
+		domain = m.MessageIDDomain()
+	}
+	id, err := deliveryID(messageID, domain)
+	if err != nil {
+		return uuid.Nil, "", err
+	}
+	reason = strings.TrimSpace(strings.Map(printable, strings.ToValidUTF8(reason, "\uFFFD")))
+	if reason == "" {
+		reason = "no reason given"
+	}
+	return id, truncate(kind+": "+reason, MaxBounceReasonBytes), nil
 }
 
 // printable keeps a bounce's reason, which the recipient's mail server

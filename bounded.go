@@ -177,15 +177,32 @@ func (b bounded) RenewDeliveries(ctx context.Context, p RenewParams) ([]uuid.UUI
 }
 
 func (b bounded) Bounce(ctx context.Context, p BounceParams) (Invite, bool, error) {
-	type bounce struct {
+	return boundOnce(b, ctx, p, b.s.Bounce)
+}
+
+// boundOnce is boundCall for a write answering an invite and whether it
+// changed it.
+func boundOnce[P any](b bounded, ctx context.Context, p P, f func(context.Context, P) (Invite, bool, error)) (Invite, bool, error) {
+	type once struct {
 		inv   Invite
 		first bool
 	}
-	r, err := boundCall(b, ctx, p, func(ctx context.Context, p BounceParams) (bounce, error) {
-		inv, first, err := b.s.Bounce(ctx, p)
-		return bounce{inv, first}, err
+	r, err := boundCall(b, ctx, p, func(ctx context.Context, p P) (once, error) {
+		inv, first, err := f(ctx, p)
+		return once{inv, first}, err
 	})
 	return r.inv, r.first, err
+}
+
+func (b bounded) Suppress(ctx context.Context, p SuppressParams) (Invite, bool, error) {
+	return boundOnce(b, ctx, p, b.s.Suppress)
+}
+
+func (b bounded) Unsuppress(ctx context.Context, p UnsuppressParams) error {
+	_, err := boundCall(b, ctx, p, func(ctx context.Context, p UnsuppressParams) (struct{}, error) {
+		return struct{}{}, b.s.Unsuppress(ctx, p)
+	})
+	return err
 }
 
 func (b bounded) CompleteDeliveries(ctx context.Context, p CompleteParams) error {

@@ -21,9 +21,10 @@ type requiredOnly struct {
 	invites.InviteStore
 	invites.OutboxStore
 	invites.EventStore
+	invites.SuppressionStore
 }
 
-func withoutUpkeep(m *memstore.Store) invites.Store { return requiredOnly{m, m, m} }
+func withoutUpkeep(m *memstore.Store) invites.Store { return requiredOnly{m, m, m, m} }
 
 // A store that is no UpkeepStore sends, delivers and accepts invites, and
 // the operations it cannot do answer ErrUnsupported, naming themselves.

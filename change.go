@@ -20,6 +20,7 @@ import (
 //	Accept's email match and OnAccept        Accept's Hook             calls Hook before commit
 //	Update: roles only while pending         Update's Decide           calls Decide under its lock
 //	Resend: status, limits, quotas           resend (a Decide)         counts what Count asks for
+//	Resend: not to a suppressed address      resend (a Decide)         reads Facts.Suppressed
 //	Send: one pending per address, quotas    Insert's Quota (data)     applies the limits in order
 //	why a From/Live check refused            refusal                   answers a *RuleError
 
@@ -124,7 +125,9 @@ func (s *Service) authorizeThen(actor Actor, op Op, p ChangeParams) func(context
 // one dies) and a new expiry, within ResendCooldown and MaxResends. A
 // resend renews what the invite grants, so the actor must be able to
 // grant each of its roles (ErrForbiddenRole). The refusals, in order: the
-// actor's authorization and roles, *NotPendingError, ErrTooManyResends,
+// actor's authorization and roles, *NotPendingError, ErrSuppressed (the
+// address bounced for good or complained, read under the invite's lock
+// in the store's transaction), ErrTooManyResends,
 // *ResendTooSoonError, ErrQuotaExceeded, and (from the store, at the
 // write) ErrAlreadyInvited when the address has another live invite.
 // Resend queues an email: an invite the host delivers (DeliveryHost) is
@@ -173,7 +176,11 @@ func (s *Service) resendWith(ctx context.Context, actor Actor, id uuid.UUID, o R
 	if err != nil {
 		return Resent{}, err
 	}
-	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key,
+	skey, err := s.keyed(ctx, SuppressionKey)
+	if err != nil {
+		return Resent{}, err
+	}
+	p := ChangeParams{Now: now, TenantID: actor.TenantID, ID: id, ActorID: actor.UserID, Count: q, LedgerKey: key, SuppressionKey: skey,
 		Decide: func(ctx context.Context, f Facts) (Edit, error) {
 			if err := s.authorizeLocked(ctx, actor, OpResend, f.Invite); err != nil {
 				return Edit{}, err
@@ -228,6 +235,8 @@ func (s *Service) resend(ctx context.Context, f Facts, q Quota, now time.Time, t
 	switch {
 	case inv.Status != StatusPending && inv.Status != StatusExpired:
 		return Edit{}, &NotPendingError{Status: inv.Status}
+	case f.Suppressed:
+		return Edit{}, ErrSuppressed
 	case inv.SendCount-1 >= s.cfg.MaxResends:
 		return Edit{}, ErrTooManyResends
 	case inv.LastSentAt.Add(s.cfg.ResendCooldown).After(now):

@@ -120,9 +120,10 @@
 // # Stores
 //
 // A Store makes each step atomic; the Service holds the rules. Its
-// contract, for those who write one, is store.go: three small interfaces
-// every store has (InviteStore, OutboxStore, EventStore) and an optional
-// one (UpkeepStore: Prune and Forget), whose methods take params
+// contract, for those who write one, is store.go: four small interfaces
+// every store has (InviteStore, OutboxStore, EventStore,
+// SuppressionStore) and an optional one (UpkeepStore: Prune and Forget),
+// whose methods take params
 // structs. Every change of one invite is a Change: the store locks the
 // invite and either checks a rule given as data (ChangeParams.From and
 // Live) or asks the Service's Decide, then writes the Edit. bunstore
@@ -164,7 +165,8 @@
 // writes nothing, so no second invite and no second email; the key with
 // other arguments is ErrIdempotencyMismatch. Keys are scoped by tenant and
 // actor (for Accept and Decline, which take no login, by the token).
-// RecordBounce needs none: a bounce told twice is recorded once.
+// RecordBounce and RecordComplaint need none: each told twice is
+// recorded once; nor does Unsuppress, whose retry lifts nothing more.
 //
 // # Production
 //
@@ -177,7 +179,11 @@
 // or traces holds a recipient's address; RecordBounce records a bounce a
 // mail provider reports, for a Message-ID of the mailer's domain only
 // (MessageIDDomainer), and RecordTenantBounce one the caller knows the
-// tenant of. On SQLite, sqlitedb runs synchronous FULL, so a commit
+// tenant of. A hard bounce suppresses the address for its tenant and a
+// complaint (RecordComplaint) for every tenant: a Send to it is then
+// CodeSuppressed and a Resend ErrSuppressed, until Unsuppress; the store
+// keeps a keyed hash of the address (SuppressionKey), which Forget
+// leaves. On SQLite, sqlitedb runs synchronous FULL, so a commit
 // survives a power loss.
 //
 // Every call to the store is bounded by Config.StoreTimeout (List by

@@ -53,6 +53,9 @@ var (
 	// ErrLinkNotReturned refuses a Resend of an invite the host delivers
 	// (DeliveryHost): Resend returns no link. Use ResendWith.
 	ErrLinkNotReturned = errors.New("invites: the invite's link is delivered by the host, and Resend returns none: use ResendWith")
+	// ErrSuppressed refuses a Resend to an address that bounced for good
+	// or complained (see Service.Unsuppress).
+	ErrSuppressed = errors.New("invites: address suppressed")
 )
 
 // NotPendingError is ErrNotPending with the status the invite is in.

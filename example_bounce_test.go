@@ -11,8 +11,9 @@ import (
 
 // RecordBounce takes what a provider's bounce webhook says, after the
 // host checked its signature: the email's Message-ID as sent. The invite's
-// delivery reads failed, a bounced event is written, and a bounce told
-// twice is recorded once.
+// delivery reads failed, a bounced event is written, a hard bounce
+// suppresses the address (a suppressed event, and a Send to it is refused),
+// and a bounce told twice is recorded once.
 func ExampleService_RecordBounce() {
 	ctx := context.Background()
 	mail := mailertest.New()
@@ -39,6 +40,8 @@ func ExampleService_RecordBounce() {
 	for _, e := range history {
 		fmt.Println(e.Type)
 	}
+	again, _ := svc.Send(ctx, alice, []invites.NewInvite{{Email: "nobody@example.com"}})
+	fmt.Println("send again:", again.Errors[0].Code)
 	// Output:
 	// bounce: <nil>
 	// bounce: <nil>
@@ -46,4 +49,6 @@ func ExampleService_RecordBounce() {
 	// created
 	// sent
 	// bounced
+	// suppressed
+	// send again: suppressed
 }

@@ -185,6 +185,9 @@ const (
 	OpRotateLink    Op = "rotate_link"
 	OpLinkUses      Op = "link_uses"
 	OpRevokeLinksBy Op = "revoke_links_by"
+	// OpUnsuppress lifts a suppression (Service.Unsuppress): an
+	// administrator's, as OpForget.
+	OpUnsuppress Op = "unsuppress"
 )
 
 // NewInvite is one item of a Send batch.
@@ -298,6 +301,9 @@ const (
 	CodeInvalidChannel   = "invalid_channel"
 	// CodeInvalidTTL: NewInvite.TTL is outside Config.MinTTL..MaxTTL.
 	CodeInvalidTTL = "invalid_ttl"
+	// CodeSuppressed: the address bounced for good or complained, and is
+	// suppressed (see Service.Unsuppress).
+	CodeSuppressed = "suppressed"
 )
 
 // OrderField is a field a list can be ordered by.
@@ -429,6 +435,13 @@ const (
 	// EventForgotten: the invite was erased (Service.Forget). It is the
 	// invite's only event left, and History no longer finds the invite.
 	EventForgotten EventType = "forgotten"
+	// EventSuppressed: the invite's address was suppressed after its
+	// email bounced for good or its recipient complained
+	// (Service.RecordBounce, RecordComplaint).
+	EventSuppressed EventType = "suppressed"
+	// EventUnsuppressed: the suppression the invite's email caused was
+	// lifted (Service.Unsuppress).
+	EventUnsuppressed EventType = "unsuppressed"
 )
 
 // Event is one change of one invite, written in the transaction of the

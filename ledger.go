@@ -30,8 +30,21 @@ const ledgerKeyBytes = 16
 // address's sends from all of them, and the ledger's rows name their
 // tenant beside.
 func LedgerKey(secret []byte, emailNorm string) []byte {
+	return addressKey(secret, "invites.ledger.v1\x00", emailNorm)
+}
+
+// SuppressionKey is the key of the address emailNorm (in NormalizeEmail's
+// form) in the suppression list (see SuppressionStore): LedgerKey's HMAC
+// under the same secret, in a domain of its own, so a key of one list
+// tells nothing of the other and neither holds the address.
+func SuppressionKey(secret []byte, emailNorm string) []byte {
+	return addressKey(secret, "invites.suppression.v1\x00", emailNorm)
+}
+
+// addressKey is the HMAC-SHA256 of emailNorm keyed by secret in domain.
+func addressKey(secret []byte, domain, emailNorm string) []byte {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("invites.ledger.v1\x00"))
+	m.Write([]byte(domain))
 	m.Write([]byte(emailNorm))
 	return m.Sum(nil)[:ledgerKeyBytes]
 }
@@ -42,10 +55,15 @@ type ledger struct {
 	secret []byte
 }
 
-// ledgerKey returns the function giving the ledger key of an address,
-// asking the store for its secret the first time when Config has none.
-// A failure is not kept, so a store that comes back serves the next call.
+// ledgerKey returns the function giving the ledger key of an address.
 func (s *Service) ledgerKey(ctx context.Context) (func(string) []byte, error) {
+	return s.keyed(ctx, LedgerKey)
+}
+
+// keyed returns key bound to the ledger's secret, asking the store for it
+// the first time when Config has none. A failure is not kept, so a store
+// that comes back serves the next call.
+func (s *Service) keyed(ctx context.Context, key func(secret []byte, emailNorm string) []byte) (func(string) []byte, error) {
 	l := &s.ledger
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -60,5 +78,5 @@ func (s *Service) ledgerKey(ctx context.Context) (func(string) []byte, error) {
 		l.secret = secret
 	}
 	secret := l.secret
-	return func(n string) []byte { return LedgerKey(secret, n) }, nil
+	return func(n string) []byte { return key(secret, n) }, nil
 }

@@ -63,7 +63,7 @@ func TestLinksBounded(t *testing.T) {
 		store func(*memstore.Store) invites.Store
 	}{
 		{"with upkeep", func(m *memstore.Store) invites.Store { return m }},
-		{"without upkeep", func(m *memstore.Store) invites.Store { return linksOnly{requiredOnly{m, m, m}, m} }},
+		{"without upkeep", func(m *memstore.Store) invites.Store { return linksOnly{requiredOnly{m, m, m, m}, m} }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			svc, err := invites.New(c.store(memstore.New()), mailertest.New(), invites.Config{

@@ -54,6 +54,9 @@ const (
 	OpNameHistory      = "History"
 	OpNameForget       = "Forget"
 	OpNameRecordBounce = "RecordBounce"
+	// OpNameRecordComplaint and OpNameUnsuppress: the suppression list.
+	OpNameRecordComplaint = "RecordComplaint"
+	OpNameUnsuppress      = "Unsuppress"
 )
 
 // The operations of links StartOp names (links.go).

@@ -23,7 +23,8 @@ import (
 // or the inviter's quota (ErrQuotaExceeded; an address over
 // MaxSendsPerAddressPerDay or MaxSendsPerAddressPerDayAllTenants stays the
 // item's CodeAddressLimit), Config.IsMember,
-// or the store.
+// or the store. An address suppressed (see Unsuppress) is the item's
+// CodeSuppressed, checked in the store's transaction.
 func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res SendResult, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameSend, TenantID: actor.TenantID, Batch: len(items)})
 	defer func() { end(OpResult{Err: err, Count: len(res.Success)}) }()
@@ -82,10 +83,14 @@ func (s *Service) Send(ctx context.Context, actor Actor, items []NewInvite) (res
 	if err != nil {
 		return SendResult{}, err
 	}
+	skey, err := s.keyed(ctx, SuppressionKey)
+	if err != nil {
+		return SendResult{}, err
+	}
 	// With a key the store is asked even for no rows: a retry whose
 	// items have become members since must still get the first answer.
 	p := InsertParams{Now: now, Invites: rows, Quota: s.quota(), Trace: s.trace(ctx), Idempotency: idem, LedgerKey: key,
-		LinkDigests: own.digests, FixedExpiry: own.fixed}
+		LinkDigests: own.digests, FixedExpiry: own.fixed, SuppressionKey: skey}
 	base := res
 	outcome := func(out []InsertResult) (SendResult, error) {
 		res, err := s.outcome(base, items, index, out, now)
@@ -142,6 +147,8 @@ func (s *Service) collect(res *SendResult, items []NewInvite, index []int, out [
 	for k, r := range out {
 		item := ItemError{Index: index[k], Email: items[index[k]].Email}
 		switch {
+		case r.Suppressed:
+			item.Code, item.Message = CodeSuppressed, "The address bounced or complained, and is suppressed."
 		case r.Existing != uuid.Nil:
 			item.Code, item.Message, item.InviteID = CodeAlreadyInvited, "The address already has a pending invite.", r.Existing
 		case r.AddressLimited:

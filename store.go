@@ -24,10 +24,13 @@ import (
 //	             ReleaseClaim        end a lost claim's leases and tokens
 //	             CompleteDeliveries  record outcomes, fenced by Attempt
 //	             Bounce              fail a delivery for good, once
-//	             Stats               count the outbox and unhandled events
+//	             Stats               count the outbox, unhandled events and
+//	                                 suppressions
 //	EventStore   History             one invite's events, in order
 //	             ClaimEvents         lease each invite's earliest unhandled
 //	             CompleteEvent       mark an event handled, or hand it back
+//	Suppression  Suppress            suppress a delivery's address, by key
+//	 Store       Unsuppress          lift a tenant's suppression of a key
 //	UpkeepStore  Prune               delete, in batches, what is kept no longer
 //	 (optional)  Forget              erase an address, in bounded commits
 //	LinkStore    CreateLink, JoinLink shareable invite links: a cap of active
@@ -55,6 +58,7 @@ type Store interface {
 	InviteStore
 	OutboxStore
 	EventStore
+	SuppressionStore
 }
 
 // InviteStore keeps the invites.
@@ -69,6 +73,10 @@ type InviteStore interface {
 	//     CreatedByUserID and a row of the send ledger (see LedgerSecret).
 	//     One of p.LinkDigests gets that token instead of a delivery; one
 	//     of p.FixedExpiry keeps its ExpiresAt through claims.
+	//   - An invite whose address is suppressed (see SuppressionStore:
+	//     p.SuppressionKey of its address has a suppression of its tenant,
+	//     or one for all tenants) is not stored: Suppressed, read in this
+	//     transaction, and it counts against no quota.
 	//   - An invite whose address still has a pending invite is not
 	//     stored: Existing names that one, and it counts against no quota.
 	//   - Of the rest, in the order of p.Invites, one the address limits
@@ -101,9 +109,10 @@ type InviteStore interface {
 
 	// Change applies one change (update, cancel, resend, accept, decline)
 	// to one invite and returns it as changed. Under the invite's lock:
-	//   - with p.Decide set: count what p.Count asks for, call Decide
-	//     with the Facts and write the Edit it returns; its error is
-	//     returned as it is, and nothing changes;
+	//   - with p.Decide set: count what p.Count asks for (and, with
+	//     p.SuppressionKey set, read Facts.Suppressed), call Decide with the
+	//     Facts and write the Edit it returns; its error is returned as it
+	//     is, and nothing changes;
 	//   - with p.Decide nil: write p.Edit when the stored status is one of
 	//     p.From and, when p.Live, ExpiresAt is after p.Now; otherwise
 	//     answer a *RuleError with the invite as stored. An invite Insert
@@ -198,11 +207,12 @@ type OutboxStore interface {
 	//     that tells twice); ErrNotFound when there is no such delivery.
 	Bounce(ctx context.Context, p BounceParams) (Invite, bool, error)
 
-	// Stats counts the outbox and the unhandled events at p.Now, reading
-	// only the queued deliveries and the unhandled events through their
-	// indexes, so it is cheap enough for each metrics scrape. It is
-	// required, not upkeep: httpadapter.Ready asks it whether the store
-	// answers. Stats' fields say what each counts.
+	// Stats counts the outbox, the unhandled events and the suppressions
+	// at p.Now, reading only the queued deliveries and the unhandled
+	// events through their indexes and a count the suppressions keep, so
+	// it is cheap enough for each metrics scrape. It is required, not
+	// upkeep: httpadapter.Ready asks it whether the store answers. Stats'
+	// fields say what each counts.
 	Stats(ctx context.Context, p StatsParams) (Stats, error)
 }
 
@@ -224,6 +234,35 @@ type EventStore interface {
 	// hands it back to be claimed again from then. ErrStaleDelivery when
 	// its claim (Attempt) no longer holds.
 	CompleteEvent(ctx context.Context, p CompleteEventParams) error
+}
+
+// SuppressionStore keeps the suppression list: the addresses no invite
+// goes to, after a hard bounce (for the tenant that sent) or a complaint
+// (for every tenant, as providers suppress an address for a whole
+// account). A suppression holds its tenant, whether it holds for all
+// tenants, its reason and time, the invite whose email caused it, and the
+// address only as its SuppressionKey, so Forget leaves it: erasing an
+// address does not let anyone mail it again. Insert and Change
+// (Facts.Suppressed) read it in their transactions; nothing prunes it.
+type SuppressionStore interface {
+	// Suppress suppresses, in one commit, the address of the invite of
+	// p.DeliveryID under the key p.SuppressionKey gives its normalized
+	// address, and returns the invite.
+	//   - For the invite's tenant, or for all tenants when p.AllTenants:
+	//     one suppression per tenant and key, which p.AllTenants widens,
+	//     its reason, time and invite becoming p's.
+	//   - An EventSuppressed on the invite at p.Now, by no actor.
+	//   - false, with nothing changed, when the tenant's suppression of
+	//     the key already holds as widely; ErrNotFound as Bounce.
+	Suppress(ctx context.Context, p SuppressParams) (Invite, bool, error)
+
+	// Unsuppress lifts p.TenantID's suppression of p.Key, in one commit
+	// with an EventUnsuppressed by p.ActorID at p.Now on the invite the
+	// suppression names (which Forget or Prune may have removed: the
+	// event then goes to ClaimEvents only). A suppression for all tenants
+	// is lifted only by its own tenant. ErrNotFound when the tenant has
+	// none.
+	Unsuppress(ctx context.Context, p UnsuppressParams) error
 }
 
 // UpkeepStore is the optional capability of removing data: retention
@@ -251,6 +290,7 @@ type UpkeepStore interface {
 	//     no address.
 	//   - None returned when none was left: the Service calls it until
 	//     then, so each commit stays bounded.
-	//   - The send ledger stays: the quotas still count those sends.
+	//   - The send ledger stays: the quotas still count those sends. So
+	//     do the suppressions, which hold no address.
 	Forget(ctx context.Context, p ForgetParams) ([]uuid.UUID, error)
 }

@@ -35,6 +35,10 @@ type InsertParams struct {
 	// own TTL's: a claim of their email never renews it (see
 	// ClaimDeliveries).
 	FixedExpiry map[uuid.UUID]bool
+	// SuppressionKey gives the key of a NormalizeEmail address in the
+	// suppression list (see SuppressionKey). The Service always sets it;
+	// nil checks no suppression, for a host's own tools that insert.
+	SuppressionKey func(emailNorm string) []byte
 }
 
 // InsertResult is one invite's outcome of Insert.
@@ -46,6 +50,9 @@ type InsertResult struct {
 	// Quota.MaxSendsPerAddressPerDay sends from its tenant, or
 	// MaxSendsPerAddressPerDayAllTenants from all tenants.
 	AddressLimited bool
+	// Suppressed: not stored, the address is suppressed for the tenant
+	// (see SuppressionStore).
+	Suppressed bool
 }
 
 // Quota bounds sends; a zero field is off. Insert applies it as data;
@@ -146,6 +153,9 @@ type ChangeParams struct {
 	// LedgerKey gives the key of the invite's address in the send ledger:
 	// required when Count has an address limit or the Edit may Renew.
 	LedgerKey func(emailNorm string) []byte
+	// SuppressionKey, when set with Decide, gives the key of the
+	// invite's address in the suppression list, for Facts.Suppressed.
+	SuppressionKey func(emailNorm string) []byte
 }
 
 // Facts is what Decide decides on: the invite as stored, read under the
@@ -165,6 +175,10 @@ type Facts struct {
 	// TenantPending counts the tenant's invites pending (not expired) at
 	// Now.
 	TenantPending int
+	// Suppressed says the invite's address is suppressed for its tenant
+	// (see SuppressionStore), read when ChangeParams.SuppressionKey is
+	// set.
+	Suppressed bool
 }
 
 // Edit is what a Change writes. UpdatedAt becomes Now; StatusUpdatedAt
@@ -326,6 +340,32 @@ type BounceParams struct {
 	TenantID string
 }
 
+// SuppressParams is what Suppress takes.
+type SuppressParams struct {
+	Now        time.Time
+	DeliveryID uuid.UUID
+	// TenantID, when set, scopes the call to one tenant, as
+	// BounceParams.TenantID.
+	TenantID string
+	// AllTenants suppresses the address for every tenant (a complaint),
+	// not only for the invite's.
+	AllTenants bool
+	// Reason is at most MaxBounceReasonBytes.
+	Reason string
+	// SuppressionKey gives the key of the invite's NormalizeEmail
+	// address (see SuppressionKey). Required.
+	SuppressionKey func(emailNorm string) []byte
+}
+
+// UnsuppressParams is what Unsuppress takes.
+type UnsuppressParams struct {
+	Now      time.Time
+	TenantID string
+	// Key is the SuppressionKey of the address.
+	Key     []byte
+	ActorID string
+}
+
 // StatsParams is what Stats takes.
 type StatsParams struct {
 	Now time.Time
@@ -351,6 +391,10 @@ type Stats struct {
 	// UnhandledEvents counts the events not yet handled by
 	// Config.OnEvent (all of them while it is nil).
 	UnhandledEvents int `json:"unhandledEvents"`
+	// Suppressions counts the suppressions (see SuppressionStore): one
+	// per tenant and address, a complaint's once though it holds for
+	// every tenant.
+	Suppressions int `json:"suppressions"`
 
 	// The Service fills these, of Run in its own process; a store leaves
 	// them zero.

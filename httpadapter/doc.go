@@ -34,6 +34,7 @@
 //	POST  /accept         {"token":...} -> {"accepted":true, ...the public view}; the actor (a user, no tenant needed) becomes acceptedByUserId
 //	POST  /decline        {"token":...} -> {"declined":true, ...the public view}; no actor needed
 //	POST  /forget         {"email":...} -> {"inviteIds":[...]}: erase the address from the tenant (GDPR art. 17)
+//	POST  /unsuppress     {"email":...} -> {"unsuppressed":bool}: mail an address that bounced or complained again
 //	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
 //
 // Forget deletes every invite of the address in the actor's tenant, with
@@ -43,12 +44,19 @@
 // The address, like a token, travels in the body. On a store that is no
 // invites.UpkeepStore it answers 501 unsupported.
 //
+// Unsuppress lifts the tenant's suppression of an address whose email
+// bounced for good or whose recipient complained
+// (invites.Service.Unsuppress, asked of Config.Authorize as
+// invites.OpUnsuppress): until then a send to it is the item code
+// suppressed and a resend a 409 suppressed. A retry changes nothing and
+// answers false, so it takes no Idempotency-Key.
+//
 // Two methods of the Service have no route, by design: Stats counts the
 // outbox of every tenant, which no tenant may see (Ready tells an
 // orchestrator whether the store answers, and an Observer exports the
-// figures as metrics); RecordBounce takes no actor, so the host calls it
-// from its own bounce webhook, once it has checked the provider's
-// signature.
+// figures as metrics); RecordBounce and RecordComplaint take no actor,
+// so the host calls them from its own webhook (or mailer/bouncehook's),
+// once it has checked the provider's signature.
 //
 // Tokens travel only in request bodies, never in a URL, so they stay out
 // of access logs; the landing page of a link looks the token up by POST
@@ -117,6 +125,7 @@
 //	405 method_not_allowed      with Allow
 //	409 not_pending             with inviteStatus
 //	409 already_invited         a resend meets another pending invite of the address
+//	409 suppressed              a resend to an address that bounced for good or complained
 //	410 expired
 //	413 batch_too_large         more items than invites.Config.MaxBatch
 //	413 body_too_large          more bytes than Config.MaxBodyBytes

@@ -79,6 +79,12 @@ type (
 	forgetResponse struct {
 		InviteIDs []uuid.UUID `json:"inviteIds"`
 	}
+	unsuppressRequest struct {
+		Email string `json:"email"`
+	}
+	unsuppressResponse struct {
+		Unsuppressed bool `json:"unsuppressed"`
+	}
 )
 
 // MarshalJSON writes {"success":[...],"errors":[...]}, and "links" when
@@ -381,4 +387,24 @@ func (h *handler) forget(w http.ResponseWriter, r *http.Request) (any, error) {
 		return nil, err
 	}
 	return forgetResponse{InviteIDs: append([]uuid.UUID{}, ids...)}, nil
+}
+
+// unsuppress lifts the actor's tenant's suppression of an address
+// (Service.Unsuppress). It takes no Idempotency-Key: a retry changes
+// nothing and answers unsuppressed false. The address travels in the
+// body, as forget's.
+func (h *handler) unsuppress(w http.ResponseWriter, r *http.Request) (any, error) {
+	actor, err := h.actor(r, true)
+	if err != nil {
+		return nil, err
+	}
+	var req unsuppressRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return nil, err
+	}
+	lifted, err := h.svc.Unsuppress(r.Context(), actor, req.Email)
+	if err != nil {
+		return nil, err
+	}
+	return unsuppressResponse{Unsuppressed: lifted}, nil
 }

@@ -96,6 +96,7 @@ func (h *handler) routes() []route {
 		{"POST /{id}/cancel", h.serve(keyed(h.command(h.svc.Cancel)))},
 		{"GET /{id}/events", h.serve(h.events)},
 		{"POST /forget", h.serve(keyed(h.forget))},
+		{"POST /unsuppress", h.serve(h.unsuppress)},
 		{"POST /lookup", h.serve(h.lookup)},
 		{"POST /check", h.serve(h.check)},
 		{"POST /accept", h.serve(keyed(h.accept))},

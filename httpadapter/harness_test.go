@@ -100,7 +100,8 @@ func (e *env) build() {
 			invites.InviteStore
 			invites.OutboxStore
 			invites.EventStore
-		}{e.store, e.store, e.store}
+			invites.SuppressionStore
+		}{e.store, e.store, e.store, e.store}
 	}
 	svc, err := invites.New(store, e.mail, e.svcCfg)
 	if err != nil {
@@ -274,6 +275,10 @@ func (s *faultyStore) Lookup(ctx context.Context, p invites.LookupParams) (row, 
 }
 func (s *faultyStore) Forget(ctx context.Context, p invites.ForgetParams) ([]uuid.UUID, error) {
 	return guard(s, func() ([]uuid.UUID, error) { return s.Store.Forget(ctx, p) })
+}
+func (s *faultyStore) Unsuppress(ctx context.Context, p invites.UnsuppressParams) error {
+	_, err := guard(s, func() (struct{}, error) { return struct{}{}, s.Store.Unsuppress(ctx, p) })
+	return err
 }
 
 // Stats hangs while down, as a store that does not answer would, until

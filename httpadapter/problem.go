@@ -55,6 +55,7 @@ const (
 	CodeNotPending           = "not_pending"            // 409, with InviteStatus
 	CodeAlreadyInvited       = "already_invited"        // 409: a resend meets another pending invite of the address
 	CodeLinkNotKept          = "link_not_kept"          // 409: a retry under an Idempotency-Key whose answer held a link, never kept (invites.ErrLinkNotKept)
+	CodeSuppressed           = "suppressed"             // 409: a resend to an address that bounced for good or complained
 	CodeExpired              = "expired"                // 410
 	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the Idempotency-Key was used for another request
 	CodeBatchTooLarge        = "batch_too_large"        // 413
@@ -110,6 +111,9 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, invites.ErrLinkNotKept):
 		return problem(http.StatusConflict, CodeLinkNotKept, IdempotencyKeyHeader,
 			"The first answer under this Idempotency-Key held an accept link, which is shown once and never kept: resend the invite for a new link.")
+	case errors.Is(err, invites.ErrSuppressed):
+		return problem(http.StatusConflict, CodeSuppressed, "",
+			"The address bounced for good or its recipient complained: it gets no email until an administrator lifts the suppression.")
 	case errors.Is(err, invites.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, IdempotencyKeyHeader,
 			"The Idempotency-Key was used for another request; send a new key for a new request.")
@@ -151,14 +155,15 @@ func problemFor(err error) *Problem {
 
 // opText says what each Op does, for a forbidden problem.
 var opText = map[invites.Op]string{
-	invites.OpSend:    "send invites",
-	invites.OpList:    "list invites",
-	invites.OpGet:     "read this invite",
-	invites.OpUpdate:  "update this invite",
-	invites.OpCancel:  "cancel this invite",
-	invites.OpResend:  "resend this invite",
-	invites.OpHistory: "read the history of this invite",
-	invites.OpForget:  "erase an address",
+	invites.OpSend:       "send invites",
+	invites.OpList:       "list invites",
+	invites.OpGet:        "read this invite",
+	invites.OpUpdate:     "update this invite",
+	invites.OpCancel:     "cancel this invite",
+	invites.OpResend:     "resend this invite",
+	invites.OpHistory:    "read the history of this invite",
+	invites.OpForget:     "erase an address",
+	invites.OpUnsuppress: "lift a suppression",
 }
 
 // seconds returns n seconds in words.

@@ -37,6 +37,7 @@ var requestTypes = map[string]reflect.Type{
 	"POST /accept":      reflect.TypeFor[tokenRequest](),
 	"POST /decline":     reflect.TypeFor[tokenRequest](),
 	"POST /forget":      reflect.TypeFor[forgetRequest](),
+	"POST /unsuppress":  reflect.TypeFor[unsuppressRequest](),
 }
 
 func learn(t *testing.T) behaviour {

@@ -25,6 +25,12 @@ func upkeepCases() []apiCase {
 			return call{method: "POST", path: "/forget", body: body, as: as}
 		}
 	}
+	unsuppress := func(body string, as *invites.Actor) func(*env) call {
+		return func(e *env) call {
+			bounced(e, e.invite(alice, "ann@x.io"))
+			return call{method: "POST", path: "/unsuppress", body: body, as: as}
+		}
+	}
 	return []apiCase{
 		// POST /forget
 		{"forget", forget(`{"email":" ANN@x.io "}`, &alice), 200, "", ""},
@@ -52,6 +58,39 @@ func upkeepCases() []apiCase {
 			return call{method: "GET", path: path, as: &alice}
 		}, 404, CodeNotFound, ""},
 
+		// POST /unsuppress, and the suppression it lifts
+		{"send to a suppressed address", func(e *env) call {
+			bounced(e, e.invite(alice, "ann@x.io"))
+			return call{method: "POST", path: "/", body: `{"userInvites":[{"email":"ann@x.io"}]}`, as: &alice}
+		}, 200, "", ""},
+		{"resend to a suppressed address", func(e *env) call {
+			inv := e.invite(alice, "ann@x.io")
+			bounced(e, inv)
+			e.advance(envCooldown)
+			return call{method: "POST", path: "/" + inv.ID.String() + "/resend", as: &alice}
+		}, 409, CodeSuppressed, ""},
+		{"unsuppress", unsuppress(`{"email":" ANN@x.io "}`, &alice), 200, "", ""},
+		{"unsuppress none", unsuppress(`{"email":"nobody@x.io"}`, &alice), 200, "", ""},
+		{"unsuppress no actor", unsuppress(`{"email":"ann@x.io"}`, nil), 401, CodeUnauthenticated, ""},
+		{"unsuppress no email", unsuppress(`{}`, &alice), 400, CodeInvalidRequest, "email"},
+		{"unsuppress unknown field", unsuppress(`{"email":"ann@x.io","tenantId":"globex"}`, &alice), 400, CodeInvalidRequest, "tenantId"},
+		{"unsuppress not authorized", deny(invites.OpUnsuppress, unsuppress(`{"email":"ann@x.io"}`, &alice)), 403, CodeForbidden, ""},
+		{"unsuppress body too large", unsuppress(`{"email":"`+strings.Repeat("x", envMaxBody)+`"}`, &alice), 413, CodeBodyTooLarge, ""},
+		{"unsuppress not json", func(*env) call {
+			return call{method: "POST", path: "/unsuppress", body: "email=ann@x.io", ctype: "application/x-www-form-urlencoded", as: &alice}
+		}, 415, CodeUnsupportedMediaType, ""},
+		{"unsuppress store down", failing(unsuppress(`{"email":"ann@x.io"}`, &alice)), 500, CodeInternal, ""},
+		{"unsuppress store unavailable", unavailable(unsuppress(`{"email":"ann@x.io"}`, &alice)), 503, CodeUnavailable, ""},
+
+		{"events of an unsuppressed address", func(e *env) call {
+			inv := e.invite(alice, "ann@x.io")
+			bounced(e, inv)
+			if _, err := e.svc.Unsuppress(context.Background(), alice, "ann@x.io"); err != nil {
+				e.t.Fatal(err)
+			}
+			return call{method: "GET", path: "/" + inv.ID.String() + "/events", as: &alice}
+		}, 200, "", ""},
+
 		// GET /{id}/events after the provider told of a bounce
 		{"events of a bounced email", func(e *env) call {
 			path := at(e, "/%s/events", "ann@x.io")
@@ -61,6 +100,40 @@ func upkeepCases() []apiCase {
 			}
 			return call{method: "GET", path: path, as: &alice}
 		}, 200, "", ""},
+	}
+}
+
+// bounced has the provider tell of a hard bounce of inv's email, which
+// suppresses its address.
+func bounced(e *env, inv invites.Invite) {
+	e.t.Helper()
+	msg, _ := e.mail.LastTo(inv.Email)
+	if err := e.svc.RecordBounce(context.Background(), "<"+msg.ID+"@app.test>", true, "550 no such user"); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// Unsuppress lifts the suppression a hard bounce made, once: a Send to
+// the address is the item code suppressed before, and stored after.
+func TestUnsuppressLifts(t *testing.T) {
+	e := newEnv(t)
+	inv := e.invite(alice, "ann@x.io")
+	if _, err := e.svc.Cancel(t.Context(), alice, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	bounced(e, inv)
+	send := call{method: "POST", path: "/", body: `{"userInvites":[{"email":"ann@x.io"}]}`, as: &alice}
+	if w := e.do(send); !strings.Contains(w.Body.String(), `"code":"suppressed"`) {
+		t.Fatalf("send to a suppressed address = %d %s", w.Code, w.Body)
+	}
+	for _, want := range []string{`{"unsuppressed":true}`, `{"unsuppressed":false}`} {
+		w := e.do(call{method: "POST", path: "/unsuppress", body: `{"email":"Ann@X.io"}`, as: &alice})
+		if w.Code != 200 || w.Body.String() != want {
+			t.Fatalf("unsuppress = %d %s, want %s", w.Code, w.Body, want)
+		}
+	}
+	if w := e.do(send); w.Code != 200 || !strings.Contains(w.Body.String(), `"errors":[]`) {
+		t.Fatalf("send after unsuppress = %d %s", w.Code, w.Body)
 	}
 }
 

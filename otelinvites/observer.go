@@ -61,7 +61,8 @@ var opNames = map[string]bool{
 	invites.OpNameCreateLink:   false, invites.OpNameRotateLink: false, invites.OpNameRevokeLink: false,
 	invites.OpNameRevokeLinksBy: true, invites.OpNameJoinByLink: false, invites.OpNameCheckLink: false,
 	invites.OpNameGetLink: false, invites.OpNameListLinks: true, invites.OpNameLinkUses: true,
-	invites.OpNameLinkHistory: true,
+	invites.OpNameLinkHistory:     true,
+	invites.OpNameRecordComplaint: false, invites.OpNameUnsuppress: false,
 }
 
 var eventTypes = []invites.EventType{
@@ -69,6 +70,7 @@ var eventTypes = []invites.EventType{
 	invites.EventAccepted, invites.EventDeclined, invites.EventCanceled, invites.EventExpired,
 	invites.EventBounced, invites.EventForgotten,
 	invites.EventLinkCreated, invites.EventLinkUsed, invites.EventLinkRevoked,
+	invites.EventSuppressed, invites.EventUnsuppressed,
 }
 
 // Histogram buckets, in seconds. An operation takes milliseconds, as

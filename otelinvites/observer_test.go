@@ -249,7 +249,7 @@ func TestGaugesReadFirstStatsOncePerCollection(t *testing.T) {
 	calls := 0
 	tm.obs.WatchStats(func(context.Context) (invites.Stats, error) {
 		calls++
-		return invites.Stats{Queued: 5, Due: 3, OldestDueAge: 1500 * time.Millisecond, Failing: 2, UnhandledEvents: 7}, nil
+		return invites.Stats{Queued: 5, Due: 3, OldestDueAge: 1500 * time.Millisecond, Failing: 2, UnhandledEvents: 7, Suppressions: 4}, nil
 	})
 	tm.obs.WatchStats(func(context.Context) (invites.Stats, error) {
 		t.Error("the second Stats was read")
@@ -259,7 +259,7 @@ func TestGaugesReadFirstStatsOncePerCollection(t *testing.T) {
 	if calls != 1 {
 		t.Errorf("Stats read %d times in a collection", calls)
 	}
-	for name, want := range map[string]int64{"invites.outbox.queued": 5, "invites.outbox.due": 3, "invites.outbox.failing": 2, "invites.events.unhandled": 7} {
+	for name, want := range map[string]int64{"invites.outbox.queued": 5, "invites.outbox.due": 3, "invites.outbox.failing": 2, "invites.events.unhandled": 7, "invites.suppressions": 4} {
 		if got := gauge[int64](t, m, name); got != want {
 			t.Errorf("%s %d, want %d", name, got, want)
 		}

@@ -9,9 +9,9 @@
 //
 // Recorder is the Sink that records on an invites.Service: a bounce
 // fails the email's delivery with RecordBounce (RecordTenantBounce when a
-// webhook serves one tenant). A complaint is recorded the same way for
-// now, its reason saying spam complaint; the suppression list will take
-// complaints on their own.
+// webhook serves one tenant) and suppresses the address for the tenant;
+// a complaint suppresses it for every tenant with RecordComplaint
+// (RecordTenantComplaint), leaving the delivery as sent.
 //
 // # Mounting
 //

@@ -3,7 +3,6 @@ package bouncehook
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/invitekit/invites"
@@ -57,17 +56,19 @@ type Sink interface {
 }
 
 // Recorder is the Sink that records notices on an invites.Service: a
-// bounce with Service.RecordBounce, and for now a complaint too, as a
-// permanent bounce whose reason says complaint (the suppression list of
-// issue 24 will take complaints on their own). The Service takes the
+// bounce with Service.RecordBounce, as a hard bounce (which suppresses
+// the address for the email's tenant), and a complaint with
+// Service.RecordComplaint (which suppresses it for every tenant, and
+// leaves the delivery as sent: the email arrived). The Service takes the
 // Message-ID only when it is of its mailer's domain
 // (invites.MessageIDDomainer), so the email must reach the provider's
 // webhook with the Message-ID the mailer gave it: see the package doc
 // for each provider's setting.
 type Recorder struct {
 	Service *invites.Service
-	// TenantID, when set, records with RecordTenantBounce: a webhook per
-	// tenant cannot fail another tenant's email.
+	// TenantID, when set, records with RecordTenantBounce and
+	// RecordTenantComplaint: a webhook per tenant cannot fail, nor
+	// suppress, another tenant's email.
 	TenantID string
 	// Dropped, when set, hears each notice acknowledged without effect:
 	// a Message-ID no delivery has (invites.ErrNotFound) or that the
@@ -80,15 +81,15 @@ type Recorder struct {
 
 // Bounce records n; see Recorder.
 func (r Recorder) Bounce(ctx context.Context, n Notice) error {
-	reason := firstOf(n.Reason, "no reason given")
-	if n.Kind == KindComplaint {
-		reason = strings.TrimSuffix("spam complaint: "+n.Reason, ": ")
-	}
-	reason += " (" + n.Provider + ")"
 	var err error
-	if r.TenantID != "" {
+	switch reason := firstOf(n.Reason, "no reason given") + " (" + n.Provider + ")"; {
+	case n.Kind == KindComplaint && r.TenantID != "":
+		err = r.Service.RecordTenantComplaint(ctx, r.TenantID, n.MessageID, reason)
+	case n.Kind == KindComplaint:
+		err = r.Service.RecordComplaint(ctx, n.MessageID, reason)
+	case r.TenantID != "":
 		err = r.Service.RecordTenantBounce(ctx, r.TenantID, n.MessageID, true, reason)
-	} else {
+	default:
 		err = r.Service.RecordBounce(ctx, n.MessageID, true, reason)
 	}
 	if errors.Is(err, invites.ErrNotFound) || errors.Is(err, invites.ErrInvalidInput) {

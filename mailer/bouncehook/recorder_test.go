@@ -71,6 +71,18 @@ func (s sentInvite) get(t *testing.T) invites.Invite {
 	return inv
 }
 
+// suppressed reports whether a Send from tenant to the invite's address
+// is refused as suppressed.
+func (s sentInvite) suppressed(t *testing.T, tenant string) bool {
+	t.Helper()
+	res, err := s.svc.Send(ctx, invites.Actor{UserID: "u", TenantID: tenant, Roles: []string{"member"}},
+		[]invites.NewInvite{{Email: s.invite.Email}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Errors) == 1 && res.Errors[0].Code == invites.CodeSuppressed
+}
+
 func TestRecorderRecordsOnTheService(t *testing.T) {
 	const unknown = "<00000000-0000-4000-8000-000000000000@mail.acme.test>"
 	for _, tc := range []struct {
@@ -83,13 +95,18 @@ func TestRecorderRecordsOnTheService(t *testing.T) {
 		wantErr   error  // from Bounce
 		dropped   error  // what Dropped hears
 		reason    string // the invite's DeliveryError; "" for not failed
+		// suppressed: a Send to the address from tenant is refused after,
+		// and not from another tenant unless allTenants.
+		suppressed, allTenants bool
 	}{
-		{name: "bounce", kind: bouncehook.KindBounce, reason: "hard bounce: 550 5.1.1 user unknown (sendgrid)"},
-		{name: "complaint", kind: bouncehook.KindComplaint, reason: "hard bounce: spam complaint: 550 5.1.1 user unknown (sendgrid)"},
-		{name: "bounce without a reason", noReason: true, kind: bouncehook.KindBounce, reason: "hard bounce: no reason given (sendgrid)"},
-		{name: "complaint without a reason", noReason: true, kind: bouncehook.KindComplaint, reason: "hard bounce: spam complaint (sendgrid)"},
-		{name: "the tenant's", tenant: "acme", kind: bouncehook.KindBounce, reason: "hard bounce: 550 5.1.1 user unknown (sendgrid)"},
+		{name: "bounce", kind: bouncehook.KindBounce, reason: "hard bounce: 550 5.1.1 user unknown (sendgrid)", suppressed: true},
+		{name: "complaint", kind: bouncehook.KindComplaint, suppressed: true, allTenants: true},
+		{name: "bounce without a reason", noReason: true, kind: bouncehook.KindBounce, reason: "hard bounce: no reason given (sendgrid)", suppressed: true},
+		{name: "complaint without a reason", noReason: true, kind: bouncehook.KindComplaint, suppressed: true, allTenants: true},
+		{name: "the tenant's", tenant: "acme", kind: bouncehook.KindBounce, reason: "hard bounce: 550 5.1.1 user unknown (sendgrid)", suppressed: true},
+		{name: "the tenant's complaint", tenant: "acme", kind: bouncehook.KindComplaint, suppressed: true, allTenants: true},
 		{name: "another tenant's", tenant: "globex", kind: bouncehook.KindBounce, dropped: invites.ErrNotFound},
+		{name: "another tenant's complaint", tenant: "globex", kind: bouncehook.KindComplaint, dropped: invites.ErrNotFound},
 		{name: "unknown delivery", kind: bouncehook.KindBounce, messageID: unknown, dropped: invites.ErrNotFound},
 		{name: "another domain", kind: bouncehook.KindBounce, messageID: "<x@mail.evil.test>", dropped: invites.ErrInvalidInput},
 		{name: "provider's own id", kind: bouncehook.KindBounce, messageID: "0000-ses-id", dropped: invites.ErrInvalidInput},
@@ -118,6 +135,12 @@ func TestRecorderRecordsOnTheService(t *testing.T) {
 				t.Errorf("Dropped heard %v", dropped)
 			case tc.dropped != nil && (len(dropped) != 1 || !errors.Is(dropped[0], tc.dropped)):
 				t.Errorf("Dropped heard %v, want %v", dropped, tc.dropped)
+			}
+			for _, tenant := range []string{"acme", "globex"} {
+				want := tc.suppressed && (tenant == "acme" || tc.allTenants)
+				if got := s.suppressed(t, tenant); got != want {
+					t.Errorf("a Send from %s to the address is suppressed: %v, want %v", tenant, got, want)
+				}
 			}
 			inv := s.get(t)
 			if tc.reason == "" {

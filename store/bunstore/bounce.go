@@ -23,25 +23,12 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (_ invites.I
 	)
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
 		recorded = false
-		var invite uuid.UUID
-		err := on(tx).QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", p.DeliveryID).Scan(&invite)
-		if errors.Is(err, sql.ErrNoRows) {
-			return invites.ErrNotFound
-		}
-		if err != nil {
+		var (
+			latest bool
+			err    error
+		)
+		if inv, latest, err = s.deliveryInvite(ctx, tx, p.DeliveryID, p.TenantID); err != nil {
 			return err
-		}
-		var latest bool
-		inv, err = scanInvite(prefixed{on(tx).QueryRowContext(ctx, "SELECT COALESCE(latest_delivery_id = ?, FALSE), "+inviteCols+
-			" FROM invites WHERE id = ?"+s.forUpdate, p.DeliveryID, invite), []any{&latest}})
-		if errors.Is(err, sql.ErrNoRows) { // erased since
-			return invites.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if p.TenantID != "" && inv.TenantID != p.TenantID {
-			return invites.ErrNotFound
 		}
 		res, err := on(tx).ExecContext(ctx, `UPDATE invites_deliveries SET state = 'bounced', last_error = ?, leased_until = NULL
 			WHERE id = ? AND state <> 'bounced'`, p.Reason, p.DeliveryID)
@@ -65,4 +52,32 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (_ invites.I
 		return invites.Invite{}, false, translate(err)
 	}
 	return inv, recorded, nil
+}
+
+// deliveryInvite reads in tx the invite of the delivery id, locked, and
+// whether id is its latest delivery: ErrNotFound when there is no such
+// delivery, its invite was erased since, or tenant is set and not the
+// invite's.
+func (s *Store) deliveryInvite(ctx context.Context, tx bun.Tx, id uuid.UUID, tenant string) (invites.Invite, bool, error) {
+	var invite uuid.UUID
+	err := on(tx).QueryRowContext(ctx, "SELECT invite_id FROM invites_deliveries WHERE id = ?", id).Scan(&invite)
+	if errors.Is(err, sql.ErrNoRows) {
+		return invites.Invite{}, false, invites.ErrNotFound
+	}
+	if err != nil {
+		return invites.Invite{}, false, err
+	}
+	var latest bool
+	inv, err := scanInvite(prefixed{on(tx).QueryRowContext(ctx, "SELECT COALESCE(latest_delivery_id = ?, FALSE), "+inviteCols+
+		" FROM invites WHERE id = ?"+s.forUpdate, id, invite), []any{&latest}})
+	if errors.Is(err, sql.ErrNoRows) { // erased since
+		return invites.Invite{}, false, invites.ErrNotFound
+	}
+	if err != nil {
+		return invites.Invite{}, false, err
+	}
+	if tenant != "" && inv.TenantID != tenant {
+		return invites.Invite{}, false, invites.ErrNotFound
+	}
+	return inv, latest, nil
 }

@@ -175,6 +175,12 @@ func (s *Store) facts(ctx context.Context, tx bun.Tx, p invites.ChangeParams, cu
 	if err == nil {
 		f.TenantPending, err = pendingCount(ctx, tx, p.Count.MaxPending, cur.TenantID, p.Now)
 	}
+	if err == nil && p.SuppressionKey != nil {
+		var barred map[sendKey]bool
+		k := keyRow{cur.TenantID, p.SuppressionKey(cur.EmailNorm())}
+		barred, err = s.suppressed(ctx, tx, keyTable{k})
+		f.Suppressed = barred[sendKey{k.tenant, string(k.key)}]
+	}
 	return f, err
 }
 

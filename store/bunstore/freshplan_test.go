@@ -71,14 +71,17 @@ func seedFresh(ctx context.Context, t *testing.T, db bun.IDB, queued int) {
 				UNION ALL
 				SELECT id, tenant, 'sent', '', c + interval '1 second', c + interval '1 second', TRUE FROM fresh_seed WHERE NOT queued`,
 			// The send ledger: each invite's first send, its address keyed as
-			// ledgerKey keys it (HMAC-SHA256 under the zero secret, spelled
-			// out with sha256: the key XORed with ipad and opad is 64 bytes of
-			// 0x36 and of 0x5c).
+			// ledgerKey keys it.
 			`INSERT INTO invites_sends (tenant_id, actor_id, address, at)
-				SELECT tenant, 'inviter' || g % 7, substring(sha256(decode(repeat('5c', 64), 'hex') ||
-					sha256(decode(repeat('36', 64), 'hex') || convert_to('invites.ledger.v1', 'UTF8') || '\x00'::bytea ||
-					convert_to(email, 'UTF8'))) FROM 1 FOR 16), c
+				SELECT tenant, 'inviter' || g % 7, ` + seedKey("invites.ledger.v1") + `, c
 				FROM fresh_seed`,
+			// The suppression list: a third of the older half's addresses,
+			// every other one for all tenants.
+			`INSERT INTO invites_suppressions (address, tenant_id, all_tenants, reason, invite_id, at)
+				SELECT ` + seedKey("invites.suppression.v1") + `, tenant, g % 6 = 1, 'hard bounce: seeded', id, c
+				FROM fresh_seed WHERE g % 3 = 1 AND g < ?0 / 2`,
+			`UPDATE invites_counts SET n = (SELECT count(*) FROM fresh_seed WHERE g % 3 = 1 AND g < ?0 / 2)
+				WHERE name = 'suppressions'`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, freshRows, queued); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
@@ -90,6 +93,16 @@ func seedFresh(ctx context.Context, t *testing.T, db bun.IDB, queued int) {
 		t.Fatal(err)
 	}
 	neverAnalyzed(t, db)
+}
+
+// seedKey is the SQL of the key of a seeded address (email) in domain, as
+// the Service keys it under the zero secret (see ledgerKey): HMAC-SHA256
+// spelled out with sha256, the key XORed with ipad and opad being 64
+// bytes of 0x36 and of 0x5c.
+func seedKey(domain string) string {
+	return `substring(sha256(decode(repeat('5c', 64), 'hex') ||
+		sha256(decode(repeat('36', 64), 'hex') || convert_to('` + domain + `', 'UTF8') || '\x00'::bytea ||
+		convert_to(email, 'UTF8'))) FROM 1 FOR 16)`
 }
 
 // noAutovacuum turns autovacuum, and so its ANALYZE, off on the invites
@@ -141,7 +154,7 @@ func (l *sqlLog) take() []bun.QueryEvent {
 
 // freshTables are the tables no statement of the Store may scan whole.
 var freshTables = []string{"invites", "invites_deliveries", "invites_tokens", "invites_events", "invites_sends",
-	"invites_links", "invites_link_uses"}
+	"invites_links", "invites_link_uses", "invites_suppressions"}
 
 // numberedArg is a numbered placeholder of a template (?0, ?1, ...).
 var numberedArg = regexp.MustCompile(`\?(\d+)`)
@@ -223,6 +236,9 @@ func freshService(t *testing.T, store invites.Store, retention time.Duration) (*
 		EventRetention:            retention,
 		OnEvent:                   func(context.Context, invites.Event) error { return nil },
 		Now:                       func() time.Time { return freshNow },
+		// The zero secret, under which seedFresh keyed the ledger and the
+		// suppressions.
+		LedgerSecret: make([]byte, invites.MinLedgerSecret),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +391,28 @@ func TestPlansWithoutStatistics(t *testing.T) {
 			g := freshRows - 1000
 			_, err := svc.Resend(ctx, tenant(g), freshID(g))
 			return err
-		}, []string{"FOR NO KEY UPDATE", "FROM invites_sends AS s", "DELETE FROM invites_tokens", "state = 'superseded'"}},
+		}, []string{"FOR NO KEY UPDATE", "FROM invites_sends AS s", "FROM invites_suppressions AS x", "DELETE FROM invites_tokens", "state = 'superseded'"}},
+		{"send to a suppressed address", func() error {
+			res, err := svc.Send(ctx, tenant(1), []invites.NewInvite{{Email: freshAddress(1)}})
+			if err == nil && (len(res.Errors) != 1 || res.Errors[0].Code != invites.CodeSuppressed) {
+				err = fmt.Errorf("Send to a suppressed address: %+v", res)
+			}
+			return err
+		}, []string{"FROM invites_suppressions AS x"}},
+		{"complaint", func() error {
+			msg, ok := mail.LastTo(freshAddress(oldestQueued + 3))
+			if !ok {
+				return fmt.Errorf("no email to %s", freshAddress(oldestQueued+3))
+			}
+			return svc.RecordComplaint(ctx, msg.ID, "spam")
+		}, []string{"INSERT INTO invites_suppressions", "UPDATE invites_counts"}},
+		{"unsuppress", func() error {
+			lifted, err := svc.Unsuppress(ctx, tenant(4), freshAddress(4))
+			if err == nil && !lifted {
+				err = fmt.Errorf("Unsuppress lifted nothing")
+			}
+			return err
+		}, []string{"DELETE FROM invites_suppressions", "UPDATE invites_counts"}},
 		{"cancel", func() error {
 			g := freshRows - 2000
 			_, err := svc.Cancel(ctx, tenant(g), freshID(g))
@@ -407,7 +444,7 @@ func TestPlansWithoutStatistics(t *testing.T) {
 		{"stats", func() error {
 			_, err := svc.Stats(ctx)
 			return err
-		}, []string{"FROM invites_deliveries WHERE state = 'queued'", "FROM invites_events e WHERE NOT"}},
+		}, []string{"FROM invites_deliveries WHERE state = 'queued'", "FROM invites_events e WHERE NOT", "FROM invites_counts"}},
 		{"prune", func() error {
 			r, err := svc.Prune(ctx)
 			if err == nil && (r.Invites == 0 || r.Events == 0) {

@@ -69,10 +69,14 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 	keys := make([][2]string, len(rows))
 	tenants := make([]string, len(rows))
 	sends := make(keyTable, len(rows))
+	var suppressions keyTable // of each row, when p has the key
 	for i, r := range rows {
 		keys[i] = [2]string{r.TenantID, r.EmailNorm()}
 		tenants[i] = r.TenantID
 		sends[i] = keyRow{r.TenantID, p.LedgerKey(r.EmailNorm())}
+		if p.SuppressionKey != nil {
+			suppressions = append(suppressions, keyRow{r.TenantID, p.SuppressionKey(r.EmailNorm())})
+		}
 	}
 	lock, lockArgs := s.batchAddresses(0, keys)
 	lock = addressLocks("SELECT t, n FROM "+lock+" AS b", q.MaxSendsPerAddressPerDayAllTenants > 0)
@@ -82,6 +86,10 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 	if addressLimited(q) {
 		count, _ := s.batchKeys(1, sends)
 		s.warm(ctx, lock, addressCount(count))
+	}
+	if len(suppressions) > 0 {
+		from, _ := s.batchKeys(0, suppressions)
+		s.warm(ctx, suppressedKeys(from))
 	}
 	res := make([]invites.InsertResult, len(p.Invites))
 	var host error // from Answer: returned as it is
@@ -113,9 +121,17 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) (_ []invites
 			}
 		}
 
-		todo := make([]int, len(rows)) // indexes of rows not yet stored or blocked
-		for i := range todo {
-			todo[i] = i
+		barred, err := s.suppressed(ctx, tx, suppressions)
+		if err != nil {
+			return err
+		}
+		todo := make([]int, 0, len(rows)) // indexes of rows not yet stored or blocked
+		for i := range rows {
+			if len(suppressions) > 0 && barred[sendKey{suppressions[i].tenant, string(suppressions[i].key)}] {
+				res[i].Suppressed = true
+				continue
+			}
+			todo = append(todo, i)
 		}
 		var stored []int
 		for try := 0; len(todo) > 0; try++ {

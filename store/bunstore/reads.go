@@ -103,6 +103,9 @@ func (s *Store) Stats(ctx context.Context, p invites.StatsParams) (_ invites.Sta
 		st.OldestDueAge = max(time.Time(now).Sub(time.Time(oldest.V)), 0)
 	}
 	err = on(s.reader).QueryRowContext(ctx, "SELECT count(*) FROM invites_events e WHERE "+unhandled("e")).Scan(&st.UnhandledEvents)
+	if err == nil {
+		err = on(s.reader).QueryRowContext(ctx, "SELECT n FROM invites_counts WHERE name = 'suppressions'").Scan(&st.Suppressions)
+	}
 	if err != nil {
 		return invites.Stats{}, wrap(err)
 	}

@@ -100,7 +100,7 @@ func TestUpkeepPlansUseIndexes(t *testing.T) {
 				t.Errorf("Stats %+v, want queued deliveries and unhandled events", st)
 			}
 			return err
-		}, []string{"invites_deliveries_due_idx", "invites_events_due_idx"}},
+		}, []string{"invites_deliveries_due_idx", "invites_events_due_idx", "invites_counts_pkey"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			log.take()

@@ -115,7 +115,7 @@ func (s *Store) settle(ctx context.Context, r *record, p invites.ChangeParams) (
 				return e, nil, err
 			}
 		}
-		if now := s.facts(r, p); p.Decide == nil || now.AddressSends == f.AddressSends && now.AllTenantSends == f.AllTenantSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending {
+		if now := s.facts(r, p); p.Decide == nil || now.AddressSends == f.AddressSends && now.AllTenantSends == f.AllTenantSends && now.UserSends == f.UserSends && now.TenantPending == f.TenantPending && now.Suppressed == f.Suppressed {
 			return e, holder, nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -135,6 +135,9 @@ func (s *Store) facts(r *record, p invites.ChangeParams) invites.Facts {
 	}
 	if p.Count.MaxPending > 0 {
 		f.TenantPending = s.tenantPending(r.inv.TenantID, p.Now)
+	}
+	if p.SuppressionKey != nil {
+		f.Suppressed = s.suppressed(r.inv.TenantID, p.SuppressionKey(r.inv.EmailNorm()))
 	}
 	return f
 }

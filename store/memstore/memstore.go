@@ -57,6 +57,8 @@ type Store struct {
 	byTenantLedger map[string][]send // tenant -> its sends
 	secret         []byte            // LedgerSecret's
 	lk             links             // see links.go
+	// suppressions is the suppression list (see suppress.go).
+	suppressions map[string]map[string]*suppression
 }
 
 type record struct {
@@ -105,6 +107,7 @@ func New() *Store {
 		keys:           map[keyID]*kept{},
 		keyHeld:        map[keyID]struct{}{},
 		lk:             newLinks(),
+		suppressions:   map[string]map[string]*suppression{},
 	}
 	rand.Read(s.secret) // never fails (see its doc)
 	s.cond = sync.NewCond(&s.mu)

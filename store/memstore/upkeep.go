@@ -28,6 +28,9 @@ func (s *Store) Stats(_ context.Context, p invites.StatsParams) (invites.Stats, 
 	for _, q := range s.unhandled {
 		st.UnhandledEvents += len(q)
 	}
+	for _, byTenant := range s.suppressions {
+		st.Suppressions += len(byTenant)
+	}
 	return st, nil
 }
 
@@ -162,22 +165,9 @@ func (s *Store) remove(rs []*record) {
 func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Invite, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d *delivery
-	err := s.waitIdle(ctx, func() []uuid.UUID {
-		if d = s.deliveries[p.DeliveryID]; d == nil {
-			return nil
-		}
-		return []uuid.UUID{d.d.InviteID}
-	})
-	switch {
-	case err != nil:
+	d, r, err := s.deliveryOf(ctx, p.DeliveryID, p.TenantID)
+	if err != nil {
 		return invites.Invite{}, false, err
-	case d == nil:
-		return invites.Invite{}, false, invites.ErrNotFound
-	}
-	r := s.invites[d.d.InviteID]
-	if p.TenantID != "" && r.inv.TenantID != p.TenantID {
-		return invites.Invite{}, false, invites.ErrNotFound
 	}
 	if d.bounced {
 		return clone(r.inv), false, nil
@@ -189,4 +179,28 @@ func (s *Store) Bounce(ctx context.Context, p invites.BounceParams) (invites.Inv
 	}
 	s.emit(r, invites.EventBounced, "", p.Now)
 	return clone(r.inv), true, nil
+}
+
+// deliveryOf returns the delivery id and its invite, once no Accept hook
+// runs on the invite; ErrNotFound when there is none, or tenant is set
+// and not the invite's. Callers hold s.mu.
+func (s *Store) deliveryOf(ctx context.Context, id uuid.UUID, tenant string) (*delivery, *record, error) {
+	var d *delivery
+	err := s.waitIdle(ctx, func() []uuid.UUID {
+		if d = s.deliveries[id]; d == nil {
+			return nil
+		}
+		return []uuid.UUID{d.d.InviteID}
+	})
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case d == nil:
+		return nil, nil, invites.ErrNotFound
+	}
+	r := s.invites[d.d.InviteID]
+	if tenant != "" && r.inv.TenantID != tenant {
+		return nil, nil, invites.ErrNotFound
+	}
+	return d, r, nil
 }

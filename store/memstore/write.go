@@ -62,6 +62,10 @@ func (s *Store) Insert(ctx context.Context, p invites.InsertParams) ([]invites.I
 	// What q still allows, per tenant and per tenant and user; -1 is no bound.
 	pendLeft, sendLeft, batch := map[string]int{}, map[string]int{}, newBatchSends()
 	for i, inv := range in {
+		if p.SuppressionKey != nil && s.suppressed(inv.TenantID, p.SuppressionKey(invites.NormalizeEmail(inv.Email))) {
+			res[i].Suppressed = true
+			continue
+		}
 		if h := s.holder(inv.TenantID, inv.Email); h != nil && now.Before(h.inv.ExpiresAt) {
 			res[i].Existing = h.inv.ID
 			continue

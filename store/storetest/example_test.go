@@ -55,6 +55,7 @@ func TestStoreWithoutUpkeep(t *testing.T) {
 			invites.InviteStore
 			invites.OutboxStore
 			invites.EventStore
-		}{s, s, s}
+			invites.SuppressionStore
+		}{s, s, s, s}
 	})
 }

@@ -88,7 +88,7 @@ type testCase struct {
 // -run can pick cases: go test -run 'TestConformance/Race/'.
 func Run(t *testing.T, newStore func(t *testing.T) invites.Store) {
 	t.Helper()
-	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases, upkeepCases, eraseCases, forgetCases, upkeepRaceCases, upkeepServiceCases, hostileCases, idempotencyCases, ledgerCases, hostLinkCases, linkCases}
+	groups := [][]testCase{lifecycleCases, resendCases, tokenCases, listCases, deliveryCases, concurrencyCases, eventCases, quotaCases, decideCases, changeCases, inputCases, addressLimitCases, upkeepCases, eraseCases, forgetCases, upkeepRaceCases, upkeepServiceCases, hostileCases, idempotencyCases, ledgerCases, hostLinkCases, linkCases, suppressCases}
 	for _, g := range groups {
 		for _, c := range g {
 			t.Run(c.name, func(t *testing.T) {

@@ -44,7 +44,11 @@ func testServiceRecordBounce(t *testing.T, newStore func(*testing.T) invites.Sto
 		if got.DeliveryStatus != invites.DeliveryFailed || !strings.Contains(got.DeliveryError, "550 user unknown") {
 			t.Fatalf("after RecordBounce(%q): delivery %s %q, want failed with the reason", msgID, got.DeliveryStatus, got.DeliveryError)
 		}
-		history(t, s, tenantA, c.InviteID, ev{invites.EventCreated, "inviter", t0}, ev{invites.EventSent, "", t0}, ev{invites.EventBounced, "", now})
+		want := []ev{{invites.EventCreated, "inviter", t0}, {invites.EventSent, "", t0}, {invites.EventBounced, "", now}}
+		if i == 0 { // a hard bounce
+			want = append(want, ev{invites.EventSuppressed, "", now})
+		}
+		history(t, s, tenantA, c.InviteID, want...)
 	}
 	id := cs[0].ID.String()
 	for _, bad := range []string{"", "<>", "nope@x.com", id[:35], id + "0", "<" + id + "0@x.com>", strings.ReplaceAll(id, "-", "")} {

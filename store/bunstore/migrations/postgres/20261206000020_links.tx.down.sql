@@ -4,7 +4,7 @@ ALTER TABLE invites_events DROP CONSTRAINT invites_events_type_check;
 --bun:split
 ALTER TABLE invites_events ADD CONSTRAINT invites_events_type_check
     CHECK (type IN ('created', 'sent', 'delivery_failed', 'resent', 'accepted', 'declined', 'canceled', 'expired',
-                    'bounced', 'forgotten'));
+                    'bounced', 'forgotten', 'suppressed', 'unsuppressed'));
 --bun:split
 DROP TABLE invites_link_uses;
 --bun:split

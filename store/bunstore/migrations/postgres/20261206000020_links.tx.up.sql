@@ -42,4 +42,4 @@ ALTER TABLE invites_events DROP CONSTRAINT invites_events_type_check;
 --bun:split
 ALTER TABLE invites_events ADD CONSTRAINT invites_events_type_check
     CHECK (type IN ('created', 'sent', 'delivery_failed', 'resent', 'accepted', 'declined', 'canceled', 'expired',
-                    'bounced', 'forgotten', 'link_created', 'link_used', 'link_revoked'));
+                    'bounced', 'forgotten', 'suppressed', 'unsuppressed', 'link_created', 'link_used', 'link_revoked'));

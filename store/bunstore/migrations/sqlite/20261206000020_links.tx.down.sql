@@ -6,7 +6,7 @@ CREATE TABLE invites_events_old (
     tenant_id TEXT NOT NULL,
     type      TEXT NOT NULL CHECK (type IN ('created', 'sent', 'delivery_failed', 'resent',
                                             'accepted', 'declined', 'canceled', 'expired',
-                                            'bounced', 'forgotten')),
+                                            'bounced', 'forgotten', 'suppressed', 'unsuppressed')),
     actor_id  TEXT NOT NULL DEFAULT '',
     at        TEXT NOT NULL,
     handled   INTEGER NOT NULL DEFAULT 0 CHECK (handled IN (0, 1)),

@@ -38,7 +38,7 @@ CREATE TABLE invites_events_new (
     tenant_id TEXT NOT NULL,
     type      TEXT NOT NULL CHECK (type IN ('created', 'sent', 'delivery_failed', 'resent',
                                             'accepted', 'declined', 'canceled', 'expired',
-                                            'bounced', 'forgotten',
+                                            'bounced', 'forgotten', 'suppressed', 'unsuppressed',
                                             'link_created', 'link_used', 'link_revoked')),
     actor_id  TEXT NOT NULL DEFAULT '',
     at        TEXT NOT NULL,
