@@ -97,9 +97,11 @@
 // # Events
 //
 // Every change writes a lifecycle Event (created, sent, delivery_failed,
-// resent, accepted, declined, canceled, expired) with its actor and time,
-// in the same transaction as the change, never with a token. History
-// returns an invite's events. The events table is also an outbox:
+// resent, accepted, declined, canceled, expired, bounced, forgotten,
+// suppressed, unsuppressed; link_created, link_used and link_revoked for
+// a shareable link) with its actor and time, in the same transaction as
+// the change, never with a token. History returns an invite's events,
+// LinkHistory a link's. The events table is also an outbox:
 // Service.Run hands each event to Config.OnEvent after it committed, at
 // least once, in order per invite, retrying a failing handler with the
 // delivery backoff while the invite's later events wait, so a host can
