@@ -23,6 +23,7 @@ func TestDuplicateKeysRefusedOnEveryRoute(t *testing.T) {
 		{"POST /accept", "/accept", `{"token":"a","token":"b"}`, "token"},
 		{"POST /decline", "/decline", `{"token":"a","token":"b"}`, "token"},
 		{"POST /forget", "/forget", `{"email":"a@x.io","email":"b@x.io"}`, "email"},
+		{"POST /unsuppress", "/unsuppress", `{"email":"a@x.io","email":"b@x.io"}`, "email"},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {
