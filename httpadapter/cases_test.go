@@ -508,5 +508,5 @@ func apiCases() []apiCase {
 		{"method not allowed", func(e *env) call { return call{method: "DELETE", path: at(e, "/%s", "ann@x.io"), as: &alice} }, 405, CodeMethodNotAllowed, ""},
 		{"method not allowed on the root", func(*env) call { return call{method: "DELETE", path: "/", as: &alice} }, 405, CodeMethodNotAllowed, ""},
 	}
-	return slices.Concat(cs, upkeepCases(), keyCases(), hostLinkCases())
+	return slices.Concat(cs, upkeepCases(), keyCases(), hostLinkCases(), linkCases())
 }

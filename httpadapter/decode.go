@@ -333,32 +333,47 @@ const maxQueryBytes = 64 << 10
 // lists longer than invites.MaxFilterValues) is refused before it is split.
 func parseQuery(raw string) (invites.Query, error) {
 	var q invites.Query
-	if len(raw) > maxQueryBytes {
-		return q, invalidRequest("", fmt.Sprintf("The query string is longer than %d bytes.", maxQueryBytes))
-	}
-	if strings.Count(raw, "&") >= len(listParams) {
-		return q, invalidRequest("", fmt.Sprintf("The query string has more than %d parameters.", len(listParams)))
-	}
-	vals, err := url.ParseQuery(raw)
+	vals, err := strictQuery(raw, listParams)
 	if err != nil {
-		return q, invalidRequest("", "The query string is malformed.")
+		return q, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(vals)) { // the first bad one, every time
-		if !slices.Contains(listParams, name) {
-			return q, invalidRequest(name, name+" is not a known query parameter.")
-		}
-		if len(vals[name]) > 1 {
-			return q, invalidRequest(name, name+" is given more than once.")
-		}
 		set := setParam
 		if strings.HasSuffix(name, "]") {
 			set = func(q *invites.Query, name, v string) error { return setFilter(&q.Where, name, v) }
 		}
-		if err := set(&q, name, vals[name][0]); err != nil {
+		if err := set(&q, name, vals[name]); err != nil {
 			return q, err
 		}
 	}
 	return q, nil
+}
+
+// strictQuery splits raw, a query string of at most maxQueryBytes, into
+// the parameters of known, each given at most once; the first bad name in
+// name order is refused, so the same query is refused for the same one.
+func strictQuery(raw string, known []string) (map[string]string, error) {
+	if len(raw) > maxQueryBytes {
+		return nil, invalidRequest("", fmt.Sprintf("The query string is longer than %d bytes.", maxQueryBytes))
+	}
+	if strings.Count(raw, "&") >= len(known) {
+		return nil, invalidRequest("", fmt.Sprintf("The query string has more than %d parameters.", len(known)))
+	}
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, invalidRequest("", "The query string is malformed.")
+	}
+	out := make(map[string]string, len(vals))
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		if !slices.Contains(known, name) {
+			return nil, invalidRequest(name, name+" is not a known query parameter.")
+		}
+		if len(vals[name]) > 1 {
+			return nil, invalidRequest(name, name+" is given more than once.")
+		}
+		out[name] = vals[name][0]
+	}
+	return out, nil
 }
 
 func setParam(q *invites.Query, name, v string) error {

@@ -24,6 +24,12 @@ func TestDuplicateKeysRefusedOnEveryRoute(t *testing.T) {
 		{"POST /decline", "/decline", `{"token":"a","token":"b"}`, "token"},
 		{"POST /forget", "/forget", `{"email":"a@x.io","email":"b@x.io"}`, "email"},
 		{"POST /unsuppress", "/unsuppress", `{"email":"a@x.io","email":"b@x.io"}`, "email"},
+		{"POST /links", "/links", `{"maxUses":1,"allowedDomains":["x.io"],"maxUses":2}`, "maxUses"},
+		{"POST /links/{id}/revoke", "/links/" + id + "/revoke", `{"a":1,"a":1}`, "a"},
+		{"POST /links/{id}/rotate", "/links/" + id + "/rotate", `{"a":1,"a":1}`, "a"},
+		{"POST /links/revoke", "/links/revoke", `{"createdByUserId":"a","createdByUserId":"b"}`, "createdByUserId"},
+		{"POST /links/check", "/links/check", `{"token":"a","token":"b"}`, "token"},
+		{"POST /links/join", "/links/join", `{"token":"a","token":"b"}`, "token"},
 	}
 	covered := map[string]bool{}
 	for _, c := range cases {

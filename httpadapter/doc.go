@@ -37,6 +37,29 @@
 //	POST  /unsuppress     {"email":...} -> {"unsuppressed":bool}: mail an address that bounced or complained again
 //	GET   /openapi.yaml   the OpenAPI 3.1 description (also OpenAPI())
 //
+// and those of shareable invite links (invites.Service.CreateLink and the
+// rest), under /links:
+//
+//	POST  /links              {roles?, maxUses, expiresAt? or ttlSeconds?, allowedDomains?, note?} -> {"link":Link, "token":..., "url":...}
+//	GET   /links              list: ?status=active,exhausted,expired,revoked&createdByUserId=&limit=&cursor= -> {"data":[Link], "nextCursor":"..."}
+//	GET   /links/{id}         one link; never its token
+//	POST  /links/{id}/revoke  end it now; no body, or {}
+//	POST  /links/{id}/rotate  revoke it and make one of the same spec -> as POST /links
+//	GET   /links/{id}/uses    {"data":[{linkId, userId, at}]}: who joined, oldest first
+//	GET   /links/{id}/events  {"data":[LinkEvent]}: link_created, link_used, link_revoked
+//	POST  /links/revoke       {"createdByUserId":...} -> {"data":[Link]}: revoke every active link of a user
+//	POST  /links/check        {"token":...} -> {isValid, status?, view?}; no actor needed
+//	POST  /links/join         {"token":...} -> {"joined":true, "tenantId":..., "roles":[...]}; the user Config.Joiner names
+//
+// A link's token is in the answer of its create or rotate once, and
+// never again: rotate the link when it is lost. Joining needs a user,
+// not a tenant: Config.Joiner tells who, with the address the host
+// verified (a link's allowedDomains admit only a verified address); by
+// default it is Authenticate's actor, whose address counts as unverified.
+// The link routes take no Idempotency-Key: a create's answer holds a token
+// a replay could not show again, and a retried revoke or join is refused
+// with the code of what the first one did (link_revoked, already_joined).
+//
 // Forget deletes every invite of the address in the actor's tenant, with
 // its tokens, queued emails and events, for good (invites.Service.Forget,
 // asked of Config.Authorize as invites.OpForget); what remains of each is

@@ -40,6 +40,12 @@ func caseCases() []apiCase {
 		{"accept Token", byToken("/accept", `{"Token":%q}`), 400, CodeInvalidRequest, "Token"},
 		{"decline tOKEN", byToken("/decline", `{"tOKEN":%q}`), 400, CodeInvalidRequest, "tOKEN"},
 		{"decline token", byToken("/decline", `{"token":%q}`), 200, "", ""},
+		{"create link MaxUses", post("/links", `{"MaxUses":1}`), 400, CodeInvalidRequest, "MaxUses"},
+		{"create link allowedDomainS", post("/links", `{"maxUses":1,"allowedDomainS":["x.io"]}`), 400, CodeInvalidRequest, "allowedDomainS"},
+		{"create link spelled right", post("/links", `{"maxUses":1,"ttlSeconds":60,"roles":["member"],"note":"n","allowedDomains":["x.io"]}`), 200, "", ""},
+		{"revoke links CreatedByUserId", post("/links/revoke", `{"CreatedByUserId":"u-carol"}`), 400, CodeInvalidRequest, "CreatedByUserId"},
+		{"check link Token", post("/links/check", `{"Token":"x"}`), 400, CodeInvalidRequest, "Token"},
+		{"join TOKEN", post("/links/join", `{"TOKEN":"x"}`), 400, CodeInvalidRequest, "TOKEN"},
 	}
 	return cs
 }

@@ -29,6 +29,12 @@ type Config struct {
 	// unavailable with its cause, and the next success. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Joiner tells which user joins through a link on POST /links/join,
+	// with the address the host knows and whether it verified it (a
+	// link's allowedDomains admit only verified addresses). An error, or
+	// a Joiner without UserID, is answered 401 unauthenticated. Default:
+	// the UserID and Email of Authenticate's actor, unverified.
+	Joiner func(*http.Request) (invites.Joiner, error)
 	// Problem, when set, may change a problem before it is written: set
 	// Type URIs, or turn the host's own errors (from Config.OnAccept, say;
 	// see Problem.Err) into a status of its choosing. Default none.
@@ -48,7 +54,9 @@ func OpenAPI() []byte { return append([]byte(nil), openAPI...) }
 type handler struct {
 	svc *invites.Service
 	cfg Config
-	mux *http.ServeMux
+	// mux serves the invites' routes and links the links' (see
+	// linksPrefix).
+	mux, links *http.ServeMux
 	// methods are those some route answers, to tell 405 from 404.
 	methods []string
 	// down is set from the first answer of ErrUnavailable to the next
@@ -69,10 +77,10 @@ func New(svc *invites.Service, cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &handler{svc: svc, cfg: cfg, mux: http.NewServeMux()}
+	h := &handler{svc: svc, cfg: cfg, mux: http.NewServeMux(), links: http.NewServeMux()}
 	for _, rt := range h.routes() {
-		h.mux.Handle(rt.pattern, rt.h)
-		method, _, _ := strings.Cut(rt.pattern, " ")
+		method, p, _ := strings.Cut(rt.pattern, " ")
+		h.muxFor(p).Handle(rt.pattern, rt.h)
 		if !slices.Contains(h.methods, method) {
 			h.methods = append(h.methods, method)
 		}
@@ -87,7 +95,7 @@ type route struct {
 }
 
 func (h *handler) routes() []route {
-	return []route{
+	invs := []route{
 		{"POST /{$}", h.serve(keyed(h.send))},
 		{"GET /{$}", h.serve(h.list)},
 		{"GET /{id}", h.serve(h.byID(h.svc.Get))},
@@ -103,6 +111,15 @@ func (h *handler) routes() []route {
 		{"POST /decline", h.serve(keyed(h.decline))},
 		{"GET /openapi.yaml", http.HandlerFunc(serveOpenAPI)},
 	}
+	return append(invs, h.linkRoutes()...)
+}
+
+// muxFor returns the ServeMux of the routes of path p.
+func (h *handler) muxFor(p string) *http.ServeMux {
+	if isLinkPath(p) {
+		return h.links
+	}
+	return h.mux
 }
 
 // ServeHTTP answers a request no route takes with a problem, where
@@ -113,7 +130,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = withPath(r, "/")
 	}
 	if h.match(r) != "" {
-		h.mux.ServeHTTP(w, r)
+		h.muxFor(r.URL.Path).ServeHTTP(w, r)
 		return
 	}
 	var allow []string
@@ -149,10 +166,11 @@ func withPath(r *http.Request, p string) *http.Request {
 // match returns the pattern of the route that takes r, or "" for none. A
 // path that is not clean (//x, /a/../b) matches none.
 func (h *handler) match(r *http.Request) string {
-	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
+	p := r.URL.Path
+	if p != "/" && path.Clean(p) != p {
 		return ""
 	}
-	_, pattern := h.mux.Handler(r)
+	_, pattern := h.muxFor(p).Handler(r)
 	return pattern
 }
 

@@ -66,6 +66,7 @@ func newEnv(t testing.TB, tune ...func(*Config)) *env {
 	e.svcCfg = invites.Config{
 		Tokens:         token.Issuer{},
 		AcceptURL:      func(tok invites.Token) string { return "https://app.test/accept#" + tok.Reveal() },
+		JoinURL:        func(tok invites.Token) string { return "https://app.test/join#" + tok.Reveal() },
 		TTL:            envTTL,
 		MaxBatch:       envMaxBatch,
 		ResendCooldown: envCooldown,
@@ -292,4 +293,26 @@ func (s *faultyStore) Stats(ctx context.Context, p invites.StatsParams) (invites
 		return invites.Stats{}, ctx.Err()
 	}
 	return s.Store.Stats(ctx, p)
+}
+
+func (s *faultyStore) CreateLink(ctx context.Context, p invites.CreateLinkParams) (invites.Link, error) {
+	return guard(s, func() (invites.Link, error) { return s.Store.CreateLink(ctx, p) })
+}
+func (s *faultyStore) RevokeLinks(ctx context.Context, p invites.RevokeLinksParams) ([]invites.Link, error) {
+	return guard(s, func() ([]invites.Link, error) { return s.Store.RevokeLinks(ctx, p) })
+}
+func (s *faultyStore) JoinLink(ctx context.Context, p invites.JoinLinkParams) (invites.Link, error) {
+	return guard(s, func() (invites.Link, error) { return s.Store.JoinLink(ctx, p) })
+}
+func (s *faultyStore) GetLink(ctx context.Context, p invites.GetLinkParams) (invites.Link, error) {
+	return guard(s, func() (invites.Link, error) { return s.Store.GetLink(ctx, p) })
+}
+func (s *faultyStore) ListLinks(ctx context.Context, p invites.ListLinksParams) ([]invites.Link, error) {
+	return guard(s, func() ([]invites.Link, error) { return s.Store.ListLinks(ctx, p) })
+}
+func (s *faultyStore) LinkUses(ctx context.Context, p invites.LinkParams) ([]invites.LinkUse, error) {
+	return guard(s, func() ([]invites.LinkUse, error) { return s.Store.LinkUses(ctx, p) })
+}
+func (s *faultyStore) LinkHistory(ctx context.Context, p invites.LinkParams) ([]invites.Event, error) {
+	return guard(s, func() ([]invites.Event, error) { return s.Store.LinkHistory(ctx, p) })
 }

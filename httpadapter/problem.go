@@ -57,6 +57,13 @@ const (
 	CodeLinkNotKept          = "link_not_kept"          // 409: a retry under an Idempotency-Key whose answer held a link, never kept (invites.ErrLinkNotKept)
 	CodeSuppressed           = "suppressed"             // 409: a resend to an address that bounced for good or complained
 	CodeExpired              = "expired"                // 410
+	CodeAlreadyJoined        = "already_joined"         // 409: the user joined through this link before
+	CodeAlreadyMember        = "already_member"         // 409: Config.IsMember says the joiner belongs to the tenant
+	CodeLinkRevoked          = "link_revoked"           // 410
+	CodeLinkExhausted        = "link_exhausted"         // 410: every use of the link is taken
+	CodeLinkExpired          = "link_expired"           // 410
+	CodeDomainNotAllowed     = "domain_not_allowed"     // 403: the joiner's address is unverified or at none of the link's allowedDomains
+	CodeLinkRateLimited      = "link_rate_limited"      // 429, with RetryAfter: over Config.LinkUsesPerMinute
 	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422: the Idempotency-Key was used for another request
 	CodeBatchTooLarge        = "batch_too_large"        // 413
 	CodeBodyTooLarge         = "body_too_large"         // 413
@@ -114,6 +121,23 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, invites.ErrSuppressed):
 		return problem(http.StatusConflict, CodeSuppressed, "",
 			"The address bounced for good or its recipient complained: it gets no email until an administrator lifts the suppression.")
+	case errors.Is(err, invites.ErrAlreadyJoined):
+		return problem(http.StatusConflict, CodeAlreadyJoined, "", "The user has joined through this link before.")
+	case errors.Is(err, invites.ErrAlreadyMember):
+		return problem(http.StatusConflict, CodeAlreadyMember, "", "The user is a member of the link's tenant already.")
+	case errors.Is(err, invites.ErrLinkRevoked):
+		return problem(http.StatusGone, CodeLinkRevoked, "", "The link has been revoked.")
+	case errors.Is(err, invites.ErrLinkExhausted):
+		return problem(http.StatusGone, CodeLinkExhausted, "", "The link has no uses left.")
+	case errors.Is(err, invites.ErrLinkExpired):
+		return problem(http.StatusGone, CodeLinkExpired, "", "The link has expired.")
+	case errors.Is(err, invites.ErrDomainNotAllowed):
+		return problem(http.StatusForbidden, CodeDomainNotAllowed, "",
+			"The link admits only users whose verified address is at one of its domains.")
+	case errors.Is(err, invites.ErrLinkRateLimited):
+		p := problem(http.StatusTooManyRequests, CodeLinkRateLimited, "", "The link has been used too often in the last minute: retry in a minute.")
+		p.RetryAfter = 60
+		return p
 	case errors.Is(err, invites.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, IdempotencyKeyHeader,
 			"The Idempotency-Key was used for another request; send a new key for a new request.")
@@ -164,6 +188,14 @@ var opText = map[invites.Op]string{
 	invites.OpHistory:    "read the history of this invite",
 	invites.OpForget:     "erase an address",
 	invites.OpUnsuppress: "lift a suppression",
+
+	invites.OpCreateLink:    "create links",
+	invites.OpGetLink:       "read this link",
+	invites.OpListLinks:     "list links",
+	invites.OpRevokeLink:    "revoke this link",
+	invites.OpRotateLink:    "rotate this link",
+	invites.OpLinkUses:      "read the uses of this link",
+	invites.OpRevokeLinksBy: "revoke another user's links",
 }
 
 // seconds returns n seconds in words.

@@ -38,12 +38,19 @@ var requestTypes = map[string]reflect.Type{
 	"POST /decline":     reflect.TypeFor[tokenRequest](),
 	"POST /forget":      reflect.TypeFor[forgetRequest](),
 	"POST /unsuppress":  reflect.TypeFor[unsuppressRequest](),
+
+	"POST /links":             reflect.TypeFor[createLinkRequest](),
+	"POST /links/{id}/revoke": reflect.TypeFor[emptyRequest](),
+	"POST /links/{id}/rotate": reflect.TypeFor[emptyRequest](),
+	"POST /links/revoke":      reflect.TypeFor[revokeLinksRequest](),
+	"POST /links/check":       reflect.TypeFor[tokenRequest](),
+	"POST /links/join":        reflect.TypeFor[tokenRequest](),
 }
 
 func learn(t *testing.T) behaviour {
 	t.Helper()
 	e := newEnv(t)
-	b := behaviour{query: map[string][]string{"GET /{$}": listParams}, bodies: requestTypes, headers: map[string][]string{}}
+	b := behaviour{query: map[string][]string{"GET /{$}": listParams, "GET /links": linkListParams}, bodies: requestTypes, headers: map[string][]string{}}
 	for _, rt := range e.h.routes() {
 		b.routes = append(b.routes, rt.pattern)
 		// A route reads a body if it refuses an unknown member in one.
