@@ -181,3 +181,29 @@ func TestLinkConfigRefused(t *testing.T) {
 		}
 	}
 }
+
+// A link's token reaches the store only as its digest, through create,
+// rotate and join alike; the joiner's address is never stored.
+func TestLinkTokenNeverStored(t *testing.T) {
+	h := newHarness(t)
+	c, err := h.svc.CreateLink(ctx, admin, invites.LinkSpec{MaxUses: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := h.svc.RotateLink(ctx, admin, c.Link.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.JoinByLink(ctx, r.Token.Reveal(), invites.Joiner{UserID: "u-joe", Email: "joe@secret.example", EmailVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	dump := h.store.Dump()
+	if !strings.Contains(dump, "link ") || !strings.Contains(dump, "u-joe") {
+		t.Fatalf("the dump shows no link or use:\n%s", dump)
+	}
+	for _, secret := range []string{c.Token.Reveal(), r.Token.Reveal(), "joe@secret.example"} {
+		if strings.Contains(dump, secret) {
+			t.Errorf("the store holds %q:\n%s", secret, dump)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -303,4 +304,25 @@ func (s *Store) LinkHistory(_ context.Context, p invites.LinkParams) ([]invites.
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// dumpLinks renders the links for Dump: each with its digest, uses and
+// events.
+func (s *Store) dumpLinks(b *strings.Builder) {
+	digests := make(map[uuid.UUID]string, len(s.lk.byDigest))
+	for d, id := range s.lk.byDigest {
+		digests[id] = d
+	}
+	ids := slices.Collect(maps.Keys(s.lk.byID))
+	sortIDs(ids)
+	for _, id := range ids {
+		r := s.lk.byID[id]
+		fmt.Fprintf(b, "link %#v\n  digest=%x\n", r.l, digests[id])
+		for _, u := range r.uses {
+			fmt.Fprintf(b, "  use %#v\n", u)
+		}
+		for _, ev := range s.history[id] {
+			fmt.Fprintf(b, "  event %#v\n", ev.e)
+		}
+	}
 }

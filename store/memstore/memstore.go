@@ -171,6 +171,8 @@ func (s *Store) Dump() string {
 		fmt.Fprintf(&b, "delivery %#v next=%s lease=%s active=%t\n",
 			d.d, d.nextAttempt, d.leaseUntil, act)
 	}
+	s.dumpLinks(&b)
+	s.dumpSuppressions(&b)
 	return b.String()
 }
 

@@ -2,6 +2,10 @@ package memstore
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,4 +74,14 @@ func (s *Store) Unsuppress(_ context.Context, p invites.UnsuppressParams) error 
 		s.write(invites.Event{InviteID: x.invite, TenantID: p.TenantID, Type: invites.EventUnsuppressed, ActorID: p.ActorID, At: p.Now})
 	}
 	return nil
+}
+
+// dumpSuppressions renders the suppression list for Dump, keys in hex.
+func (s *Store) dumpSuppressions(b *strings.Builder) {
+	for _, k := range slices.Sorted(maps.Keys(s.suppressions)) {
+		for _, t := range slices.Sorted(maps.Keys(s.suppressions[k])) {
+			x := s.suppressions[k][t]
+			fmt.Fprintf(b, "suppression %x tenant=%q all=%t reason=%q invite=%s at=%s\n", k, t, x.all, x.reason, x.invite, x.at)
+		}
+	}
 }
