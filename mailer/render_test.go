@@ -6,29 +6,13 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/mailer/mailertest"
 )
 
 var ctx = context.Background()
-
-// message is an invitation to ann in locale, as the worker hands it over.
-func message(locale string, kind invites.MessageKind) invites.Message {
-	return invites.Message{
-		ID:   uuid.NewString(),
-		Kind: kind,
-		Invite: invites.Invite{
-			ID: uuid.New(), TenantID: "acme", Email: "ann@example.test",
-			FirstName: "Ann", LastName: "Lee", Locale: locale,
-			ExpiresAt: time.Date(2030, 1, 9, 3, 4, 0, 0, time.UTC),
-		},
-		Token:     "tok",
-		AcceptURL: "https://app.test/accept?token=tok",
-	}
-}
 
 func newRenderer(t *testing.T, cfg mailer.RenderConfig) *mailer.Renderer {
 	t.Helper()
@@ -55,7 +39,7 @@ func TestRenderPicksLocaleWithFallback(t *testing.T) {
 		{"", "en", "invited"},
 		{"not a tag", "en", "invited"},
 	} {
-		got, err := r.Render(ctx, message(c.locale, invites.KindInvitation))
+		got, err := r.Render(ctx, mailertest.Sample(c.locale, invites.KindInvitation))
 		if err != nil {
 			t.Fatalf("%s: %v", c.locale, err)
 		}
@@ -70,7 +54,7 @@ func TestRenderEveryEmbeddedTemplate(t *testing.T) {
 	subjects := map[string]bool{}
 	for _, loc := range r.Locales() {
 		for _, kind := range []invites.MessageKind{invites.KindInvitation, invites.KindReminder} {
-			m := message(loc, kind)
+			m := mailertest.Sample(loc, kind)
 			got, err := r.Render(ctx, m)
 			if err != nil {
 				t.Fatalf("%s %s: %v", loc, kind, err)
@@ -99,7 +83,7 @@ func TestRenderExtraData(t *testing.T) {
 			return mailer.Extra{ProductName: "Invitekit", TenantName: "Acme", InviterName: "Bo"}, nil
 		},
 	})
-	m := message("en", invites.KindInvitation)
+	m := mailertest.Sample("en", invites.KindInvitation)
 	got, err := r.Render(ctx, m)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +114,7 @@ func TestRenderMessageNames(t *testing.T) {
 		r := newRenderer(t, mailer.RenderConfig{
 			Extra: func(context.Context, invites.Message) (mailer.Extra, error) { return c.extra, nil },
 		})
-		m := message("en", invites.KindInvitation)
+		m := mailertest.Sample("en", invites.KindInvitation)
 		m.TenantName, m.InviterName = "Acme", "Bo"
 		got, err := r.Render(ctx, m)
 		if err != nil {
@@ -148,7 +132,7 @@ func TestRenderEscapesHTML(t *testing.T) {
 			return mailer.Extra{TenantName: `<img src=x onerror=alert(1)>`}, nil
 		},
 	})
-	m := message("en", invites.KindInvitation)
+	m := mailertest.Sample("en", invites.KindInvitation)
 	m.Invite.FirstName = "<script>alert(1)</script>"
 	got, err := r.Render(ctx, m)
 	if err != nil {
@@ -172,7 +156,7 @@ func TestRenderSubjectIsOneLine(t *testing.T) {
 			return mailer.Extra{TenantName: "Acme"}, nil
 		},
 	})
-	got, err := r.Render(ctx, message("en", invites.KindInvitation))
+	got, err := r.Render(ctx, mailertest.Sample("en", invites.KindInvitation))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +179,11 @@ func TestRenderRefusesLinksInNames(t *testing.T) {
 		r := newRenderer(t, mailer.RenderConfig{
 			Extra: func(context.Context, invites.Message) (mailer.Extra, error) { return x, nil },
 		})
-		if _, err := r.Render(ctx, message("en", invites.KindInvitation)); !errors.Is(err, invites.ErrPermanent) || !errors.Is(err, invites.ErrInvalidInput) {
+		if _, err := r.Render(ctx, mailertest.Sample("en", invites.KindInvitation)); !errors.Is(err, invites.ErrPermanent) || !errors.Is(err, invites.ErrInvalidInput) {
 			t.Errorf("Render with %+q: %v, want ErrPermanent and ErrInvalidInput", x, err)
 		}
 		// The same names on the Message, from a Config.Sender, likewise.
-		m := message("en", invites.KindInvitation)
+		m := mailertest.Sample("en", invites.KindInvitation)
 		m.TenantName, m.InviterName = x.TenantName, x.InviterName
 		if _, err := newRenderer(t, mailer.RenderConfig{}).Render(ctx, m); !errors.Is(err, invites.ErrPermanent) || !errors.Is(err, invites.ErrInvalidInput) {
 			t.Errorf("Render of a Message with %+q: %v, want ErrPermanent and ErrInvalidInput", x, err)
@@ -227,7 +211,7 @@ func TestRenderHostTemplates(t *testing.T) {
 		{"de-DE", "Einladung ins Team", "du wurdest eingeladen", `<main lang="de"><p>Hallo`},
 		{"it-IT", "Unisciti a noi", "Ciao Ann Lee: https://", `<main lang="it"><p>Hello`},
 	} {
-		got, err := r.Render(ctx, message(c.locale, invites.KindInvitation))
+		got, err := r.Render(ctx, mailertest.Sample(c.locale, invites.KindInvitation))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +220,7 @@ func TestRenderHostTemplates(t *testing.T) {
 		}
 	}
 	// The reminder of a locale with no reminder files is the default's.
-	got, err := r.Render(ctx, message("it", invites.KindReminder))
+	got, err := r.Render(ctx, mailertest.Sample("it", invites.KindReminder))
 	if err != nil || !strings.HasPrefix(got.Subject, "Reminder:") {
 		t.Fatalf("it reminder: %+v, %v", got, err)
 	}
@@ -275,16 +259,16 @@ func TestRenderErrors(t *testing.T) {
 		},
 	})
 	// A template that cannot execute renders no better next time.
-	_, err := r.Render(ctx, message("en", invites.KindReminder))
+	_, err := r.Render(ctx, mailertest.Sample("en", invites.KindReminder))
 	if !errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("exec error: %v", err)
 	}
-	_, err = r.Render(ctx, message("en", "newsletter"))
+	_, err = r.Render(ctx, mailertest.Sample("en", "newsletter"))
 	if !errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 	// The host's data may come back: retried.
-	m := message("en", invites.KindInvitation)
+	m := mailertest.Sample("en", invites.KindInvitation)
 	m.Invite.FirstName = "down"
 	_, err = r.Render(ctx, m)
 	if !errors.Is(err, hostDown) || errors.Is(err, invites.ErrPermanent) {
@@ -292,7 +276,7 @@ func TestRenderErrors(t *testing.T) {
 	}
 	// A subject that renders empty cannot be sent.
 	r = newRenderer(t, mailer.RenderConfig{Templates: fstest.MapFS{"en/invitation.subject.tmpl": {Data: []byte(" \n")}}})
-	if _, err := r.Render(ctx, message("en", invites.KindInvitation)); !errors.Is(err, invites.ErrPermanent) {
+	if _, err := r.Render(ctx, mailertest.Sample("en", invites.KindInvitation)); !errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("empty subject: %v", err)
 	}
 }

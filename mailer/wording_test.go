@@ -11,6 +11,7 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/mailer/mailertest"
 )
 
 // leftovers are what a template leaves when an optional value is empty
@@ -84,7 +85,7 @@ func TestRenderWording(t *testing.T) {
 		})
 		for _, loc := range r.Locales() {
 			for _, kind := range []invites.MessageKind{invites.KindInvitation, invites.KindReminder} {
-				m := message(loc, kind)
+				m := mailertest.Sample(loc, kind)
 				m.Invite.FirstName, m.Invite.LastName = "", ""
 				if has(3) {
 					m.Invite.FirstName = "Ann"
@@ -167,7 +168,7 @@ func TestRenderSubjects(t *testing.T) {
 		})
 		for loc, subjects := range want {
 			for j, kind := range []invites.MessageKind{invites.KindInvitation, invites.KindReminder} {
-				got, err := r.Render(ctx, message(loc, kind))
+				got, err := r.Render(ctx, mailertest.Sample(loc, kind))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/mailer/mailertest"
 	"github.com/invitekit/invites/store/memstore"
 	"github.com/invitekit/invites/token"
 )
@@ -23,7 +24,7 @@ func TestWriterPrintsEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := message("de-AT", invites.KindInvitation)
+	m := mailertest.Sample("de-AT", invites.KindInvitation)
 	if err := w.Send(ctx, m); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestWriterPrintsEmail(t *testing.T) {
 	if w, err = mailer.NewWriter(&out, mailer.WriterConfig{Renderer: r}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+	if err := w.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); !strings.Contains(got, "Hello Ann Lee\n\nLink: "+m.AcceptURL+"\n----- end") || strings.Count(got, m.AcceptURL) != 1 {
@@ -90,7 +91,7 @@ func TestWriterPrintsInternationalizedAddresses(t *testing.T) {
 		{"δοκιμή@παράδειγμα.δοκιμή", "δοκιμή@παράδειγμα.δοκιμή (only to a server with SMTPUTF8)"},
 	} {
 		out.Reset()
-		m := message("en", invites.KindInvitation)
+		m := mailertest.Sample("en", invites.KindInvitation)
 		m.Invite.Email = c.email
 		if err := w.Send(ctx, m); err != nil {
 			t.Fatalf("%s: %v", c.email, err)
@@ -111,7 +112,7 @@ func TestWriterConcurrentEmailsDoNotInterleave(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if err := w.Send(ctx, message("fr", invites.KindReminder)); err != nil {
+			if err := w.Send(ctx, mailertest.Sample("fr", invites.KindReminder)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -140,12 +141,12 @@ func TestWriterErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Send(ctx, message("en", invites.KindInvitation)); err == nil || !strings.Contains(err.Error(), "disk full") {
+	if err := w.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("write error: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := w.Send(cctx, message("en", invites.KindInvitation)); !errors.Is(err, context.Canceled) {
+	if err := w.Send(cctx, mailertest.Sample("en", invites.KindInvitation)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled: %v", err)
 	}
 }

@@ -20,22 +20,6 @@ import (
 
 var ctx = context.Background()
 
-// message is an invitation to ann in locale, as the worker hands it over
-// (the same as the mailer's own render tests send).
-func message(locale string, kind invites.MessageKind) invites.Message {
-	return invites.Message{
-		ID:   uuid.NewString(),
-		Kind: kind,
-		Invite: invites.Invite{
-			ID: uuid.New(), TenantID: "acme", Email: "ann@example.test",
-			FirstName: "Ann", LastName: "Lee", Locale: locale,
-			ExpiresAt: time.Date(2030, 1, 9, 3, 4, 0, 0, time.UTC),
-		},
-		Token:     "tok",
-		AcceptURL: "https://app.test/accept?token=tok",
-	}
-}
-
 var admin = invites.Actor{UserID: "u-admin", TenantID: "acme", Roles: []string{"admin", "member"}}
 
 // world is a Service on memstore delivering through the SMTP mailer to a

@@ -10,6 +10,7 @@ import (
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/mailer/mailertest"
 )
 
 // Internationalized addresses (RFC 6531) against servers with and without
@@ -39,7 +40,7 @@ func TestSMTPInternationalizedAddresses(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				srv := smtptest.New(t, smtptest.Options{SMTPUTF8: c.smtputf8, NoPipelining: !pipelined})
 				m := newSMTP(t, srv)
-				msg := message("en", invites.KindInvitation)
+				msg := mailertest.Sample("en", invites.KindInvitation)
 				msg.Invite.Email = c.email
 				err := m.Send(ctx, msg)
 				if c.rcpt == "" {
@@ -91,7 +92,7 @@ func TestSMTPFromIDN(t *testing.T) {
 	if d := m.MessageIDDomain(); d != "xn--bcher-kva.example" {
 		t.Fatalf("MessageIDDomain %q", d)
 	}
-	msg := message("en", invites.KindInvitation)
+	msg := mailertest.Sample("en", invites.KindInvitation)
 	if err := m.Send(ctx, msg); err != nil {
 		t.Fatal(err)
 	}

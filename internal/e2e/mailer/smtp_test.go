@@ -15,6 +15,7 @@ import (
 	"github.com/invitekit/invites"
 	"github.com/invitekit/invites/internal/e2e/smtptest"
 	"github.com/invitekit/invites/mailer"
+	"github.com/invitekit/invites/mailer/mailertest"
 )
 
 // newSMTP is a plain-text SMTP mailer to srv, closed when the test ends.
@@ -49,7 +50,7 @@ func within(t *testing.T, d time.Duration, f func()) {
 // not go.
 func mustSend(t *testing.T, m invites.Mailer, locale string, kind invites.MessageKind) {
 	t.Helper()
-	if err := m.Send(ctx, message(locale, kind)); err != nil {
+	if err := m.Send(ctx, mailertest.Sample(locale, kind)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -58,7 +59,7 @@ func TestSMTPSendsMIME(t *testing.T) {
 	srv := smtptest.New(t, smtptest.Options{})
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	m := newSMTP(t, srv, func(c *mailer.SMTPConfig) { c.Now = func() time.Time { return now } })
-	msg := message("fr", invites.KindReminder)
+	msg := mailertest.Sample("fr", invites.KindReminder)
 	if err := m.Send(ctx, msg); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 		t.Fatalf("messages: %+v", got)
 	}
 	// A wrong password is the host's to fix, not the invite's: retried.
-	err := newSMTP(t, srv, tune("wrong")).Send(ctx, message("en", invites.KindInvitation))
+	err := newSMTP(t, srv, tune("wrong")).Send(ctx, mailertest.Sample("en", invites.KindInvitation))
 	var reply *mailer.ReplyError
 	if !errors.As(err, &reply) || reply.Command != "AUTH" || reply.Code != 535 || errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("wrong password: %v", err)
@@ -118,7 +119,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 func TestSMTPRequiresStartTLS(t *testing.T) {
 	srv := smtptest.New(t, smtptest.Options{})                                  // offers no STARTTLS
 	m := newSMTP(t, srv, func(c *mailer.SMTPConfig) { c.TLS = mailer.TLSAuto }) // not port 465: STARTTLS
-	err := m.Send(ctx, message("en", invites.KindInvitation))
+	err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation))
 	if !errors.Is(err, mailer.ErrNoStartTLS) || errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("err = %v", err)
 	}
@@ -146,7 +147,7 @@ func TestSMTPClassifiesFailures(t *testing.T) {
 			srv := smtptest.New(t, smtptest.Options{})
 			m := newSMTP(t, srv)
 			srv.Set(c.fault)
-			err := m.Send(ctx, message("en", invites.KindInvitation))
+			err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation))
 			if err == nil || errors.Is(err, invites.ErrPermanent) != c.permanent {
 				t.Fatalf("err = %v, permanent want %v", err, c.permanent)
 			}
@@ -160,7 +161,7 @@ func TestSMTPClassifiesFailures(t *testing.T) {
 			// Healed, the next send works: no broken connection was kept.
 			srv.Set(smtptest.Fault{})
 			before := srv.Stats().Connections
-			if err := m.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+			if err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err != nil {
 				t.Fatalf("after healing: %v", err)
 			}
 			if reused := srv.Stats().Connections == before; reused != c.reused || len(srv.Messages()) != 1 {
@@ -177,7 +178,7 @@ func TestSMTPStalledServerTimesOut(t *testing.T) {
 	sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	var err error
-	within(t, 5*time.Second, func() { err = m.Send(sctx, message("en", invites.KindInvitation)) })
+	within(t, 5*time.Second, func() { err = m.Send(sctx, mailertest.Sample("en", invites.KindInvitation)) })
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("err = %v", err)
 	}
@@ -185,7 +186,7 @@ func TestSMTPStalledServerTimesOut(t *testing.T) {
 		t.Fatalf("the server did not stall: %+v", srv.Stats())
 	}
 	srv.Set(smtptest.Fault{})
-	if err := m.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+	if err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err != nil {
 		t.Fatalf("after the stall: %v", err)
 	}
 }
@@ -201,7 +202,7 @@ func TestSMTPCancelStopsSend(t *testing.T) {
 		}
 	}()
 	var err error
-	within(t, 5*time.Second, func() { err = m.Send(sctx, message("en", invites.KindInvitation)) })
+	within(t, 5*time.Second, func() { err = m.Send(sctx, mailertest.Sample("en", invites.KindInvitation)) })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -219,7 +220,7 @@ func TestSMTPConnectTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	within(t, 5*time.Second, func() { err = m.Send(ctx, message("en", invites.KindInvitation)) })
+	within(t, 5*time.Second, func() { err = m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)) })
 	if err == nil || errors.Is(err, invites.ErrPermanent) || !strings.Contains(err.Error(), "greeting") {
 		t.Fatalf("err = %v", err)
 	}
@@ -236,7 +237,7 @@ func TestSMTPConnectionRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = m.Send(ctx, message("en", invites.KindInvitation))
+	err = m.Send(ctx, mailertest.Sample("en", invites.KindInvitation))
 	if err == nil || errors.Is(err, invites.ErrPermanent) || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("err = %v", err)
 	}
@@ -254,7 +255,7 @@ func TestSMTPPoolsConnections(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 30 {
 		wg.Go(func() {
-			if err := m.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+			if err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -272,7 +273,7 @@ func TestSMTPReplacesDroppedIdleConnection(t *testing.T) {
 	// The server restarts: it drops the pooled connection.
 	srv.Set(smtptest.Fault{Down: true})
 	srv.Set(smtptest.Fault{})
-	if err := m.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+	if err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err != nil {
 		t.Fatalf("send after the server dropped the idle connection: %v", err)
 	}
 	if st := srv.Stats(); st.Connections != 2 || st.Messages != 2 {
@@ -285,7 +286,7 @@ func TestSMTPClose(t *testing.T) {
 	m := newSMTP(t, srv)
 	mustSend(t, m, "en", invites.KindInvitation)
 	m.Close()
-	if err := m.Send(ctx, message("en", invites.KindInvitation)); !errors.Is(err, mailer.ErrClosed) {
+	if err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); !errors.Is(err, mailer.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
@@ -313,12 +314,12 @@ func TestNewSMTPChecksConfig(t *testing.T) {
 func TestSMTPRefusesBadMessages(t *testing.T) {
 	srv := smtptest.New(t, smtptest.Options{})
 	m := newSMTP(t, srv)
-	bad := message("en", invites.KindInvitation)
+	bad := mailertest.Sample("en", invites.KindInvitation)
 	bad.ID = "id>\r\nBcc: x"
 	if err := m.Send(ctx, bad); !errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("bad id: %v", err)
 	}
-	bad = message("en", invites.KindInvitation)
+	bad = mailertest.Sample("en", invites.KindInvitation)
 	bad.Invite.Email = "Ann <ann@example.test>"
 	if err := m.Send(ctx, bad); !errors.Is(err, invites.ErrPermanent) {
 		t.Fatalf("bad recipient: %v", err)
@@ -334,7 +335,7 @@ func TestSMTPRefusesBadMessages(t *testing.T) {
 func TestSMTPMessageIDHeader(t *testing.T) {
 	srv := smtptest.New(t, smtptest.Options{})
 	m := newSMTP(t, srv, func(c *mailer.SMTPConfig) { c.MessageIDHeader = "X-PM-Metadata-message-id" })
-	if err := m.Send(ctx, message("en", invites.KindInvitation)); err != nil {
+	if err := m.Send(ctx, mailertest.Sample("en", invites.KindInvitation)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := netmail.ReadMessage(bytes.NewReader(srv.Messages()[0].Data))
