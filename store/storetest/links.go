@@ -32,6 +32,7 @@ var linkCases = []testCase{
 	{"Links/List", testLinkList},
 	{"Links/Events", testLinkEvents},
 	{"Race/JoinByLink", testLinkJoinRace},
+	{"Race/JoinRate", testLinkJoinRateRace},
 	{"Race/JoinSameUser", testLinkJoinSameUser},
 	{"Race/CreateLinkCap", testLinkCreateRace},
 }
