@@ -36,7 +36,7 @@ func (x boundLinks) RevokeLinks(ctx context.Context, p RevokeLinksParams) ([]Lin
 	return boundCall(x.b, ctx, p, x.l.RevokeLinks)
 }
 
-// JoinLink's bound covers the host's code it runs (IsMember, OnJoin).
+// JoinLink's bound covers the host's code it runs (OnJoin).
 func (x boundLinks) JoinLink(ctx context.Context, p JoinLinkParams) (Link, error) {
 	return boundCall(x.b, ctx, p, x.l.JoinLink)
 }

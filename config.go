@@ -100,8 +100,9 @@ type Config struct {
 	RequireEmailMatch bool
 	// IsMember says which of emails already belong to the tenant; those
 	// items of a Send get CodeAlreadyMember. It is asked once per batch
-	// with the batch's valid addresses and answers in their order.
-	// Default none.
+	// with the batch's valid addresses and answers in their order; and
+	// by JoinByLink of the joiner's address (ErrAlreadyMember), before the
+	// link is locked. Default none.
 	IsMember func(ctx context.Context, tenantID string, emails []string) ([]bool, error)
 	// MaxPendingPerTenant bounds a tenant's pending invites. Default off.
 	MaxPendingPerTenant int

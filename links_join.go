@@ -17,8 +17,8 @@ import (
 // as used. The refusals, none of which uses up a use: ErrInvalidToken;
 // ErrLinkRevoked, ErrLinkExhausted or ErrLinkExpired; ErrAlreadyJoined;
 // ErrDomainNotAllowed; ErrLinkRateLimited (Config.LinkUsesPerMinute);
-// ErrAlreadyMember (Config.IsMember, asked of j.Email); and OnJoin's
-// error.
+// ErrAlreadyMember (Config.IsMember, asked of j.Email before the link is
+// locked); and OnJoin's error.
 func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Link, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameJoinByLink})
 	defer func() { end(OpResult{Err: err, LinkID: l.ID}) }()
@@ -33,9 +33,13 @@ func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Lin
 	if err != nil {
 		return Link{}, err
 	}
+	member, err := s.member(ctx, ls, d, j)
+	if err != nil {
+		return Link{}, err
+	}
 	now := s.cfg.Now()
 	p := JoinLinkParams{Now: now, Digest: d, UserID: j.UserID,
-		Decide: func(ctx context.Context, f LinkFacts) error { return s.mayJoin(ctx, f, j, now) }}
+		Decide: func(_ context.Context, f LinkFacts) error { return s.mayJoin(f, j, now, member) }}
 	if s.cfg.OnJoin != nil {
 		p.Hook = func(ctx context.Context, l Link) error { return s.cfg.OnJoin(ctx, s.readLink(l, now), j) }
 	}
@@ -47,8 +51,34 @@ func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Lin
 	return s.readLink(l, now), nil
 }
 
-// mayJoin decides whether j may join through f.Link at now.
-func (s *Service) mayJoin(ctx context.Context, f LinkFacts, j Joiner, now time.Time) error {
+// member asks Config.IsMember whether j belongs to the tenant of the
+// link of d before JoinLink locks the link, so that no host's code runs
+// while every join of the link waits; the answer does not depend on the
+// lock (OnJoin meets a membership made meanwhile as it would any). It
+// answers what mayJoin refuses with in IsMember's turn: ErrAlreadyMember,
+// IsMember's error, or nil; err is the store's, ErrInvalidToken when
+// there is no such link.
+func (s *Service) member(ctx context.Context, ls LinkStore, d []byte, j Joiner) (refusal, err error) {
+	if s.cfg.IsMember == nil || j.Email == "" {
+		return nil, nil
+	}
+	l, err := ls.GetLink(ctx, GetLinkParams{Digest: d})
+	if err != nil {
+		return nil, err
+	}
+	member, err := s.cfg.IsMember(ctx, l.TenantID, []string{j.Email})
+	switch {
+	case err != nil:
+		return err, nil
+	case len(member) == 1 && member[0]:
+		return ErrAlreadyMember, nil
+	}
+	return nil, nil
+}
+
+// mayJoin decides whether j may join through f.Link at now; member is
+// the refusal of Service.member, the last one it checks.
+func (s *Service) mayJoin(f LinkFacts, j Joiner, now time.Time, member error) error {
 	l := f.Link
 	switch st := l.StatusAt(now); {
 	case st != LinkActive:
@@ -60,17 +90,7 @@ func (s *Service) mayJoin(ctx context.Context, f LinkFacts, j Joiner, now time.T
 	case f.RecentUses >= s.cfg.LinkUsesPerMinute:
 		return ErrLinkRateLimited
 	}
-	if s.cfg.IsMember == nil || j.Email == "" {
-		return nil
-	}
-	member, err := s.cfg.IsMember(ctx, l.TenantID, []string{j.Email})
-	if err != nil {
-		return err
-	}
-	if len(member) == 1 && member[0] {
-		return ErrAlreadyMember
-	}
-	return nil
+	return member
 }
 
 // linkRefusal is the error of a link that cannot be used, by its status.

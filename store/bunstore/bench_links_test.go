@@ -78,9 +78,6 @@ func benchJoin(b *testing.B, links int) {
 			b.Fatal(err)
 		}
 	}
-	if _, err := db.ExecContext(ctx, "ANALYZE"); err != nil {
-		b.Fatal(err)
-	}
 	ourJoin := func(i int, user string) error {
 		_, err := svc.JoinByLink(ctx, ours[i%links], invites.Joiner{UserID: "o" + user})
 		return err

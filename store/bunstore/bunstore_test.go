@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -348,6 +349,44 @@ func TestInsertStatementsDoNotGrowWithTheBatch(t *testing.T) {
 			t.Fatalf("Insert ran %d statements for 1 invite and %d for 1,000; want the same few", counts[1], counts[1000])
 		}
 	})
+}
+
+// A join on PostgreSQL takes the link's lock with its first statement
+// after BEGIN, the one that uses the link, so the lock is held for the
+// host's OnJoin statement and the commit: as few round trips as a join
+// written on pgx alone (BenchmarkJoinByLink).
+func TestJoinStatements(t *testing.T) {
+	db, c := counted(t, testdb.Postgres(t))
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE members (tenant_id text, user_id text)"); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := invites.New(bunstore.New(db), mailertest.New(), invites.Config{
+		Tokens: token.Issuer{}, AcceptURL: func(tok invites.Token) string { return tok.Reveal() },
+		OnJoin: func(ctx context.Context, l invites.Link, j invites.Joiner) error {
+			tx, _ := bunstore.TxFromContext(ctx)
+			_, err := tx.ExecContext(ctx, "INSERT INTO members (tenant_id, user_id) VALUES (?, ?)", l.TenantID, j.UserID)
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := svc.CreateLink(ctx, invites.Actor{TenantID: "acme", UserID: "admin"}, invites.LinkSpec{MaxUses: 5, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"ann", "bob"} { // ann's join prepares the statement
+		c.take()
+		if _, err := svc.JoinByLink(ctx, made.Token.Reveal(), invites.Joiner{UserID: user}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stmts := c.take()
+	if len(stmts) != 4 || stmts[0] != "begin" || !strings.HasPrefix(stmts[1], "WITH u AS (UPDATE invites_links") ||
+		stmts[2] != "INSERT INTO members (tenant_id, user_id)" || stmts[3] != "commit" {
+		t.Fatalf("a join ran %q; want begin, the UPDATE of the link's uses, OnJoin's statement, commit", stmts)
+	}
 }
 
 // Two workers, each on its own pool of connections, claim side by side:

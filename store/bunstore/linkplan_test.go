@@ -2,7 +2,11 @@ package bunstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +102,20 @@ func TestLinkPlansWithoutStatistics(t *testing.T) {
 			_, err := svc.JoinByLink(ctx, made.Token.Reveal(), invites.Joiner{UserID: "joiner"})
 			return err
 		}, []string{"WHERE token_digest =", "UPDATE invites_links SET uses = uses + 1"}},
+		{"join a used-up link", func() error {
+			c, err := svc.CreateLink(ctx, actor, invites.LinkSpec{MaxUses: 1, TTL: time.Hour})
+			if err != nil {
+				return err
+			}
+			if _, err := svc.JoinByLink(ctx, c.Token.Reveal(), invites.Joiner{UserID: "first"}); err != nil {
+				return err
+			}
+			_, err = svc.JoinByLink(ctx, c.Token.Reveal(), invites.Joiner{UserID: "second"})
+			if !errors.Is(err, invites.ErrLinkExhausted) {
+				return fmt.Errorf("a join of a used-up link: %v, want ErrLinkExhausted", err)
+			}
+			return nil
+		}, []string{"FOR NO KEY UPDATE", "SELECT EXISTS (SELECT 1 FROM invites_link_uses"}},
 		{"get, uses and history", func() error {
 			if _, err := svc.GetLink(ctx, actor, made.Link.ID); err != nil {
 				return err
@@ -142,5 +160,27 @@ func TestLinkPlansWithoutStatistics(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) { planCase(t, db, &conn, log, &explained, c.run, c.must) })
 	}
+	// The join's statement counts the recent uses by a function, whose
+	// query its EXPLAIN does not show: its generic plan, as PL/pgSQL
+	// caches it.
+	t.Run("recent uses", func(t *testing.T) {
+		var src string
+		if err := conn.QueryRowContext(ctx, `SELECT prosrc FROM pg_proc
+			WHERE proname = 'invites_link_recent_uses' AND pronamespace = current_schema()::regnamespace`).Scan(&src); err != nil {
+			t.Fatal(err)
+		}
+		q := regexp.MustCompile(`SELECT count\(\*\) FROM invites_link_uses WHERE [^)]*`).FindString(src)
+		if q == "" {
+			t.Fatalf("invites_link_recent_uses holds no count of invites_link_uses: %s", src)
+		}
+		q = strings.NewReplacer("link_id = link", "link_id = $1", "at > since", "at > $2").Replace(q)
+		if _, err := conn.ExecContext(ctx, "PREPARE recent_uses (uuid, timestamptz) AS "+q); err != nil {
+			t.Fatal(err)
+		}
+		idx := scanFree(t, &conn, q, fmt.Sprintf("EXPLAIN (FORMAT JSON) EXECUTE recent_uses('%s', '2030-06-01 12:00:00+00')", made.Link.ID))
+		if !slices.Contains(idx, "invites_link_uses_at_idx") {
+			t.Errorf("%s reads %v, want invites_link_uses_at_idx", q, idx)
+		}
+	})
 	neverAnalyzed(t, db)
 }

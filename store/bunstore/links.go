@@ -14,12 +14,13 @@ import (
 )
 
 // The links of invites.LinkStore, in invites_links and invites_link_uses
-// (migration 20261206000020_links). A join locks its link's row (FOR NO
-// KEY UPDATE on PostgreSQL, which the uses' foreign key does not wait
-// for; SQLite's immediate transaction excludes every other writer), so
-// joins of one link run one after another and the counts Decide gets
-// hold for the write. Creations of a tenant take its links lock (an
-// advisory lock on PostgreSQL) before they count its active links.
+// (migration 20261206000020_links). A join locks its link's row (on
+// PostgreSQL by the UPDATE of its uses, a FOR NO KEY UPDATE lock, which
+// the uses' foreign key does not wait for; SQLite's immediate transaction
+// excludes every other writer), so joins of one link run one after
+// another and the counts Decide gets hold for the write. Creations of a
+// tenant take its links lock (an advisory lock on PostgreSQL) before they
+// count its active links.
 
 var _ invites.LinkStore = (*Store)(nil)
 
@@ -177,28 +178,25 @@ func (s *Store) RevokeLinks(ctx context.Context, p invites.RevokeLinksParams) (o
 	return out, nil
 }
 
-// JoinLink implements invites.LinkStore, in one transaction: the link
-// read under its row lock, its facts, Decide, the use (its row, the count
-// and the event), then the Hook. The facts are read after the lock is
-// taken, by a statement of their own: in PostgreSQL's READ COMMITTED a
-// statement that waited for a lock still reads the rest with the
-// snapshot it began with, which would miss the uses of the join it
-// waited for. On PostgreSQL that statement also writes the use, so that
-// a join holds the lock for as few round trips as a hand-written one;
-// when Decide refuses, the transaction rolls the write back.
+// JoinLink implements invites.LinkStore, in one transaction: the use
+// (its row, the count and the event) and the facts under the link's lock,
+// Decide, then the Hook. On PostgreSQL one statement, pgJoin, takes the
+// lock and writes the use, so a join holds the lock for as few round
+// trips as a hand-written one (that statement's answer, the Hook's
+// statement, the commit); when Decide refuses, the transaction rolls the
+// write back.
 func (s *Store) JoinLink(ctx context.Context, p invites.JoinLinkParams) (out invites.Link, err error) {
 	if len(p.Digest) == 0 {
 		return invites.Link{}, invites.ErrInvalidToken
 	}
+	if s.pg {
+		s.warm(ctx, pgJoin) // before the transaction holds a connection
+	}
 	err = s.linkTx(ctx, func(ctx context.Context, tx bun.Tx, host *error) error {
-		l, err := scanLink(on(tx).QueryRowContext(ctx, "SELECT "+linkCols+" FROM invites_links WHERE token_digest = ?"+s.forUpdate, p.Digest))
+		f, used, err := s.use(ctx, tx, p)
 		if errors.Is(err, sql.ErrNoRows) {
 			return invites.ErrInvalidToken
 		}
-		if err != nil {
-			return err
-		}
-		f, used, err := s.use(ctx, tx, l, p)
 		if err != nil {
 			return err
 		}
@@ -210,7 +208,7 @@ func (s *Store) JoinLink(ctx context.Context, p invites.JoinLinkParams) (out inv
 		if f.Joined || !used {
 			return errors.New("bunstore: a second use by one user, or a use past MaxUses")
 		}
-		out = l
+		out = f.Link
 		out.Uses++
 		if p.Hook != nil {
 			if *host = p.Hook(context.WithValue(ctx, txKey{}, tx), out); *host != nil {
@@ -222,33 +220,51 @@ func (s *Store) JoinLink(ctx context.Context, p invites.JoinLinkParams) (out inv
 	return out, err
 }
 
-// use reads the LinkFacts of l, locked, for p.UserID and writes a use of
-// it: its row, the count and the event. used is false, and nothing is
-// written, when l has no use left or the user used it before (on
-// PostgreSQL, which writes in the statement that reads, the count and the
-// event are then written and Decide's refusal rolls them back). On SQLite,
-// whose immediate transaction excludes every other writer, it reads and
-// writes apart.
-func (s *Store) use(ctx context.Context, tx bun.Tx, l invites.Link, p invites.JoinLinkParams) (f invites.LinkFacts, used bool, err error) {
-	f.Link = l
+// pgJoin uses the link of the digest ?0 for the user ?3 at ?1, when it
+// has a use left, and answers it as used (linkCols), its uses after ?2
+// and whether the user used it before; ?4 is EventLinkUsed. Its UPDATE
+// takes the link's lock. In READ COMMITTED a statement that waited for a
+// row lock reads that row as the joins it waited for left it, but every
+// other table with the snapshot it began with, which misses their uses:
+// so the uses after ?2 are counted by invites_link_recent_uses, whose
+// query takes a snapshot of its own once the lock is held (it runs in
+// RETURNING, before j writes this use), and an earlier use by the user is
+// the conflict on the key of invites_link_uses, which every committed row
+// raises whatever the snapshot.
+const pgJoin = `WITH u AS (UPDATE invites_links SET uses = uses + 1 WHERE token_digest = ?0 AND uses < max_uses
+		RETURNING ` + linkCols + `, invites_link_recent_uses(id, CAST(?2 AS timestamptz))),
+	j AS (INSERT INTO invites_link_uses (link_id, user_id, at) SELECT id, CAST(?3 AS text), CAST(?1 AS timestamptz) FROM u
+		ON CONFLICT DO NOTHING RETURNING link_id),
+	e AS (INSERT INTO invites_events (` + eventCols + `)
+		SELECT id, tenant_id, CAST(?4 AS text), CAST(?3 AS text), CAST(?1 AS timestamptz), CAST(?1 AS timestamptz) FROM u)
+	SELECT u.*, NOT EXISTS (SELECT 1 FROM j) FROM u`
+
+// use reads the LinkFacts of the link of p.Digest, locked, for p.UserID
+// and writes a use of it: its row, the count and the event; sql.ErrNoRows
+// when there is no link. used is false when the link has no use left or
+// the user used it before, and the transaction must then roll back (on
+// PostgreSQL, pgJoin wrote the count and the event of a second use by the
+// user). On SQLite, whose immediate transaction excludes every other
+// writer, and on PostgreSQL for a link pgJoin found no use left in, it
+// reads the link under its lock, then the facts, then writes.
+func (s *Store) use(ctx context.Context, tx bun.Tx, p invites.JoinLinkParams) (f invites.LinkFacts, used bool, err error) {
 	now, since := at(p.Now), at(p.Now.Add(-time.Minute))
-	facts := `EXISTS (SELECT 1 FROM invites_link_uses WHERE link_id = ? AND user_id = ?),
-		(SELECT count(*) FROM invites_link_uses WHERE link_id = ? AND at > ?)`
 	if s.pg {
-		err = on(tx).QueryRowContext(ctx, `WITH f AS (SELECT `+facts+` AS n),
-			u AS (UPDATE invites_links SET uses = uses + 1 WHERE id = ? AND uses < max_uses RETURNING id, tenant_id),
-			j AS (INSERT INTO invites_link_uses (link_id, user_id, at) SELECT id, ?, ? FROM u ON CONFLICT DO NOTHING RETURNING link_id),
-			e AS (INSERT INTO invites_events (`+eventCols+`) SELECT id, tenant_id, ?, ?, ?, ? FROM u)
-			SELECT f.*, EXISTS (SELECT 1 FROM j) FROM f`,
-			l.ID, p.UserID, l.ID, since, l.ID, p.UserID, now, string(invites.EventLinkUsed), p.UserID, now, now).
-			Scan(&f.Joined, &f.RecentUses, &used)
-		return f, used, err
+		f.Link, err = scanLink(s.queryRow(ctx, tx, pgJoin, p.Digest, now, since, p.UserID, string(invites.EventLinkUsed)), &f.RecentUses, &f.Joined)
+		if !errors.Is(err, sql.ErrNoRows) {
+			f.Link.Uses-- // as stored
+			return f, err == nil && !f.Joined, err
+		}
 	}
-	if err = on(tx).QueryRowContext(ctx, "SELECT "+facts, l.ID, p.UserID, l.ID, since).Scan(&f.Joined, &f.RecentUses); err != nil {
+	if f.Link, err = scanLink(on(tx).QueryRowContext(ctx, "SELECT "+linkCols+" FROM invites_links WHERE token_digest = ?"+s.forUpdate, p.Digest)); err != nil {
 		return f, false, err
 	}
-	if f.Joined || l.Uses >= l.MaxUses {
-		return f, false, nil
+	l := f.Link
+	err = on(tx).QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM invites_link_uses WHERE link_id = ? AND user_id = ?),
+		(SELECT count(*) FROM invites_link_uses WHERE link_id = ? AND at > ?)`, l.ID, p.UserID, l.ID, since).Scan(&f.Joined, &f.RecentUses)
+	// On PostgreSQL the link has no use left, or pgJoin would have used it.
+	if err != nil || s.pg || f.Joined || l.Uses >= l.MaxUses {
+		return f, false, err
 	}
 	if _, err := on(tx).ExecContext(ctx, "INSERT INTO invites_link_uses (link_id, user_id, at) VALUES (?, ?, ?)", l.ID, p.UserID, now); err != nil {
 		return f, false, err

@@ -103,6 +103,47 @@ func TestPreparedLostFallsBack(t *testing.T) {
 	}
 }
 
+// A join through a link runs its statement prepared in its transaction
+// and, once the server lost it, runs that transaction again unprepared:
+// OnJoin, which comes after the statement, runs once a join.
+func TestPreparedJoinLostFallsBack(t *testing.T) {
+	db, store, logs := oneConnection(t)
+	ctx := t.Context()
+	joined := 0
+	svc, err := invites.New(store, mailertest.New(), invites.Config{
+		Tokens:    token.Issuer{},
+		AcceptURL: func(t invites.Token) string { return t.Reveal() },
+		OnJoin:    func(context.Context, invites.Link, invites.Joiner) error { joined++; return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := svc.CreateLink(ctx, invites.Actor{UserID: "admin", TenantID: "acme"}, invites.LinkSpec{MaxUses: 5, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.JoinByLink(ctx, made.Token.Reveal(), invites.Joiner{UserID: "ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv(testdb.EnvPooled) == "" {
+		if n := countRows(t, db, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH u AS (UPDATE invites_links%'"); n != 1 {
+			t.Fatalf("%d join statements prepared, want 1", n)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := svc.JoinByLink(ctx, made.Token.Reveal(), invites.Joiner{UserID: "bob"}); err != nil || l.Uses != 2 {
+		t.Fatalf("a join after the statement was lost: %+v, %v; want the link with 2 uses", l, err)
+	}
+	if joined != 2 {
+		t.Fatalf("OnJoin ran %d times for 2 joins", joined)
+	}
+	if n := strings.Count(logs.String(), "lost a prepared statement"); n != 1 {
+		t.Fatalf("logged the loss %d times: %s", n, logs.String())
+	}
+}
+
 // A page filtered by tenant alone runs prepared, and once the server lost
 // its statement, as a pooler's may, unprepared, with the same answer: in
 // email order as one statement, and in status order, which runs in a

@@ -45,6 +45,21 @@ func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	}
 }
 
+// 30 users joining at once through a link of 3 uses a minute make 3
+// members: each join counts the uses of the joins it waited for, so the
+// rate is never passed, and each refusal says so.
+func testLinkJoinRateRace(t *testing.T, newStore func(*testing.T) invites.Store) {
+	e := newLinkEnv(t, newStore, func(c *invites.Config) { c.LinkUsesPerMinute = 3 })
+	c := e.create(tenantA, invites.LinkSpec{MaxUses: 50, TTL: time.Hour})
+	joined := succeeded(t, "a racing join", invites.ErrLinkRateLimited, raceN(30, func(i int) error {
+		_, err := e.join(c, fmt.Sprint("racer-", i))
+		return err
+	}))
+	if l := e.link(tenantA, c.Link.ID); joined != 3 || e.members.count() != 3 || l.Uses != 3 {
+		t.Fatalf("%d joins succeeded, OnJoin made %d members and Uses is %d, want 3 of each", joined, e.members.count(), l.Uses)
+	}
+}
+
 // One user joining many times at once joins once; every other attempt is
 // ErrAlreadyJoined, as the store saw the first join's use when it
 // decided, and uses up nothing.

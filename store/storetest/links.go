@@ -25,6 +25,7 @@ var linkCases = []testCase{
 	{"Links/JoinHookError", testLinkJoinHookError},
 	{"Links/Domains", testLinkDomains},
 	{"Links/Member", testLinkMember},
+	{"Links/MemberUnlocked", testLinkMemberUnlocked},
 	{"Links/Rate", testLinkRate},
 	{"Links/Revoke", testLinkRevoke},
 	{"Links/RevokeBy", testLinkRevokeBy},
@@ -32,6 +33,7 @@ var linkCases = []testCase{
 	{"Links/List", testLinkList},
 	{"Links/Events", testLinkEvents},
 	{"Race/JoinByLink", testLinkJoinRace},
+	{"Race/JoinRate", testLinkJoinRateRace},
 	{"Race/JoinSameUser", testLinkJoinSameUser},
 	{"Race/CreateLinkCap", testLinkCreateRace},
 }
@@ -423,6 +425,34 @@ func testLinkMember(t *testing.T, newStore func(*testing.T) invites.Store) {
 		t.Fatal(err)
 	}
 	e.uses(tenantA, c.Link.ID, "n")
+}
+
+// Config.IsMember is asked before the link is locked: a join of the link
+// that it makes, as a slow host's call would let one run, goes through.
+func testLinkMemberUnlocked(t *testing.T, newStore func(*testing.T) invites.Store) {
+	var (
+		e     *linkEnv
+		c     invites.CreatedLink
+		inner = errors.New("IsMember was not asked")
+	)
+	e = newLinkEnv(t, newStore, func(cfg *invites.Config) {
+		cfg.IsMember = func(ctx context.Context, _ string, emails []string) ([]bool, error) {
+			if emails[0] == "outer@example.com" {
+				ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				_, inner = e.svc.JoinByLink(ctx, c.Token.Reveal(), invites.Joiner{UserID: "inner"})
+			}
+			return []bool{false}, nil
+		}
+	})
+	c = e.create(tenantA, spec3)
+	if _, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "outer", Email: "outer@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if inner != nil {
+		t.Fatalf("a join made by IsMember: %v, want none (IsMember runs under the link's lock)", inner)
+	}
+	e.uses(tenantA, c.Link.ID, "inner", "outer")
 }
 
 // Config.LinkUsesPerMinute counts the uses of the link in the minute up

@@ -1,0 +1,1 @@
+DROP FUNCTION invites_link_recent_uses(uuid, timestamptz);
