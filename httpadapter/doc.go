@@ -158,7 +158,8 @@
 //	429 too_many_resends
 //	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits
 //	500 internal                nothing of the cause; Config.Logger gets it
-//	501 unsupported             the store cannot do the operation: forget on a store that is no invites.UpkeepStore
+//	501 unsupported             the store cannot do the operation: forget on a store that is no invites.UpkeepStore,
+//	                            a link route on one that is no invites.LinkStore
 //	503 unavailable             with retryAfter and Retry-After: the store timed out or its database is
 //	                            unreachable; Config.Logger gets the first of an outage and the recovery
 //
