@@ -143,22 +143,31 @@
 //	401 unauthenticated         Authenticate found no actor
 //	403 forbidden               another tenant or user named in a body; a role the actor may not grant
 //	403 email_mismatch          invites.Config.RequireEmailMatch and the actor's Email is not the invite's
-//	404 not_found               no such invite in the actor's tenant, or no such route
-//	404 invalid_token           no invite has the token
+//	403 domain_not_allowed      a join by an unverified address, or one at none of the link's allowedDomains
+//	404 not_found               no such invite or link in the actor's tenant, or no such route
+//	404 invalid_token           no invite (on /links/join, no link) has the token
 //	405 method_not_allowed      with Allow
 //	409 not_pending             with inviteStatus
 //	409 already_invited         a resend meets another pending invite of the address
 //	409 suppressed              a resend to an address that bounced for good or complained
+//	409 already_joined          a join by a user who joined through the link before
+//	409 already_member          a join by a user invites.Config.IsMember says is of the tenant
 //	410 expired
+//	410 link_revoked            a join by a revoked link, or a revoke or rotate of one
+//	410 link_exhausted          a join by a link whose every use is taken
+//	410 link_expired            a join by a link past its expiresAt
 //	413 batch_too_large         more items than invites.Config.MaxBatch
 //	413 body_too_large          more bytes than Config.MaxBodyBytes
 //	415 unsupported_media_type  a POST or PATCH that is not application/json, even with no body
 //	422 idempotency_key_reused  the Idempotency-Key was sent before with another request (field Idempotency-Key)
 //	429 resend_too_soon         with retryAfter and Retry-After
 //	429 too_many_resends
-//	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits
+//	429 rate_limited            over a send quota: a resend (MaxSendsPerAddressPerDay too), or a batch none of whose items fits;
+//	                            a link's create when the tenant has invites.Config.MaxActiveLinks active links
+//	429 link_rate_limited       with retryAfter and Retry-After: invites.Config.LinkUsesPerMinute joins of the link
 //	500 internal                nothing of the cause; Config.Logger gets it
-//	501 unsupported             the store cannot do the operation: forget on a store that is no invites.UpkeepStore
+//	501 unsupported             the store cannot do the operation: forget on a store that is no invites.UpkeepStore,
+//	                            a link route on one that is no invites.LinkStore
 //	503 unavailable             with retryAfter and Retry-After: the store timed out or its database is
 //	                            unreachable; Config.Logger gets the first of an outage and the recovery
 //

@@ -51,10 +51,13 @@ type env struct {
 	svc   *invites.Service
 	mail  *mailertest.Mailer
 	store *faultyStore
-	// noUpkeep builds the Service on store seen as no invites.UpkeepStore.
+	// noUpkeep builds the Service on store seen as no invites.UpkeepStore
+	// (nor LinkStore).
 	noUpkeep bool
-	logs     syncbuf.Buffer
-	clk      *testclock.Clock
+	// noLinks builds it on store seen as no invites.LinkStore.
+	noLinks bool
+	logs    syncbuf.Buffer
+	clk     *testclock.Clock
 	// The Configs the Service and handler were built with.
 	svcCfg invites.Config
 	cfg    Config
@@ -103,6 +106,11 @@ func (e *env) build() {
 			invites.EventStore
 			invites.SuppressionStore
 		}{e.store, e.store, e.store, e.store}
+	} else if e.noLinks {
+		store = struct {
+			invites.Store
+			invites.UpkeepStore
+		}{e.store, e.store}
 	}
 	svc, err := invites.New(store, e.mail, e.svcCfg)
 	if err != nil {

@@ -91,6 +91,14 @@ func linkCases() []apiCase {
 			return call{method: method, path: fmt.Sprintf(format, c.Link.ID), as: as}
 		}
 	}
+	// bare asks c of a Service whose store is no invites.LinkStore.
+	bare := func(c func(*env) call) func(*env) call {
+		return func(e *env) call {
+			e.noLinks = true
+			e.build()
+			return c(e)
+		}
+	}
 	random := "/links/0190d5a4-0000-7000-8000-000000000000"
 	bigLink := `{"maxUses":1,"note":"` + strings.Repeat("x", envMaxBody) + `"}`
 	return []apiCase{
@@ -274,6 +282,18 @@ func linkCases() []apiCase {
 		}, 415, CodeUnsupportedMediaType, ""},
 		{"join store down", failing(join(linkSpec, &bob, nil)), 500, CodeInternal, ""},
 		{"join store unavailable", unavailable(join(linkSpec, &bob, nil)), 503, CodeUnavailable, ""},
+
+		// Every link route of a store that keeps no links.
+		{"create link store without links", bare(post("/links", `{"maxUses":1}`, &alice)), 501, CodeUnsupported, ""},
+		{"list links store without links", bare(get("/links", &alice)), 501, CodeUnsupported, ""},
+		{"get link store without links", bare(get(random, &alice)), 501, CodeUnsupported, ""},
+		{"revoke link store without links", bare(post(random+"/revoke", "", &alice)), 501, CodeUnsupported, ""},
+		{"rotate link store without links", bare(post(random+"/rotate", "", &alice)), 501, CodeUnsupported, ""},
+		{"link uses store without links", bare(get(random+"/uses", &alice)), 501, CodeUnsupported, ""},
+		{"link events store without links", bare(get(random+"/events", &alice)), 501, CodeUnsupported, ""},
+		{"revoke links by creator store without links", bare(post("/links/revoke", `{"createdByUserId":"u-carol"}`, &alice)), 501, CodeUnsupported, ""},
+		{"check link store without links", bare(post("/links/check", strayToken, nil)), 501, CodeUnsupported, ""},
+		{"join store without links", bare(post("/links/join", strayToken, &bob)), 501, CodeUnsupported, ""},
 
 		{"links method not allowed", func(*env) call { return call{method: "DELETE", path: "/links", as: &alice} }, 405, CodeMethodNotAllowed, ""},
 		{"links no such route", get("/links/a/b/c", &alice), 404, CodeNotFound, ""},

@@ -107,7 +107,8 @@ func copyFile(t *testing.T, from, to string) {
 
 // TestGoClient generates the Go client at oapi-codegen's default settings
 // into a throwaway module that replaces this one with the work tree, and
-// runs testdata/lifecycle_test.go.txt through it against the handler.
+// runs testdata/lifecycle_test.go.txt through it against the handler:
+// the invites' lifecycle and the links'.
 func TestGoClient(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -146,8 +147,11 @@ func TestGoClient(t *testing.T) {
 	copyFile(t, "testdata/lifecycle_test.go.txt", filepath.Join(pkg, "lifecycle_test.go"))
 	must(t, ctx, mod, "go", "mod", "tidy")
 	must(t, ctx, mod, "go", "vet", "./...")
-	if out := must(t, ctx, mod, "go", "test", "-count=1", "-v", "./..."); !strings.Contains(out, "--- PASS: TestLifecycle") {
-		t.Fatalf("the lifecycle did not run:\n%s", out)
+	out := must(t, ctx, mod, "go", "test", "-count=1", "-v", "./...")
+	for _, name := range []string{"TestLifecycle", "TestLinks"} {
+		if !strings.Contains(out, "--- PASS: "+name+" ") {
+			t.Fatalf("%s did not run:\n%s", name, out)
+		}
 	}
 }
 

@@ -8,6 +8,8 @@ import type { components, paths } from "./schema";
 
 type Invite = components["schemas"]["Invite"];
 type ProblemCode = components["schemas"]["ProblemCode"];
+type Link = components["schemas"]["Link"];
+type LinkStatus = components["schemas"]["LinkStatus"];
 
 const api = createClient<paths>({
   baseUrl: "https://app.example/api/invites/",
@@ -82,6 +84,82 @@ export async function lifecycle(): Promise<Invite | undefined> {
   return ann;
 }
 
+// Shareable links: made, checked by their holder, joined, listed, read,
+// rotated and revoked, one by one and by their creator.
+export async function links(): Promise<Link | undefined> {
+  const made = await api.POST("/links", {
+    body: { roles: ["member"], maxUses: 2, ttlSeconds: 3600, allowedDomains: ["partner.io"], note: "chat" },
+  });
+  if (made.error) {
+    if (made.error.code === "forbidden_role") {
+      console.log(made.error.field);
+    }
+    return undefined;
+  }
+  // The token and url are in this answer only.
+  const token: string = made.data.token;
+  const url: string | undefined = made.data.url;
+  const link: Link = made.data.link;
+  const uses: number = link.uses;
+  console.log(url, uses, link.maxUses, link.allowedDomains, link.note, link.createdByUserId);
+  await api.POST("/links", { body: { maxUses: 1, expiresAt: "2030-01-02T03:04:05Z" } });
+
+  // The holder's check needs no actor.
+  const checked = await api.POST("/links/check", { body: { token } });
+  const valid: boolean | undefined = checked.data?.isValid;
+  const status: LinkStatus | undefined = checked.data?.status;
+  const view: { [key: string]: unknown } | undefined = checked.data?.view;
+  console.log(valid, status, view);
+
+  const joined = await api.POST("/links/join", { body: { token } });
+  if (joined.error) {
+    switch (joined.error.code) {
+      case "link_revoked":
+      case "link_exhausted":
+      case "link_expired":
+      case "already_joined":
+      case "already_member":
+      case "domain_not_allowed":
+      case "link_rate_limited":
+      case "invalid_token":
+        console.log(joined.error.detail);
+        break;
+    }
+  } else {
+    const tenantId: string = joined.data.tenantId;
+    const roles: string[] = joined.data.roles;
+    const took: boolean = joined.data.joined;
+    console.log(tenantId, roles, took);
+  }
+
+  const page = await api.GET("/links", {
+    params: { query: { status: "active,exhausted", createdByUserId: "u-alice", limit: 1 } },
+  });
+  const listed: Link[] | undefined = page.data?.data;
+  await api.GET("/links", { params: { query: { status: "active,exhausted", cursor: page.data?.nextCursor, limit: 1 } } });
+  const one = await api.GET("/links/{id}", { params: { path: { id: link.id } } });
+  const now: LinkStatus | undefined = one.data?.status;
+  const used = await api.GET("/links/{id}/uses", { params: { path: { id: link.id } } });
+  const who: string[] | undefined = used.data?.data.map((u) => u.userId + " at " + u.at);
+  const history = await api.GET("/links/{id}/events", { params: { path: { id: link.id } } });
+  const types: ("link_created" | "link_used" | "link_revoked")[] | undefined = history.data?.data.map((e) => e.type);
+  console.log(listed, now, who, types);
+
+  // Rotation answers a new link with its token, once.
+  const rotated = await api.POST("/links/{id}/rotate", { params: { path: { id: link.id } }, body: {} });
+  const fresh: string | undefined = rotated.data?.token;
+  const revoked = await api.POST("/links/{id}/revoke", { params: { path: { id: link.id } } });
+  if (revoked.error?.code === "link_revoked") {
+    console.log(revoked.error.detail);
+  }
+  const revokedAt: string | undefined = revoked.data?.revokedAt;
+  const revokedBy: string | undefined = revoked.data?.revokedByUserId;
+  const gone = await api.POST("/links/revoke", { body: { createdByUserId: "u-carl" } });
+  const ended: Link[] | undefined = gone.data?.data;
+  console.log(fresh, revokedAt, revokedBy, ended);
+  return rotated.data?.link;
+}
+
 export async function mistakes(id: string): Promise<void> {
   // @ts-expect-error data is an object or null
   await api.PATCH("/{id}", { params: { path: { id } }, body: { data: "core" } });
@@ -97,6 +175,19 @@ export async function mistakes(id: string): Promise<void> {
   await api.POST("/", { body: { userInvites: [{ email: "e@acme.com", channel: "sms" }] } });
   // @ts-expect-error forget takes an email
   await api.POST("/forget", { body: { id } });
+  // @ts-expect-error a link needs maxUses
+  await api.POST("/links", { body: { note: "n" } });
+  // @ts-expect-error maxUses is a number
+  await api.POST("/links", { body: { maxUses: "2" } });
+  // @ts-expect-error join takes a token
+  await api.POST("/links/join", { body: {} });
+  // @ts-expect-error revoke by creator names the creator
+  await api.POST("/links/revoke", { body: { userId: "u-carl" } });
+  // @ts-expect-error the limit is a number
+  await api.GET("/links", { params: { query: { limit: "1" } } });
+  // @ts-expect-error no such link status
+  const deleted: LinkStatus = "deleted";
+  console.log(deleted);
   const res = await api.POST("/decline", { body: { token: "t" } });
   if (res.error) {
     // @ts-expect-error the code is one of the document's
