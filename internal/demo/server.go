@@ -36,7 +36,7 @@ const landingPath = "/invite"
 func newServer(svc *invites.Service, log *slog.Logger, allowed hosts, metrics http.Handler, mail *emails) (http.Handler, error) {
 	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}, emails: mail}
 	for _, name := range []string{"send.html", "welcome.html", "email.html"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/script.html", "templates/"+name)
 		if err != nil {
 			return nil, err
 		}
