@@ -13,6 +13,11 @@ import (
 // X-Demo-Tenant and X-Demo-Roles (comma separated), and without them is
 // the demo admin of tenant "acme". A real host takes the actor from its
 // own session instead.
+//
+// A user joining through a link also says its address in X-Demo-Email,
+// and that the stand-in sign-in verified it with X-Demo-Email-Verified:
+// true, as a host's session would know: only a verified address passes a
+// link's allowed domains.
 const (
 	demoUser   = "demo-admin"
 	demoTenant = "acme"
@@ -39,6 +44,17 @@ func demoActor(r *http.Request) invites.Actor {
 		}
 	}
 	return a
+}
+
+// demoJoiner returns the user who joins through a link, from the demo
+// headers: demoActor's user, with the address of X-Demo-Email (none
+// without it), verified only when X-Demo-Email-Verified says true.
+func demoJoiner(r *http.Request) (invites.Joiner, error) {
+	return invites.Joiner{
+		UserID:        demoActor(r).UserID,
+		Email:         strings.TrimSpace(r.Header.Get("X-Demo-Email")),
+		EmailVerified: r.Header.Get("X-Demo-Email-Verified") == "true",
+	}, nil
 }
 
 // canGrant reports whether actor may grant role: an admin may grant

@@ -275,6 +275,23 @@ func TestDemoActor(t *testing.T) {
 	}
 }
 
+// TestDemoJoiner: a joiner's address is verified only when the header
+// says true, and without X-Demo-Email there is none.
+func TestDemoJoiner(t *testing.T) {
+	r, _ := http.NewRequest("POST", "/", nil)
+	if j, err := demoJoiner(r); err != nil || j != (invites.Joiner{UserID: demoUser}) {
+		t.Errorf("default joiner = %+v, %v", j, err)
+	}
+	r.Header.Set("X-Demo-User", "bea")
+	r.Header.Set("X-Demo-Email", " bea@example.com ")
+	for v, verified := range map[string]bool{"": false, "yes": false, "true": true} {
+		r.Header.Set("X-Demo-Email-Verified", v)
+		if j, _ := demoJoiner(r); j != (invites.Joiner{UserID: "bea", Email: "bea@example.com", EmailVerified: verified}) {
+			t.Errorf("X-Demo-Email-Verified %q: joiner = %+v", v, j)
+		}
+	}
+}
+
 // The -postgres DSN's query reaches pgx as written: percent-escapes stay
 // as they are (pgx, like libpq, reads no + as a space), so a parameter
 // with a space in it, such as application_name or options=-c%20x%3Dy,

@@ -13,6 +13,10 @@
 //
 //	go run ./internal/demo [-addr 127.0.0.1:8080] [-host name:port,...] [-db invites-demo.db] [-postgres DSN] [-smtp host:port] [-ttl 2m] [-cooldown 5s] [-retention 720h]
 //
+// The links page (/demo/links) makes shareable invite links and manages
+// them; a link's URL opens the join page (/join), which checks it and
+// joins the demo user through it.
+//
 // The send page shows, beside its list, the tenant's invites by status and
 // their emails waiting or failed (read from GET /demo/status with the
 // list), an invite's events when its row is clicked, and where the emails
@@ -178,6 +182,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	base := "http://" + ln.Addr().String()
 	svc, err := invites.New(bunstore.New(db, bunstore.WithReader(reader)), m, invites.Config{
 		AcceptURL:      httpadapter.LandingURL(base + landingPath),
+		JoinURL:        joinURL(base),
+		LinkView:       linkView,
+		OnJoin:         onJoin(log),
 		TTL:            o.ttl,
 		ResendCooldown: o.cooldown,
 		Retention:      o.retention,

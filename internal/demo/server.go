@@ -30,13 +30,14 @@ const landingPath = "/invite"
 // invites and watch them (with /demo/status, its status panel's figures,
 // and /demo/email, the last email printed), /invite the landing page of
 // an email's link (httpadapter.NewLanding) and /demo/welcome where its
-// accept leads; /readyz, the readiness check, and /metrics, the Service's
-// metrics in Prometheus format. All for the Host values allowed only, and
-// refusing cross-origin writes (see guard.go).
+// accept leads; /demo/links to make and manage shareable links, and /join
+// where their URLs lead; /readyz, the readiness check, and /metrics, the
+// Service's metrics in Prometheus format. All for the Host values allowed
+// only, and refusing cross-origin writes (see guard.go).
 func newServer(svc *invites.Service, log *slog.Logger, allowed hosts, metrics http.Handler, mail *emails) (http.Handler, error) {
 	p := &pages{svc: svc, log: log, tmpl: map[string]*template.Template{}, emails: mail}
-	for _, name := range []string{"send.html", "welcome.html", "email.html"} {
-		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+	for _, name := range []string{"send.html", "welcome.html", "email.html", "links.html", "join.html"} {
+		t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/script.html", "templates/"+name)
 		if err != nil {
 			return nil, err
 		}
@@ -44,6 +45,7 @@ func newServer(svc *invites.Service, log *slog.Logger, allowed hosts, metrics ht
 	}
 	api := httpadapter.New(svc, httpadapter.Config{
 		Authenticate: func(r *http.Request) (invites.Actor, error) { return demoActor(r), nil },
+		Joiner:       demoJoiner,
 		Logger:       log,
 	})
 	landing, err := httpadapter.NewLanding(svc, httpadapter.LandingConfig{
@@ -72,6 +74,8 @@ func newServer(svc *invites.Service, log *slog.Logger, allowed hosts, metrics ht
 	mux.HandleFunc("GET /demo/status", p.status)
 	mux.HandleFunc("GET /demo/email", p.email)
 	mux.HandleFunc("GET /demo/welcome", p.welcome)
+	mux.HandleFunc("GET /demo/links", p.links)
+	mux.HandleFunc("GET "+joinPath, p.join)
 	// Operations: the probes and scrapes of the host's own tooling, outside
 	// the API's prefix.
 	mux.Handle("/readyz", httpadapter.Ready(svc))
