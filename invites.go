@@ -178,12 +178,15 @@ const (
 	OpHistory Op = "history"
 	OpForget  Op = "forget"
 	// The operations on links (links.go): inv is nil for each.
-	OpCreateLink    Op = "create_link"
-	OpGetLink       Op = "get_link"
-	OpListLinks     Op = "list_links"
-	OpRevokeLink    Op = "revoke_link"
-	OpRotateLink    Op = "rotate_link"
-	OpLinkUses      Op = "link_uses"
+	OpCreateLink Op = "create_link"
+	OpGetLink    Op = "get_link"
+	OpListLinks  Op = "list_links"
+	OpRevokeLink Op = "revoke_link"
+	OpRotateLink Op = "rotate_link"
+	OpLinkUses   Op = "link_uses"
+	// OpLinkHistory reads a link's events, which name each joiner as
+	// OpLinkUses does.
+	OpLinkHistory   Op = "link_history"
 	OpRevokeLinksBy Op = "revoke_links_by"
 	// OpUnsuppress lifts a suppression (Service.Unsuppress): an
 	// administrator's, as OpForget.

@@ -17,8 +17,11 @@ import (
 // as used. The refusals, none of which uses up a use: ErrInvalidToken;
 // ErrLinkRevoked, ErrLinkExhausted or ErrLinkExpired; ErrAlreadyJoined;
 // ErrDomainNotAllowed; ErrLinkRateLimited (Config.LinkUsesPerMinute);
-// ErrAlreadyMember (Config.IsMember, asked of j.Email before the link is
-// locked); and OnJoin's error.
+// ErrAlreadyMember (Config.IsMember, asked before the link is locked, of
+// j.Email in its stored form and only when it is verified: an address
+// the user merely claims must not refuse them, nor tell them who is a
+// member); and OnJoin's error. An address that is no valid bare one (see
+// Send) counts as none.
 func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Link, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameJoinByLink})
 	defer func() { end(OpResult{Err: err, LinkID: l.ID}) }()
@@ -33,13 +36,14 @@ func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Lin
 	if err != nil {
 		return Link{}, err
 	}
-	member, err := s.member(ctx, ls, d, j)
+	addr := joinerAddress(j)
+	member, err := s.member(ctx, ls, d, addr)
 	if err != nil {
 		return Link{}, err
 	}
 	now := s.cfg.Now()
 	p := JoinLinkParams{Now: now, Digest: d, UserID: j.UserID,
-		Decide: func(_ context.Context, f LinkFacts) error { return s.mayJoin(f, j, now, member) }}
+		Decide: func(_ context.Context, f LinkFacts) error { return s.mayJoin(f, addr, now, member) }}
 	if s.cfg.OnJoin != nil {
 		p.Hook = func(ctx context.Context, l Link) error { return s.cfg.OnJoin(ctx, s.readLink(l, now), j) }
 	}
@@ -51,22 +55,37 @@ func (s *Service) JoinByLink(ctx context.Context, token string, j Joiner) (l Lin
 	return s.readLink(l, now), nil
 }
 
-// member asks Config.IsMember whether j belongs to the tenant of the
+// joinerAddress is j's address as Send would store it, when j verified
+// it and it is a valid bare address; else "". Only such an address passes
+// a link's AllowedDomains or is asked of Config.IsMember: the host may
+// hand over whatever its users typed (a@evil.example@x.io).
+func joinerAddress(j Joiner) string {
+	if !j.EmailVerified || j.Email == "" {
+		return ""
+	}
+	e, err := validEmail(j.Email)
+	if err != nil {
+		return ""
+	}
+	return e
+}
+
+// member asks Config.IsMember whether addr belongs to the tenant of the
 // link of d before JoinLink locks the link, so that no host's code runs
 // while every join of the link waits; the answer does not depend on the
 // lock (OnJoin meets a membership made meanwhile as it would any). It
 // answers what mayJoin refuses with in IsMember's turn: ErrAlreadyMember,
 // IsMember's error, or nil; err is the store's, ErrInvalidToken when
 // there is no such link.
-func (s *Service) member(ctx context.Context, ls LinkStore, d []byte, j Joiner) (refusal, err error) {
-	if s.cfg.IsMember == nil || j.Email == "" {
+func (s *Service) member(ctx context.Context, ls LinkStore, d []byte, addr string) (refusal, err error) {
+	if s.cfg.IsMember == nil || addr == "" {
 		return nil, nil
 	}
 	l, err := ls.GetLink(ctx, GetLinkParams{Digest: d})
 	if err != nil {
 		return nil, err
 	}
-	member, err := s.cfg.IsMember(ctx, l.TenantID, []string{j.Email})
+	member, err := s.cfg.IsMember(ctx, l.TenantID, []string{addr})
 	switch {
 	case err != nil:
 		return err, nil
@@ -76,16 +95,17 @@ func (s *Service) member(ctx context.Context, ls LinkStore, d []byte, j Joiner) 
 	return nil, nil
 }
 
-// mayJoin decides whether j may join through f.Link at now; member is
-// the refusal of Service.member, the last one it checks.
-func (s *Service) mayJoin(f LinkFacts, j Joiner, now time.Time, member error) error {
+// mayJoin decides whether the joiner of verified address addr (see
+// joinerAddress) may join through f.Link at now; member is the refusal of
+// Service.member, the last one it checks.
+func (s *Service) mayJoin(f LinkFacts, addr string, now time.Time, member error) error {
 	l := f.Link
 	switch st := l.StatusAt(now); {
 	case st != LinkActive:
 		return linkRefusal(st)
 	case f.Joined:
 		return ErrAlreadyJoined
-	case !domainAllowed(l.AllowedDomains, j):
+	case !domainAllowed(l.AllowedDomains, addr):
 		return ErrDomainNotAllowed
 	case f.RecentUses >= s.cfg.LinkUsesPerMinute:
 		return ErrLinkRateLimited
@@ -104,19 +124,15 @@ func linkRefusal(st LinkStatus) error {
 	return ErrLinkExpired
 }
 
-// domainAllowed reports whether j passes domains: any joiner when there
-// are none; else only one whose address is verified and whose domain,
-// as NormalizeEmail maps it, is one of them exactly.
-func domainAllowed(domains []string, j Joiner) bool {
+// domainAllowed reports whether the joiner of verified address addr
+// passes domains: any joiner when there are none; else only one with an
+// address whose domain, in canonical form, is one of them exactly.
+func domainAllowed(domains []string, addr string) bool {
 	if len(domains) == 0 {
 		return true
 	}
-	if !j.EmailVerified {
-		return false
-	}
-	e := NormalizeEmail(j.Email)
-	at := strings.LastIndexByte(e, '@')
-	return at > 0 && slices.Contains(domains, e[at+1:])
+	at := strings.LastIndexByte(addr, '@')
+	return at > 0 && slices.Contains(domains, addr[at+1:])
 }
 
 // CheckLink tells the holder of token whether it can be used now, or why

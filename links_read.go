@@ -124,11 +124,10 @@ func (s *Service) LinkUses(ctx context.Context, actor Actor, id uuid.UUID) (uses
 
 // LinkHistory returns the events of a link of the actor's tenant, oldest
 // first, each with its LinkID; ErrNotFound when there is no such link.
-// Config.Authorize is asked about OpGetLink.
 func (s *Service) LinkHistory(ctx context.Context, actor Actor, id uuid.UUID) (evs []Event, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameLinkHistory, TenantID: actor.TenantID, LinkID: id})
 	defer func() { end(OpResult{Err: err, Count: len(evs)}) }()
-	ls, err := s.linkActor(ctx, OpNameLinkHistory, actor, OpGetLink)
+	ls, err := s.linkActor(ctx, OpNameLinkHistory, actor, OpLinkHistory)
 	if err != nil {
 		return nil, err
 	}

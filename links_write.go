@@ -99,15 +99,17 @@ func (s *Service) RevokeLink(ctx context.Context, actor Actor, id uuid.UUID) (_ 
 
 // RevokeLinksBy revokes, in one commit, every link of the actor's tenant
 // that userID created and that is still active, for a host that demotes
-// or removes that user, and answers them.
+// or removes that user, and answers them. Their links that expired or
+// were used up stay so; a RotateLink of one makes a link of the rotating
+// actor's, who must be able to grant its roles.
 func (s *Service) RevokeLinksBy(ctx context.Context, actor Actor, userID string) (out []Link, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameRevokeLinksBy, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, Count: len(out)}) }()
-	if err := validID("userId", userID); err != nil {
-		return nil, err
-	}
 	ls, err := s.linkActor(ctx, OpNameRevokeLinksBy, actor, OpRevokeLinksBy)
 	if err != nil {
+		return nil, err
+	}
+	if err := validID("userId", userID); err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()
@@ -198,7 +200,7 @@ func (s *Service) linkExpiry(spec LinkSpec, now time.Time) (time.Time, error) {
 	latest := now.Add(s.cfg.MaxLinkTTL)
 	switch {
 	case !spec.ExpiresAt.IsZero() && spec.TTL != 0:
-		return time.Time{}, invalid("expiresAt", "cannot be given with ttl")
+		return time.Time{}, invalid("expiresAt", "cannot be given with a lifetime (TTL) too")
 	case !spec.ExpiresAt.IsZero():
 		if !spec.ExpiresAt.After(now) || spec.ExpiresAt.After(latest) {
 			return time.Time{}, invalid("expiresAt", "must be after now and at most %s from now", s.cfg.MaxLinkTTL)
@@ -213,6 +215,10 @@ func (s *Service) linkExpiry(spec LinkSpec, now time.Time) (time.Time, error) {
 	return now.Add(min(DefaultLinkTTL, s.cfg.MaxLinkTTL)), nil
 }
 
+// maxDomainBytes bounds a domain before IDNA looks at it: the longest a
+// DNS name may be.
+const maxDomainBytes = 253
+
 // validDomains returns domains in canonical U-label form, without
 // repeats, in their first order.
 func validDomains(domains []string) ([]string, error) {
@@ -220,10 +226,14 @@ func validDomains(domains []string) ([]string, error) {
 		return nil, invalid("allowedDomains", "has more than %d items", MaxLinkDomains)
 	}
 	out := make([]string, 0, len(domains))
-	for _, d := range domains {
+	for i, d := range domains {
+		field := fmt.Sprintf("allowedDomains[%d]", i)
+		if len(d) > maxDomainBytes {
+			return nil, invalid(field, "is longer than %d bytes", maxDomainBytes)
+		}
 		uni, _, err := canonicalDomain(strings.TrimSpace(d))
 		if err != nil {
-			return nil, invalid("allowedDomains", "has %q, which is not a domain an address may have", d)
+			return nil, invalid(field, "is not a domain an address may have")
 		}
 		if !slices.Contains(out, uni) {
 			out = append(out, uni)

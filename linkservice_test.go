@@ -207,3 +207,48 @@ func TestLinkTokenNeverStored(t *testing.T) {
 		}
 	}
 }
+
+// Only a verified, valid bare address passes a link's domains or is asked
+// of Config.IsMember, in the form Send stores: a host may hand over what
+// its users typed, and a claimed address must neither refuse its user
+// nor tell them who is a member.
+func TestJoinerAddress(t *testing.T) {
+	var asked []string
+	h := newHarness(t, func(c *invites.Config) {
+		c.IsMember = func(_ context.Context, _ string, emails []string) ([]bool, error) {
+			asked = append(asked, emails...)
+			return []bool{emails[0] == "boss@x.io"}, nil
+		}
+	})
+	c, err := h.svc.CreateLink(ctx, admin, invites.LinkSpec{MaxUses: 10, AllowedDomains: []string{"x.io"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := h.svc.CreateLink(ctx, admin, invites.LinkSpec{MaxUses: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		link  invites.CreatedLink
+		j     invites.Joiner
+		want  error
+		asked string
+	}{
+		{c, invites.Joiner{UserID: "u1", Email: "a@evil.example@x.io", EmailVerified: true}, invites.ErrDomainNotAllowed, ""},
+		{c, invites.Joiner{UserID: "u2", Email: "a@evil.example\n@x.io", EmailVerified: true}, invites.ErrDomainNotAllowed, ""},
+		{c, invites.Joiner{UserID: "u3", Email: "Ann <ann@x.io>", EmailVerified: true}, invites.ErrDomainNotAllowed, ""},
+		{c, invites.Joiner{UserID: "u4", Email: "ann@x.io"}, invites.ErrDomainNotAllowed, ""},
+		{c, invites.Joiner{UserID: "u5", Email: "Bob@X.IO", EmailVerified: true}, nil, "Bob@x.io"},
+		{open, invites.Joiner{UserID: "u6", Email: "boss@x.io"}, nil, ""},
+		{open, invites.Joiner{UserID: "u7", Email: "boss@X.io", EmailVerified: true}, invites.ErrAlreadyMember, "boss@x.io"},
+	} {
+		asked = nil
+		_, err := h.svc.JoinByLink(ctx, tc.link.Token.Reveal(), tc.j)
+		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("%q verified %t: %v, want %v", tc.j.Email, tc.j.EmailVerified, err, tc.want)
+		}
+		if got := strings.Join(asked, ","); got != tc.asked {
+			t.Errorf("%q verified %t: IsMember asked %q, want %q", tc.j.Email, tc.j.EmailVerified, got, tc.asked)
+		}
+	}
+}

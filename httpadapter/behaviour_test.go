@@ -322,6 +322,21 @@ func TestMountedUnderPrefix(t *testing.T) {
 	}
 }
 
+// A host that strips the prefix with its slash gets the same routes, not
+// a redirect out of its prefix.
+func TestMountedWithTheSlashStripped(t *testing.T) {
+	e := newEnv(t)
+	host := http.NewServeMux()
+	host.Handle("/api/invites/", http.StripPrefix("/api/invites/", e.h))
+	for path, want := range map[string]int{"/api/invites/": 200, "/api/invites/links": 200, "/api/invites/links/x/y": 404} {
+		w := httptest.NewRecorder()
+		host.ServeHTTP(w, call{method: "GET", path: path, as: &alice}.request())
+		if w.Code != want || w.Header().Get("Location") != "" {
+			t.Errorf("GET %s: %d %v, want %d", path, w.Code, w.Header(), want)
+		}
+	}
+}
+
 func TestNewRefusesAMissingAuthenticate(t *testing.T) {
 	defer func() {
 		if recover() == nil {

@@ -126,8 +126,11 @@ func (h *handler) muxFor(p string) *http.ServeMux {
 // ServeMux would write plain text or redirect (a redirect would lose the
 // prefix the host stripped).
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "" { // the prefix itself, without its slash: POST /api/invites
-		r = withPath(r, "/")
+	// A host that strips the prefix with its slash (/api/invites/) hands
+	// over links and "" for /api/invites/links and /api/invites: the
+	// routes are the same, and ServeMux would redirect out of the prefix.
+	if p := r.URL.Path; !strings.HasPrefix(p, "/") {
+		r = withPath(r, "/"+p)
 	}
 	if h.match(r) != "" {
 		h.muxFor(r.URL.Path).ServeHTTP(w, r)

@@ -195,6 +195,7 @@ var opText = map[invites.Op]string{
 	invites.OpRevokeLink:    "revoke this link",
 	invites.OpRotateLink:    "rotate this link",
 	invites.OpLinkUses:      "read the uses of this link",
+	invites.OpLinkHistory:   "read the history of this link",
 	invites.OpRevokeLinksBy: "revoke another user's links",
 }
 

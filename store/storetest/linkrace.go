@@ -32,7 +32,7 @@ func testLinkJoinRace(t *testing.T, newStore func(*testing.T) invites.Store) {
 	})
 	c := e.create(tenantA, invites.LinkSpec{MaxUses: 10, TTL: time.Hour})
 	joined := succeeded(t, "a racing join", invites.ErrLinkExhausted, raceN(50, func(i int) error {
-		_, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: fmt.Sprint("racer-", i), Email: fmt.Sprint("racer-", i, "@example.com")})
+		_, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: fmt.Sprint("racer-", i), Email: fmt.Sprint("racer-", i, "@example.com"), EmailVerified: true})
 		return err
 	}))
 	if joined != 10 || e.members.count() != 10 {

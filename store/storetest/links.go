@@ -419,9 +419,9 @@ func testLinkMember(t *testing.T, newStore func(*testing.T) invites.Store) {
 		}
 	})
 	c := e.create(tenantA, spec3)
-	_, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "m", Email: "in@example.com"})
+	_, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "m", Email: "in@example.com", EmailVerified: true})
 	wantIs(t, "a join by a member", err, invites.ErrAlreadyMember)
-	if _, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "n", Email: "out@example.com"}); err != nil {
+	if _, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "n", Email: "out@example.com", EmailVerified: true}); err != nil {
 		t.Fatal(err)
 	}
 	e.uses(tenantA, c.Link.ID, "n")
@@ -446,7 +446,7 @@ func testLinkMemberUnlocked(t *testing.T, newStore func(*testing.T) invites.Stor
 		}
 	})
 	c = e.create(tenantA, spec3)
-	if _, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "outer", Email: "outer@example.com"}); err != nil {
+	if _, err := e.svc.JoinByLink(t.Context(), c.Token.Reveal(), invites.Joiner{UserID: "outer", Email: "outer@example.com", EmailVerified: true}); err != nil {
 		t.Fatal(err)
 	}
 	if inner != nil {
