@@ -72,6 +72,7 @@ func FaultPostgres(tb testing.TB) *Fault {
 		lock.Close() // ends the session, and its lock
 	})
 	f.SetReadOnly(tb, false) // whatever a test that died left
+	tb.Logf("%s fault cluster", PostgresMark)
 	return f
 }
 

@@ -151,8 +151,14 @@ func Postgres(tb testing.TB) *bun.DB {
 			tb.Fatalf("testdb: creating schema: %s: %v", q, err)
 		}
 	}
+	tb.Logf("%s %s", PostgresMark, schema)
 	return PostgresSchema(tb, schema)
 }
+
+// PostgresMark opens the line Postgres and FaultPostgres log for a test
+// (go test -v shows it): .ci/run reads the tests that used PostgreSQL off
+// its race run, to run them again through PgBouncer.
+const PostgresMark = "testdb: PostgreSQL"
 
 // EnvPooled, set to anything but "", says the DSN of EnvPostgres reaches
 // PostgreSQL through a pooler in transaction mode, such as PgBouncer,
