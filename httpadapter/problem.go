@@ -121,23 +121,6 @@ func problemFor(err error) *Problem {
 	case errors.Is(err, invites.ErrSuppressed):
 		return problem(http.StatusConflict, CodeSuppressed, "",
 			"The address bounced for good or its recipient complained: it gets no email until an administrator lifts the suppression.")
-	case errors.Is(err, invites.ErrAlreadyJoined):
-		return problem(http.StatusConflict, CodeAlreadyJoined, "", "The user has joined through this link before.")
-	case errors.Is(err, invites.ErrAlreadyMember):
-		return problem(http.StatusConflict, CodeAlreadyMember, "", "The user is a member of the link's tenant already.")
-	case errors.Is(err, invites.ErrLinkRevoked):
-		return problem(http.StatusGone, CodeLinkRevoked, "", "The link has been revoked.")
-	case errors.Is(err, invites.ErrLinkExhausted):
-		return problem(http.StatusGone, CodeLinkExhausted, "", "The link has no uses left.")
-	case errors.Is(err, invites.ErrLinkExpired):
-		return problem(http.StatusGone, CodeLinkExpired, "", "The link has expired.")
-	case errors.Is(err, invites.ErrDomainNotAllowed):
-		return problem(http.StatusForbidden, CodeDomainNotAllowed, "",
-			"The link admits only users whose verified address is at one of its domains.")
-	case errors.Is(err, invites.ErrLinkRateLimited):
-		p := problem(http.StatusTooManyRequests, CodeLinkRateLimited, "", "The link has been used too often in the last minute: retry in a minute.")
-		p.RetryAfter = 60
-		return p
 	case errors.Is(err, invites.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, CodeIdempotencyKeyReused, IdempotencyKeyHeader,
 			"The Idempotency-Key was used for another request; send a new key for a new request.")
@@ -174,7 +157,33 @@ func problemFor(err error) *Problem {
 		// The host's reason stays in Problem.Err, for Config.Problem.
 		return problem(http.StatusForbidden, CodeForbidden, "", "The actor may not "+opText[no.Op]+".")
 	}
+	for _, lp := range linkProblems {
+		if errors.Is(err, lp.err) {
+			p := problem(lp.status, lp.code, "", lp.detail)
+			if lp.code == CodeLinkRateLimited {
+				p.RetryAfter = 60 // Config.LinkUsesPerMinute counts a minute
+			}
+			return p
+		}
+	}
 	return problem(http.StatusInternalServerError, CodeInternal, "", "An internal error occurred.")
+}
+
+// linkProblems are the refusals of the link methods, each its own code.
+var linkProblems = []struct {
+	err          error
+	status       int
+	code, detail string
+}{
+	{invites.ErrAlreadyJoined, http.StatusConflict, CodeAlreadyJoined, "The user has joined through this link before."},
+	{invites.ErrAlreadyMember, http.StatusConflict, CodeAlreadyMember, "The user is a member of the link's tenant already."},
+	{invites.ErrLinkRevoked, http.StatusGone, CodeLinkRevoked, "The link has been revoked."},
+	{invites.ErrLinkExhausted, http.StatusGone, CodeLinkExhausted, "The link has no uses left."},
+	{invites.ErrLinkExpired, http.StatusGone, CodeLinkExpired, "The link has expired."},
+	{invites.ErrDomainNotAllowed, http.StatusForbidden, CodeDomainNotAllowed,
+		"The link admits only users whose verified address is at one of its domains."},
+	{invites.ErrLinkRateLimited, http.StatusTooManyRequests, CodeLinkRateLimited,
+		"The link has been used too often in the last minute: retry in a minute."},
 }
 
 // opText says what each Op does, for a forbidden problem.
