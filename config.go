@@ -90,6 +90,17 @@ type Config struct {
 	// it runs under the store's lock of the invite, before any other
 	// refusal, so its answer holds for the write. Default: allow.
 	Authorize func(ctx context.Context, actor Actor, op Op, inv *Invite) error
+	// AuthorizeLink, when set, is asked in Authorize's place about the
+	// operations on shareable links, with the link: as stored for
+	// OpGetLink, OpRevokeLink, OpRotateLink, OpLinkUses and OpLinkHistory
+	// (read first, an extra read for revoke, uses and history; a link's
+	// creator and spec never change), as it would be made for
+	// OpCreateLink (its spec checked, not yet stored), and nil for
+	// OpListLinks and OpRevokeLinksBy. So a host can let members manage
+	// only the links they made, or cap what a member's link grants. Its
+	// error refuses as Authorize's does. Default: Authorize with a nil
+	// invite.
+	AuthorizeLink func(ctx context.Context, actor Actor, op Op, l *Link) error
 	// OnAccept runs before an accept commits, inside the store's
 	// transaction where it has one: if it fails the invite stays pending.
 	// Default none.

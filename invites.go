@@ -177,7 +177,8 @@ const (
 	OpResend  Op = "resend"
 	OpHistory Op = "history"
 	OpForget  Op = "forget"
-	// The operations on links (links.go): inv is nil for each.
+	// The operations on links (links.go): Authorize is asked about them
+	// with a nil invite, or Config.AuthorizeLink with the link.
 	OpCreateLink Op = "create_link"
 	OpGetLink    Op = "get_link"
 	OpListLinks  Op = "list_links"

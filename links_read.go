@@ -16,12 +16,15 @@ import (
 func (s *Service) GetLink(ctx context.Context, actor Actor, id uuid.UUID) (_ Link, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameGetLink, TenantID: actor.TenantID, LinkID: id})
 	defer func() { end(OpResult{Err: err}) }()
-	ls, err := s.linkActor(ctx, OpNameGetLink, actor, OpGetLink)
+	ls, err := s.linkActor(ctx, OpNameGetLink, actor, OpGetLink, true)
 	if err != nil {
 		return Link{}, err
 	}
 	l, err := ls.GetLink(ctx, GetLinkParams{TenantID: actor.TenantID, ID: id})
 	if err != nil {
+		return Link{}, err
+	}
+	if err := s.authorizeLink(ctx, actor, OpGetLink, &l); err != nil {
 		return Link{}, err
 	}
 	return s.readLink(l, s.cfg.Now()), nil
@@ -32,7 +35,7 @@ func (s *Service) GetLink(ctx context.Context, actor Actor, id uuid.UUID) (_ Lin
 func (s *Service) ListLinks(ctx context.Context, actor Actor, q LinkQuery) (page LinkPage, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameListLinks, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, Count: len(page.Links)}) }()
-	ls, err := s.linkActor(ctx, OpNameListLinks, actor, OpListLinks)
+	ls, err := s.linkActor(ctx, OpNameListLinks, actor, OpListLinks, false)
 	if err != nil {
 		return LinkPage{}, err
 	}
@@ -115,8 +118,11 @@ func decodeLinkCursor(s string) (LinkCursor, bool) {
 func (s *Service) LinkUses(ctx context.Context, actor Actor, id uuid.UUID) (uses []LinkUse, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameLinkUses, TenantID: actor.TenantID, LinkID: id})
 	defer func() { end(OpResult{Err: err, Count: len(uses)}) }()
-	ls, err := s.linkActor(ctx, OpNameLinkUses, actor, OpLinkUses)
+	ls, err := s.linkActor(ctx, OpNameLinkUses, actor, OpLinkUses, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeStored(ctx, ls, actor, OpLinkUses, id); err != nil {
 		return nil, err
 	}
 	return ls.LinkUses(ctx, LinkParams{TenantID: actor.TenantID, ID: id})
@@ -127,8 +133,11 @@ func (s *Service) LinkUses(ctx context.Context, actor Actor, id uuid.UUID) (uses
 func (s *Service) LinkHistory(ctx context.Context, actor Actor, id uuid.UUID) (evs []Event, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameLinkHistory, TenantID: actor.TenantID, LinkID: id})
 	defer func() { end(OpResult{Err: err, Count: len(evs)}) }()
-	ls, err := s.linkActor(ctx, OpNameLinkHistory, actor, OpLinkHistory)
+	ls, err := s.linkActor(ctx, OpNameLinkHistory, actor, OpLinkHistory, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeStored(ctx, ls, actor, OpLinkHistory, id); err != nil {
 		return nil, err
 	}
 	evs, err = ls.LinkHistory(ctx, LinkParams{TenantID: actor.TenantID, ID: id})

@@ -34,13 +34,16 @@ func (s *Service) links(op string) (LinkStore, error) {
 func (s *Service) CreateLink(ctx context.Context, actor Actor, spec LinkSpec) (c CreatedLink, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameCreateLink, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, LinkID: c.Link.ID}) }()
-	ls, err := s.linkActor(ctx, OpNameCreateLink, actor, OpCreateLink)
+	ls, err := s.linkActor(ctx, OpNameCreateLink, actor, OpCreateLink, true)
 	if err != nil {
 		return CreatedLink{}, err
 	}
 	now := s.cfg.Now()
 	l, err := s.newLink(actor, spec, now)
 	if err != nil {
+		return CreatedLink{}, err
+	}
+	if err := s.authorizeLink(ctx, actor, OpCreateLink, &l); err != nil {
 		return CreatedLink{}, err
 	}
 	return s.createLink(ctx, ls, l, uuid.Nil, now)
@@ -53,13 +56,16 @@ func (s *Service) CreateLink(ctx context.Context, actor Actor, spec LinkSpec) (c
 func (s *Service) RotateLink(ctx context.Context, actor Actor, id uuid.UUID) (c CreatedLink, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameRotateLink, TenantID: actor.TenantID, LinkID: id})
 	defer func() { end(OpResult{Err: err, LinkID: c.Link.ID}) }()
-	ls, err := s.linkActor(ctx, OpNameRotateLink, actor, OpRotateLink)
+	ls, err := s.linkActor(ctx, OpNameRotateLink, actor, OpRotateLink, true)
 	if err != nil {
 		return CreatedLink{}, err
 	}
 	// A link's spec never changes, so it may be read before the commit.
 	old, err := ls.GetLink(ctx, GetLinkParams{TenantID: actor.TenantID, ID: id})
 	if err != nil {
+		return CreatedLink{}, err
+	}
+	if err := s.authorizeLink(ctx, actor, OpRotateLink, &old); err != nil {
 		return CreatedLink{}, err
 	}
 	now := s.cfg.Now()
@@ -81,8 +87,11 @@ func (s *Service) RotateLink(ctx context.Context, actor Actor, id uuid.UUID) (c 
 func (s *Service) RevokeLink(ctx context.Context, actor Actor, id uuid.UUID) (_ Link, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameRevokeLink, TenantID: actor.TenantID, LinkID: id})
 	defer func() { end(OpResult{Err: err}) }()
-	ls, err := s.linkActor(ctx, OpNameRevokeLink, actor, OpRevokeLink)
+	ls, err := s.linkActor(ctx, OpNameRevokeLink, actor, OpRevokeLink, true)
 	if err != nil {
+		return Link{}, err
+	}
+	if err := s.authorizeStored(ctx, ls, actor, OpRevokeLink, id); err != nil {
 		return Link{}, err
 	}
 	now := s.cfg.Now()
@@ -105,7 +114,7 @@ func (s *Service) RevokeLink(ctx context.Context, actor Actor, id uuid.UUID) (_ 
 func (s *Service) RevokeLinksBy(ctx context.Context, actor Actor, userID string) (out []Link, err error) {
 	ctx, end := s.cfg.Observer.StartOp(ctx, OpInfo{Name: OpNameRevokeLinksBy, TenantID: actor.TenantID})
 	defer func() { end(OpResult{Err: err, Count: len(out)}) }()
-	ls, err := s.linkActor(ctx, OpNameRevokeLinksBy, actor, OpRevokeLinksBy)
+	ls, err := s.linkActor(ctx, OpNameRevokeLinksBy, actor, OpRevokeLinksBy, false)
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +136,10 @@ func (s *Service) RevokeLinksBy(ctx context.Context, actor Actor, userID string)
 }
 
 // linkActor is what every link method of an actor checks first: a
-// LinkStore, a valid actor, and Config.Authorize's leave for op.
-func (s *Service) linkActor(ctx context.Context, name string, actor Actor, op Op) (LinkStore, error) {
+// LinkStore, a valid actor, and the leave for op of Config.Authorize, or
+// of Config.AuthorizeLink with no link. An op on one link (onLink) is
+// left, when AuthorizeLink is set, to authorizeLink with the link.
+func (s *Service) linkActor(ctx context.Context, name string, actor Actor, op Op, onLink bool) (LinkStore, error) {
 	ls, err := s.links(name)
 	if err != nil {
 		return nil, err
@@ -136,7 +147,41 @@ func (s *Service) linkActor(ctx context.Context, name string, actor Actor, op Op
 	if err := validActor(actor); err != nil {
 		return nil, err
 	}
-	return ls, s.authorize(ctx, actor, op, nil)
+	switch {
+	case s.cfg.AuthorizeLink == nil:
+		return ls, s.authorize(ctx, actor, op, nil)
+	case !onLink:
+		return ls, s.authorizeLink(ctx, actor, op, nil)
+	}
+	return ls, nil
+}
+
+// authorizeLink asks Config.AuthorizeLink, when set, about op on l.
+func (s *Service) authorizeLink(ctx context.Context, actor Actor, op Op, l *Link) error {
+	if s.cfg.AuthorizeLink == nil {
+		return nil
+	}
+	if l != nil {
+		seen := s.readLink(*l, s.cfg.Now())
+		l = &seen
+	}
+	if err := s.cfg.AuthorizeLink(ctx, actor, op, l); err != nil {
+		return &ForbiddenError{Op: op, Err: err}
+	}
+	return nil
+}
+
+// authorizeStored reads the link of id for Config.AuthorizeLink, when it
+// is set, and asks it about op.
+func (s *Service) authorizeStored(ctx context.Context, ls LinkStore, actor Actor, op Op, id uuid.UUID) error {
+	if s.cfg.AuthorizeLink == nil {
+		return nil
+	}
+	l, err := ls.GetLink(ctx, GetLinkParams{TenantID: actor.TenantID, ID: id})
+	if err != nil {
+		return err
+	}
+	return s.authorizeLink(ctx, actor, op, &l)
 }
 
 // createLink mints l's token and stores l, replacing the link replace

@@ -252,3 +252,74 @@ func TestJoinerAddress(t *testing.T) {
 		}
 	}
 }
+
+// Config.AuthorizeLink is asked in Authorize's place about every link
+// operation, with the link it acts on: as stored, as it would be made for
+// a create, nil for a list or a revocation by creator. Its refusal writes
+// nothing.
+func TestAuthorizeLinkSeesTheLink(t *testing.T) {
+	type asked struct {
+		op invites.Op
+		id uuid.UUID
+	}
+	var got []asked
+	var refuse invites.Op
+	h := newHarness(t, func(c *invites.Config) {
+		c.Authorize = func(context.Context, invites.Actor, invites.Op, *invites.Invite) error {
+			t.Error("Authorize asked about a link operation")
+			return nil
+		}
+		c.AuthorizeLink = func(_ context.Context, _ invites.Actor, op invites.Op, l *invites.Link) error {
+			a := asked{op: op}
+			if l != nil {
+				a.id = l.ID
+				if l.Status == "" || l.Note != "n" && op != invites.OpCreateLink {
+					t.Errorf("%s asked about %+v: not the link as read", op, l)
+				}
+			}
+			got = append(got, a)
+			if op == refuse {
+				return errors.New("no")
+			}
+			return nil
+		}
+	})
+	c, err := h.svc.CreateLink(ctx, admin, invites.LinkSpec{MaxUses: 3, Note: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := c.Link.ID
+	if _, err := h.svc.GetLink(ctx, admin, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.LinkUses(ctx, admin, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.LinkHistory(ctx, admin, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.ListLinks(ctx, admin, invites.LinkQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	refuse = invites.OpRevokeLink
+	if _, err := h.svc.RevokeLink(ctx, admin, id); !errors.Is(err, invites.ErrForbidden) {
+		t.Fatalf("a refused revoke: %v", err)
+	}
+	if l, err := h.svc.GetLink(ctx, admin, id); err != nil || l.Status != invites.LinkActive {
+		t.Fatalf("after a refused revoke the link is %v, %v", l.Status, err)
+	}
+	refuse = ""
+	r, err := h.svc.RotateLink(ctx, admin, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.RevokeLinksBy(ctx, admin, admin.UserID); err != nil {
+		t.Fatal(err)
+	}
+	want := []asked{{invites.OpCreateLink, id}, {invites.OpGetLink, id}, {invites.OpLinkUses, id},
+		{invites.OpLinkHistory, id}, {invites.OpListLinks, uuid.Nil}, {invites.OpRevokeLink, id}, {invites.OpGetLink, id},
+		{invites.OpRotateLink, id}, {invites.OpRevokeLinksBy, uuid.Nil}}
+	if fmt.Sprint(got) != fmt.Sprint(want) || r.Link.ID == id {
+		t.Errorf("AuthorizeLink was asked\n%v\nwant\n%v", got, want)
+	}
+}
