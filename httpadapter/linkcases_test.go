@@ -106,6 +106,7 @@ func linkCases() []apiCase {
 		{"create link", post("/links", `{"roles":["member"],"maxUses":5,"ttlSeconds":3600,"allowedDomains":["X.io","bücher.de"],"note":"team chat"}`, &alice), 200, "", ""},
 		{"create link until a time", post("/links", `{"maxUses":1,"expiresAt":"2030-01-02T05:00:00+01:00"}`, &alice), 200, "", ""},
 		{"create link with no uses", post("/links", `{"maxUses":0}`, &alice), 400, CodeInvalidRequest, "maxUses"},
+		{"create link at the zero time", post("/links", `{"maxUses":1,"expiresAt":"0001-01-01T00:00:00Z"}`, &alice), 400, CodeInvalidRequest, "expiresAt"},
 		{"create link with a bad time", post("/links", `{"maxUses":1,"expiresAt":"tomorrow"}`, &alice), 400, CodeInvalidRequest, "expiresAt"},
 		{"create link with time and ttl", post("/links", `{"maxUses":1,"expiresAt":"2030-01-02T05:00:00Z","ttlSeconds":60}`, &alice), 400, CodeInvalidRequest, "expiresAt"},
 		{"create link ttl out of bounds", post("/links", `{"maxUses":1,"ttlSeconds":9223372036854775807}`, &alice), 400, CodeInvalidRequest, "ttlSeconds"},

@@ -118,7 +118,8 @@ func (h *handler) createLink(w http.ResponseWriter, r *http.Request) (any, error
 	spec := invites.LinkSpec{Roles: req.Roles, MaxUses: req.MaxUses, TTL: ttl(req.TTLSeconds),
 		AllowedDomains: req.AllowedDomains, Note: req.Note}
 	if req.ExpiresAt != "" {
-		if spec.ExpiresAt, err = time.Parse(time.RFC3339, req.ExpiresAt); err != nil {
+		// The zero time is no time here: the Service would read it as none.
+		if spec.ExpiresAt, err = time.Parse(time.RFC3339, req.ExpiresAt); err != nil || spec.ExpiresAt.IsZero() {
 			return nil, invalidRequest("expiresAt", "expiresAt must be an RFC 3339 time, such as 2030-01-02T03:04:05Z.")
 		}
 	}
