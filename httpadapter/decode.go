@@ -311,6 +311,8 @@ func jsonKind(t reflect.Type) string {
 		return "a boolean"
 	case reflect.Pointer:
 		return jsonKind(t.Elem())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number" // its range is the Service's to say
 	}
 	return "a number"
 }

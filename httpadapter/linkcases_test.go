@@ -105,6 +105,7 @@ func linkCases() []apiCase {
 		// POST /links
 		{"create link", post("/links", `{"roles":["member"],"maxUses":5,"ttlSeconds":3600,"allowedDomains":["X.io","bücher.de"],"note":"team chat"}`, &alice), 200, "", ""},
 		{"create link until a time", post("/links", `{"maxUses":1,"expiresAt":"2030-01-02T05:00:00+01:00"}`, &alice), 200, "", ""},
+		{"create link of a fraction of uses", post("/links", `{"maxUses":1.5}`, &alice), 400, CodeInvalidRequest, "maxUses"},
 		{"create link with no uses", post("/links", `{"maxUses":0}`, &alice), 400, CodeInvalidRequest, "maxUses"},
 		{"create link at the zero time", post("/links", `{"maxUses":1,"expiresAt":"0001-01-01T00:00:00Z"}`, &alice), 400, CodeInvalidRequest, "expiresAt"},
 		{"create link with a bad time", post("/links", `{"maxUses":1,"expiresAt":"tomorrow"}`, &alice), 400, CodeInvalidRequest, "expiresAt"},

@@ -175,3 +175,16 @@ func TestJoinFailureLogsNoToken(t *testing.T) {
 		t.Errorf("log: %s", logs)
 	}
 }
+
+// A number that is no whole number, or beyond what the field holds, is
+// refused as not a whole number, naming the field.
+func TestLinkNumbersAreWhole(t *testing.T) {
+	e := newEnv(t)
+	for _, body := range []string{`{"maxUses":1.5}`, `{"maxUses":1e30}`, `{"maxUses":1,"ttlSeconds":0.5}`, `{"maxUses":99999999999999999999}`} {
+		w := e.do(call{method: "POST", path: "/links", body: body, as: &alice})
+		p := decodeProblem(t, w)
+		if w.Code != 400 || !strings.HasSuffix(p.Detail, " must be a whole number.") || !strings.HasPrefix(p.Detail, p.Field) {
+			t.Errorf("%s: %d %+v", body, w.Code, p)
+		}
+	}
+}
