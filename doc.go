@@ -48,7 +48,9 @@
 // Kelvin sign) into a letter. An item without
 // roles (nil) gets the actor's, and an empty list none; granting a role,
 // by Send, Update or a Resend that renews it, is refused unless
-// Config.CanGrant allows it. Config.Authorize may refuse any operation.
+// Config.CanGrant allows it. Config.Authorize may refuse any operation
+// (Config.AuthorizeLink, when set, those on shareable links, seeing the
+// link).
 //
 // Tokens are 256-bit random strings (token.Issuer, unless Config.Tokens
 // names another issuer). Only their SHA-256 digest is stored, a token is
